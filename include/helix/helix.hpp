@@ -1,0 +1,5 @@
+// Umbrella header: the whole library.
+#pragma once
+
+#include "helix/model.hpp"
+#include "helix/plan.hpp"

@@ -1,0 +1,110 @@
+// The transformer being partitioned: a constexpr value type usable as a template argument, so a
+// plan can be checked against it at compile time. Holds sizes only; no weights, no devices.
+#pragma once
+
+#include <cstdint>
+
+namespace helix {
+
+enum class Norm : std::uint8_t { none, layernorm, rmsnorm };
+enum class Activation : std::uint8_t { gelu };
+
+/// A decoder-only transformer block stack, with every size a named field.
+/// Attention width is `heads * head_dim`, which need not equal `hidden`.
+/// Linear layers carry no bias (see README, "Block equations").
+///
+/// Example: `constexpr Model m = models::llama3_70b.with_batch(4).with_seq_len(4096);`
+struct Model {
+  std::int64_t layers = 1;
+  std::int64_t hidden = 1;
+  std::int64_t heads = 1;
+  std::int64_t kv_heads = 1;
+  std::int64_t head_dim = 1;
+  std::int64_t ffn_hidden = 1;
+  std::int64_t batch = 1;
+  std::int64_t seq_len = 1;
+  std::int64_t dtype_bytes = 2;
+  Norm norm = Norm::none;
+  Activation activation = Activation::gelu;
+
+  friend constexpr bool operator==(const Model&, const Model&) = default;
+
+  constexpr Model with_layers(std::int64_t v) const { return with(&Model::layers, v); }
+  constexpr Model with_hidden(std::int64_t v) const { return with(&Model::hidden, v); }
+  constexpr Model with_heads(std::int64_t v) const { return with(&Model::heads, v); }
+  constexpr Model with_kv_heads(std::int64_t v) const { return with(&Model::kv_heads, v); }
+  constexpr Model with_head_dim(std::int64_t v) const { return with(&Model::head_dim, v); }
+  constexpr Model with_ffn_hidden(std::int64_t v) const { return with(&Model::ffn_hidden, v); }
+  constexpr Model with_batch(std::int64_t v) const { return with(&Model::batch, v); }
+  constexpr Model with_seq_len(std::int64_t v) const { return with(&Model::seq_len, v); }
+  constexpr Model with_dtype_bytes(std::int64_t v) const { return with(&Model::dtype_bytes, v); }
+  constexpr Model with_norm(Norm v) const {
+    Model copy = *this;
+    copy.norm = v;
+    return copy;
+  }
+
+private:
+  constexpr Model with(std::int64_t Model::*field, std::int64_t v) const {
+    Model copy = *this;
+    copy.*field = v;
+    return copy;
+  }
+};
+
+/// Width of the concatenated attention heads (rows of the out-projection).
+constexpr std::int64_t attention_width(const Model& m) {
+  return m.heads * m.head_dim;
+}
+/// Width of the concatenated key (or value) heads.
+constexpr std::int64_t kv_width(const Model& m) {
+  return m.kv_heads * m.head_dim;
+}
+
+/// Weights of one block: Wq [h, heads*d], Wk and Wv [h, kv*d], Wo [heads*d, h], W1 [h, f],
+/// W2 [f, h], plus one gain vector per norm (layernorm: gain and shift).
+/// @post for gpt3_175b this is 12·h² = 1,811,939,328 (Narayanan et al. 2021, no biases).
+constexpr std::int64_t parameters_per_layer(const Model& m) {
+  const std::int64_t attention =
+      m.hidden * attention_width(m) + 2 * m.hidden * kv_width(m) + attention_width(m) * m.hidden;
+  const std::int64_t mlp = 2 * m.hidden * m.ffn_hidden;
+  const std::int64_t norms = m.norm == Norm::none        ? 0
+                             : m.norm == Norm::layernorm ? 2 * 2 * m.hidden
+                                                         : 2 * m.hidden;
+  return attention + mlp + norms;
+}
+
+constexpr std::int64_t parameters(const Model& m) {
+  return m.layers * parameters_per_layer(m);
+}
+
+enum class Phase : std::uint8_t { prefill, decode };
+
+/// What one forward step does: prefill runs all `seq_len` tokens; decode runs one new token per
+/// sequence against a KV cache of `seq_len` tokens. The batch is split into `microbatches` that
+/// flow through the pipeline one after another.
+struct Workload {
+  Phase phase = Phase::prefill;
+  std::int64_t microbatches = 1;
+
+  friend constexpr bool operator==(const Workload&, const Workload&) = default;
+
+  static constexpr Workload prefill(std::int64_t microbatches = 1) {
+    return {Phase::prefill, microbatches};
+  }
+  static constexpr Workload decode(std::int64_t microbatches = 1) {
+    return {Phase::decode, microbatches};
+  }
+};
+
+/// Tokens that enter the model per sequence in one step.
+constexpr std::int64_t new_tokens(const Model& m, const Workload& w) {
+  return w.phase == Phase::prefill ? m.seq_len : 1;
+}
+
+/// Tokens each new token attends to (the KV length).
+constexpr std::int64_t attended_tokens(const Model& m, const Workload& w) {
+  return w.phase == Phase::prefill ? m.seq_len : m.seq_len + 1;
+}
+
+} // namespace helix

@@ -1,0 +1,270 @@
+// The one rule set that decides whether a (model, plan, workload) can be built. The compile-time
+// checks (check_plan, is_valid_plan) and the run-time `validate` both evaluate `evaluate_rules`;
+// each rule's words are written once, in HELIX_PLAN_RULES.
+#pragma once
+
+#include "helix/model/model.hpp"
+#include "helix/plan/spec.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <string_view>
+
+namespace helix {
+
+// X(identifier, rule name, what must hold, name of the first number, name of the second number)
+// A compile error reads "helix: <rule name>: <what must hold>"; a run-time message appends the
+// numbers: "(<first name> = 16, <second name> = 3)".
+#define HELIX_PLAN_RULES(X)                                                                        \
+  X(descriptor_given_once, "descriptor given once",                                                \
+    "each descriptor may appear at most once in a plan", "times given", "allowed")                 \
+  X(one_tensor_scheme, "one tensor scheme",                                                        \
+    "TensorGroups, TensorParallel and HeadPartitions exclude one another", "schemes given",        \
+    "allowed")                                                                                     \
+  X(degree_at_least_one, "degree at least one", "every parallel degree must be at least 1",        \
+    "degree", "minimum")                                                                           \
+  X(model_size_positive, "model size positive", "every model size must be at least 1", "value",    \
+    "minimum")                                                                                     \
+  X(kv_parallel_supported, "kv parallel supported",                                                \
+    "KVParallel (KV-parallel decode) is not supported yet", "kv parallel degree", "supported")     \
+  X(heads_vs_kv_heads, "heads vs kv heads", "attention heads must divide by the kv heads",         \
+    "heads", "kv heads")                                                                           \
+  X(heads_vs_tensor_degree, "heads vs tensor degree",                                              \
+    "attention heads must divide by the tensor-parallel degree", "heads", "tensor degree")         \
+  X(kv_heads_vs_tensor_degree, "kv heads vs tensor degree",                                        \
+    "kv heads must divide by the tensor-parallel degree, or the degree by the kv heads "           \
+    "(replicated kv heads)",                                                                       \
+    "kv heads", "tensor degree")                                                                   \
+  X(head_dim_vs_dim_slices, "head_dim vs dimension slices",                                        \
+    "head_dim must divide by the number of dimension slices", "head_dim", "dimension slices")      \
+  X(ffn_vs_tensor_degree, "ffn vs tensor degree",                                                  \
+    "the MLP hidden size must divide by the tensor-parallel degree", "ffn hidden",                 \
+    "tensor degree")                                                                               \
+  X(hidden_vs_group_size, "hidden vs group size",                                                  \
+    "hidden must divide by the tensor group size (reduce-scatter splits the hidden dimension)",    \
+    "hidden", "group size")                                                                        \
+  X(groups_vs_stages, "groups vs stages",                                                          \
+    "tensor groups must be dealt evenly to the pipeline stages", "groups", "stages")               \
+  X(layers_vs_stages, "layers vs pipeline stages",                                                 \
+    "every pipeline stage needs at least one layer", "layers", "stages")                           \
+  X(layer_split_vs_stages, "layer split vs stages",                                                \
+    "an explicit layer split lists one layer count per pipeline stage", "counts listed", "stages") \
+  X(layer_split_vs_layers, "layer split vs layers",                                                \
+    "an explicit layer split must add up to the model's layers", "layers in split", "layers")      \
+  X(batch_vs_data_microbatches, "batch vs data parallel and microbatches",                         \
+    "batch must divide by data-parallel degree times microbatches", "batch",                       \
+    "data parallel x microbatches")                                                                \
+  X(sizes_fit_64_bit, "sizes fit 64-bit",                                                          \
+    "every tensor's elements and bytes must fit in a signed 64-bit integer", "factor a",           \
+    "factor b")
+
+enum class Rule : std::uint8_t {
+#define HELIX_RULE_ENUM(id, name, text, a, b) id,
+  HELIX_PLAN_RULES(HELIX_RULE_ENUM)
+#undef HELIX_RULE_ENUM
+};
+
+struct RuleText {
+  std::string_view name, requirement, first, second;
+};
+
+inline constexpr std::array rule_texts{
+#define HELIX_RULE_TEXT(id, name, text, a, b) RuleText{name, text, a, b},
+    HELIX_PLAN_RULES(HELIX_RULE_TEXT)
+#undef HELIX_RULE_TEXT
+};
+inline constexpr std::size_t rule_count = rule_texts.size();
+
+constexpr const RuleText& text_of(Rule rule) {
+  return rule_texts[static_cast<std::size_t>(rule)];
+}
+
+/// What one rule found. `subject` names the field or descriptor the numbers belong to when the
+/// rule's generic number names are not enough ("ffn_hidden", "PipelineStages").
+struct Finding {
+  Rule rule{};
+  bool ok = true;
+  std::int64_t first = 0;
+  std::int64_t second = 0;
+  std::string_view subject{};
+};
+
+using Findings = std::array<Finding, rule_count>;
+
+namespace detail {
+
+struct RuleSheet {
+  Findings findings;
+  // Filled explicitly: g++ 12 zero-fills `std::array<Finding, N>{}` at run time in a translation
+  // unit that also evaluated it in a constant expression, skipping the member initializers.
+  constexpr RuleSheet() {
+    for (std::size_t i = 0; i < rule_count; ++i)
+      findings[i] = Finding{static_cast<Rule>(i), true, 0, 0, {}};
+  }
+  constexpr void fail(Rule rule, std::int64_t first, std::int64_t second,
+                      std::string_view subject = {}) {
+    Finding& f = findings[static_cast<std::size_t>(rule)];
+    if (f.ok)
+      f = Finding{rule, false, first, second, subject};
+  }
+  constexpr bool failed(std::initializer_list<Rule> rules) const {
+    for (Rule r : rules)
+      if (!findings[static_cast<std::size_t>(r)].ok)
+        return true;
+    return false;
+  }
+};
+
+/// Multiplies positive factors; reports the first pair whose product leaves int64.
+struct CheckedProduct {
+  std::int64_t value = 1;
+  bool overflow = false;
+  std::int64_t culprit_a = 0, culprit_b = 0;
+  constexpr CheckedProduct(std::initializer_list<std::int64_t> factors) {
+    for (std::int64_t f : factors) {
+      std::int64_t next = 0;
+      if (!overflow && __builtin_mul_overflow(value, f, &next)) {
+        overflow = true;
+        culprit_a = value;
+        culprit_b = f;
+      }
+      value = next;
+    }
+  }
+};
+
+constexpr bool divides(std::int64_t divisor, std::int64_t n) {
+  return n % divisor == 0;
+}
+
+} // namespace detail
+
+/// Evaluates every rule for `model` partitioned by `plan` running `workload`.
+/// Rules that would divide by a zero or negative size are skipped while that size is reported
+/// by its own rule, so this never traps.
+/// @post `findings[r].ok` is true for every rule that holds.
+///
+/// Example: helix_seed with `tp=3` fails heads_vs_tensor_degree with (16, 3).
+constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workload& w = {}) {
+  using enum Rule;
+  using detail::divides;
+  detail::RuleSheet sheet;
+  for (std::size_t k = 0; k < descriptor_kind_count; ++k)
+    if (p.given[k] > 1)
+      sheet.fail(descriptor_given_once, p.given[k], 1,
+                 descriptor_name(static_cast<DescriptorKind>(k)));
+  const std::int64_t tensor_schemes = (p.has(DescriptorKind::tensor_groups) ? 1 : 0) +
+                                      (p.has(DescriptorKind::tensor_parallel) ? 1 : 0) +
+                                      (p.has(DescriptorKind::head_partitions) ? 1 : 0);
+  if (tensor_schemes > 1)
+    sheet.fail(one_tensor_scheme, tensor_schemes, 1);
+
+  struct Degree {
+    std::string_view name;
+    std::int64_t value;
+  };
+  for (const Degree& d :
+       {Degree{"PipelineStages", p.pipeline_stages}, Degree{"TensorGroups groups", p.tensor_groups},
+        Degree{"TensorGroups group size", p.tensor_group_size},
+        Degree{"HeadPartitions head groups", p.head_groups},
+        Degree{"HeadPartitions dimension slices", p.dim_slices},
+        Degree{"DataParallel", p.data_parallel}, Degree{"KVParallel", p.kv_parallel},
+        Degree{"microbatches", w.microbatches}})
+    if (d.value < 1)
+      sheet.fail(degree_at_least_one, d.value, 1, d.name);
+
+  for (const Degree& d :
+       {Degree{"layers", m.layers}, Degree{"hidden", m.hidden}, Degree{"heads", m.heads},
+        Degree{"kv_heads", m.kv_heads}, Degree{"head_dim", m.head_dim},
+        Degree{"ffn_hidden", m.ffn_hidden}, Degree{"batch", m.batch}, Degree{"seq_len", m.seq_len},
+        Degree{"dtype_bytes", m.dtype_bytes}})
+    if (d.value < 1)
+      sheet.fail(model_size_positive, d.value, 1, d.name);
+
+  if (p.kv_parallel > 1)
+    sheet.fail(kv_parallel_supported, p.kv_parallel, 1);
+
+  // Everything below divides by sizes checked above.
+  if (sheet.failed(
+          {descriptor_given_once, one_tensor_scheme, degree_at_least_one, model_size_positive}))
+    return sheet.findings;
+
+  if (!divides(m.kv_heads, m.heads))
+    sheet.fail(heads_vs_kv_heads, m.heads, m.kv_heads);
+
+  if (p.has(DescriptorKind::tensor_groups) && !divides(p.pipeline_stages, p.tensor_groups))
+    sheet.fail(groups_vs_stages, p.tensor_groups, p.pipeline_stages);
+  if (sheet.failed({groups_vs_stages}))
+    return sheet.findings;
+
+  const std::int64_t heads_degree = head_split(p);
+  if (!divides(heads_degree, m.heads))
+    sheet.fail(heads_vs_tensor_degree, m.heads, heads_degree);
+  if (!divides(heads_degree, m.kv_heads) && !divides(m.kv_heads, heads_degree))
+    sheet.fail(kv_heads_vs_tensor_degree, m.kv_heads, heads_degree);
+  if (!divides(head_dim_split(p), m.head_dim))
+    sheet.fail(head_dim_vs_dim_slices, m.head_dim, head_dim_split(p));
+  if (!divides(tensor_degree(p), m.ffn_hidden))
+    sheet.fail(ffn_vs_tensor_degree, m.ffn_hidden, tensor_degree(p));
+  // Only a hierarchical all-reduce materializes the reduce-scatter shard [.., hidden / S].
+  if (groups_per_stage(p) > 1 && !divides(group_size(p), m.hidden))
+    sheet.fail(hidden_vs_group_size, m.hidden, group_size(p));
+
+  if (p.layer_split_count == 0) {
+    if (m.layers < p.pipeline_stages)
+      sheet.fail(layers_vs_stages, m.layers, p.pipeline_stages);
+  } else {
+    if (p.layer_split_count != p.pipeline_stages)
+      sheet.fail(layer_split_vs_stages, p.layer_split_count, p.pipeline_stages);
+    std::int64_t sum = 0;
+    for (std::int64_t s = 0; s < p.layer_split_count; ++s) {
+      const std::int64_t layers = p.layer_split[static_cast<std::size_t>(s)];
+      if (layers < 1)
+        sheet.fail(layers_vs_stages, layers, p.pipeline_stages, "layers of a stage in the split");
+      sum += layers;
+    }
+    if (sum != m.layers)
+      sheet.fail(layer_split_vs_layers, sum, m.layers);
+  }
+
+  const detail::CheckedProduct replicas{p.data_parallel, w.microbatches};
+  if (!replicas.overflow && !divides(replicas.value, m.batch))
+    sheet.fail(batch_vs_data_microbatches, m.batch, replicas.value);
+
+  struct Size {
+    std::string_view name;
+    detail::CheckedProduct product;
+  };
+  for (const Size& s : {
+           Size{"world size",
+                {p.pipeline_stages, p.data_parallel, p.kv_parallel, head_split(p),
+                 head_dim_split(p)}},
+           Size{"attention width", {m.heads, m.head_dim}},
+           Size{"activation bytes", {m.batch, m.seq_len, m.hidden, m.dtype_bytes}},
+           Size{"attention activation bytes",
+                {m.batch, m.seq_len, m.heads, m.head_dim, m.dtype_bytes}},
+           Size{"MLP activation bytes", {m.batch, m.seq_len, m.ffn_hidden, m.dtype_bytes}},
+           Size{"attention score bytes",
+                {m.batch, m.heads, m.seq_len, m.seq_len + 1, m.dtype_bytes}},
+           Size{"Wq bytes", {m.hidden, m.heads, m.head_dim, m.dtype_bytes}},
+           Size{"W1 bytes", {m.hidden, m.ffn_hidden, m.dtype_bytes}},
+           Size{"KV cache bytes",
+                {2, m.layers, m.batch, m.seq_len + 1, m.kv_heads, m.head_dim, m.dtype_bytes}},
+       })
+    if (s.product.overflow) {
+      sheet.fail(sizes_fit_64_bit, s.product.culprit_a, s.product.culprit_b, s.name);
+      break;
+    }
+  return sheet.findings;
+}
+
+constexpr bool all_hold(const Findings& findings) {
+  for (const Finding& f : findings)
+    if (!f.ok)
+      return false;
+  return true;
+}
+
+} // namespace helix

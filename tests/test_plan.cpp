@@ -1,0 +1,246 @@
+// Plan area: descriptors, the mesh, the rules at compile time and run time, and plan text.
+#include "helix/model.hpp"
+#include "helix/plan.hpp"
+
+#include "compile_fail/cases.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <utility>
+
+using namespace helix;
+
+namespace {
+using Optimized = Plan<PipelineStages<2>, TensorGroups<4, 4>>;
+using Baseline = Plan<HeadPartitions<4, 4>>;
+
+bool reports(const std::vector<std::string>& messages, const std::string& rule) {
+  for (const std::string& m : messages)
+    if (m.starts_with("helix: " + rule + ":"))
+      return true;
+  return false;
+}
+} // namespace
+
+TEST_CASE("the seed's two plans are valid for helix_seed, at compile time and at run time") {
+  static_assert(is_valid_plan<models::helix_seed, Optimized>);
+  static_assert(is_valid_plan<models::helix_seed, Baseline>);
+  check_plan<models::helix_seed, Optimized>();
+  CHECK(validate(models::helix_seed, Optimized::spec).empty());
+  CHECK(validate(models::helix_seed, parse_plan("hp=4x4")).empty());
+}
+
+TEST_CASE("Plan<PipelineStages<2>, TensorGroups<4,4>> is two stages of two 4-GPU groups") {
+  constexpr PlanSpec p = Optimized::spec;
+  static_assert(world_size(p) == 16);
+  static_assert(groups_per_stage(p) == 2 && group_size(p) == 4);
+  static_assert(tensor_degree(p) == 8); // "8×2 head groups": 8 GPUs × 2 heads per stage
+  constexpr Mesh mesh = make_mesh(p);
+  static_assert(mesh.axis_count == 3 && mesh.size() == 16);
+  // Rank = (stage·2 + group)·4 + member: rank 9 is stage 1, group 0 (of that stage), member 1.
+  CHECK(mesh.coordinate(9, Role::pipeline) == 1);
+  CHECK(mesh.coordinate(9, Role::tensor_group) == 0);
+  CHECK(mesh.coordinate(9, Role::tensor) == 1);
+  // Groups 0,1 → stage 0 = GPUs 0–7; groups 2,3 → stage 1 = GPUs 8–15.
+  CHECK(mesh.coordinate(7, Role::pipeline) == 0);
+  CHECK(mesh.coordinate(8, Role::pipeline) == 1);
+  CHECK(mesh.with_coordinate(9, Role::tensor_group, 1) == 13);
+}
+
+TEST_CASE("HeadPartitions<4,4> is a flat 16-GPU mesh: GPU (g, s) has rank 4g + s") {
+  constexpr Mesh mesh = make_mesh(Baseline::spec);
+  static_assert(world_size(Baseline::spec) == 16);
+  static_assert(head_split(Baseline::spec) == 4 && head_dim_split(Baseline::spec) == 4);
+  static_assert(tensor_degree(Baseline::spec) == 16);
+  CHECK(mesh.coordinate(6, Role::tensor) == 1);
+  CHECK(mesh.coordinate(6, Role::head_dim) == 2);
+}
+
+TEST_CASE("TensorParallel<T> with PipelineStages<P> is T-way per stage; DataParallel replicates") {
+  using P = Plan<PipelineStages<2>, TensorParallel<4>, DataParallel<3>>;
+  static_assert(world_size(P::spec) == 24);
+  static_assert(tensor_degree(P::spec) == 4 && groups_per_stage(P::spec) == 1);
+  constexpr Mesh mesh = make_mesh(P::spec);
+  // [pipeline 2, data 3, tensor 4]: rank 17 = (1·3 + 1)·4 + 1.
+  CHECK(mesh.coordinate(17, Role::pipeline) == 1);
+  CHECK(mesh.coordinate(17, Role::data) == 1);
+  CHECK(mesh.coordinate(17, Role::tensor) == 1);
+  CHECK(mesh.extent(Role::head_dim) == 1);
+}
+
+TEST_CASE("layers are dealt evenly with the extra layers on the first stages, or as split") {
+  constexpr Model m = models::helix_seed.with_layers(10);
+  constexpr PlanSpec even = Plan<PipelineStages<4>>::spec;
+  CHECK(layers_in_stage(m, even, 0) == 3);
+  CHECK(layers_in_stage(m, even, 1) == 3);
+  CHECK(layers_in_stage(m, even, 2) == 2);
+  CHECK(layers_in_stage(m, even, 3) == 2);
+  CHECK(first_layer_of_stage(m, even, 2) == 6);
+  CHECK(stage_of_layer(m, even, 5) == 1);
+  CHECK(stage_of_layer(m, even, 9) == 3);
+  constexpr PlanSpec split = Plan<PipelineStages<2>, LayerSplit<7, 3>>::spec;
+  static_assert(is_valid_plan<m, Plan<PipelineStages<2>, LayerSplit<7, 3>>>);
+  CHECK(layers_in_stage(m, split, 0) == 7);
+  CHECK(stage_of_layer(m, split, 7) == 1);
+}
+
+TEST_CASE("every rule holds for a plan that respects it and breaks, with its numbers, otherwise") {
+  const Model seed = models::helix_seed;
+  struct Row {
+    Model model;
+    std::string plan;
+    Workload workload;
+    std::string rule;
+    std::string numbers; // the part of the message that must carry the numbers
+  };
+  // Each row breaks exactly the rule named; the accepted twin is checked below it.
+  const Row rows[] = {
+      {seed, "tp=3", {}, "heads vs tensor degree", "(heads = 16, tensor degree = 3)"},
+      {models::llama3_70b,
+       "tp=12",
+       {},
+       "kv heads vs tensor degree",
+       "(kv heads = 8, tensor degree = 12)"},
+      {seed,
+       "hp=4x3",
+       {},
+       "head_dim vs dimension slices",
+       "(head_dim = 512, dimension slices = 3)"},
+      {seed.with_ffn_hidden(32770),
+       "tp=4",
+       {},
+       "ffn vs tensor degree",
+       "(ffn hidden = 32770, tensor degree = 4)"},
+      {seed.with_hidden(8190),
+       "tg=2x4",
+       {},
+       "hidden vs group size",
+       "(hidden = 8190, group size = 4)"},
+      {seed, "pp=3", {}, "layers vs pipeline stages", "(layers = 2, stages = 3)"},
+      {seed, "pp=2,tg=3x4", {}, "groups vs stages", "(groups = 3, stages = 2)"},
+      {seed.with_batch(6), "dp=2", Workload::prefill(2), "batch vs data parallel and microbatches",
+       "(batch = 6, data parallel x microbatches = 4)"},
+      {seed.with_heads(12).with_kv_heads(8),
+       "tp=4",
+       {},
+       "heads vs kv heads",
+       "(heads = 12, kv heads = 8)"},
+      {seed, "pp=2,split=1/1/1", {}, "layer split vs stages", "(counts listed = 3, stages = 2)"},
+      {seed, "pp=2,split=2/1", {}, "layer split vs layers", "(layers in split = 3, layers = 2)"},
+      {seed,
+       "pp=2,split=2/0",
+       {},
+       "layers vs pipeline stages",
+       "(layers of a stage in the split: layers = 0, stages = 2)"},
+      {seed, "tp=2,hp=2x2", {}, "one tensor scheme", "(schemes given = 2, allowed = 1)"},
+      {seed, "kv=2", {}, "kv parallel supported", "(kv parallel degree = 2, supported = 1)"},
+      {seed, "tp=2", Workload::prefill(0), "degree at least one",
+       "(microbatches: degree = 0, minimum = 1)"},
+      {seed.with_head_dim(0),
+       "tp=2",
+       {},
+       "model size positive",
+       "(head_dim: value = 0, minimum = 1)"},
+      {seed.with_seq_len(4'000'000'000), "tp=2", {}, "sizes fit 64-bit", "attention score bytes"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.plan);
+    CAPTURE(row.rule);
+    const std::vector<std::string> messages =
+        validate(row.model, parse_plan(row.plan), row.workload);
+    REQUIRE(reports(messages, row.rule));
+    bool has_numbers = false;
+    for (const std::string& m : messages)
+      has_numbers = has_numbers || m.find(row.numbers) != std::string::npos;
+    CHECK(has_numbers);
+  }
+  // The accepted side of each rule, one valid plan per rule above.
+  const Row accepted[] = {
+      {seed, "tp=4", {}, "", ""},
+      {models::llama3_70b, "tp=16", {}, "", ""}, // 16 / 8 kv heads: each kv head on 2 devices
+      {models::llama3_70b, "tp=4", {}, "", ""},  // 8 kv heads / 4: two per device
+      {seed, "hp=4x4", {}, "", ""},
+      {seed.with_hidden(8190), "tp=4", {}, "", ""}, // a flat ring needs no even shard of hidden
+      {seed, "pp=2", {}, "", ""},
+      {seed, "pp=2,tg=4x4", {}, "", ""},
+      {seed.with_batch(8), "dp=2", Workload::prefill(4), "", ""},
+      {seed, "pp=2,split=1/1", {}, "", ""},
+      {seed, "tp=16", Workload::decode(), "", ""},
+  };
+  for (const Row& row : accepted) {
+    CAPTURE(row.plan);
+    CHECK(validate(row.model, parse_plan(row.plan), row.workload).empty());
+  }
+}
+
+TEST_CASE("validate reports every broken rule at once, not only the first") {
+  const std::vector<std::string> messages = validate(models::helix_seed, parse_plan("tp=3"));
+  CHECK(reports(messages, "heads vs tensor degree"));
+  CHECK(reports(messages, "kv heads vs tensor degree"));
+  CHECK(reports(messages, "ffn vs tensor degree"));
+  CHECK(messages.size() == 3);
+}
+
+namespace {
+template <int I>
+void check_case_reports_same_rule() {
+  using Case = compile_fail::Case<I>;
+  CAPTURE(I);
+  const std::vector<std::string> messages = validate(Case::model, Case::plan::spec, Case::workload);
+  CHECK(reports(messages, Case::rule));
+  CHECK_FALSE(is_valid_plan<Case::model, typename Case::plan, Case::workload>);
+}
+template <int... I>
+void check_all_cases(std::integer_sequence<int, I...>) {
+  (check_case_reports_same_rule<I + 1>(), ...);
+}
+} // namespace
+
+TEST_CASE("each plan that fails to compile reports the same rule at run time") {
+  check_all_cases(std::make_integer_sequence<int, compile_fail::case_count>{});
+}
+
+TEST_CASE("plan text parses to the same spec as the descriptors, and back") {
+  CHECK(parse_plan("pp=2,tg=4x4") == Optimized::spec);
+  CHECK(parse_plan(" tg=4x4 , pp=2 ") == Optimized::spec);
+  CHECK(parse_plan("hp=4x4") == Baseline::spec);
+  CHECK(parse_plan("tp=16") == Plan<TensorParallel<16>>::spec);
+  CHECK(parse_plan("pp=2,tp=4,dp=3") ==
+        Plan<PipelineStages<2>, TensorParallel<4>, DataParallel<3>>::spec);
+  CHECK(parse_plan("pp=2,split=3/1") == Plan<PipelineStages<2>, LayerSplit<3, 1>>::spec);
+  for (const char* text :
+       {"pp=2,tg=4x4", "hp=4x4", "tp=8,dp=2", "pp=3,tp=2,split=1/2/3", "tp=4,kv=2"})
+    CHECK(to_string(parse_plan(text)) == text);
+}
+
+TEST_CASE("malformed plan text throws an error naming the token, and never crashes") {
+  struct Bad {
+    const char* text;
+    const char* words;
+  };
+  const Bad bad[] = {
+      {"pp=0", "'pp=0': degree at least one"},
+      {"tg=4x", "'tg=4x': a number is missing"},
+      {"tg=4", "'tg=4': expected 2 numbers separated by 'x'"},
+      {"tg=4x4x4", "'tg=4x4x4': expected 2 numbers"},
+      {"pp=2,pp=3", "'pp=3': descriptor given once"},
+      {"xx=1", "'xx=1': unknown key 'xx'"},
+      {"pp=99999999999999999999", "is too large"},
+      {"pp=1000000000000001", "is too large"},
+      {"", "empty plan"},
+      {"   ", "empty plan"},
+      {"pp=2,", "empty descriptor between commas"},
+      {"pp", "'pp': expected key=value"},
+      {"pp=", "'pp=': a number is missing"},
+      {"pp=-2", "'-2' is not a whole number"},
+      {"pp=2.5", "'2.5' is not a whole number"},
+      {"tp=0x10", "not a whole number"},
+      {"split=1//1", "'split=1//1': a number is missing"},
+      {"hp=4x0", "'hp=4x0': degree at least one"},
+  };
+  for (const Bad& b : bad) {
+    CAPTURE(b.text);
+    CHECK_THROWS_WITH_AS(parse_plan(b.text), doctest::Contains(b.words), PlanTextError);
+  }
+}
