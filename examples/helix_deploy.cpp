@@ -32,17 +32,16 @@ bool describe_plan(const helix::Model& model, const std::string& text,
   const helix::Mesh mesh = helix::make_mesh(plan);
   std::cout << helix::world_size(plan) << " devices, mesh [";
   for (std::size_t i = 0; i < mesh.axis_count; ++i)
-    std::cout << (i ? ", " : "") << helix::role_name(mesh.axes[i].role) << ' '
-              << mesh.axes[i].size;
+    std::cout << (i ? ", " : "") << helix::role_name(mesh.axes[i].role) << ' ' << mesh.axes[i].size;
   std::cout << "]\n";
   std::cout << "  attention heads per device " << model.heads / helix::head_split(plan)
             << ", head_dim slice " << model.head_dim / helix::head_dim_split(plan)
-            << ", MLP columns per device " << model.ffn_hidden / helix::tensor_degree(plan)
-            << '\n';
+            << ", MLP columns per device " << model.ffn_hidden / helix::tensor_degree(plan) << '\n';
   for (std::int64_t s = 0; s < plan.pipeline_stages; ++s)
     std::cout << "  stage " << s << ": layers " << helix::first_layer_of_stage(model, plan, s)
-              << ".." << helix::first_layer_of_stage(model, plan, s) +
-                             helix::layers_in_stage(model, plan, s) - 1
+              << ".."
+              << helix::first_layer_of_stage(model, plan, s) +
+                     helix::layers_in_stage(model, plan, s) - 1
               << '\n';
   return true;
 }
@@ -55,8 +54,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> plans{"pp=2,tg=4x4", "hp=4x4"};
   std::string phase = "prefill";
   std::int64_t microbatches = 1;
-  app.add_option("--model", model_name, "model preset: " + known_models())
-      ->capture_default_str();
+  app.add_option("--model", model_name, "model preset: " + known_models())->capture_default_str();
   app.add_option("--plan", plans, "plan text such as pp=2,tg=4x4 (repeatable)")
       ->capture_default_str();
   app.add_option("--workload", phase, "prefill or decode")
@@ -71,8 +69,8 @@ int main(int argc, char** argv) {
               << '\n';
     return 2;
   }
-  const helix::Workload workload{
-      phase == "decode" ? helix::Phase::decode : helix::Phase::prefill, microbatches};
+  const helix::Workload workload{phase == "decode" ? helix::Phase::decode : helix::Phase::prefill,
+                                 microbatches};
   bool ok = true;
   try {
     for (const std::string& text : plans)
