@@ -1,0 +1,103 @@
+// The Dag: a Boost.Graph adjacency_list whose vertices are operators and whose edges are tensors,
+// materialized from the lowering. build_dag is the front door, checked at compile time
+// (template form) or at run time (value form, throws PlanError with every broken rule).
+#pragma once
+
+#include "helix/graph/lowering.hpp"
+#include "helix/graph/ops.hpp"
+#include "helix/model/model.hpp"
+#include "helix/plan/check.hpp"
+#include "helix/plan/mesh.hpp"
+#include "helix/plan/plan_concepts.hpp"
+#include "helix/plan/spec.hpp"
+#include "helix/plan/validate.hpp"
+
+#include <boost/graph/adjacency_list.hpp>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace helix {
+
+/// What the whole graph is about: the inputs it was built from and the mesh they imply.
+struct DagInfo {
+  Model model{};
+  PlanSpec plan{};
+  Workload workload{};
+  Mesh mesh{};
+  SchemeVariant variant = SchemeVariant::exact;
+};
+
+using Dag =
+    boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Op, Tensor, DagInfo>;
+using Vertex = boost::graph_traits<Dag>::vertex_descriptor;
+using Edge = boost::graph_traits<Dag>::edge_descriptor;
+
+/// A plan that breaks rules for its model; `problems()` holds every message from `validate`.
+class PlanError : public std::invalid_argument {
+public:
+  explicit PlanError(std::vector<std::string> problems)
+      : std::invalid_argument(join(problems)), problems_(std::move(problems)) {}
+  const std::vector<std::string>& problems() const { return problems_; }
+
+private:
+  std::vector<std::string> problems_;
+  static std::string join(const std::vector<std::string>& lines) {
+    std::string text;
+    for (const std::string& line : lines)
+      text += (text.empty() ? "" : "\n") + line;
+    return text;
+  }
+};
+
+/// The Boost graph of a lowering; vertex i is `lowering.ops[i]`.
+inline Dag materialize(const Lowering& lowering) {
+  Dag dag(lowering.ops.size(), DagInfo{lowering.model, lowering.plan, lowering.workload,
+                                       lowering.mesh, lowering.variant});
+  for (std::size_t i = 0; i < lowering.ops.size(); ++i)
+    dag[i] = lowering.ops[i];
+  for (const LoweredEdge& e : lowering.edges)
+    boost::add_edge(e.source, e.target, e.tensor, dag);
+  return dag;
+}
+
+/// Builds the operator DAG of `model` partitioned by `plan` for `workload`.
+/// @throws PlanError listing every broken rule when the plan does not suit the model.
+///
+/// Example: `build_dag(models::helix_seed, parse_plan("hp=4x4"), Workload::prefill())` has 492
+/// vertices: 16 devices × 2 layers × 14 ops, 12 collectives, 16 inputs and 16 outputs.
+inline Dag build_dag(const Model& model, const PlanSpec& plan, const Workload& workload = {},
+                     SchemeVariant variant = SchemeVariant::exact) {
+  std::vector<std::string> problems = validate(model, plan, workload);
+  if (!problems.empty())
+    throw PlanError(std::move(problems));
+  return materialize(lower(model, plan, workload, variant));
+}
+
+/// The same, with the plan checked at compile time (see check_plan).
+template <Model M, PlanDescriptor P, Workload W = Workload{}>
+Dag build_dag(SchemeVariant variant = SchemeVariant::exact) {
+  check_plan<M, P, W>();
+  return materialize(lower(M, P::spec, W, variant));
+}
+
+/// Devices a vertex runs on: its device, a collective's members, a transfer's two ends.
+inline std::vector<std::int64_t> devices_of(const Dag& dag, Vertex v) {
+  const Op& op = dag[v];
+  if (const auto* c = std::get_if<CollectiveOp>(&op.payload)) {
+    const Mesh& mesh = dag[boost::graph_bundle].mesh;
+    std::vector<std::int64_t> members;
+    for (std::int64_t i = 0; i < group_size(mesh, c->group); ++i)
+      members.push_back(group_member(mesh, c->group, i));
+    return members;
+  }
+  if (const auto* t = std::get_if<TransferOp>(&op.payload))
+    return {t->source, t->destination};
+  return {op.device};
+}
+
+} // namespace helix

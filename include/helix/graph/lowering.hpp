@@ -1,0 +1,371 @@
+// The one place where sharding happens: (model, plan, workload) → operators with shapes, devices
+// and weight slices, and the tensors between them. constexpr from end to end, so the shape
+// propagation and edge checks below run at compile time as well as when a Dag is built.
+#pragma once
+
+#include "helix/graph/ops.hpp"
+#include "helix/graph/shape.hpp"
+#include "helix/model/model.hpp"
+#include "helix/plan/mesh.hpp"
+#include "helix/plan/rules.hpp"
+#include "helix/plan/spec.hpp"
+#include "helix/plan/stages.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace helix {
+
+/// An edge of the lowering: a tensor from op `source` to op `target` (indices into `ops`).
+struct LoweredEdge {
+  std::size_t source = 0;
+  std::size_t target = 0;
+  Tensor tensor{};
+  friend constexpr bool operator==(const LoweredEdge&, const LoweredEdge&) = default;
+};
+
+/// How faithfully a scheme is lowered. `exact` is the only correct choice; the other variants
+/// reproduce known mistakes so tests and reports can show them failing.
+enum class SchemeVariant : std::uint8_t {
+  exact,
+  /// The material behind the seed: each head_dim slice takes softmax of its own partial scores
+  /// (no all-reduce of partial scores before softmax). Numerically wrong for HeadPartitions.
+  broken_slice_local_softmax,
+};
+
+struct Lowering {
+  Model model{};
+  PlanSpec plan{};
+  Workload workload{};
+  Mesh mesh{};
+  SchemeVariant variant = SchemeVariant::exact;
+  std::vector<Op> ops;
+  std::vector<LoweredEdge> edges;
+};
+
+namespace detail {
+
+/// Builds one block stack for one replica and microbatch; every helper appends to `out`.
+class Lowerer {
+public:
+  constexpr Lowerer(Lowering& out) : out_(out), m_(out.model), p_(out.plan) {}
+
+  constexpr void run() {
+    const Workload& w = out_.workload;
+    const std::int64_t per_replica = m_.batch / p_.data_parallel;
+    b_ = per_replica / w.microbatches;
+    tokens_ = new_tokens(m_, w);
+    keys_ = attended_tokens(m_, w);
+    t_ = tensor_degree(p_);
+    for (replica_ = 0; replica_ < p_.data_parallel; ++replica_)
+      for (microbatch_ = 0; microbatch_ < w.microbatches; ++microbatch_) {
+        batch_begin_ = replica_ * per_replica + microbatch_ * b_;
+        logical_ = 0;
+        lower_pipeline();
+      }
+  }
+
+private:
+  Lowering& out_;
+  const Model& m_;
+  const PlanSpec& p_;
+  std::int64_t b_ = 0, tokens_ = 0, keys_ = 0, t_ = 1;
+  std::int64_t replica_ = 0, microbatch_ = 0, batch_begin_ = 0, stage_ = 0, layer_ = -1;
+  std::int64_t logical_ = 0;
+
+  constexpr std::int64_t rank(std::int64_t stage, std::int64_t local) const {
+    // Tensor axes are innermost, so a stage's replica occupies t_ consecutive ranks.
+    return (stage * p_.data_parallel + replica_) * t_ + local;
+  }
+  constexpr Shape hidden_shape() const { return Shape{b_, tokens_, m_.hidden}; }
+
+  constexpr std::size_t add(OpKind kind, std::int64_t device, Payload payload,
+                            std::initializer_list<std::size_t> args, Shape output,
+                            std::int64_t flops, std::int64_t extra_bytes = 0) {
+    Op op;
+    op.kind = kind;
+    op.device = device;
+    op.layer = layer_;
+    op.stage = stage_;
+    op.replica = replica_;
+    op.microbatch = microbatch_;
+    op.batch_begin = batch_begin_;
+    op.payload = payload;
+    op.output = output;
+    op.flops = flops;
+    std::int64_t bytes = output.elements() * m_.dtype_bytes + extra_bytes;
+    const std::size_t id = out_.ops.size();
+    for (std::size_t arg : args) {
+      const Op& producer = out_.ops[arg];
+      op.inputs[op.input_count] = producer.output;
+      bytes += producer.output.elements() * m_.dtype_bytes;
+      out_.edges.push_back(
+          LoweredEdge{arg, id, Tensor{producer.output, m_.dtype_bytes, device, op.input_count}});
+      ++op.input_count;
+    }
+    op.bytes = bytes;
+    out_.ops.push_back(op);
+    return id;
+  }
+
+  constexpr std::size_t linear(OpKind kind, std::int64_t device, std::size_t arg, Weight weight,
+                               IndexRuns rows, IndexRuns cols) {
+    const Shape in = out_.ops[arg].output;
+    const std::int64_t tokens = in[0] * in[1];
+    return add(kind, device, LinearSlice{weight, rows, cols}, {arg}, in.with_last(cols.total()),
+               2 * tokens * rows.total() * cols.total(),
+               rows.total() * cols.total() * m_.dtype_bytes);
+  }
+
+  /// One collective vertex over `group`, fed by `inputs[i]` (the producer on member i) and with
+  /// output `output` on every member; returns its id.
+  constexpr std::size_t collective(OpKind kind, CollectivePurpose purpose, CollectivePhase phase,
+                                   DeviceGroup group, const std::vector<std::size_t>& inputs,
+                                   Shape output) {
+    Op op;
+    op.kind = kind;
+    op.layer = layer_;
+    op.stage = stage_;
+    op.replica = replica_;
+    op.microbatch = microbatch_;
+    op.batch_begin = batch_begin_;
+    op.payload = CollectiveOp{purpose, phase, logical_, group};
+    op.inputs[0] = out_.ops[inputs[0]].output;
+    op.input_count = 1;
+    op.output = output;
+    op.bytes = op.inputs[0].elements() * m_.dtype_bytes;
+    const std::size_t id = out_.ops.size();
+    for (std::size_t member = 0; member < inputs.size(); ++member) {
+      const Op& producer = out_.ops[inputs[member]];
+      const std::int64_t device = group_member(out_.mesh, group, static_cast<std::int64_t>(member));
+      out_.edges.push_back(
+          LoweredEdge{inputs[member], id, Tensor{producer.output, m_.dtype_bytes, device, member}});
+    }
+    out_.ops.push_back(op);
+    return id;
+  }
+
+  // Out-edges of a collective are made when its consumers are added: the consumer names the
+  // collective as an argument, and the tensor lives on the consumer's device.
+  constexpr void lower_pipeline() {
+    std::vector<std::size_t> x(static_cast<std::size_t>(t_));
+    for (stage_ = 0; stage_ < p_.pipeline_stages; ++stage_) {
+      layer_ = -1;
+      for (std::int64_t i = 0; i < t_; ++i) {
+        const std::size_t ii = static_cast<std::size_t>(i);
+        if (stage_ == 0) {
+          x[ii] = add(OpKind::input, rank(0, i), std::monostate{}, {}, hidden_shape(), 0);
+        } else {
+          const std::size_t from = x[ii];
+          const std::int64_t source = out_.ops[from].device;
+          x[ii] = add(OpKind::transfer, -1, TransferOp{source, rank(stage_, i)}, {from},
+                      hidden_shape(), 0);
+          // A transfer's input lives on the sender; its output on the receiver.
+          out_.edges.back().tensor.device = source;
+        }
+      }
+      const std::int64_t first = first_layer_of_stage(m_, p_, stage_);
+      for (layer_ = first; layer_ < first + layers_in_stage(m_, p_, stage_); ++layer_)
+        lower_block(x);
+    }
+    layer_ = -1;
+    stage_ = p_.pipeline_stages - 1;
+    for (std::int64_t i = 0; i < t_; ++i)
+      add(OpKind::output, rank(stage_, i), std::monostate{}, {x[static_cast<std::size_t>(i)]},
+          hidden_shape(), 0);
+  }
+
+  constexpr std::size_t norm(std::int64_t device, std::size_t arg, std::int64_t index) {
+    if (m_.norm == Norm::none)
+      return arg;
+    const std::int64_t elements = out_.ops[arg].output.elements();
+    const std::int64_t weights = m_.norm == Norm::layernorm ? 2 * m_.hidden : m_.hidden;
+    return add(OpKind::norm, device, NormSlot{index}, {arg}, out_.ops[arg].output, 5 * elements,
+               weights * m_.dtype_bytes);
+  }
+
+  /// Heads, kv heads and head_dim slice of tensor-local device `i`.
+  constexpr AttentionSlice attention_slice(std::int64_t i) const {
+    const std::int64_t split = head_split(p_);
+    const std::int64_t slices = head_dim_split(p_);
+    const std::int64_t head_group = i / slices;
+    AttentionSlice a;
+    a.heads = m_.heads / split;
+    a.head_begin = head_group * a.heads;
+    a.dims = m_.head_dim / slices;
+    a.dim_begin = (i % slices) * a.dims;
+    if (m_.kv_heads >= split) {
+      a.kv_heads = m_.kv_heads / split;
+      a.kv_head_begin = head_group * a.kv_heads;
+    } else { // replicated kv heads: split / kv_heads head groups share one kv head
+      a.kv_heads = 1;
+      a.kv_head_begin = head_group / (split / m_.kv_heads);
+    }
+    a.causal = out_.workload.phase == Phase::prefill;
+    return a;
+  }
+
+  constexpr void lower_block(std::vector<std::size_t>& x) {
+    const std::size_t t = static_cast<std::size_t>(t_);
+    const std::int64_t d = m_.head_dim;
+    std::vector<std::size_t> scores(t), v(t), attention_out(t);
+    for (std::int64_t i = 0; i < t_; ++i) {
+      const std::size_t ii = static_cast<std::size_t>(i);
+      const std::int64_t dev = rank(stage_, i);
+      const AttentionSlice a = attention_slice(i);
+      const std::size_t normed = norm(dev, x[ii], 0);
+      const IndexRuns all_rows = IndexRuns::range(0, m_.hidden);
+      const std::size_t q = linear(OpKind::q_projection, dev, normed, Weight::wq, all_rows,
+                                   {a.head_begin * d + a.dim_begin, a.dims, d, a.heads});
+      const IndexRuns kv_cols{a.kv_head_begin * d + a.dim_begin, a.dims, d, a.kv_heads};
+      std::size_t k = linear(OpKind::k_projection, dev, normed, Weight::wk, all_rows, kv_cols);
+      v[ii] = linear(OpKind::v_projection, dev, normed, Weight::wv, all_rows, kv_cols);
+      if (out_.workload.phase == Phase::decode) {
+        k = append_cache(dev, k, a, false);
+        v[ii] = append_cache(dev, v[ii], a, true);
+      }
+      const Shape score_shape{b_, a.heads, tokens_, keys_};
+      scores[ii] = add(OpKind::attention_scores, dev, a, {q, k}, score_shape,
+                       2 * b_ * a.heads * tokens_ * keys_ * a.dims);
+    }
+    if (head_dim_split(p_) > 1 && out_.variant == SchemeVariant::exact) {
+      // Scores sum over the whole head_dim: all-reduce the partial dot products of each head
+      // group over its dimension slices before softmax.
+      const std::int64_t slices = head_dim_split(p_);
+      std::vector<std::size_t> reduced(t);
+      for (std::int64_t g = 0; g < t_ / slices; ++g) {
+        std::vector<std::size_t> members;
+        for (std::int64_t s = 0; s < slices; ++s)
+          members.push_back(scores[static_cast<std::size_t>(g * slices + s)]);
+        const std::size_t id = collective(
+            OpKind::all_reduce, CollectivePurpose::attention_scores, CollectivePhase::flat,
+            DeviceGroup{rank(stage_, g * slices), axis_bit(Role::head_dim)}, members,
+            out_.ops[members[0]].output);
+        for (std::int64_t s = 0; s < slices; ++s)
+          reduced[static_cast<std::size_t>(g * slices + s)] = id;
+      }
+      ++logical_;
+      scores = reduced;
+    }
+    for (std::int64_t i = 0; i < t_; ++i) {
+      const std::size_t ii = static_cast<std::size_t>(i);
+      const std::int64_t dev = rank(stage_, i);
+      const AttentionSlice a = attention_slice(i);
+      const Shape score_shape{b_, a.heads, tokens_, keys_};
+      const std::size_t probabilities =
+          add(OpKind::softmax, dev, a, {scores[ii]}, score_shape, 5 * score_shape.elements());
+      const std::size_t context =
+          add(OpKind::attention_context, dev, a, {probabilities, v[ii]},
+              Shape{b_, tokens_, a.heads * a.dims}, 2 * b_ * a.heads * tokens_ * keys_ * a.dims);
+      attention_out[ii] = linear(OpKind::out_projection, dev, context, Weight::wo,
+                                 {a.head_begin * d + a.dim_begin, a.dims, d, a.heads},
+                                 IndexRuns::range(0, m_.hidden));
+    }
+    const std::vector<std::size_t> attention =
+        all_reduce(attention_out, CollectivePurpose::attention_output);
+    std::vector<std::size_t> mlp_out(t), y(t);
+    const std::int64_t f = m_.ffn_hidden / t_;
+    for (std::int64_t i = 0; i < t_; ++i) {
+      const std::size_t ii = static_cast<std::size_t>(i);
+      const std::int64_t dev = rank(stage_, i);
+      y[ii] = add(OpKind::residual_add, dev, std::monostate{}, {x[ii], attention[ii]},
+                  hidden_shape(), hidden_shape().elements());
+      const std::size_t normed = norm(dev, y[ii], 1);
+      const std::size_t up = linear(OpKind::fc1, dev, normed, Weight::w1,
+                                    IndexRuns::range(0, m_.hidden), IndexRuns::range(i * f, f));
+      const std::size_t activated = add(OpKind::gelu, dev, std::monostate{}, {up},
+                                        out_.ops[up].output, 8 * out_.ops[up].output.elements());
+      mlp_out[ii] = linear(OpKind::fc2, dev, activated, Weight::w2, IndexRuns::range(i * f, f),
+                           IndexRuns::range(0, m_.hidden));
+    }
+    const std::vector<std::size_t> mlp = all_reduce(mlp_out, CollectivePurpose::mlp_output);
+    for (std::int64_t i = 0; i < t_; ++i) {
+      const std::size_t ii = static_cast<std::size_t>(i);
+      x[ii] = add(OpKind::residual_add, rank(stage_, i), std::monostate{}, {y[ii], mlp[ii]},
+                  hidden_shape(), hidden_shape().elements());
+    }
+  }
+
+  constexpr std::size_t append_cache(std::int64_t dev, std::size_t fresh, AttentionSlice a,
+                                     bool values) {
+    a.values = values;
+    a.causal = false;
+    const Shape cached{b_, m_.seq_len, a.kv_heads * a.dims};
+    const std::size_t cache = add(OpKind::kv_cache, dev, a, {}, cached, 0);
+    return add(OpKind::kv_append, dev, a, {cache, fresh}, Shape{b_, keys_, a.kv_heads * a.dims}, 0);
+  }
+
+  /// Sums the partial outputs `partial[i]` of the stage's t devices: nothing for t = 1, one ring
+  /// all-reduce for a flat mesh, and reduce-scatter → all-reduce → all-gather when the stage has
+  /// several tensor groups. Returns, per device, the op whose output is the sum.
+  constexpr std::vector<std::size_t> all_reduce(const std::vector<std::size_t>& partial,
+                                                CollectivePurpose purpose) {
+    if (t_ == 1)
+      return partial;
+    const std::int64_t groups = groups_per_stage(p_);
+    const std::int64_t size = group_size(p_);
+    const Shape full = hidden_shape();
+    std::vector<std::size_t> result(partial.size());
+    if (groups == 1) {
+      const AxisMask axes = static_cast<AxisMask>(
+          axis_bit(Role::tensor_group) | axis_bit(Role::tensor) | axis_bit(Role::head_dim));
+      const std::size_t id = collective(OpKind::all_reduce, purpose, CollectivePhase::flat,
+                                        DeviceGroup{rank(stage_, 0), axes}, partial, full);
+      for (std::size_t& r : result)
+        r = id;
+    } else {
+      const Shape shard = full.with_last(m_.hidden / size);
+      std::vector<std::size_t> scattered(partial.size()), reduced(partial.size());
+      for (std::int64_t g = 0; g < groups; ++g) {
+        std::vector<std::size_t> members(partial.begin() + g * size,
+                                         partial.begin() + (g + 1) * size);
+        const std::size_t id =
+            collective(OpKind::reduce_scatter, purpose, CollectivePhase::intra_group_reduce_scatter,
+                       DeviceGroup{rank(stage_, g * size), axis_bit(Role::tensor)}, members, shard);
+        for (std::int64_t j = 0; j < size; ++j)
+          scattered[static_cast<std::size_t>(g * size + j)] = id;
+      }
+      for (std::int64_t j = 0; j < size; ++j) {
+        std::vector<std::size_t> members;
+        for (std::int64_t g = 0; g < groups; ++g)
+          members.push_back(scattered[static_cast<std::size_t>(g * size + j)]);
+        const std::size_t id =
+            collective(OpKind::all_reduce, purpose, CollectivePhase::inter_group_all_reduce,
+                       DeviceGroup{rank(stage_, j), axis_bit(Role::tensor_group)}, members, shard);
+        for (std::int64_t g = 0; g < groups; ++g)
+          reduced[static_cast<std::size_t>(g * size + j)] = id;
+      }
+      for (std::int64_t g = 0; g < groups; ++g) {
+        std::vector<std::size_t> members(reduced.begin() + g * size,
+                                         reduced.begin() + (g + 1) * size);
+        const std::size_t id =
+            collective(OpKind::all_gather, purpose, CollectivePhase::intra_group_all_gather,
+                       DeviceGroup{rank(stage_, g * size), axis_bit(Role::tensor)}, members, full);
+        for (std::int64_t j = 0; j < size; ++j)
+          result[static_cast<std::size_t>(g * size + j)] = id;
+      }
+    }
+    ++logical_;
+    return result;
+  }
+};
+
+} // namespace detail
+
+/// Lowers `model` partitioned by `plan` for `workload` into operators and tensors.
+/// @pre `evaluate_rules(model, plan, workload)` all hold (build_dag checks this).
+/// @post every op's inputs equal the outputs of the ops feeding it (see `shape_problems`).
+///
+/// Example: helix_seed with `pp=2,tg=4x4` gives, per layer, 8 devices × (2 norms, Q, K, V,
+/// scores, softmax, context, out-projection, 2 residual adds, FC1, GELU, FC2) and two hierarchical
+/// all-reduces of 2 + 4 + 2 collective vertices each.
+constexpr Lowering lower(const Model& model, const PlanSpec& plan, const Workload& workload,
+                         SchemeVariant variant = SchemeVariant::exact) {
+  Lowering out{model, plan, workload, make_mesh(plan), variant, {}, {}};
+  detail::Lowerer(out).run();
+  return out;
+}
+
+} // namespace helix

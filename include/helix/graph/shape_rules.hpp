@@ -1,0 +1,68 @@
+// The edge shape rules, shared by the compile-time check of a lowering and by `check(dag)`:
+// a tensor has the shape its producer makes and the shape its consumer expects at that port.
+#pragma once
+
+#include "helix/graph/lowering.hpp"
+#include "helix/graph/ops.hpp"
+#include "helix/model/model.hpp"
+#include "helix/plan/check.hpp"
+#include "helix/plan/plan_concepts.hpp"
+
+#include <cstddef>
+#include <vector>
+
+namespace helix {
+
+enum class EdgeShapeProblem : std::uint8_t { none, differs_from_producer, differs_from_consumer };
+
+/// What is wrong with `tensor` flowing from `producer` to `consumer`, if anything.
+constexpr EdgeShapeProblem edge_shape_problem(const Op& producer, const Op& consumer,
+                                              const Tensor& tensor) {
+  if (tensor.shape != producer.output)
+    return EdgeShapeProblem::differs_from_producer;
+  const std::size_t port = is_collective(consumer.kind) ? 0 : tensor.port;
+  if (port >= consumer.input_count || tensor.shape != consumer.inputs[port])
+    return EdgeShapeProblem::differs_from_consumer;
+  return EdgeShapeProblem::none;
+}
+
+namespace detail {
+// Never defined as constexpr: reaching one in a constant expression is the compile error, and
+// its name is the rule that broke.
+inline void helix_dag_shapes_edge_differs_from_its_producer_output() {}
+inline void helix_dag_shapes_edge_differs_from_its_consumer_input() {}
+} // namespace detail
+
+/// True when every edge of `lowering` satisfies the shape rules. In a constant expression a broken
+/// edge stops compilation at a call named after the rule it breaks.
+constexpr bool shapes_consistent(const Lowering& lowering) {
+  for (const LoweredEdge& e : lowering.edges) {
+    switch (edge_shape_problem(lowering.ops[e.source], lowering.ops[e.target], e.tensor)) {
+    case EdgeShapeProblem::none:
+      break;
+    case EdgeShapeProblem::differs_from_producer:
+      if (std::is_constant_evaluated())
+        detail::helix_dag_shapes_edge_differs_from_its_producer_output();
+      return false;
+    case EdgeShapeProblem::differs_from_consumer:
+      if (std::is_constant_evaluated())
+        detail::helix_dag_shapes_edge_differs_from_its_consumer_input();
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Runs the builder's lowering and its shape checks at compile time:
+/// `static_assert(helix::dag_shapes_consistent<models::helix_seed, Plan<...>>());`
+/// An invalid plan fails with its rule first (see check_plan).
+template <Model M, PlanDescriptor P, Workload W = Workload{}>
+constexpr bool dag_shapes_consistent() {
+  check_plan<M, P, W>();
+  if constexpr (is_valid_plan<M, P, W>)
+    return shapes_consistent(lower(M, P::spec, W));
+  else
+    return false;
+}
+
+} // namespace helix

@@ -1,0 +1,2 @@
+// cost area tests.
+#include <doctest/doctest.h>

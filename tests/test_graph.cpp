@@ -1,0 +1,2 @@
+// graph area tests.
+#include <doctest/doctest.h>

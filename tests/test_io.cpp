@@ -1,0 +1,2 @@
+// io area tests.
+#include <doctest/doctest.h>

@@ -1,0 +1,2 @@
+// numerics area tests.
+#include <doctest/doctest.h>
