@@ -1,2 +1,299 @@
-// graph area tests.
+// Graph area: the lowering of every scheme, the Boost Dag, and check() on sound and corrupted DAGs.
+#include "helix/graph.hpp"
+#include "helix/model.hpp"
+#include "helix/plan.hpp"
+
 #include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+
+using namespace helix;
+
+namespace {
+
+using Optimized = Plan<PipelineStages<2>, TensorGroups<4, 4>>;
+using Baseline = Plan<HeadPartitions<4, 4>>;
+
+// The lowering is constexpr: the builder's own shape propagation and edge checks, at compile time,
+// for the seed's full sizes (batch 1024, seq 10000, hidden 8192).
+static_assert(dag_shapes_consistent<models::helix_seed, Optimized>());
+static_assert(dag_shapes_consistent<models::helix_seed, Baseline>());
+static_assert(dag_shapes_consistent<models::helix_seed, Baseline, Workload::decode()>());
+static_assert(dag_shapes_consistent<models::llama3_70b.with_layers(4).with_batch(4),
+                                    Plan<PipelineStages<2>, TensorParallel<16>, DataParallel<2>>,
+                                    Workload::prefill(2)>());
+
+std::size_t count(const Dag& dag, auto&& predicate) {
+  std::size_t n = 0;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    n += predicate(dag[v]) ? 1 : 0;
+  return n;
+}
+
+bool has_rule(const std::vector<Diagnostic>& diagnostics, CheckRule rule) {
+  return std::any_of(diagnostics.begin(), diagnostics.end(),
+                     [&](const Diagnostic& d) { return d.rule == rule; });
+}
+
+/// The vertex of `kind` on `device` in `layer` (microbatch 0, replica 0).
+Vertex find(const Dag& dag, OpKind kind, std::int64_t device, std::int64_t layer,
+            std::size_t nth = 0) {
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+    const Op& op = dag[v];
+    if (op.kind == kind && op.device == device && op.layer == layer && nth-- == 0)
+      return v;
+  }
+  FAIL("no such vertex");
+  return 0;
+}
+
+} // namespace
+
+TEST_CASE("the optimized seed plan has 14 compute ops per device per layer, on its stage only") {
+  const Dag dag = build_dag<models::helix_seed, Optimized>();
+  // Per device and layer: norm, Q, K, V, scores, softmax, context, out-projection, residual add,
+  // norm, FC1, GELU, FC2, residual add = 14. Layer l runs on stage l = GPUs 8l .. 8l+7.
+  for (std::int64_t layer = 0; layer < 2; ++layer)
+    for (std::int64_t device = 0; device < 16; ++device) {
+      const std::size_t ops = count(dag, [&](const Op& op) {
+        return op.device == device && op.layer == layer && !is_communication(op.kind);
+      });
+      CHECK(ops == (device / 8 == layer ? 14u : 0u));
+    }
+  // 2 logical all-reduces per layer (after attention, after the MLP), each 3 hierarchical phases:
+  // 2 reduce-scatters (one per group), 4 inter-group all-reduces (one per member rank), 2
+  // all-gathers.
+  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::reduce_scatter; }) == 2 * 2 * 2);
+  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::all_reduce; }) == 2 * 2 * 4);
+  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::all_gather; }) == 2 * 2 * 2);
+  std::set<std::pair<std::int64_t, CollectivePhase>> phases;
+  std::set<std::int64_t> logical;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    if (const auto* c = std::get_if<CollectiveOp>(&dag[v].payload)) {
+      phases.insert({c->logical, c->phase});
+      logical.insert(c->logical);
+    }
+  CHECK(logical.size() == 4); // 2 per layer
+  CHECK(phases.size() == 12); // 6 per layer
+  // Stage 0 → stage 1: one send/recv per device pair; inputs on stage 0, outputs on stage 1.
+  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::transfer; }) == 8);
+  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::input && op.device < 8; }) == 8);
+  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::output && op.device >= 8; }) == 8);
+  CHECK(boost::num_vertices(dag) == 2 * 8 * 14 + 2 * 16 + 8 + 8 + 8);
+  CHECK(check(dag, models::helix_seed, Optimized::spec).empty());
+}
+
+TEST_CASE("hp=4x4 has 3 logical all-reduces per layer, one of them over partial scores") {
+  const Dag dag = build_dag(models::helix_seed, parse_plan("hp=4x4"));
+  for (std::int64_t device = 0; device < 16; ++device)
+    CHECK(count(dag, [&](const Op& op) {
+            return op.device == device && op.layer == 0 && !is_communication(op.kind);
+          }) == 14);
+  std::set<std::int64_t> logical;
+  std::size_t score_reductions = 0;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    if (const auto* c = std::get_if<CollectiveOp>(&dag[v].payload)) {
+      logical.insert(c->logical);
+      if (c->purpose == CollectivePurpose::attention_scores) {
+        ++score_reductions;
+        // Over the 4 dimension slices of one head group, on [B, 4 heads, S, S] partial scores.
+        CHECK(group_size(dag[boost::graph_bundle].mesh, c->group) == 4);
+        CHECK(dag[v].output == Shape{1024, 4, 10000, 10000});
+      }
+    }
+  CHECK(logical.size() == 2 * 3);
+  CHECK(score_reductions == 2 * 4); // 4 head groups per layer
+  CHECK(check(dag).empty());
+}
+
+TEST_CASE("every edge of layer 0's MHA on GPU 0 of the optimized plan has the derived shape") {
+  const Dag dag = build_dag<models::helix_seed, Optimized>();
+  // B = 1024, S = 10000, h = 8192; 8-way tensor parallel: 16 / 8 = 2 heads × 512 = 1024 columns.
+  const auto out = [&](OpKind kind, std::size_t nth = 0) {
+    return dag[find(dag, kind, 0, 0, nth)];
+  };
+  CHECK(out(OpKind::norm).output == Shape{1024, 10000, 8192});
+  CHECK(out(OpKind::q_projection).output == Shape{1024, 10000, 1024});
+  CHECK(out(OpKind::k_projection).output == Shape{1024, 10000, 1024});
+  CHECK(out(OpKind::v_projection).output == Shape{1024, 10000, 1024});
+  CHECK(out(OpKind::attention_scores).inputs[0] == Shape{1024, 10000, 1024});
+  CHECK(out(OpKind::attention_scores).output == Shape{1024, 2, 10000, 10000});
+  CHECK(out(OpKind::softmax).output == Shape{1024, 2, 10000, 10000});
+  CHECK(out(OpKind::attention_context).inputs[1] == Shape{1024, 10000, 1024});
+  CHECK(out(OpKind::attention_context).output == Shape{1024, 10000, 1024});
+  CHECK(out(OpKind::out_projection).output == Shape{1024, 10000, 8192}); // partial sum
+  // Hierarchical all-reduce: reduce-scatter to h / 4 = 2048 in the group, all-reduce of the
+  // shard across the 2 groups, all-gather back to 8192.
+  const Vertex projection = find(dag, OpKind::out_projection, 0, 0);
+  const Vertex scatter = boost::target(*boost::out_edges(projection, dag).first, dag);
+  CHECK(dag[scatter].kind == OpKind::reduce_scatter);
+  CHECK(dag[scatter].output == Shape{1024, 10000, 2048});
+  for (Edge e : boost::make_iterator_range(boost::out_edges(scatter, dag))) {
+    const Vertex across = boost::target(e, dag);
+    CHECK(dag[across].kind == OpKind::all_reduce);
+    CHECK(dag[across].output == Shape{1024, 10000, 2048});
+    CHECK(dag[e].shape == Shape{1024, 10000, 2048});
+  }
+  // The out-projection holds rows 0..1023 (heads 0, 1) of Wo; Q holds the same columns of Wq.
+  const auto& wo = std::get<LinearSlice>(dag[projection].payload);
+  CHECK(wo.rows == IndexRuns{0, 512, 512, 2});
+  CHECK(wo.cols == IndexRuns::range(0, 8192));
+  // Every edge into an op on GPU 0 of layer 0 matches the op's expected input at its port.
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    if (dag[v].device == 0 && dag[v].layer == 0)
+      for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag)))
+        CHECK(dag[e].shape == dag[v].inputs[dag[e].port]);
+}
+
+TEST_CASE("HeadPartitions slices Wq columns by head group and head_dim slice, strided per head") {
+  const Dag dag = build_dag(models::helix_seed, parse_plan("hp=4x4"));
+  // GPU 6 = head group 1 (heads 4..7), slice 2 (dims 256..383): columns 4·512 + 256 + i·512.
+  const auto& q = std::get<LinearSlice>(dag[find(dag, OpKind::q_projection, 6, 0)].payload);
+  CHECK(q.cols == IndexRuns{4 * 512 + 256, 128, 512, 4});
+  CHECK(dag[find(dag, OpKind::q_projection, 6, 0)].output == Shape{1024, 10000, 4 * 128});
+  // MLP is 16-way: FC1 columns 6·2048 .. 7·2048.
+  const auto& up = std::get<LinearSlice>(dag[find(dag, OpKind::fc1, 6, 0)].payload);
+  CHECK(up.cols == IndexRuns::range(6 * 2048, 2048));
+}
+
+TEST_CASE("GQA replicates kv heads when the tensor degree exceeds them") {
+  // llama3_70b: 64 heads, 8 kv heads. tp=16: devices 2k and 2k+1 share kv head k.
+  const Model m = models::llama3_70b.with_layers(1);
+  const Dag dag = build_dag(m, parse_plan("tp=16"));
+  for (std::int64_t device = 0; device < 16; ++device) {
+    const auto& k = std::get<LinearSlice>(dag[find(dag, OpKind::k_projection, device, 0)].payload);
+    CHECK(k.cols == IndexRuns{device / 2 * 128, 128, 128, 1});
+    const auto& a =
+        std::get<AttentionSlice>(dag[find(dag, OpKind::attention_scores, device, 0)].payload);
+    CHECK(a.heads == 4);
+    CHECK(a.kv_head_begin == device / 2);
+  }
+  CHECK(check(dag).empty());
+}
+
+TEST_CASE("decode attends one new token to the cache: scores [b, heads, 1, seq + 1]") {
+  const Model m = models::gpt3_175b.with_layers(2).with_batch(4);
+  const Dag dag = build_dag(m, parse_plan("tp=8"), Workload::decode());
+  CHECK(dag[find(dag, OpKind::q_projection, 3, 1)].output == Shape{4, 1, 12 * 128});
+  CHECK(dag[find(dag, OpKind::kv_cache, 3, 1)].output == Shape{4, 2048, 12 * 128});
+  CHECK(dag[find(dag, OpKind::kv_append, 3, 1)].output == Shape{4, 2049, 12 * 128});
+  CHECK(dag[find(dag, OpKind::attention_scores, 3, 1)].output == Shape{4, 12, 1, 2049});
+  CHECK_FALSE(std::get<AttentionSlice>(dag[find(dag, OpKind::softmax, 3, 1)].payload).causal);
+  CHECK(check(dag).empty());
+}
+
+TEST_CASE("data parallel and microbatches split the batch; each microbatch is its own forward") {
+  const Model m = models::helix_seed.with_batch(16);
+  const Dag dag = build_dag(m, parse_plan("pp=2,tg=2x2,dp=2"), Workload::prefill(4));
+  // dp=2 × 4 microbatches: each forward has 16 / 8 = 2 sequences, starting at 8·replica + 2·mb.
+  std::set<std::int64_t> begins;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    if (dag[v].kind == OpKind::input) {
+      CHECK(dag[v].output[0] == 2);
+      CHECK(dag[v].batch_begin == 8 * dag[v].replica + 2 * dag[v].microbatch);
+      begins.insert(dag[v].batch_begin);
+    }
+  CHECK(begins.size() == 8);
+  // World: 2 stages × 2 replicas × 2 = 8 GPUs; replica 1 of stage 1 is GPUs 6, 7.
+  CHECK(count(dag, [](const Op& op) {
+          return op.device == 6 && op.replica == 1 && op.stage == 1 && op.layer == 1;
+        }) == 4 * 14);
+  CHECK(check(dag).empty());
+}
+
+TEST_CASE("build_dag rejects an invalid plan with every broken rule, at run time") {
+  CHECK_THROWS_WITH_AS(build_dag(models::helix_seed, parse_plan("tp=3")),
+                       doctest::Contains("helix: heads vs tensor degree:"), PlanError);
+  try {
+    build_dag(models::helix_seed, parse_plan("tp=3"));
+  } catch (const PlanError& e) {
+    CHECK(e.problems().size() == 3);
+  }
+}
+
+TEST_CASE("check names each corruption of a sound DAG with its rule") {
+  const Model m = models::helix_seed.with_batch(4).with_seq_len(8);
+  const Dag sound = build_dag(m, parse_plan("pp=2,tg=4x4"));
+  REQUIRE(check(sound).empty());
+
+  SUBCASE("a cycle") {
+    Dag dag = sound;
+    const Vertex late = find(dag, OpKind::fc2, 0, 0);
+    const Vertex early = find(dag, OpKind::q_projection, 0, 0);
+    boost::add_edge(late, early, dag[*boost::in_edges(early, dag).first], dag);
+    CHECK(has_rule(check(dag), CheckRule::acyclic));
+  }
+  SUBCASE("an isolated vertex") {
+    Dag dag = sound;
+    Op stray = dag[find(dag, OpKind::norm, 0, 0)];
+    boost::add_vertex(stray, dag);
+    CHECK(has_rule(check(dag), CheckRule::connected));
+  }
+  SUBCASE("a dangling vertex: its result reaches no output") {
+    Dag dag = sound;
+    Op stray = dag[find(dag, OpKind::gelu, 0, 0)];
+    const Vertex v = boost::add_vertex(stray, dag);
+    const Vertex up = find(dag, OpKind::fc1, 0, 0);
+    boost::add_edge(up, v, dag[*boost::out_edges(up, dag).first], dag);
+    const auto diagnostics = check(dag);
+    CHECK(has_rule(diagnostics, CheckRule::connected));
+    CHECK(std::any_of(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& d) {
+      return d.message.find("dangling") != std::string::npos;
+    }));
+  }
+  SUBCASE("a wrong edge shape") {
+    Dag dag = sound;
+    const Vertex q = find(dag, OpKind::q_projection, 2, 0);
+    dag[*boost::out_edges(q, dag).first].shape = Shape{4, 8, 999};
+    CHECK(has_rule(check(dag), CheckRule::edge_shape));
+  }
+  SUBCASE("a collective over the wrong devices") {
+    Dag dag = sound;
+    for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+      if (auto* c = std::get_if<CollectiveOp>(&dag[v].payload);
+          c && c->phase == CollectivePhase::intra_group_reduce_scatter) {
+        c->group.axes = axis_bit(Role::tensor_group); // across groups instead of inside one
+        break;
+      }
+    CHECK(has_rule(check(dag), CheckRule::collective_group));
+  }
+  SUBCASE("a device that does nothing") {
+    Dag dag = sound;
+    for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+      if (dag[v].device == 5)
+        dag[v].device = 4;
+    const auto diagnostics = check(dag);
+    CHECK(has_rule(diagnostics, CheckRule::device_works));
+    CHECK(std::any_of(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& d) {
+      return d.message.find("GPU 5 runs no operator") != std::string::npos;
+    }));
+  }
+  SUBCASE("weight slices that overlap and leave a gap") {
+    Dag dag = sound;
+    // FC1 on GPU 1 of layer 0 takes GPU 0's columns: columns 0..4095 held twice, 4096.. never.
+    auto& up = std::get<LinearSlice>(dag[find(dag, OpKind::fc1, 1, 0)].payload);
+    up.cols.begin = 0;
+    const auto diagnostics = check(dag);
+    CHECK(has_rule(diagnostics, CheckRule::weight_tiling));
+    CHECK(std::any_of(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& d) {
+      return d.message.find("w1 of layer 0") != std::string::npos;
+    }));
+  }
+  SUBCASE("a graph checked against another plan") {
+    CHECK(has_rule(check(sound, m, parse_plan("hp=4x4")), CheckRule::built_from));
+  }
+}
+
+TEST_CASE("llama31_405b with pp=16,tp=8,dp=8 and 8 microbatches builds and checks") {
+  // 126 layers × 8 devices × 14 ops × 8 replicas × 8 microbatches = 903,168 compute vertices,
+  // + 126 × 2 all-reduces × 64 forwards, + inputs, transfers and outputs.
+  const Model m = models::llama31_405b.with_batch(64);
+  const Dag dag = build_dag(m, parse_plan("pp=16,tp=8,dp=8"), Workload::prefill(8));
+  const std::size_t forwards = 8 * 8;
+  CHECK(boost::num_vertices(dag) ==
+        forwards * (126 * 8 * 14 + 126 * 2 + 8 /* inputs */ + 15 * 8 /* transfers */ + 8));
+  CHECK(check(dag).empty());
+}

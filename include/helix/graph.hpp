@@ -1,6 +1,7 @@
 // The operator DAG: its vocabulary, the lowering, the Boost graph and its checks.
 #pragma once
 
+#include "helix/graph/check.hpp"
 #include "helix/graph/dag.hpp"
 #include "helix/graph/lowering.hpp"
 #include "helix/graph/ops.hpp"
