@@ -297,3 +297,17 @@ TEST_CASE("llama31_405b with pp=16,tp=8,dp=8 and 8 microbatches builds and check
         forwards * (126 * 8 * 14 + 126 * 2 + 8 /* inputs */ + 15 * 8 /* transfers */ + 8));
   CHECK(check(dag).empty());
 }
+
+TEST_CASE("tensor groups of one device all-reduce in one flat ring across the groups") {
+  // Found by the fuzzer: tg=4x1 has no intra-group level, so a reduce-scatter over a single
+  // member would be a collective of one. pp=2 deals 2 groups of 1 to each stage.
+  const Model m = models::helix_seed.with_batch(4).with_seq_len(8);
+  const Dag dag = build_dag(m, parse_plan("pp=2,tg=4x1,dp=2"));
+  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::reduce_scatter; }) == 0);
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    if (const auto* c = std::get_if<CollectiveOp>(&dag[v].payload)) {
+      CHECK(c->phase == CollectivePhase::flat);
+      CHECK(group_size(dag[boost::graph_bundle].mesh, c->group) == 2);
+    }
+  CHECK(check(dag).empty());
+}

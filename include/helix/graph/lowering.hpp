@@ -299,7 +299,7 @@ private:
 
   /// Sums the partial outputs `partial[i]` of the stage's t devices: nothing for t = 1, one ring
   /// all-reduce for a flat mesh, and reduce-scatter → all-reduce → all-gather when the stage has
-  /// several tensor groups. Returns, per device, the op whose output is the sum.
+  /// several tensor groups of several devices. Returns, per device, the op whose output is the sum.
   constexpr std::vector<std::size_t> all_reduce(const std::vector<std::size_t>& partial,
                                                 CollectivePurpose purpose) {
     if (t_ == 1)
@@ -308,7 +308,7 @@ private:
     const std::int64_t size = group_size(p_);
     const Shape full = hidden_shape();
     std::vector<std::size_t> result(partial.size());
-    if (groups == 1) {
+    if (groups == 1 || size == 1) { // a hierarchy with one level is a flat ring
       const AxisMask axes = static_cast<AxisMask>(
           axis_bit(Role::tensor_group) | axis_bit(Role::tensor) | axis_bit(Role::head_dim));
       const std::size_t id = collective(OpKind::all_reduce, purpose, CollectivePhase::flat,
