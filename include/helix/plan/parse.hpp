@@ -29,9 +29,27 @@ inline std::string_view trim(std::string_view s) {
   return s;
 }
 
+/// `text` with every byte outside printable ASCII written as \xNN, so an error message shows
+/// exactly what was typed and never carries a NUL or a terminal control code.
+inline std::string printable(std::string_view text) {
+  constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) {
+      out += c;
+    } else {
+      out += "\\x";
+      out += hex[byte >> 4];
+      out += hex[byte & 0xf];
+    }
+  }
+  return out;
+}
+
 [[noreturn]] inline void plan_text_error(std::string_view token, std::string_view why) {
   std::string message = "helix: plan text: '";
-  message.append(token).append("': ").append(why);
+  message.append(printable(token)).append("': ").append(printable(why));
   throw PlanTextError(message);
 }
 
