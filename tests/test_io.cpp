@@ -1,2 +1,367 @@
-// io area tests.
+// io area: the views of a Dag (what they select, counted by hand), DOT text and its escaping,
+// atomic file writing, and Graphviz accepting every file the seed plans produce.
+#include "helix/graph.hpp"
+#include "helix/io.hpp"
+#include "helix/model.hpp"
+#include "helix/plan.hpp"
+
 #include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace helix;
+
+namespace {
+
+Dag optimized(Workload workload = Workload::prefill()) {
+  return build_dag(models::helix_seed, parse_plan("pp=2,tg=4x4"), workload);
+}
+Dag baseline(Workload workload = Workload::prefill()) {
+  return build_dag(models::helix_seed, parse_plan("hp=4x4"), workload);
+}
+
+std::size_t count_nodes(const View& view, ViewNodeKind kind) {
+  std::size_t n = 0;
+  for (ViewVertex v : boost::make_iterator_range(boost::vertices(view.graph)))
+    n += view.graph[v].kind == kind ? 1 : 0;
+  return n;
+}
+
+std::size_t count_edges(const View& view, ViewEdgeKind kind) {
+  std::size_t n = 0;
+  for (auto e : boost::make_iterator_range(boost::edges(view.graph)))
+    n += view.graph[e].kind == kind ? 1 : 0;
+  return n;
+}
+
+/// The view node drawing the first Dag vertex that satisfies `wanted`.
+const ViewNode& node_of(const View& view, const Dag& dag, auto&& wanted) {
+  for (ViewVertex v : boost::make_iterator_range(boost::vertices(view.graph)))
+    for (Vertex d : view.graph[v].vertices)
+      if (wanted(dag[d]))
+        return view.graph[v];
+  FAIL("no node draws such a vertex");
+  throw std::logic_error("unreachable");
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// A fresh, empty folder under the system's temporary folder.
+std::filesystem::path fresh_folder(const std::string& name) {
+  const std::filesystem::path folder = std::filesystem::temp_directory_path() / name;
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  return folder;
+}
+
+std::string read(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::size_t files_in(const std::filesystem::path& folder) {
+  return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator(folder),
+                                                std::filesystem::directory_iterator()));
+}
+
+} // namespace
+
+TEST_CASE("the MLP view of pp=2,tg=4x4 layer 0 has every op of stage 0's MLP and its borders") {
+  const View view = mlp_view(optimized(), 0);
+  // Layer 0 runs on stage 0 = GPUs 0–7. Per device: norm, fc1, gelu, fc2, residual add = 5.
+  CHECK(count_nodes(view, ViewNodeKind::operation) == 8 * 5);
+  // One hierarchical all-reduce: a reduce-scatter per group of 4 (2), an all-reduce per member
+  // rank across the 2 groups (4), an all-gather per group (2).
+  CHECK(count_nodes(view, ViewNodeKind::collective) == 2 + 4 + 2);
+  // In: y on each device (feeds the norm and the residual add). Out: z on each device (to the
+  // send/recv towards stage 1).
+  CHECK(count_nodes(view, ViewNodeKind::boundary) == 8 + 8);
+  CHECK(boost::num_vertices(view.graph) == 8 * 5 + 8 + 16);
+  // Per device: y→norm, y→residual (skip), norm→fc1, fc1→gelu, gelu→fc2, fc2→reduce-scatter,
+  // reduce-scatter→all-reduce, all-reduce→all-gather, all-gather→residual, residual→z = 10.
+  CHECK(boost::num_edges(view.graph) == 8 * 10);
+  CHECK(count_edges(view, ViewEdgeKind::residual) == 8);
+}
+
+TEST_CASE("the MHA view of pp=2,tg=4x4 layer 0 has every op of stage 0's attention") {
+  const View view = attention_view(optimized(), 0);
+  // Per device: norm, Q, K, V, scores, softmax, context, out-projection, residual add = 9.
+  CHECK(count_nodes(view, ViewNodeKind::operation) == 8 * 9);
+  CHECK(count_nodes(view, ViewNodeKind::collective) == 2 + 4 + 2);
+  // In: x from the input vertex on each device. Out: y on each device (to the MLP).
+  CHECK(count_nodes(view, ViewNodeKind::boundary) == 8 + 8);
+  CHECK(boost::num_vertices(view.graph) == 8 * 9 + 8 + 16);
+  // Per device: x→norm, x→residual, norm→Q/K/V (3), Q→scores, K→scores, scores→softmax,
+  // softmax→context, V→context, context→out-projection, out-projection→reduce-scatter, then
+  // →all-reduce, →all-gather, →residual, residual→y = 2 + 3 + 2 + 9 = 16.
+  CHECK(boost::num_edges(view.graph) == 8 * 16);
+  // Layer 1 is the same on stage 1 (GPUs 8–15); its x arrives by send/recv from stage 0.
+  const View second = attention_view(optimized(), 1);
+  CHECK(boost::num_vertices(second.graph) == 8 * 9 + 8 + 16);
+  std::size_t from_transfer = 0;
+  for (ViewVertex v : boost::make_iterator_range(boost::vertices(second.graph)))
+    if (second.graph[v].kind == ViewNodeKind::boundary &&
+        second.graph[v].lines[1] == "from transfer")
+      ++from_transfer;
+  CHECK(from_transfer == 8);
+}
+
+TEST_CASE("the hp=4x4 views of layer 0 show the partial-score all-reduces inside attention") {
+  const Dag dag = baseline();
+  const View attention = attention_view(dag, 0);
+  // 16 devices × 9 ops; collectives: one partial-score all-reduce per head group (4 groups of 4
+  // head_dim slices) and the flat all-reduce of the attention output over 16; x in and y out on
+  // each of the 16 devices.
+  CHECK(count_nodes(attention, ViewNodeKind::operation) == 16 * 9);
+  CHECK(count_nodes(attention, ViewNodeKind::collective) == 4 + 1);
+  CHECK(boost::num_vertices(attention.graph) == 16 * 9 + 5 + 32);
+  // Per device: x→norm, x→residual, norm→Q/K/V (3), Q→scores, K→scores, scores→score
+  // all-reduce, →softmax, softmax→context, V→context, context→out-projection, →all-reduce,
+  // →residual, residual→y = 2 + 3 + 2 + 8 = 15.
+  CHECK(boost::num_edges(attention.graph) == 16 * 15);
+  const View mlp = mlp_view(dag, 0);
+  // 16 × (norm, fc1, gelu, fc2, residual), one flat all-reduce, y in and z out per device.
+  CHECK(boost::num_vertices(mlp.graph) == 16 * 5 + 1 + 32);
+  // Per device: y→norm, y→residual, norm→fc1, fc1→gelu, gelu→fc2, fc2→all-reduce,
+  // all-reduce→residual, residual→z = 8.
+  CHECK(boost::num_edges(mlp.graph) == 16 * 8);
+}
+
+TEST_CASE("decode adds the KV cache and its append for keys and values to the MHA view") {
+  const View view = attention_view(optimized(Workload::decode()), 0);
+  // Per device 9 ops + kv_cache and kv_append for keys and for values = 13.
+  CHECK(count_nodes(view, ViewNodeKind::operation) == 8 * 13);
+  // Per device the 16 prefill edges, with K→scores replaced by K→append→scores and the cache
+  // feeding the append, for keys and for values: 16 + 2 · 2 = 20.
+  CHECK(boost::num_edges(view.graph) == 8 * 20);
+}
+
+TEST_CASE("every vertex of a layer appears in exactly one of its MHA and MLP views") {
+  for (const char* text : {"pp=2,tg=4x4", "hp=4x4", "tp=2,dp=2"})
+    for (const Workload workload : {Workload::prefill(), Workload::decode(2)}) {
+      CAPTURE(text);
+      const Dag dag = build_dag(models::helix_seed, parse_plan(text), workload);
+      for (std::int64_t layer = 0; layer < models::helix_seed.layers; ++layer) {
+        CAPTURE(layer);
+        std::map<Vertex, int> seen;
+        for (const View& view : {attention_view(dag, layer), mlp_view(dag, layer)})
+          for (ViewVertex v : boost::make_iterator_range(boost::vertices(view.graph)))
+            for (Vertex d : view.graph[v].vertices)
+              ++seen[d];
+        std::size_t expected = 0;
+        for (Vertex d : boost::make_iterator_range(boost::vertices(dag))) {
+          const Op& op = dag[d];
+          if (op.layer != layer || op.replica != 0 || op.microbatch != 0)
+            continue;
+          ++expected;
+          CHECK(seen[d] == 1);
+        }
+        CHECK(seen.size() == expected);
+      }
+    }
+}
+
+TEST_CASE("views say they show data-parallel replica 0 and microbatch 0") {
+  const Dag dag = build_dag(models::helix_seed, parse_plan("tp=2,dp=2"), Workload::prefill(2));
+  for (const View& view :
+       {model_view(dag), attention_view(dag, 0), mlp_view(dag, 1), communication_view(dag)})
+    CHECK(contains(view.title, "replica 0, microbatch 0"));
+  // Replica 0 is GPUs 0–1 (the tensor axis is innermost); only they appear.
+  CHECK(contains(model_view(dag).graph[0].lines.back(), "GPUs 0, 1"));
+}
+
+TEST_CASE("the model view of pp=2,tg=4x4 has one box per stage × layer × {MHA, MLP}") {
+  const Dag dag = optimized();
+  const View view = model_view(dag);
+  // Per layer: MHA block, its all-reduce, residual add, MLP block, its all-reduce, residual add
+  // (6); plus input, output, and the send/recv between the stages.
+  CHECK(boost::num_vertices(view.graph) == 2 * 6 + 3);
+  // input→MHA 0, input→residual 0; per layer MHA→all-reduce→residual→MLP→all-reduce→residual and
+  // the skip residual→residual (6); residual→send/recv, send/recv→MHA 1, send/recv→residual 1;
+  // residual→output.
+  CHECK(boost::num_edges(view.graph) == 2 + 2 * 6 + 3 + 1);
+  // Every drawn vertex stands for one forward's vertices, each exactly once: here the whole DAG.
+  std::size_t drawn = 0;
+  for (ViewVertex v : boost::make_iterator_range(boost::vertices(view.graph)))
+    drawn += view.graph[v].vertices.size();
+  CHECK(drawn == boost::num_vertices(dag));
+  const ViewNode& collective = node_of(
+      view, dag, [](const Op& op) { return op.kind == OpKind::reduce_scatter && op.layer == 1; });
+  CHECK(collective.kind == ViewNodeKind::collective);
+  CHECK(collective.vertices.size() == 2 + 4 + 2);
+  CHECK(contains(collective.lines[0], "1 logical"));
+  CHECK(collective.lines[1] == "reduce-scatter ×2 → all-reduce ×4 → all-gather ×2");
+  CHECK(collective.lines.back() == "GPUs 8–15");
+}
+
+TEST_CASE("the model view of hp=4x4 keeps the partial-score all-reduces inside the MHA block") {
+  const Dag dag = baseline();
+  const View view = model_view(dag);
+  // 2 layers × 6 boxes, input, output; one stage, so no send/recv.
+  CHECK(boost::num_vertices(view.graph) == 2 * 6 + 2);
+  const ViewNode& block = node_of(view, dag, [](const Op& op) {
+    return op.kind == OpKind::all_reduce && op.layer == 0 &&
+           std::get<CollectiveOp>(op.payload).purpose == CollectivePurpose::attention_scores;
+  });
+  CHECK(block.kind == ViewNodeKind::block);
+  // 16 × 8 compute ops and the 4 partial-score all-reduces (one per head group).
+  CHECK(block.vertices.size() == 16 * 8 + 4);
+  CHECK(std::find(block.lines.begin(), block.lines.end(),
+                  "partial-score all-reduce ×4 (4 GPUs each)") != block.lines.end());
+  const ViewNode& output = node_of(view, dag, [](const Op& op) {
+    return op.kind == OpKind::all_reduce && op.layer == 1 &&
+           std::get<CollectiveOp>(op.payload).purpose == CollectivePurpose::mlp_output;
+  });
+  CHECK(output.lines[1] == "all-reduce ×1 (flat ring)");
+}
+
+TEST_CASE("the communication view joins each collective to its members, in program order") {
+  const View view = communication_view(optimized());
+  // 16 devices; 2 layers × 2 all-reduces × (2 + 4 + 2) phases; 8 send/recv.
+  CHECK(count_nodes(view, ViewNodeKind::device) == 16);
+  CHECK(count_nodes(view, ViewNodeKind::collective) == 2 * 2 * 8);
+  CHECK(count_nodes(view, ViewNodeKind::transfer) == 8);
+  // Per all-reduce: 2 reduce-scatters × 4 members + 4 all-reduces × 2 + 2 all-gathers × 4.
+  CHECK(count_edges(view, ViewEdgeKind::membership) == 4 * (2 * 4 + 4 * 2 + 2 * 4));
+  // Each send/recv: from its source GPU, to its destination GPU.
+  CHECK(count_edges(view, ViewEdgeKind::tensor) == 8 * 2);
+  // Stage 0 is GPUs 0–7, stage 1 GPUs 8–15: each device sits in its stage's cluster.
+  for (ViewVertex v : boost::make_iterator_range(boost::vertices(view.graph)))
+    if (view.graph[v].kind == ViewNodeKind::device)
+      CHECK(view.graph[v].stage == std::stoi(view.graph[v].lines[0].substr(4)) / 8);
+}
+
+TEST_CASE("a node label holds the op, its output shape and its device or members") {
+  const Dag dag = optimized();
+  const View view = mlp_view(dag, 0);
+  // GPU 3 holds FC1 columns 3·(32768/8) .. 4·(32768/8) and makes [batch, seq, 32768/8].
+  const ViewNode& fc1 =
+      node_of(view, dag, [](const Op& op) { return op.kind == OpKind::fc1 && op.device == 3; });
+  CHECK(fc1.lines ==
+        std::vector<std::string>{"fc1 W1[:, 12288:16384]", "[1024,10000,4096]", "GPU 3"});
+  CHECK(fc1.stage == 0);
+  CHECK(fc1.device == 3);
+  CHECK(
+      contains(io::dot_text(view), R"(label="fc1 W1[:, 12288:16384]\n[1024,10000,4096]\nGPU 3")"));
+  // The reduce-scatter of group 1 spans GPUs 4–7 and leaves each a quarter of hidden 8192.
+  const ViewNode& scatter = node_of(view, dag, [&](const Op& op) {
+    return op.kind == OpKind::reduce_scatter &&
+           std::get<CollectiveOp>(op.payload).group.anchor == 4;
+  });
+  CHECK(scatter.lines[1] == "[1024,10000,2048]");
+  CHECK(scatter.lines[2] == "GPUs 4–7");
+  // The inter-group all-reduce of member rank 1 joins GPU 1 (group 0) and GPU 5 (group 1).
+  const ViewNode& across = node_of(view, dag, [&](const Op& op) {
+    return op.kind == OpKind::all_reduce && std::get<CollectiveOp>(op.payload).group.anchor == 1;
+  });
+  CHECK(across.lines[2] == "GPUs 1, 5");
+}
+
+TEST_CASE("device lists join consecutive ranks into ranges") {
+  CHECK(devices_text({3}) == "GPU 3");
+  CHECK(devices_text({3, 1, 0, 2}) == "GPUs 0–3");
+  CHECK(devices_text({0, 1}) == "GPUs 0, 1");
+  CHECK(devices_text({4, 0}) == "GPUs 0, 4");
+  CHECK(devices_text({0, 1, 2, 3, 8, 9, 10, 11}) == "GPUs 0–3, 8–11");
+}
+
+TEST_CASE("DOT output clusters per stage and per device, and colours by op kind") {
+  const std::string text = io::dot_text(attention_view(optimized(), 1));
+  CHECK(text.rfind("digraph helix {\n", 0) == 0);
+  CHECK(contains(text, "subgraph cluster_stage_1 {"));
+  CHECK(contains(text, "subgraph cluster_stage_1_gpu_8 {"));
+  CHECK(contains(text, "subgraph cluster_stage_1_gpu_15 {"));
+  CHECK(!contains(text, "cluster_stage_0"));
+  // Softmax nodes, whatever their device, share one colour; collectives are drawn apart.
+  const std::string softmax = "fillcolor=\"" + std::string(io::op_kind_color(OpKind::softmax));
+  CHECK(contains(text, "shape=doubleoctagon"));
+  std::size_t coloured = 0;
+  for (std::size_t at = text.find(softmax); at != std::string::npos;
+       at = text.find(softmax, at + 1))
+    ++coloured;
+  CHECK(coloured == 8);
+  std::set<std::string_view> colours;
+  for (std::size_t k = 0; k < op_kind_count; ++k)
+    colours.insert(io::op_kind_color(static_cast<OpKind>(k)));
+  CHECK(colours.size() == op_kind_count);
+}
+
+TEST_CASE("DOT strings escape quotes, backslashes and line breaks") {
+  CHECK(io::dot_escape(R"(say "hi")") == R"(say \"hi\")");
+  CHECK(io::dot_escape(R"(a\b)") == R"(a\\b)");
+  CHECK(io::dot_escape("two\nlines") == R"(two\nlines)");
+  CHECK(io::dot_escape("bell\a") == "bell ");
+  View view;
+  view.title = R"(plan "x" \ y)";
+  ViewNode node;
+  node.lines = {R"(op "q")", "[1,2]"};
+  boost::add_vertex(node, view.graph);
+  const std::string text = io::dot_text(view);
+  CHECK(contains(text, R"(label="plan \"x\" \\ y")"));
+  CHECK(contains(text, R"(label="op \"q\"\n[1,2]")"));
+}
+
+TEST_CASE("write_file_atomically writes the whole file or leaves the old one") {
+  const std::filesystem::path folder = fresh_folder("helix_test_io_atomic");
+  const std::filesystem::path file = folder / "out.txt";
+  io::write_file_atomically(file, std::string("first"));
+  CHECK(read(file) == "first");
+  io::write_file_atomically(file, [](std::ostream& out) { out << "second"; });
+  CHECK(read(file) == "second");
+  // A writer that fails half-way: the old content stays and no temporary is left.
+  CHECK_THROWS_AS(io::write_file_atomically(file,
+                                            [](std::ostream& out) {
+                                              out << "partial";
+                                              throw std::runtime_error("disk on fire");
+                                            }),
+                  std::runtime_error);
+  CHECK(read(file) == "second");
+  CHECK(files_in(folder) == 1);
+  // A folder that does not exist: the error names the path.
+  const std::filesystem::path nowhere = folder / "missing" / "out.txt";
+  try {
+    io::write_file_atomically(nowhere, std::string("x"));
+    FAIL("expected an error");
+  } catch (const std::runtime_error& e) {
+    CHECK(contains(e.what(), nowhere.string()));
+  }
+  CHECK(files_in(folder) == 1);
+  std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("Graphviz accepts every DOT file of both seed plans") {
+  const std::optional<std::filesystem::path> dot = io::find_graphviz_dot();
+  if (!dot) {
+    MESSAGE("skipped: Graphviz 'dot' is not on PATH");
+    return;
+  }
+  const std::filesystem::path folder = fresh_folder("helix_test_io_dot");
+  for (const Dag& dag : {optimized(), baseline()}) {
+    // The six views helix_deploy writes for a seed plan.
+    const std::vector<View> views{model_view(dag),        attention_view(dag, 0),
+                                  attention_view(dag, 1), mlp_view(dag, 0),
+                                  mlp_view(dag, 1),       communication_view(dag)};
+    for (const View& view : views) {
+      CAPTURE(view.title);
+      const std::filesystem::path file = folder / "view.dot";
+      io::write_dot_file(file, view);
+      const std::string command =
+          "'" + dot->string() + "' -Tsvg -o /dev/null '" + file.string() + "'";
+      CHECK(std::system(command.c_str()) == 0);
+    }
+  }
+  std::filesystem::remove_all(folder);
+}

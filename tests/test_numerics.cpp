@@ -1,2 +1,336 @@
-// numerics area tests.
+// numerics area tests: the DAG executor computes what the unsharded reference computes, for every
+// scheme, in double and float; the broken variant does not; the pieces (ring order, payload-driven
+// slices, KV cache, shrink, .npy) each do what they claim.
+#include <helix/helix.hpp>
+#include <helix/io/npy.hpp>
+#include <helix/numerics/execute.hpp>
+#include <helix/numerics/reference.hpp>
+#include <helix/numerics/report.hpp>
+#include <helix/numerics/shrink.hpp>
+#include <helix/numerics/verify.hpp>
+#include <helix/numerics/weights.hpp>
+
 #include <doctest/doctest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace {
+
+using helix::Model;
+using helix::PlanSpec;
+using helix::Workload;
+using helix::numerics::Matrix;
+using helix::numerics::NumericsReport;
+
+/// The plan passes in double at 1e-12 and in float at the stated bound, every replica agreeing.
+void check_passes(const Model& model, const char* plan_text, const Workload& workload = {}) {
+  CAPTURE(plan_text);
+  const PlanSpec plan = helix::parse_plan(plan_text);
+  const NumericsReport d = helix::numerics::verify<double>(model, plan, workload);
+  CHECK(d.tolerance == 1e-12);
+  CHECK(d.output.max_relative <= 1e-12);
+  CHECK(d.layers.size() == static_cast<std::size_t>(model.layers));
+  for (const helix::numerics::LayerError& e : d.layers)
+    CHECK(e.error.max_relative <= 1e-12);
+  CHECK(d.replicas_agree);
+  CHECK(d.complete);
+  CHECK(d.passed);
+  const NumericsReport f = helix::numerics::verify<float>(model, plan, workload);
+  CHECK(f.output.max_relative <= f.tolerance);
+  CHECK(f.replicas_agree);
+  CHECK(f.passed);
+}
+
+Model seed_for(const char* plan, const Workload& workload = {}) {
+  return helix::models::shrink(helix::models::helix_seed, helix::parse_plan(plan), workload);
+}
+
+/// Grouped-query attention, RMSNorm: 8 query heads over 2 kv heads.
+constexpr Model gqa{.layers = 2,
+                    .hidden = 64,
+                    .heads = 8,
+                    .kv_heads = 2,
+                    .head_dim = 8,
+                    .ffn_hidden = 256,
+                    .batch = 2,
+                    .seq_len = 16,
+                    .dtype_bytes = 2,
+                    .norm = helix::Norm::rmsnorm};
+
+} // namespace
+
+TEST_CASE("flat tensor parallel of every degree computes the unsharded model") {
+  for (const char* plan : {"tp=1", "tp=2", "tp=4", "tp=8", "tp=16"})
+    check_passes(seed_for(plan), plan);
+}
+
+TEST_CASE("two-level head partitions compute the unsharded model when partial scores are summed") {
+  for (const char* plan : {"hp=2x2", "hp=4x4"})
+    check_passes(seed_for(plan), plan);
+}
+
+TEST_CASE(
+    "pipeline stages with hierarchical all-reduce, with and without data parallel, are exact") {
+  for (const char* plan : {"pp=2,tg=4x4", "pp=2,tg=2x2,dp=2"})
+    check_passes(seed_for(plan), plan);
+}
+
+TEST_CASE("grouped-query attention is exact with kv heads split or replicated across devices") {
+  // tp=2 splits the 2 kv heads; tp=4 and tp=8 replicate each on 2 and 4 devices.
+  for (const char* plan : {"tp=2", "tp=4", "tp=8", "hp=2x2"})
+    check_passes(gqa, plan);
+}
+
+TEST_CASE("a model without norms is exact too") {
+  check_passes(seed_for("tp=4").with_norm(helix::Norm::none), "tp=4");
+}
+
+TEST_CASE("pipeline microbatches each compute their own sequences exactly") {
+  const Workload two = Workload::prefill(2);
+  const Model model = seed_for("pp=2,tp=2", two);
+  CHECK(model.batch == 4);
+  check_passes(model, "pp=2,tp=2", two);
+  const NumericsReport d =
+      helix::numerics::verify<double>(model, helix::parse_plan("pp=2,tp=2"), two);
+  CHECK(d.output_copies == 4); // 2 devices of the last stage × 2 microbatches
+}
+
+TEST_CASE("decode against the KV cache is exact for every kind of scheme") {
+  for (const char* plan : {"tp=1", "tp=4", "hp=4x4", "pp=2,tg=4x4", "pp=2,tg=2x2,dp=2"})
+    check_passes(seed_for(plan, Workload::decode()), plan, Workload::decode());
+  check_passes(gqa, "tp=8", Workload::decode());
+  check_passes(seed_for("pp=2,tp=2", Workload::decode(2)), "pp=2,tp=2", Workload::decode(2));
+}
+
+TEST_CASE("softmax of partial scores per head_dim slice (the seed's material) fails verification") {
+  const PlanSpec plan = helix::parse_plan("hp=4x4");
+  const Model model = seed_for("hp=4x4");
+  const auto broken = helix::SchemeVariant::broken_slice_local_softmax;
+  const NumericsReport d = helix::numerics::verify<double>(model, plan, {}, broken);
+  CHECK_FALSE(d.passed);
+  CHECK(d.output.max_relative > 0.05); // off by tens of percent, not by rounding
+  CHECK(d.layers[0].error.max_relative > 0.05);
+  const NumericsReport f = helix::numerics::verify<float>(model, plan, {}, broken);
+  CHECK_FALSE(f.passed);
+  CHECK(f.output.max_relative > 1000 * f.tolerance);
+  CHECK(helix::numerics::verify<double>(model, plan).passed); // same data, exact lowering
+}
+
+TEST_CASE("a ring all-reduce sums each chunk in ring order starting at the chunk's member") {
+  // Four members, one column each; in float 1e8 + 1 loses the 1, so the order shows.
+  const std::vector<float> shares{1e8f, 1.0f, -1e8f, 1.0f};
+  std::vector<Matrix<float>> buffers(4, Matrix<float>::Zero(1, 4));
+  for (std::size_t i = 0; i < 4; ++i)
+    buffers[i].setConstant(shares[i]);
+  helix::numerics::detail::ring_reduce_scatter(buffers, 0);
+  helix::numerics::detail::ring_all_gather(buffers, 0);
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    float expected = shares[static_cast<std::size_t>(chunk)];
+    for (int j = 1; j < 4; ++j)
+      expected = expected + shares[static_cast<std::size_t>((chunk + j) % 4)];
+    for (const Matrix<float>& member : buffers)
+      CHECK(member(0, chunk) == expected);
+  }
+  CHECK(buffers[0](0, 0) == 1.0f); // ((1e8 + 1) - 1e8) + 1
+  CHECK(buffers[0](0, 1) == 0.0f); // ((1 - 1e8) + 1) + 1e8
+}
+
+TEST_CASE("a ring reduce-scatter leaves member j with slice j of the sum") {
+  std::vector<Matrix<double>> buffers;
+  for (int i = 0; i < 3; ++i)
+    buffers.push_back(Matrix<double>::Constant(2, 7, i + 1)); // 7 columns: chunks 2, 2, 3
+  helix::numerics::detail::ring_reduce_scatter(buffers, -1);
+  for (int j = 0; j < 3; ++j) {
+    const auto chunk = helix::numerics::detail::ring_chunk(7, 3, j);
+    CHECK((buffers[static_cast<std::size_t>(j)].middleCols(chunk.begin, chunk.size).array() == 6)
+              .all());
+  }
+}
+
+TEST_CASE("the executor takes weight slices from the payloads, so a wrong slice is caught") {
+  const Model model = seed_for("tp=4");
+  helix::Dag dag = helix::build_dag(model, helix::parse_plan("tp=4"));
+  for (auto [v, end] = boost::vertices(dag); v != end; ++v)
+    if (dag[*v].kind == helix::OpKind::q_projection && dag[*v].device == 1 && dag[*v].layer == 0) {
+      std::get<helix::LinearSlice>(dag[*v].payload).cols.begin += 8; // one head to the right
+      break;
+    }
+  const auto weights = helix::numerics::make_weights<double>(model);
+  const auto input = helix::numerics::make_input<double>(model, {}, weights);
+  const Matrix<double> executed = helix::numerics::execute(dag, weights, input).assemble();
+  const Matrix<double> reference =
+      helix::numerics::reference_forward(model, {}, weights, input).output;
+  CHECK((executed - reference).cwiseAbs().maxCoeff() > 1e-3);
+}
+
+TEST_CASE("a tensor read from a device that does not hold it is an error naming the vertex") {
+  const Model model = seed_for("tp=2");
+  helix::Dag dag = helix::build_dag(model, helix::parse_plan("tp=2"));
+  for (auto [e, end] = boost::edges(dag); e != end; ++e)
+    if (dag[boost::target(*e, dag)].kind == helix::OpKind::gelu) {
+      dag[*e].device = 1 - dag[*e].device;
+      break;
+    }
+  const auto weights = helix::numerics::make_weights<double>(model);
+  const auto input = helix::numerics::make_input<double>(model, {}, weights);
+  CHECK_THROWS_WITH_AS(helix::numerics::execute(dag, weights, input),
+                       doctest::Contains("(gelu, layer 0)"), std::logic_error);
+}
+
+TEST_CASE("reference decode of a token equals prefill of the context followed by that token") {
+  const Model model = gqa;
+  const auto weights = helix::numerics::make_weights<double>(model);
+  const auto decode = helix::numerics::make_input<double>(model, Workload::decode(), weights);
+  const auto prefill = helix::numerics::make_input<double>(model, {}, weights);
+  // The same context (same seed), then the decode token appended: seq_len + 1 tokens.
+  helix::numerics::Input<double> longer;
+  longer.batch = model.batch;
+  longer.tokens = model.seq_len + 1;
+  longer.x = helix::numerics::detail::append_per_sequence<double>(prefill.x, decode.x, model.batch);
+  const Model longer_model = model.with_seq_len(model.seq_len + 1);
+  const Matrix<double> all =
+      helix::numerics::reference_forward(longer_model, {}, weights, longer).output;
+  const Matrix<double> one =
+      helix::numerics::reference_forward(model, Workload::decode(), weights, decode).output;
+  for (std::int64_t b = 0; b < model.batch; ++b)
+    CHECK((all.row(b * longer.tokens + model.seq_len) - one.row(b)).cwiseAbs().maxCoeff() < 1e-13);
+}
+
+TEST_CASE("prefill is causal: a later token does not change earlier outputs") {
+  const Model model = gqa;
+  const auto weights = helix::numerics::make_weights<double>(model);
+  auto input = helix::numerics::make_input<double>(model, {}, weights);
+  const Matrix<double> before =
+      helix::numerics::reference_forward(model, {}, weights, input).output;
+  input.x.row(model.seq_len - 1).setConstant(3.0); // last token of sequence 0
+  const Matrix<double> after = helix::numerics::reference_forward(model, {}, weights, input).output;
+  CHECK(before.topRows(model.seq_len - 1) == after.topRows(model.seq_len - 1));
+  CHECK(before.row(model.seq_len - 1) != after.row(model.seq_len - 1));
+}
+
+TEST_CASE("weights and inputs are the same for the same seed and differ for another") {
+  const Model model = gqa;
+  const auto a = helix::numerics::make_weights<double>(model, 7);
+  const auto b = helix::numerics::make_weights<double>(model, 7);
+  const auto c = helix::numerics::make_weights<double>(model, 8);
+  CHECK(a.layers[1].w2 == b.layers[1].w2);
+  CHECK(a.layers[1].w2 != c.layers[1].w2);
+  // Variance 1/fan_in: the entries of W1 [64, 256] have a mean square near 1/64.
+  const double mean_square =
+      a.layers[0].w1.squaredNorm() / static_cast<double>(a.layers[0].w1.size());
+  CHECK(mean_square == doctest::Approx(1.0 / 64).epsilon(0.05));
+  CHECK(a.layers[0].norm_gain[0].size() == model.hidden);
+  CHECK(a.layers[0].norm_shift[0].size() == 0); // RMSNorm has no shift
+}
+
+TEST_CASE("shrink keeps every divisibility a plan needs and the seed's verification sizes") {
+  const Model seed = helix::models::shrink(helix::models::helix_seed, helix::parse_plan("hp=4x4"));
+  CHECK(seed.layers == 2);
+  CHECK(seed.heads == 16);
+  CHECK(seed.head_dim == 8);
+  CHECK(seed.hidden == 128);
+  CHECK(seed.ffn_hidden == 512);
+  CHECK(seed.batch == 2);
+  CHECK(seed.seq_len == 16);
+  CHECK(seed.norm == helix::Norm::layernorm);
+  const PlanSpec mixed[] = {helix::parse_plan("hp=4x4"), helix::parse_plan("pp=2,tg=4x4")};
+  CHECK(helix::models::shrink(helix::models::helix_seed, mixed) == seed);
+  CHECK(helix::models::shrink(helix::models::helix_seed, helix::parse_plan("pp=2,tg=2x2,dp=2"),
+                              Workload::prefill(2))
+            .batch == 8);
+  for (const char* text : {"tp=8", "tp=16", "pp=4,tp=8,dp=2", "hp=8x4"}) {
+    CAPTURE(text);
+    const PlanSpec plan = helix::parse_plan(text);
+    const Model small = helix::models::shrink(helix::models::llama31_405b, plan);
+    CHECK(helix::validate(small, plan).empty());
+    CHECK(small.heads <= 32);
+    CHECK(small.heads > small.kv_heads); // still grouped-query attention
+  }
+}
+
+TEST_CASE("the numerics report names the plan, both precisions and the verdict") {
+  std::ostringstream out;
+  const helix::numerics::PlanNumerics result = helix::numerics::print_numerics_report(
+      out, helix::models::helix_seed, helix::parse_plan("hp=4x4"), {},
+      helix::SchemeVariant::broken_slice_local_softmax);
+  CHECK(result.as_expected);
+  CHECK_FALSE(result.in_double.passed);
+  const std::string text = out.str();
+  CHECK(text.find("hp=4x4") != std::string::npos);
+  CHECK(text.find("broken_slice_local_softmax lowering (expected to fail)") != std::string::npos);
+  CHECK(text.find("FAIL (expected)") != std::string::npos);
+  CHECK(text.find("layer 1") != std::string::npos);
+  // Judged on the full model: batch 1024 does not split 3 ways, though a shrunk batch 6 would.
+  std::ostringstream ignored;
+  CHECK_THROWS_AS(helix::numerics::print_numerics_report(ignored, helix::models::helix_seed,
+                                                         helix::parse_plan("tp=2,dp=3")),
+                  helix::PlanError);
+}
+
+TEST_CASE("write_npy writes NumPy format 1.0, little endian, C order, and reads back") {
+  const std::filesystem::path folder =
+      std::filesystem::temp_directory_path() / "helix_test_numerics_npy";
+  std::filesystem::create_directories(folder);
+  const std::vector<double> values{0.5, -1.25, 3.0, 1e-300, 7.0, 8.0};
+  helix::io::write_npy<double>(folder / "a.npy", values, {2, 3});
+  std::ifstream in(folder / "a.npy", std::ios::binary);
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  REQUIRE(bytes.size() > 10);
+  CHECK(bytes.substr(0, 8) == std::string("\x93NUMPY\x01\x00", 8));
+  const std::size_t length = static_cast<unsigned char>(bytes[8]) +
+                             256 * static_cast<std::size_t>(static_cast<unsigned char>(bytes[9]));
+  CHECK((10 + length) % 64 == 0);
+  const std::string dict = bytes.substr(10, length);
+  CHECK(dict.starts_with("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }"));
+  CHECK(dict.back() == '\n');
+  REQUIRE(bytes.size() == 10 + length + values.size() * 8);
+  CHECK(std::memcmp(bytes.data() + 10 + length, values.data(), values.size() * 8) == 0);
+  const auto back = helix::io::read_npy<double>(folder / "a.npy");
+  CHECK(back.shape == std::vector<std::int64_t>{2, 3});
+  CHECK(back.data == values);
+
+  const std::vector<float> one{1.0f, 2.0f, 3.0f};
+  helix::io::write_npy<float>(folder / "b.npy", one, {3});
+  const auto floats = helix::io::read_npy<float>(folder / "b.npy");
+  CHECK(floats.shape == std::vector<std::int64_t>{3});
+  CHECK(floats.data == one);
+  std::ifstream b(folder / "b.npy", std::ios::binary);
+  const std::string b_bytes{std::istreambuf_iterator<char>(b), std::istreambuf_iterator<char>()};
+  CHECK(b_bytes.find("'descr': '<f4', 'fortran_order': False, 'shape': (3,), }") !=
+        std::string::npos);
+  CHECK_THROWS_AS(helix::io::write_npy<double>(folder / "c.npy", values, {4, 2}),
+                  std::invalid_argument);
+  CHECK_FALSE(std::filesystem::exists(folder / "c.npy"));
+  std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("the numerics dump holds input, every weight, the reference and each plan's output") {
+  const std::filesystem::path folder =
+      std::filesystem::temp_directory_path() / "helix_test_numerics_dump";
+  std::filesystem::create_directories(folder);
+  const PlanSpec plans[] = {helix::parse_plan("hp=4x4"), helix::parse_plan("pp=2,tg=4x4")};
+  const Model model = helix::models::shrink(helix::models::helix_seed, plans);
+  const auto written = helix::io::write_numerics_npy(folder, model, plans);
+  // x, 2 layers × (6 weights + 2 norms × gain and shift), reference, 2 plans.
+  CHECK(written.size() == 1 + 2 * 10 + 1 + 2);
+  for (const char* name : {"x.npy", "layer1_wo.npy", "layer0_norm2_shift.npy", "y_reference.npy",
+                           "y_hp4x4.npy", "y_pp2_tg4x4.npy"})
+    CHECK(std::filesystem::exists(folder / name));
+  const auto reference = helix::io::read_npy<double>(folder / "y_reference.npy");
+  const auto sharded = helix::io::read_npy<double>(folder / "y_pp2_tg4x4.npy");
+  CHECK(reference.shape == std::vector<std::int64_t>{2, 16, 128});
+  double worst = 0;
+  for (std::size_t i = 0; i < reference.data.size(); ++i)
+    worst = std::max(worst, std::abs(reference.data[i] - sharded.data[i]));
+  CHECK(worst < 1e-12);
+  const auto wq = helix::io::read_npy<double>(folder / "layer0_wq.npy");
+  CHECK(wq.shape == std::vector<std::int64_t>{128, 128});
+  std::filesystem::remove_all(folder);
+}

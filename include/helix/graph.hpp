@@ -7,3 +7,4 @@
 #include "helix/graph/ops.hpp"
 #include "helix/graph/shape.hpp"
 #include "helix/graph/shape_rules.hpp"
+#include "helix/graph/views.hpp"

@@ -162,8 +162,10 @@ private:
           const std::int64_t source = out_.ops[from].device;
           x[ii] = add(OpKind::transfer, -1, TransferOp{source, rank(stage_, i)}, {from},
                       hidden_shape(), 0);
-          // A transfer's input lives on the sender; its output on the receiver.
+          // A transfer's input lives on the sender; its output on the receiver. Its bytes are
+          // the message, not input plus output as for compute.
           out_.edges.back().tensor.device = source;
+          out_.ops.back().bytes = hidden_shape().elements() * m_.dtype_bytes;
         }
       }
       const std::int64_t first = first_layer_of_stage(m_, p_, stage_);

@@ -1,0 +1,284 @@
+// Plans side by side: per plan, the counts, bytes, FLOPs, memory and simulated time that decide
+// which scheme to deploy, and a verdict on each claim of the seed document (fewer all-reduces,
+// less communication, more tokens per second) computed from the DAGs, never assumed.
+// Plain structs for JSON writers, and a markdown printer.
+#pragma once
+
+#include "helix/cost/hardware.hpp"
+#include "helix/cost/memory.hpp"
+#include "helix/cost/simulate.hpp"
+#include "helix/cost/units.hpp"
+#include "helix/graph/dag.hpp"
+#include "helix/graph/ops.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <ostream>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace helix::cost {
+
+/// One plan's numbers. Counts are per microbatch forward (one replica, one microbatch, all
+/// layers); bytes, FLOPs and times cover the whole step the Dag describes.
+struct PlanSummary {
+  std::string name;
+  std::int64_t world_size = 0;
+  std::size_t vertices = 0;
+  std::size_t edges = 0;
+  /// All-reduces a forward asks for, however each is carried out.
+  std::int64_t allreduce_logical = 0;
+  /// Collective steps a forward runs: a flat all-reduce is 1, a hierarchical one 3
+  /// (reduce-scatter, all-reduce, all-gather), whatever the number of groups doing each step.
+  std::int64_t collective_phases = 0;
+  /// Most bytes any one device sends over each link class.
+  std::array<double, link_class_count> bytes_by_link{};
+  /// Most bytes any one device sends over all links.
+  double bytes_per_device = 0;
+  /// Most time any one device spends in collectives and transfers.
+  double communication_seconds_per_device = 0;
+  std::int64_t flops_per_device_max = 0;
+  std::int64_t flops_total = 0;
+  double memory_per_device_max = 0;
+  double memory_capacity = 0;
+  bool fits = true;
+  double makespan_seconds = 0;
+  double bubble_fraction = 0;
+  double tokens_per_second = 0;
+};
+
+enum class Verdict : std::uint8_t { holds, partly_holds, does_not_hold };
+
+constexpr std::string_view verdict_name(Verdict v) {
+  return v == Verdict::holds          ? "holds"
+         : v == Verdict::partly_holds ? "partly holds"
+                                      : "does not hold";
+}
+
+/// One quantity a claim is judged by, before (baseline) and after (plan).
+struct Measure {
+  std::string name;
+  double baseline = 0;
+  double plan = 0;
+  /// Whether the plan is better on this quantity (fewer, less, or more for throughput).
+  bool improved = false;
+};
+
+struct ClaimVerdict {
+  std::string claim;
+  std::string baseline;
+  std::string plan;
+  std::vector<Measure> measures;
+  Verdict verdict = Verdict::does_not_hold;
+  /// The verdict with its numbers, one line for people.
+  std::string text;
+};
+
+struct Comparison {
+  std::string hardware;
+  std::vector<PlanSummary> plans;
+  std::vector<ClaimVerdict> verdicts;
+  /// Plans that need more memory than a device has, with the numbers.
+  std::vector<std::string> notes;
+};
+
+namespace detail {
+
+inline std::string format_count(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.0f", value);
+  return text;
+}
+
+} // namespace detail
+
+/// The summary of `dag` from an existing simulation and memory estimate.
+inline PlanSummary summarize(std::string name, const Dag& dag, const Timeline& timeline,
+                             const MemoryReport& memory) {
+  const DagInfo& info = dag[boost::graph_bundle];
+  PlanSummary s;
+  s.name = std::move(name);
+  s.world_size = info.mesh.size();
+  s.vertices = boost::num_vertices(dag);
+  s.edges = boost::num_edges(dag);
+  std::set<std::pair<std::int64_t, std::int64_t>> forwards;
+  std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> logical;
+  std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t, CollectivePhase>> phases;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+    const Op& op = dag[v];
+    forwards.emplace(op.replica, op.microbatch);
+    if (const auto* c = std::get_if<CollectiveOp>(&op.payload)) {
+      logical.emplace(op.replica, op.microbatch, c->logical);
+      phases.emplace(op.replica, op.microbatch, c->logical, c->phase);
+    }
+  }
+  const std::int64_t forward_count = std::max<std::int64_t>(1, std::ssize(forwards));
+  s.allreduce_logical = std::ssize(logical) / forward_count;
+  s.collective_phases = std::ssize(phases) / forward_count;
+  for (const DeviceUsage& d : timeline.devices) {
+    double sent = 0;
+    for (std::size_t l = 0; l < link_class_count; ++l) {
+      s.bytes_by_link[l] = std::max(s.bytes_by_link[l], d.bytes_sent[l]);
+      sent += d.bytes_sent[l];
+    }
+    s.bytes_per_device = std::max(s.bytes_per_device, sent);
+    s.communication_seconds_per_device =
+        std::max(s.communication_seconds_per_device, d.communication_seconds);
+    s.flops_per_device_max = std::max(s.flops_per_device_max, d.flops);
+    s.flops_total += d.flops;
+  }
+  s.memory_per_device_max = memory.max_total_bytes;
+  s.memory_capacity = memory.capacity_bytes;
+  s.fits = memory.fits;
+  s.makespan_seconds = timeline.makespan_seconds;
+  s.bubble_fraction = timeline.bubble_fraction;
+  s.tokens_per_second = timeline.tokens_per_second;
+  return s;
+}
+
+/// Simulates `dag` on `hw`, estimates its memory and summarizes both.
+inline PlanSummary summarize(std::string name, const Dag& dag, const Hardware& hw,
+                             const SimulationOptions& options = {}) {
+  return summarize(std::move(name), dag, simulate(dag, hw, options), memory(dag, hw));
+}
+
+namespace detail {
+
+inline Verdict judge(bool first, bool second) {
+  return first && second   ? Verdict::holds
+         : first || second ? Verdict::partly_holds
+                           : Verdict::does_not_hold;
+}
+
+inline ClaimVerdict fewer_allreduces(const PlanSummary& base, const PlanSummary& plan) {
+  ClaimVerdict v{
+      "fewer all-reduce operations (seed: ~30% fewer)", base.name, plan.name, {}, {}, {}};
+  const double b1 = static_cast<double>(base.allreduce_logical);
+  const double p1 = static_cast<double>(plan.allreduce_logical);
+  const double b2 = static_cast<double>(base.collective_phases);
+  const double p2 = static_cast<double>(plan.collective_phases);
+  v.measures = {{"logical all-reduces per forward", b1, p1, p1 < b1},
+                {"collective phases per forward", b2, p2, p2 < b2}};
+  v.verdict = judge(p1 < b1, p2 < b2);
+  const std::string why = v.verdict == Verdict::holds           ? "holds"
+                          : v.verdict == Verdict::does_not_hold ? "does not hold"
+                          : p1 < b1 ? "holds for logical calls, not for phases"
+                                    : "holds for phases, not for logical calls";
+  v.text = "fewer all-reduce operations: " + format_count(b1) + " → " + format_count(p1) +
+           " logical (" + format_change(b1, p1) + "), " + format_count(b2) + " → " +
+           format_count(p2) + " phases (" + format_change(b2, p2) + "): " + why;
+  return v;
+}
+
+inline ClaimVerdict less_communication(const PlanSummary& base, const PlanSummary& plan) {
+  ClaimVerdict v{"reduced communication overhead", base.name, plan.name, {}, {}, {}};
+  const double b1 = base.bytes_per_device, p1 = plan.bytes_per_device;
+  const double b2 = base.communication_seconds_per_device;
+  const double p2 = plan.communication_seconds_per_device;
+  v.measures = {{"bytes sent per GPU", b1, p1, p1 < b1},
+                {"communication time per GPU", b2, p2, p2 < b2}};
+  v.verdict = judge(p1 < b1, p2 < b2);
+  const std::string why = v.verdict == Verdict::holds           ? "holds"
+                          : v.verdict == Verdict::does_not_hold ? "does not hold"
+                          : p1 < b1                             ? "holds for bytes, not for time"
+                                                                : "holds for time, not for bytes";
+  v.text = "reduced communication overhead: " + format_si(b1, "B") + " → " + format_si(p1, "B") +
+           " sent per GPU (" + format_change(b1, p1) + "), " + format_si(b2, "s") + " → " +
+           format_si(p2, "s") + " communicating per GPU (" + format_change(b2, p2) + "): " + why;
+  return v;
+}
+
+inline ClaimVerdict more_tokens(const PlanSummary& base, const PlanSummary& plan) {
+  ClaimVerdict v{"enhanced TPS", base.name, plan.name, {}, {}, {}};
+  const double b = base.tokens_per_second, p = plan.tokens_per_second;
+  v.measures = {{"tokens per second", b, p, p > b}};
+  v.verdict = p > b ? Verdict::holds : Verdict::does_not_hold;
+  char ratio[32];
+  std::snprintf(ratio, sizeof ratio, "×%.3g", b > 0 ? p / b : 0.0);
+  v.text = "enhanced TPS: " + format_si(b, "tokens/s") + " → " + format_si(p, "tokens/s") + " (" +
+           ratio + ", makespan " + format_si(base.makespan_seconds, "s") + " → " +
+           format_si(plan.makespan_seconds, "s") + "): " + std::string(verdict_name(v.verdict));
+  return v;
+}
+
+} // namespace detail
+
+/// The seed's three claims for `plan` against `baseline`.
+inline std::vector<ClaimVerdict> judge_claims(const PlanSummary& baseline,
+                                              const PlanSummary& plan) {
+  return {detail::fewer_allreduces(baseline, plan), detail::less_communication(baseline, plan),
+          detail::more_tokens(baseline, plan)};
+}
+
+/// Summaries of `plans` (name, Dag) on `hw`, and every other plan's claims judged against
+/// `plans[baseline]`. For the seed: baseline "hp=4x4", plan "pp=2,tg=4x4".
+inline Comparison compare(const std::vector<std::pair<std::string, Dag>>& plans, const Hardware& hw,
+                          std::size_t baseline = 0, const SimulationOptions& options = {}) {
+  Comparison c;
+  c.hardware = std::string(hw.name);
+  for (const auto& [name, dag] : plans)
+    c.plans.push_back(summarize(name, dag, hw, options));
+  for (std::size_t i = 0; i < c.plans.size(); ++i) {
+    if (i != baseline && baseline < c.plans.size())
+      for (ClaimVerdict& v : judge_claims(c.plans[baseline], c.plans[i]))
+        c.verdicts.push_back(std::move(v));
+    const PlanSummary& s = c.plans[i];
+    if (!s.fits)
+      c.notes.push_back(s.name + " does not fit: " + format_si(s.memory_per_device_max, "B") +
+                        " on its fullest GPU, " + format_si(s.memory_capacity, "B") + " of HBM (" +
+                        c.hardware + ")");
+  }
+  return c;
+}
+
+/// The comparison as a markdown table, then one line per claim verdict and per note.
+inline void write_markdown(std::ostream& out, const Comparison& c) {
+  out << "| plan | GPUs | all-reduces (logical) | collective phases | sent/GPU NVLink "
+         "| sent/GPU InfiniBand | comm time/GPU | FLOPs/GPU (max) | FLOPs total "
+         "| memory/GPU (max) | fits | makespan | bubble | tokens/s |\n"
+      << "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|--:|--:|--:|\n";
+  for (const PlanSummary& s : c.plans) {
+    char bubble[16];
+    std::snprintf(bubble, sizeof bubble, "%.1f%%", s.bubble_fraction * 100.0);
+    out << "| " << s.name << " | " << s.world_size << " | " << s.allreduce_logical << " | "
+        << s.collective_phases << " | "
+        << format_si(s.bytes_by_link[static_cast<std::size_t>(LinkClass::nvlink)], "B") << " | "
+        << format_si(s.bytes_by_link[static_cast<std::size_t>(LinkClass::infiniband)], "B") << " | "
+        << format_si(s.communication_seconds_per_device, "s") << " | "
+        << format_si(static_cast<double>(s.flops_per_device_max), "FLOP") << " | "
+        << format_si(static_cast<double>(s.flops_total), "FLOP") << " | "
+        << format_si(s.memory_per_device_max, "B") << " | " << (s.fits ? "yes" : "no") << " | "
+        << format_si(s.makespan_seconds, "s") << " | " << bubble << " | "
+        << format_si(s.tokens_per_second, "") << " |\n";
+  }
+  if (!c.verdicts.empty() || !c.notes.empty())
+    out << '\n';
+  for (const ClaimVerdict& v : c.verdicts)
+    out << "- " << v.plan << " vs " << v.baseline << ": " << v.text << '\n';
+  for (const std::string& note : c.notes)
+    out << "- note: " << note << '\n';
+}
+
+/// Compares `plans` on `hw` and prints the table and the verdicts to `out` (what helix_deploy
+/// shows). Returns the comparison for JSON writers.
+inline Comparison print_comparison(std::ostream& out,
+                                   const std::vector<std::pair<std::string, Dag>>& plans,
+                                   const Hardware& hw, std::size_t baseline = 0,
+                                   const SimulationOptions& options = {}) {
+  Comparison c = compare(plans, hw, baseline, options);
+  out << "Cost on " << c.hardware
+      << (options.overlap_communication ? " (communication overlapped)" : "") << ", baseline "
+      << (baseline < c.plans.size() ? c.plans[baseline].name : "none") << "\n\n";
+  write_markdown(out, c);
+  return c;
+}
+
+} // namespace helix::cost

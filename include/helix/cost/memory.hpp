@@ -1,0 +1,160 @@
+// Memory each device needs for a Dag: its weight slices, its KV cache and its peak of live
+// activations under the list schedule, against the HBM of the hardware, so a plan that does not
+// fit is reported as such, with the numbers.
+#pragma once
+
+#include "helix/cost/hardware.hpp"
+#include "helix/cost/schedule.hpp"
+#include "helix/graph/dag.hpp"
+#include "helix/graph/ops.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <set>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+namespace helix::cost {
+
+struct DeviceMemory {
+  std::int64_t device = 0;
+  /// The Linear weight slices and norm weights of the layers the device runs, each held once
+  /// however many microbatches use it.
+  double weight_bytes = 0;
+  /// Decode: the cached keys and values plus the new token's (the outputs of the KV appends).
+  /// Prefill: the keys and values the forward produces, which a server keeps for decoding.
+  double kv_cache_bytes = 0;
+  /// Peak of the activations alive at once (see `memory`).
+  double activation_bytes = 0;
+  double total_bytes = 0;
+  bool fits = true;
+};
+
+struct MemoryReport {
+  std::vector<DeviceMemory> devices;
+  double capacity_bytes = 0;
+  /// The device that needs most, and how much.
+  std::int64_t max_device = 0;
+  double max_total_bytes = 0;
+  bool fits = true;
+};
+
+namespace detail {
+
+/// Keys and values are counted as KV cache, not as activations.
+constexpr bool is_kv_tensor(OpKind kind) {
+  return kind == OpKind::k_projection || kind == OpKind::v_projection || kind == OpKind::kv_cache ||
+         kind == OpKind::kv_append;
+}
+
+/// Peak bytes of tensors living on `device` while it runs `sequence` in order. A tensor lives on
+/// the device from its producer's slot to the slot of its last consumer there (one tensor per
+/// producer, however many consumers read it); a collective's input and output are both alive at
+/// the collective's slot, as they are without an in-place algorithm.
+inline double peak_activation_bytes(const Dag& dag, std::int64_t device,
+                                    const std::vector<Vertex>& sequence,
+                                    std::vector<std::int64_t>& position) {
+  const std::int64_t dtype_bytes = dag[boost::graph_bundle].model.dtype_bytes;
+  const std::size_t slots = sequence.size();
+  for (std::size_t i = 0; i < slots; ++i)
+    position[sequence[i]] = static_cast<std::int64_t>(i);
+  std::vector<double> delta(slots + 1, 0.0);
+  auto live = [&](std::int64_t from, std::int64_t to, double bytes) {
+    delta[static_cast<std::size_t>(from)] += bytes;
+    delta[static_cast<std::size_t>(to) + 1] -= bytes;
+  };
+  for (std::size_t i = 0; i < slots; ++i) {
+    const Vertex v = sequence[i];
+    if (is_kv_tensor(dag[v].kind))
+      continue;
+    std::int64_t last = -1;
+    double bytes = 0;
+    for (Edge e : boost::make_iterator_range(boost::out_edges(v, dag))) {
+      const Tensor& t = dag[e];
+      const std::int64_t at = position[boost::target(e, dag)];
+      if (t.device != device || at < 0)
+        continue;
+      last = std::max(last, at);
+      bytes = static_cast<double>(t.shape.elements() * dtype_bytes);
+    }
+    if (last >= 0)
+      live(static_cast<std::int64_t>(i), last, bytes);
+    // Tensors whose producer runs elsewhere yet live here (none in the current lowering: a
+    // transfer's output is produced by the transfer, which the receiver takes part in).
+    for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag))) {
+      const Vertex u = boost::source(e, dag);
+      if (dag[e].device == device && position[u] < 0 && !is_kv_tensor(dag[u].kind))
+        live(0, static_cast<std::int64_t>(i),
+             static_cast<double>(dag[e].shape.elements() * dtype_bytes));
+    }
+  }
+  double current = 0, peak = 0;
+  for (std::size_t i = 0; i < slots; ++i) {
+    current += delta[i];
+    peak = std::max(peak, current);
+  }
+  for (Vertex v : sequence)
+    position[v] = -1;
+  return peak;
+}
+
+} // namespace detail
+
+/// Memory per device of `dag` against the HBM of `hw`.
+///
+/// Activations are estimated by liveness over the list schedule (schedule.hpp), forward only:
+/// every tensor on an edge is materialized (no fused attention, so prefill scores are
+/// [b, heads, s, s]), freed after its last consumer on the device, and nothing is recomputed.
+/// Framework workspaces, allocator fragmentation and communication buffers are not counted.
+inline MemoryReport memory(const Dag& dag, const Hardware& hw) {
+  const DagInfo& info = dag[boost::graph_bundle];
+  const std::int64_t dtype_bytes = info.model.dtype_bytes;
+  MemoryReport report;
+  report.capacity_bytes = hw.memory_capacity_bytes;
+  report.devices.resize(static_cast<std::size_t>(info.mesh.size()));
+  for (std::size_t d = 0; d < report.devices.size(); ++d)
+    report.devices[d].device = static_cast<std::int64_t>(d);
+
+  // (device, layer, weight or norm slot): a weight used by several microbatches is held once.
+  std::set<std::tuple<std::int64_t, std::int64_t, int>> held;
+  const std::int64_t norm_weights = info.model.norm == Norm::layernorm ? 2 * info.model.hidden
+                                    : info.model.norm == Norm::rmsnorm ? info.model.hidden
+                                                                       : 0;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+    const Op& op = dag[v];
+    if (op.device < 0)
+      continue;
+    DeviceMemory& m = report.devices[static_cast<std::size_t>(op.device)];
+    if (const auto* s = std::get_if<LinearSlice>(&op.payload)) {
+      if (held.emplace(op.device, op.layer, static_cast<int>(s->weight)).second)
+        m.weight_bytes += static_cast<double>(s->rows.total() * s->cols.total() * dtype_bytes);
+    } else if (const auto* n = std::get_if<NormSlot>(&op.payload)) {
+      if (held.emplace(op.device, op.layer, static_cast<int>(weight_count + n->index)).second)
+        m.weight_bytes += static_cast<double>(norm_weights * dtype_bytes);
+    }
+    const bool cache = info.workload.phase == Phase::decode
+                           ? op.kind == OpKind::kv_append
+                           : op.kind == OpKind::k_projection || op.kind == OpKind::v_projection;
+    if (cache)
+      m.kv_cache_bytes += static_cast<double>(op.output.elements() * dtype_bytes);
+  }
+
+  const std::vector<std::vector<Vertex>> sequences = device_sequences(dag, schedule_order(dag));
+  std::vector<std::int64_t> position(boost::num_vertices(dag), -1);
+  for (DeviceMemory& m : report.devices) {
+    m.activation_bytes = detail::peak_activation_bytes(
+        dag, m.device, sequences[static_cast<std::size_t>(m.device)], position);
+    m.total_bytes = m.weight_bytes + m.kv_cache_bytes + m.activation_bytes;
+    m.fits = m.total_bytes <= hw.memory_capacity_bytes;
+    report.fits = report.fits && m.fits;
+    if (m.total_bytes > report.max_total_bytes) {
+      report.max_total_bytes = m.total_bytes;
+      report.max_device = m.device;
+    }
+  }
+  return report;
+}
+
+} // namespace helix::cost

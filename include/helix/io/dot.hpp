@@ -1,0 +1,243 @@
+// Graphviz DOT for the views of graph/views.hpp: clusters per stage and per device inside it,
+// one fixed colour per op kind, collectives and transfers in shapes of their own. Also finds
+// Graphviz `dot` on PATH and renders a DOT file to SVG, both written atomically.
+#pragma once
+
+#include "helix/graph/ops.hpp"
+#include "helix/graph/views.hpp"
+#include "helix/io/atomic_file.hpp"
+#include "helix/io/palette.hpp"
+
+#include <boost/graph/adjacency_list.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace helix::io {
+
+/// `text` as the inside of a DOT double-quoted string: quotes and backslashes escaped, a line
+/// break as DOT's `\n` (a centred line in labels), other control characters as spaces (DOT has no
+/// escape for them and they would corrupt the file).
+inline std::string dot_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      break;
+    default:
+      out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;
+    }
+  }
+  return out;
+}
+
+/// A node label from its lines, empty lines left out, already escaped for a quoted string.
+inline std::string dot_label(const std::vector<std::string>& lines) {
+  std::string label;
+  for (const std::string& line : lines)
+    if (!line.empty())
+      label += (label.empty() ? "" : "\\n") + dot_escape(line);
+  return label;
+}
+
+namespace detail {
+
+inline std::string node_attributes(const ViewNode& node) {
+  std::string color(op_kind_color(node.op));
+  std::string shape;
+  switch (node.kind) {
+  case ViewNodeKind::operation:
+    shape = "shape=box, style=\"rounded,filled\", fillcolor=\"" + color + "\"";
+    break;
+  case ViewNodeKind::collective:
+    shape = "shape=doubleoctagon, style=\"filled,bold\", fillcolor=\"" + color + "\"";
+    break;
+  case ViewNodeKind::transfer:
+    shape = "shape=cds, style=\"filled,bold\", fillcolor=\"" + color + "\"";
+    break;
+  case ViewNodeKind::block:
+    shape = "shape=box3d, style=filled, fillcolor=\"" + color + "\"";
+    break;
+  case ViewNodeKind::device:
+    shape = "shape=box, style=\"filled,bold\", fillcolor=\"#f0f0f0\", fontsize=12";
+    break;
+  case ViewNodeKind::boundary:
+    shape = "shape=note, style=dashed, color=\"#777777\", fontcolor=\"#444444\"";
+    break;
+  }
+  return "label=\"" + dot_label(node.lines) + "\", " + shape;
+}
+
+inline std::string edge_attributes(const ViewEdge& edge) {
+  std::string attributes;
+  switch (edge.kind) {
+  case ViewEdgeKind::tensor:
+    break;
+  case ViewEdgeKind::residual:
+    attributes = "style=dashed, color=\"#999999\"";
+    break;
+  case ViewEdgeKind::membership:
+    // Members hang off their collective; letting them rank it would put every collective on
+    // one row below the devices.
+    attributes = "dir=none, constraint=false, color=\"#b2182b\"";
+    break;
+  case ViewEdgeKind::sequence:
+    attributes = "style=dotted, color=\"#888888\"";
+    break;
+  }
+  if (!edge.label.empty())
+    attributes += (attributes.empty() ? "" : ", ") + ("label=\"" + dot_escape(edge.label) + "\"");
+  return attributes;
+}
+
+inline void write_node(std::ostream& out, const ViewGraph& graph, ViewVertex v,
+                       std::string_view indent) {
+  out << indent << 'n' << v << " [" << node_attributes(graph[v]) << "];\n";
+}
+
+} // namespace detail
+
+/// Writes `view` as a DOT digraph: nodes without a stage first, then one cluster per stage with
+/// one cluster per device inside it (nodes spanning devices, such as collectives, sit in the stage
+/// cluster), then the edges.
+inline void write_dot(std::ostream& out, const View& view) {
+  const ViewGraph& graph = view.graph;
+  std::vector<ViewVertex> unplaced;
+  std::map<std::int64_t, std::map<std::int64_t, std::vector<ViewVertex>>> stages;
+  for (ViewVertex v : boost::make_iterator_range(boost::vertices(graph))) {
+    if (graph[v].stage < 0)
+      unplaced.push_back(v);
+    else
+      stages[graph[v].stage][graph[v].device].push_back(v);
+  }
+  out << "digraph helix {\n"
+      << "  graph [label=\"" << dot_escape(view.title)
+      << "\", labelloc=t, fontname=\"Helvetica\", fontsize=16, rankdir=TB, nodesep=0.25, "
+         "ranksep=0.45];\n"
+      << "  node [fontname=\"Helvetica\", fontsize=10];\n"
+      << "  edge [fontname=\"Helvetica\", fontsize=9, color=\"#555555\"];\n";
+  for (ViewVertex v : unplaced)
+    detail::write_node(out, graph, v, "  ");
+  for (const auto& [stage, devices] : stages) {
+    out << "  subgraph cluster_stage_" << stage << " {\n"
+        << "    label=\"stage " << stage
+        << "\"; style=\"rounded\"; color=\"#7f7f7f\"; fontsize=14;\n";
+    for (const auto& [device, nodes] : devices) {
+      if (device < 0) {
+        for (ViewVertex v : nodes)
+          detail::write_node(out, graph, v, "    ");
+        continue;
+      }
+      out << "    subgraph cluster_stage_" << stage << "_gpu_" << device << " {\n"
+          << "      label=\"GPU " << device
+          << "\"; style=\"rounded,filled\"; fillcolor=\"#f7f7f7\"; color=\"#bbbbbb\";\n";
+      for (ViewVertex v : nodes)
+        detail::write_node(out, graph, v, "      ");
+      out << "    }\n";
+    }
+    out << "  }\n";
+  }
+  for (auto e : boost::make_iterator_range(boost::edges(graph))) {
+    out << "  n" << boost::source(e, graph) << " -> n" << boost::target(e, graph);
+    const std::string attributes = detail::edge_attributes(graph[e]);
+    if (!attributes.empty())
+      out << " [" << attributes << ']';
+    out << ";\n";
+  }
+  out << "}\n";
+}
+
+inline std::string dot_text(const View& view) {
+  std::ostringstream out;
+  write_dot(out, view);
+  return out.str();
+}
+
+/// Writes `view` as DOT to `path`, atomically.
+/// @throws std::runtime_error naming `path` when it cannot be written.
+inline void write_dot_file(const std::filesystem::path& path, const View& view) {
+  write_file_atomically(path, [&](std::ostream& out) { write_dot(out, view); });
+}
+
+/// The Graphviz `dot` program on PATH, or nothing when there is none.
+inline std::optional<std::filesystem::path> find_graphviz_dot() {
+  const char* search = std::getenv("PATH");
+  if (search == nullptr)
+    return std::nullopt;
+  std::string_view rest = search;
+  while (true) {
+    const std::size_t colon = rest.find(':');
+    const std::string_view folder = rest.substr(0, colon);
+    std::filesystem::path candidate = std::filesystem::path(folder.empty() ? "." : folder) / "dot";
+    std::error_code error;
+    const auto status = std::filesystem::status(candidate, error);
+    if (!error && std::filesystem::is_regular_file(status) &&
+        (status.permissions() &
+         (std::filesystem::perms::owner_exec | std::filesystem::perms::group_exec |
+          std::filesystem::perms::others_exec)) != std::filesystem::perms::none)
+      return candidate;
+    if (colon == std::string_view::npos)
+      return std::nullopt;
+    rest.remove_prefix(colon + 1);
+  }
+}
+
+namespace detail {
+
+/// `text` as one word for the POSIX shell: single-quoted, with each ' written as '\''.
+inline std::string shell_word(const std::string& text) {
+  std::string word = "'";
+  for (char c : text)
+    word += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return word + "'";
+}
+
+} // namespace detail
+
+/// Renders the DOT file `dot_file` to `svg_file` with Graphviz (`dot -Tsvg`), atomically: the
+/// SVG appears whole or not at all.
+/// @throws std::runtime_error naming the file when `dot` fails (exit status not 0).
+inline void render_svg(const std::filesystem::path& dot_program,
+                       const std::filesystem::path& dot_file,
+                       const std::filesystem::path& svg_file) {
+  const std::filesystem::path temporary = io::detail::temporary_beside(svg_file);
+  const std::string command = detail::shell_word(dot_program.string()) + " -Tsvg -o " +
+                              detail::shell_word(temporary.string()) + " " +
+                              detail::shell_word(dot_file.string());
+  const int status = std::system(command.c_str());
+  std::error_code error;
+  if (status != 0) {
+    std::filesystem::remove(temporary, error);
+    throw std::runtime_error("helix: Graphviz dot could not render '" + dot_file.string() +
+                             "' (status " + std::to_string(status) + ")");
+  }
+  std::filesystem::rename(temporary, svg_file, error);
+  if (error) {
+    std::filesystem::remove(temporary, error);
+    throw std::runtime_error("helix: cannot write '" + svg_file.string() + "': " + error.message());
+  }
+}
+
+} // namespace helix::io

@@ -1,0 +1,446 @@
+// Runs a Dag on the CPU: every vertex in topological order, one kernel per operator kind, a tensor
+// per device. Everything about the sharding comes from the vertices' payloads and the edges, so
+// this executes the very graph that is drawn and costed, collectives in their ring order included.
+#pragma once
+
+#include "helix/graph/dag.hpp"
+#include "helix/graph/ops.hpp"
+#include "helix/model/model.hpp"
+#include "helix/numerics/kernels.hpp"
+#include "helix/numerics/reference.hpp"
+#include "helix/numerics/weights.hpp"
+
+#include <boost/graph/topological_sort.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace helix::numerics {
+
+/// A block-stack activation that a device holds for some sequences: an output vertex's tensor, or
+/// the residual add that ends a layer.
+template <std::floating_point Scalar>
+struct SequenceTensor {
+  std::int64_t layer = -1; ///< -1 for the stack's output
+  std::int64_t device = -1;
+  std::int64_t replica = 0;
+  std::int64_t microbatch = 0;
+  /// Sequences [batch_begin, batch_begin + sequences) of the full batch.
+  std::int64_t batch_begin = 0;
+  std::int64_t sequences = 0;
+  /// `[sequences, tokens, hidden]` as (sequences·tokens) × hidden.
+  Matrix<Scalar> value;
+};
+
+template <std::floating_point Scalar>
+struct Execution {
+  std::int64_t batch = 0, tokens = 0, hidden = 0;
+  /// One per output vertex: every device of the last stage holds the output of its sequences.
+  std::vector<SequenceTensor<Scalar>> outputs;
+  /// One per device, layer, replica and microbatch: the layer's final residual add.
+  std::vector<SequenceTensor<Scalar>> layer_outputs;
+
+  /// The full `[batch, tokens, hidden]` output as (batch·tokens) × hidden, each sequence taken
+  /// from the first device that holds it. @throws std::runtime_error when a sequence has none.
+  Matrix<Scalar> assemble() const { return assemble_from(outputs, -1); }
+  /// The same for the output of `layer`.
+  Matrix<Scalar> assemble_layer(std::int64_t layer) const {
+    return assemble_from(layer_outputs, layer);
+  }
+
+private:
+  Matrix<Scalar> assemble_from(const std::vector<SequenceTensor<Scalar>>& parts,
+                               std::int64_t layer) const {
+    Matrix<Scalar> full(batch * tokens, hidden);
+    std::vector<bool> filled(static_cast<std::size_t>(batch), false);
+    for (const SequenceTensor<Scalar>& part : parts) {
+      if (part.layer != layer || filled[static_cast<std::size_t>(part.batch_begin)])
+        continue;
+      full.middleRows(part.batch_begin * tokens, part.sequences * tokens) = part.value;
+      for (std::int64_t s = 0; s < part.sequences; ++s)
+        filled[static_cast<std::size_t>(part.batch_begin + s)] = true;
+    }
+    for (std::int64_t s = 0; s < batch; ++s)
+      if (!filled[static_cast<std::size_t>(s)])
+        throw std::runtime_error("helix: execute: no device holds " +
+                                 std::string(layer < 0 ? "the output" : "the layer output") +
+                                 " of sequence " + std::to_string(s));
+    return full;
+  }
+};
+
+namespace detail {
+
+/// Columns [begin, begin + size) of a ring's chunk k: the last dimension split as evenly as it
+/// goes, so a length that does not divide by the members still works (chunks differ by one).
+struct RingChunk {
+  Eigen::Index begin = 0, size = 0;
+};
+inline RingChunk ring_chunk(Eigen::Index columns, std::int64_t members, std::int64_t k) {
+  const Eigen::Index begin = k * columns / members, end = (k + 1) * columns / members;
+  return {begin, end - begin};
+}
+inline std::int64_t ring_mod(std::int64_t value, std::int64_t n) {
+  return (value % n + n) % n;
+}
+
+/// Ring reduce-scatter in place over buffers[0 → 1 → … → N-1 → 0]: at step s member i passes
+/// its running sum of chunk (i − s + shift) to member i+1, which adds its own share. Afterwards
+/// member i holds the whole sum of chunk (i + 1 + shift), accumulated in ring order starting at
+/// member (chunk − shift), as the devices would.
+template <std::floating_point Scalar>
+void ring_reduce_scatter(std::vector<Matrix<Scalar>>& buffers, std::int64_t shift) {
+  const std::int64_t n = static_cast<std::int64_t>(buffers.size());
+  const Eigen::Index columns = buffers[0].cols();
+  // Within a step no member sends the chunk it receives, so updating in place is one step.
+  for (std::int64_t step = 0; step + 1 < n; ++step)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const RingChunk c = ring_chunk(columns, n, ring_mod(i - step + shift, n));
+      Matrix<Scalar>& receiver = buffers[static_cast<std::size_t>((i + 1) % n)];
+      receiver.middleCols(c.begin, c.size) +=
+          buffers[static_cast<std::size_t>(i)].middleCols(c.begin, c.size);
+    }
+}
+
+/// Ring all-gather in place: member i starts with the finished chunk (i + 1 + shift) and at step
+/// s passes chunk (i + 1 + shift − s) on; afterwards every member holds every chunk, bit for bit.
+template <std::floating_point Scalar>
+void ring_all_gather(std::vector<Matrix<Scalar>>& buffers, std::int64_t shift) {
+  const std::int64_t n = static_cast<std::int64_t>(buffers.size());
+  const Eigen::Index columns = buffers[0].cols();
+  for (std::int64_t step = 0; step + 1 < n; ++step)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const RingChunk c = ring_chunk(columns, n, ring_mod(i + 1 + shift - step, n));
+      buffers[static_cast<std::size_t>((i + 1) % n)].middleCols(c.begin, c.size) =
+          buffers[static_cast<std::size_t>(i)].middleCols(c.begin, c.size);
+    }
+}
+
+/// `y = x @ W[rows, cols]` read straight out of the full weight: one block product per pair of
+/// row run and column run, row runs summed in order (each is a partial sum over those inputs).
+template <std::floating_point Scalar>
+Matrix<Scalar> linear(const Matrix<Scalar>& x, const Matrix<Scalar>& weight,
+                      const LinearSlice& slice) {
+  const IndexRuns& rows = slice.rows;
+  const IndexRuns& cols = slice.cols;
+  if (x.cols() != rows.total() ||
+      rows.begin + (rows.count - 1) * rows.stride + rows.size > weight.rows() ||
+      cols.begin + (cols.count - 1) * cols.stride + cols.size > weight.cols())
+    throw std::logic_error("helix: execute: a linear slice does not fit its weight or input");
+  Matrix<Scalar> y = Matrix<Scalar>::Zero(x.rows(), cols.total());
+  for (std::int64_t c = 0; c < cols.count; ++c)
+    for (std::int64_t r = 0; r < rows.count; ++r)
+      y.middleCols(c * cols.size, cols.size).noalias() +=
+          x.middleCols(r * rows.size, rows.size) * weight.block(rows.begin + r * rows.stride,
+                                                                cols.begin + c * cols.stride,
+                                                                rows.size, cols.size);
+  return y;
+}
+
+template <std::floating_point Scalar>
+class Executor {
+public:
+  Executor(const Dag& dag, const Weights<Scalar>& weights, const Input<Scalar>& input)
+      : dag_(dag), info_(dag[boost::graph_bundle]), model_(info_.model), weights_(weights),
+        input_(input), store_(boost::num_vertices(dag)), pending_reads_(store_.size()) {
+    require_matching(model_, info_.workload, weights, input);
+  }
+
+  Execution<Scalar> run() {
+    std::vector<Vertex> reversed;
+    boost::topological_sort(dag_, std::back_inserter(reversed));
+    for (Vertex v : reversed)
+      pending_reads_[v] = boost::out_degree(v, dag_);
+    result_.batch = model_.batch;
+    result_.tokens = input_.tokens;
+    result_.hidden = model_.hidden;
+    for (auto it = reversed.rbegin(); it != reversed.rend(); ++it) {
+      const Vertex v = *it;
+      const std::vector<const Matrix<Scalar>*> inputs = arguments(v);
+      run_vertex(v, inputs);
+      // Tensors nobody reads any more are dropped, so memory holds the live tensors only.
+      for (auto [e, end] = boost::in_edges(v, dag_); e != end; ++e)
+        if (--pending_reads_[boost::source(*e, dag_)] == 0)
+          store_[boost::source(*e, dag_)].clear();
+      if (pending_reads_[v] == 0)
+        store_[v].clear();
+    }
+    return std::move(result_);
+  }
+
+private:
+  struct Held {
+    std::int64_t device = -1;
+    Matrix<Scalar> value;
+  };
+
+  const Dag& dag_;
+  const DagInfo& info_;
+  const Model& model_;
+  const Weights<Scalar>& weights_;
+  const Input<Scalar>& input_;
+  std::vector<std::vector<Held>> store_; ///< per vertex, its output on each device holding it
+  std::vector<std::size_t> pending_reads_;
+  Execution<Scalar> result_;
+
+  [[noreturn]] void fail(Vertex v, const std::string& what) const {
+    const Op& op = dag_[v];
+    throw std::logic_error("helix: execute: vertex " + std::to_string(v) + " (" +
+                           std::string(op_kind_name(op.kind)) + ", layer " +
+                           std::to_string(op.layer) + "): " + what);
+  }
+
+  /// The tensors on `v`'s in-edges by port (the member index for a collective), each read from
+  /// the device the edge says it lives on.
+  std::vector<const Matrix<Scalar>*> arguments(Vertex v) const {
+    std::vector<const Matrix<Scalar>*> inputs(boost::in_degree(v, dag_), nullptr);
+    for (auto [e, end] = boost::in_edges(v, dag_); e != end; ++e) {
+      const Tensor& tensor = dag_[*e];
+      const Vertex producer = boost::source(*e, dag_);
+      if (tensor.port >= inputs.size() || inputs[tensor.port])
+        fail(v, "in-edge ports are not 0.." + std::to_string(inputs.size() - 1) + ", each once");
+      for (const Held& held : store_[producer])
+        if (held.device == tensor.device)
+          inputs[tensor.port] = &held.value;
+      if (!inputs[tensor.port])
+        fail(v, "its producer " + std::to_string(producer) + " left nothing on device " +
+                    std::to_string(tensor.device));
+      if (inputs[tensor.port]->size() != tensor.shape.elements() ||
+          inputs[tensor.port]->cols() != tensor.shape.last())
+        fail(v, "port " + std::to_string(tensor.port) + " holds a tensor of another shape than " +
+                    to_string(tensor.shape));
+    }
+    return inputs;
+  }
+
+  void keep(Vertex v, std::int64_t device, Matrix<Scalar> value) {
+    const Shape& shape = dag_[v].output;
+    if (value.size() != shape.elements() || value.cols() != shape.last())
+      fail(v, "computed a tensor of another shape than " + to_string(shape));
+    store_[v].push_back(Held{device, std::move(value)});
+  }
+
+  void run_vertex(Vertex v, const std::vector<const Matrix<Scalar>*>& inputs) {
+    const Op& op = dag_[v];
+    if (is_collective(op.kind)) {
+      run_collective(v, inputs);
+      return;
+    }
+    if (inputs.size() != op.input_count)
+      fail(v, "has " + std::to_string(inputs.size()) + " inputs, expects " +
+                  std::to_string(op.input_count));
+    if (op.kind == OpKind::transfer) {
+      // A send/recv copies the sender's tensor to the receiver.
+      keep(v, std::get<TransferOp>(op.payload).destination, *inputs[0]);
+      return;
+    }
+    Matrix<Scalar> value = compute(v, inputs);
+    if (op.kind == OpKind::output)
+      record(v, result_.outputs, value);
+    else if (op.kind == OpKind::residual_add && ends_layer(v))
+      record(v, result_.layer_outputs, value);
+    keep(v, op.device, std::move(value));
+  }
+
+  /// A layer ends with the residual add whose first argument is the same layer's first residual
+  /// add (the first one's argument comes from the layer before, an input or a transfer).
+  bool ends_layer(Vertex v) const {
+    for (auto [e, end] = boost::in_edges(v, dag_); e != end; ++e)
+      if (dag_[*e].port == 0) {
+        const Op& producer = dag_[boost::source(*e, dag_)];
+        return producer.kind == OpKind::residual_add && producer.layer == dag_[v].layer;
+      }
+    return false;
+  }
+
+  void record(Vertex v, std::vector<SequenceTensor<Scalar>>& into, const Matrix<Scalar>& value) {
+    const Op& op = dag_[v];
+    into.push_back(SequenceTensor<Scalar>{op.kind == OpKind::output ? -1 : op.layer, op.device,
+                                          op.replica, op.microbatch, op.batch_begin, op.output[0],
+                                          value});
+  }
+
+  const LayerWeights<Scalar>& layer_weights(Vertex v) const {
+    const std::int64_t layer = dag_[v].layer;
+    if (layer < 0 || layer >= model_.layers)
+      fail(v, "has no layer");
+    return weights_.layers[static_cast<std::size_t>(layer)];
+  }
+
+  Matrix<Scalar> compute(Vertex v, const std::vector<const Matrix<Scalar>*>& inputs) const {
+    const Op& op = dag_[v];
+    switch (op.kind) {
+    case OpKind::input:
+      // [b, tokens, hidden] of sequences [batch_begin, +b).
+      return input_.x.middleRows(op.batch_begin * input_.tokens, op.output[0] * input_.tokens);
+    case OpKind::kv_cache:
+      return read_cache(v);
+    case OpKind::norm: {
+      const std::size_t slot = static_cast<std::size_t>(std::get<NormSlot>(op.payload).index);
+      const LayerWeights<Scalar>& w = layer_weights(v);
+      return apply_norm(model_.norm, *inputs[0], w.norm_gain[slot], w.norm_shift[slot]);
+    }
+    case OpKind::q_projection:
+    case OpKind::k_projection:
+    case OpKind::v_projection:
+    case OpKind::out_projection:
+    case OpKind::fc1:
+    case OpKind::fc2: {
+      const LinearSlice& slice = std::get<LinearSlice>(op.payload);
+      return linear(*inputs[0], layer_weights(v).weight(slice.weight), slice);
+    }
+    case OpKind::kv_append:
+      return append_per_sequence<Scalar>(*inputs[0], *inputs[1], op.output[0]);
+    case OpKind::attention_scores:
+      return scores(v, *inputs[0], *inputs[1]);
+    case OpKind::softmax: {
+      Matrix<Scalar> p = *inputs[0];
+      softmax_rows(p, op.output[2], model_.head_dim, std::get<AttentionSlice>(op.payload).causal);
+      return p;
+    }
+    case OpKind::attention_context:
+      return context(v, *inputs[0], *inputs[1]);
+    case OpKind::residual_add:
+      return *inputs[0] + *inputs[1];
+    case OpKind::gelu:
+      return apply_gelu(*inputs[0]);
+    case OpKind::output:
+      return *inputs[0];
+    default:
+      fail(v, "has no compute kernel");
+    }
+  }
+
+  /// The op's keys or values of the cached context: its sequences, and for each of its kv heads
+  /// the head_dim slice it covers.
+  Matrix<Scalar> read_cache(Vertex v) const {
+    const Op& op = dag_[v];
+    const AttentionSlice& a = std::get<AttentionSlice>(op.payload);
+    const std::vector<Matrix<Scalar>>& caches =
+        a.values ? input_.cached_values : input_.cached_keys;
+    const std::int64_t layer = dag_[v].layer;
+    if (layer < 0 || layer >= static_cast<std::int64_t>(caches.size()))
+      fail(v, "reads a KV cache the input does not have");
+    const Matrix<Scalar>& cache = caches[static_cast<std::size_t>(layer)];
+    const std::int64_t cached = op.output[1], rows = op.output[0] * cached;
+    Matrix<Scalar> out(rows, a.kv_heads * a.dims);
+    for (std::int64_t g = 0; g < a.kv_heads; ++g)
+      out.middleCols(g * a.dims, a.dims) =
+          cache.block(op.batch_begin * cached,
+                      (a.kv_head_begin + g) * model_.head_dim + a.dim_begin, rows, a.dims);
+    return out;
+  }
+
+  /// Local kv head that local query head `h` reads (the model's grouping g(h) = h / (heads/kv)).
+  std::int64_t kv_of(Vertex v, const AttentionSlice& a, std::int64_t h) const {
+    const std::int64_t g = (a.head_begin + h) / (model_.heads / model_.kv_heads) - a.kv_head_begin;
+    if (g < 0 || g >= a.kv_heads)
+      fail(v, "query head " + std::to_string(a.head_begin + h) + " reads a kv head it lacks");
+    return g;
+  }
+
+  /// q kᵀ per (sequence, local head) over this op's head_dim slice: [b, heads, tokens, keys].
+  Matrix<Scalar> scores(Vertex v, const Matrix<Scalar>& q, const Matrix<Scalar>& k) const {
+    const Op& op = dag_[v];
+    const AttentionSlice& a = std::get<AttentionSlice>(op.payload);
+    const std::int64_t b = op.output[0], heads = op.output[1], tokens = op.output[2],
+                       keys = op.output[3];
+    Matrix<Scalar> out(b * heads * tokens, keys);
+    for (std::int64_t s = 0; s < b; ++s)
+      for (std::int64_t h = 0; h < heads; ++h)
+        out.middleRows((s * heads + h) * tokens, tokens).noalias() =
+            q.block(s * tokens, h * a.dims, tokens, a.dims) *
+            k.block(s * keys, kv_of(v, a, h) * a.dims, keys, a.dims).transpose();
+    return out;
+  }
+
+  /// p v per (sequence, local head): [b, tokens, heads · dims], heads outermost in the columns.
+  Matrix<Scalar> context(Vertex v, const Matrix<Scalar>& p, const Matrix<Scalar>& values) const {
+    const Op& op = dag_[v];
+    const AttentionSlice& a = std::get<AttentionSlice>(op.payload);
+    const std::int64_t b = op.output[0], tokens = op.output[1];
+    const std::int64_t keys = p.cols();
+    Matrix<Scalar> out(b * tokens, a.heads * a.dims);
+    for (std::int64_t s = 0; s < b; ++s)
+      for (std::int64_t h = 0; h < a.heads; ++h)
+        out.block(s * tokens, h * a.dims, tokens, a.dims).noalias() =
+            p.middleRows((s * a.heads + h) * tokens, tokens) *
+            values.block(s * keys, kv_of(v, a, h) * a.dims, keys, a.dims);
+    return out;
+  }
+
+  /// Runs the collective over its group's members in ring order; member i's input is port i.
+  void run_collective(Vertex v, const std::vector<const Matrix<Scalar>*>& inputs) {
+    const Op& op = dag_[v];
+    const CollectiveOp& c = std::get<CollectiveOp>(op.payload);
+    const std::int64_t n = group_size(info_.mesh, c.group);
+    if (static_cast<std::int64_t>(inputs.size()) != n)
+      fail(v, "has " + std::to_string(inputs.size()) + " members' inputs, its group " +
+                  std::to_string(n) + " members");
+    std::vector<Matrix<Scalar>> buffers;
+    for (const Matrix<Scalar>* input : inputs)
+      buffers.push_back(*input);
+    switch (op.kind) {
+    case OpKind::all_reduce:
+      // Reduce-scatter then all-gather around the ring, for the flat and inter-group phases.
+      ring_reduce_scatter(buffers, 0);
+      ring_all_gather(buffers, 0);
+      break;
+    case OpKind::reduce_scatter:
+      // Shifted by one so that member j ends with slice j of the last dimension.
+      ring_reduce_scatter(buffers, -1);
+      for (std::int64_t j = 0, columns = buffers[0].cols(); j < n; ++j) {
+        const RingChunk chunk = ring_chunk(columns, n, j);
+        Matrix<Scalar> slice =
+            buffers[static_cast<std::size_t>(j)].middleCols(chunk.begin, chunk.size);
+        buffers[static_cast<std::size_t>(j)] = std::move(slice);
+      }
+      break;
+    case OpKind::all_gather: {
+      // Member j's slice is slice j of the concatenation.
+      Matrix<Scalar> whole(buffers[0].rows(), op.output.last());
+      Eigen::Index column = 0;
+      for (const Matrix<Scalar>& part : buffers) {
+        if (part.rows() != whole.rows() || column + part.cols() > whole.cols())
+          fail(v, "members' slices do not make up the gathered tensor");
+        whole.middleCols(column, part.cols()) = part;
+        column += part.cols();
+      }
+      for (Matrix<Scalar>& buffer : buffers)
+        buffer = whole;
+      break;
+    }
+    default:
+      fail(v, "is not a collective");
+    }
+    for (std::int64_t i = 0; i < n; ++i)
+      keep(v, group_member(info_.mesh, c.group, i),
+           std::move(buffers[static_cast<std::size_t>(i)]));
+  }
+};
+
+} // namespace detail
+
+/// Executes `dag` on `input` with the full `weights` (each vertex reads its slice through its
+/// payload) and returns every output vertex's tensor and every layer's output per device.
+/// The floating-point order of every reduction is the one the DAG's collectives imply.
+/// @throws std::invalid_argument when weights or input do not fit the Dag's model and workload;
+/// std::logic_error naming the vertex when the graph is inconsistent (a tensor missing on the
+/// device an edge reads it from, a shape that differs from the vertex's own); boost::not_a_dag.
+///
+/// Example: `execute(build_dag(m, parse_plan("hp=4x4")), w, x).assemble()` is `[batch, seq,
+/// hidden]` and agrees with `reference_forward(m, {}, w, x).output` to about 1e-15.
+template <std::floating_point Scalar>
+Execution<Scalar> execute(const Dag& dag, const Weights<Scalar>& weights,
+                          const Input<Scalar>& input) {
+  return detail::Executor<Scalar>(dag, weights, input).run();
+}
+
+} // namespace helix::numerics

@@ -1,0 +1,66 @@
+// Verification-size models: a preset shrunk until a CPU runs it in milliseconds, keeping every
+// divisibility the plans need, so the shrunk model is cut up exactly the way the full one is.
+#pragma once
+
+#include "helix/model/model.hpp"
+#include "helix/plan/spec.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <numeric>
+#include <span>
+
+namespace helix::models {
+
+/// A model that every plan in `plans` partitions the same way it partitions `model`:
+/// - heads and kv heads kept up to 32 heads; above, kv heads = the lcm of the plans' head splits
+///   with up to 4 query heads each (or, when a plan replicates kv heads, the kv heads kept and
+///   heads = lcm(head splits, kv heads));
+/// - head_dim the smallest multiple of every plan's dimension slices that is at least 8 (never
+///   more than the model's);
+/// - hidden = heads · head_dim and ffn = 4 · hidden, which every tensor degree and group size
+///   divides because the heads and head_dim do;
+/// - layers kept with an explicit layer split, else min(layers, max(2, pipeline stages));
+/// - batch 2 · (data parallel · microbatches), the lcm over the plans; seq_len 16; norm kept.
+/// @pre every plan is valid for `model` and `workload`.
+///
+/// Example: helix_seed with `hp=4x4` or `pp=2,tg=4x4` → 2 layers, 16 heads × 8, hidden 128,
+/// ffn 512, batch 2, seq_len 16.
+inline Model shrink(const Model& model, std::span<const PlanSpec> plans,
+                    const Workload& workload = {}) {
+  std::int64_t slices = 1, splits = 1, stages = 1, replicas = 1;
+  bool explicit_split = false, replicated_kv = false;
+  for (const PlanSpec& p : plans) {
+    slices = std::lcm(slices, head_dim_split(p));
+    splits = std::lcm(splits, head_split(p));
+    stages = std::max(stages, p.pipeline_stages);
+    replicas = std::lcm(replicas, p.data_parallel);
+    explicit_split = explicit_split || p.layer_split_count > 0;
+    replicated_kv = replicated_kv || head_split(p) > model.kv_heads;
+  }
+  Model small = model;
+  if (model.heads > 32) {
+    // kv heads = the head splits' lcm (or the kv heads of a replicating plan) keeps every kv
+    // rule; up to 4 query heads per kv head keep the grouping visible.
+    small.kv_heads = replicated_kv ? model.kv_heads : splits;
+    small.heads = replicated_kv ? std::lcm(splits, model.kv_heads)
+                                : splits * std::min<std::int64_t>(model.heads / model.kv_heads, 4);
+  }
+  const std::int64_t at_least_8 = (8 + slices - 1) / slices * slices;
+  small.head_dim = std::min(model.head_dim, at_least_8);
+  small.hidden = small.heads * small.head_dim;
+  small.ffn_hidden = 4 * small.hidden;
+  if (!explicit_split)
+    small.layers = std::min(model.layers, std::max<std::int64_t>(2, stages));
+  small.batch = 2 * replicas * workload.microbatches;
+  small.seq_len = 16;
+  return small;
+}
+
+/// The same for one plan.
+inline Model shrink(const Model& model, const PlanSpec& plan, const Workload& workload = {}) {
+  return shrink(model, std::span<const PlanSpec>(&plan, 1), workload);
+}
+
+} // namespace helix::models
