@@ -5,6 +5,7 @@
 #include <helix/io.hpp>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <exception>
@@ -153,6 +154,68 @@ bool summarize(const std::string& name, const helix::Dag& dag, std::string_view 
   return problems.empty();
 }
 
+/// The comparison as JSON (schema in the README), written atomically.
+void write_json(const std::filesystem::path& file, const std::string& model_name,
+                const helix::Workload& workload, const helix::cost::Comparison& comparison,
+                const std::vector<bool>& checks_ok,
+                const std::vector<helix::numerics::PlanNumerics>& numerics) {
+  nlohmann::json plans = nlohmann::json::array();
+  for (std::size_t i = 0; i < comparison.plans.size(); ++i) {
+    const helix::cost::PlanSummary& p = comparison.plans[i];
+    nlohmann::json bytes;
+    for (std::size_t link = 0; link < helix::cost::link_class_count; ++link)
+      bytes[std::string(helix::cost::link_class_name(static_cast<helix::cost::LinkClass>(link)))] =
+          p.bytes_by_link[link];
+    nlohmann::json entry{{"name", p.name},
+                         {"world_size", p.world_size},
+                         {"dag", {{"vertices", p.vertices}, {"edges", p.edges}}},
+                         {"checks", {{"ok", i < checks_ok.size() && checks_ok[i]}}},
+                         {"cost",
+                          {{"flops_total", p.flops_total},
+                           {"flops_per_device_max", p.flops_per_device_max},
+                           {"allreduce_logical", p.allreduce_logical},
+                           {"collective_phases", p.collective_phases},
+                           {"bytes_by_link", bytes},
+                           {"bytes_per_device", p.bytes_per_device},
+                           {"communication_s_per_device", p.communication_seconds_per_device},
+                           {"memory_per_device_max", p.memory_per_device_max},
+                           {"memory_capacity", p.memory_capacity},
+                           {"fits", p.fits},
+                           {"makespan_s", p.makespan_seconds},
+                           {"bubble_fraction", p.bubble_fraction},
+                           {"tokens_per_s", p.tokens_per_second}}}};
+    if (i < numerics.size()) {
+      const helix::numerics::NumericsReport& d = numerics[i].in_double;
+      entry["numerics"] = {{"max_abs_err", d.output.max_abs},
+                           {"max_rel_err", d.output.max_relative},
+                           {"tolerance", d.tolerance},
+                           {"replicas_agree", d.replicas_agree},
+                           {"passed", d.passed && numerics[i].in_float.passed},
+                           {"float_max_rel_err", numerics[i].in_float.output.max_relative}};
+    } else {
+      entry["numerics"] = nullptr;
+    }
+    plans.push_back(entry);
+  }
+  nlohmann::json verdicts = nlohmann::json::array();
+  for (const helix::cost::ClaimVerdict& v : comparison.verdicts)
+    verdicts.push_back({{"claim", v.claim},
+                        {"baseline", v.baseline},
+                        {"plan", v.plan},
+                        {"verdict", std::string(helix::cost::verdict_name(v.verdict))},
+                        {"text", v.text}});
+  const nlohmann::json document{
+      {"model", model_name},
+      {"workload",
+       {{"phase", workload.phase == helix::Phase::prefill ? "prefill" : "decode"},
+        {"microbatches", workload.microbatches}}},
+      {"hardware", comparison.hardware},
+      {"plans", plans},
+      {"claims", verdicts},
+      {"notes", comparison.notes}};
+  helix::io::write_file_atomically(file, document.dump(2) + "\n");
+}
+
 std::string joined(const std::vector<std::string>& lines) {
   std::string text;
   for (const std::string& line : lines)
@@ -178,6 +241,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   // Whether the count suits the model and plan (at least 1, divides the batch) is validate's.
   app.add_option("--microbatches", microbatches, "pipeline microbatches")->capture_default_str();
+  std::string hardware_name = "h100_sxm_nvl8";
+  app.add_option("--hardware", hardware_name, "hardware preset: h100_sxm_nvl8, gb200_nvl72")
+      ->capture_default_str();
+  std::string baseline_text;
+  app.add_option("--baseline", baseline_text,
+                 "plan the claims are judged against (default: hp=4x4 when given, else the first)");
+  bool verify = true;
+  app.add_flag("--verify,!--no-verify", verify,
+               "verify numerics on a shrunk model (on by default)");
+  std::string npy_folder;
+  app.add_option("--dump-npy", npy_folder, "folder for x, weights and outputs as .npy");
+  std::string json_file;
+  app.add_option("--json", json_file, "write the comparison as JSON to this file");
+  bool overlap = false;
+  app.add_flag("--overlap", overlap, "let communication overlap compute in the timeline");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -195,6 +273,12 @@ int main(int argc, char** argv) {
   }
   const helix::Workload workload{phase == "decode" ? helix::Phase::decode : helix::Phase::prefill,
                                  microbatches};
+  const helix::cost::Hardware* hardware = helix::cost::hardware::by_name(hardware_name);
+  if (!hardware) {
+    std::cerr << "helix_deploy: unknown --hardware '" << hardware_name
+              << "'; known: h100_sxm_nvl8, gb200_nvl72\n";
+    return 2;
+  }
 
   // Every plan is read and validated before anything is built or written.
   std::vector<helix::PlanSpec> specs;
@@ -225,7 +309,31 @@ int main(int argc, char** argv) {
   if (!dot_program)
     std::cout << "Graphviz 'dot' is not on PATH: writing DOT files only, no SVG\n";
 
+  std::size_t baseline = 0;
+  {
+    const std::string wanted = baseline_text.empty() ? "hp=4x4" : baseline_text;
+    bool found = false;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      try {
+        if (specs[i] == helix::parse_plan(wanted)) {
+          baseline = i;
+          found = true;
+        }
+      } catch (const helix::PlanTextError& e) {
+        std::cerr << "helix_deploy: --baseline: " << e.what() << '\n';
+        return 2;
+      }
+    }
+    if (!found && !baseline_text.empty()) {
+      std::cerr << "helix_deploy: --baseline '" << baseline_text << "' is not one of the --plan\n";
+      return 2;
+    }
+  }
+
   bool all_sound = true;
+  std::vector<std::pair<std::string, helix::Dag>> built;
+  std::vector<helix::numerics::PlanNumerics> numerics;
+  std::vector<bool> checks_ok;
   try {
     for (const helix::PlanSpec& plan : specs) {
       const helix::Dag dag = helix::build_dag(*model, plan, workload);
@@ -240,7 +348,47 @@ int main(int argc, char** argv) {
       }
       write_view(folder, names.communication_view(), helix::communication_view(dag), dot_program,
                  written);
-      all_sound = summarize(names.prefix, dag, model_name, written, folder) && all_sound;
+      const bool sound = summarize(names.prefix, dag, model_name, written, folder);
+      checks_ok.push_back(sound);
+      all_sound = sound && all_sound;
+      built.emplace_back(names.prefix + " (" + helix::to_string(plan) + ")", dag);
+    }
+
+    if (verify) {
+      std::cout << "\n## Numerics: the DAG executed on the CPU against the unsharded reference\n";
+      for (const helix::PlanSpec& plan : specs) {
+        numerics.push_back(
+            helix::numerics::print_numerics_report(std::cout, *model, plan, workload));
+        all_sound = numerics.back().as_expected && all_sound;
+        if (helix::head_dim_split(plan) > 1) // the seed material's scheme, shown failing
+          all_sound = helix::numerics::print_numerics_report(
+                          std::cout, *model, plan, workload,
+                          helix::SchemeVariant::broken_slice_local_softmax)
+                          .as_expected &&
+                      all_sound;
+      }
+    }
+    if (!npy_folder.empty()) {
+      const auto files = helix::io::write_numerics_npy(
+          npy_folder, helix::models::shrink(*model, specs, workload), specs, workload);
+      std::cout << "wrote " << files.size() << " .npy files to " << npy_folder << '\n';
+    }
+
+    std::cout << "\n## Cost on " << hardware->name << "\n";
+    const helix::cost::SimulationOptions options{.overlap_communication = overlap};
+    const helix::cost::Comparison comparison =
+        helix::cost::print_comparison(std::cout, built, *hardware, baseline, options);
+    for (std::size_t i = 0; i < built.size(); ++i) {
+      const std::filesystem::path svg =
+          folder / (file_names(*model, specs[i]).prefix + "_timeline.svg");
+      helix::io::write_timeline_svg(svg, built[i].second,
+                                    helix::cost::simulate(built[i].second, *hardware, options),
+                                    built[i].first);
+      std::cout << "wrote " << svg.string() << '\n';
+    }
+    if (!json_file.empty()) {
+      write_json(json_file, model_name, workload, comparison, checks_ok, numerics);
+      std::cout << "wrote " << json_file << '\n';
     }
   } catch (const std::exception& e) {
     std::cerr << "helix_deploy: " << e.what() << '\n';
