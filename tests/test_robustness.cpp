@@ -1,7 +1,9 @@
 // Robustness across the front door: a table of bad inputs, each answered by an error whose words
-// name the field and value, and property tests over random small models and plans.
+// name the field and value, and property tests over random small models and plans (never both
+// accepted and failing).
 #include "helix/graph.hpp"
 #include "helix/model.hpp"
+#include "helix/numerics.hpp"
 #include "helix/plan.hpp"
 
 #include <doctest/doctest.h>
@@ -108,7 +110,8 @@ TEST_CASE("each bad input gets an error naming its field and value, never a cras
   }
 }
 
-TEST_CASE("random small models and plans are either rejected with a message or build a sound DAG") {
+TEST_CASE("random small models and plans are rejected with a message, or build a sound DAG "
+          "that computes the reference in double") {
   // Fixed seed; on failure the seed and case index are printed so the case can be replayed.
   constexpr std::uint64_t seed = 20261125;
   std::mt19937_64 random(seed);
@@ -166,6 +169,10 @@ TEST_CASE("random small models and plans are either rejected with a message or b
     const Dag dag = build_dag(model, parse_plan(plan), workload);
     const std::vector<Diagnostic> diagnostics = check(dag);
     CHECK_MESSAGE(diagnostics.empty(), (diagnostics.empty() ? "" : diagnostics.front().message));
+    // The models are already tiny, so they are verified as they are, in double.
+    const numerics::NumericsReport report =
+        numerics::verify<double>(model, parse_plan(plan), workload);
+    CHECK_MESSAGE(report.passed, "relative error " << report.output.max_relative);
   }
   // The generator must exercise both sides, or the property says nothing.
   CHECK(accepted >= 20);
