@@ -1,0 +1,49 @@
+# helix_deploy with bad options: each must exit non-zero with one line on stderr that carries the
+# expected words, and never abort. Run by CTest with DEPLOY=<helix_deploy> WORK=<scratch folder>.
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+file(WRITE "${WORK}/a_file" "in the way")
+set(cases
+  "--model|gpt4"                   "unknown --model 'gpt4'"
+  "--plan|tp=3"                    "heads vs tensor degree"
+  "--plan|pp=0"                    "'pp=0': degree at least one"
+  "--plan|tg=4x"                   "'tg=4x': a number is missing"
+  "--plan|xx=1"                    "unknown key 'xx'"
+  "--plan|pp=2,pp=3"               "descriptor given once"
+  "--microbatches|0"               "degree at least one"
+  "--microbatches|3"               "batch vs data parallel and microbatches"
+  "--microbatches|abc"             "microbatches"
+  "--workload|sideways"            "workload"
+  "--hardware|tpu"                 "unknown --hardware 'tpu'"
+  "--baseline|tp=2"                "--baseline 'tp=2' is not one of the --plan"
+  "--out|${WORK}/a_file"           "--out"
+  "--out|/proc/helix_cannot_be_here" "--out"
+  "--no-such-option"               "no-such-option"
+  "--model|llama3_70b|--plan|tp=12" "kv heads vs tensor degree"
+)
+list(LENGTH cases n)
+math(EXPR last "${n} - 1")
+set(failures 0)
+foreach(i RANGE 0 ${last} 2)
+  math(EXPR j "${i} + 1")
+  list(GET cases ${i} arguments)
+  list(GET cases ${j} words)
+  string(REPLACE "|" ";" arguments "${arguments}")
+  execute_process(COMMAND "${DEPLOY}" ${arguments} --no-verify
+                  WORKING_DIRECTORY "${WORK}" RESULT_VARIABLE code ERROR_VARIABLE err OUTPUT_QUIET)
+  string(STRIP "${err}" err)
+  string(FIND "${err}" "${words}" at)
+  string(REGEX MATCHALL "\n" newlines "${err}")
+  list(LENGTH newlines extra_lines)
+  if(code EQUAL 0 OR at EQUAL -1 OR extra_lines GREATER 0 OR err MATCHES "terminate|Aborted|Segmentation")
+    message(SEND_ERROR "helix_deploy ${arguments}: exit ${code}, stderr '${err}', expected one line with '${words}'")
+    math(EXPR failures "${failures} + 1")
+  endif()
+endforeach()
+file(READ "${WORK}/a_file" kept)
+if(NOT kept STREQUAL "in the way")
+  message(SEND_ERROR "the file in the way of --out was changed")
+endif()
+if(failures GREATER 0)
+  message(FATAL_ERROR "${failures} bad input(s) not answered as expected")
+endif()
