@@ -291,24 +291,6 @@ inline std::vector<std::pair<std::int64_t, std::int64_t>> ranges_of(const IndexR
   return ranges;
 }
 
-/// Full shape [rows, cols] of a weight of `m`.
-constexpr std::array<std::int64_t, 2> weight_shape(const Model& m, Weight w) {
-  switch (w) {
-  case Weight::wq:
-    return {m.hidden, attention_width(m)};
-  case Weight::wk:
-  case Weight::wv:
-    return {m.hidden, kv_width(m)};
-  case Weight::wo:
-    return {attention_width(m), m.hidden};
-  case Weight::w1:
-    return {m.hidden, m.ffn_hidden};
-  case Weight::w2:
-    return {m.ffn_hidden, m.hidden};
-  }
-  return {0, 0};
-}
-
 /// Compresses the slices into a grid of row and column breakpoints and counts how often each
 /// cell is held; every cell of the full weight must be held `copies` times.
 inline void check_tiling(const Dag& dag, const DiagnosticSink& report) {
@@ -335,7 +317,7 @@ inline void check_tiling(const Dag& dag, const DiagnosticSink& report) {
             report(CheckRule::weight_tiling, what + " is held by no device");
             continue;
           }
-          const auto [rows, cols] = weight_shape(m, weight);
+          const auto [rows, cols] = full_weight_shape(m, weight);
           std::vector<std::int64_t> row_cuts{0, rows}, col_cuts{0, cols};
           for (const LinearSlice& s : found->second) {
             for (auto [b, e] : ranges_of(s.rows))

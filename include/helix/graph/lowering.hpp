@@ -81,9 +81,8 @@ private:
   }
   constexpr Shape hidden_shape() const { return Shape{b_, tokens_, m_.hidden}; }
 
-  constexpr std::size_t add(OpKind kind, std::int64_t device, Payload payload,
-                            std::initializer_list<std::size_t> args, Shape output,
-                            std::int64_t flops, std::int64_t extra_bytes = 0) {
+  /// An op of `kind` carrying where in the forward the lowerer is now.
+  constexpr Op stamped(OpKind kind, std::int64_t device, const Payload& payload) const {
     Op op;
     op.kind = kind;
     op.device = device;
@@ -93,6 +92,13 @@ private:
     op.microbatch = microbatch_;
     op.batch_begin = batch_begin_;
     op.payload = payload;
+    return op;
+  }
+
+  constexpr std::size_t add(OpKind kind, std::int64_t device, Payload payload,
+                            std::initializer_list<std::size_t> args, Shape output,
+                            std::int64_t flops, std::int64_t extra_bytes = 0) {
+    Op op = stamped(kind, device, payload);
     op.output = output;
     op.flops = flops;
     std::int64_t bytes = output.elements() * m_.dtype_bytes + extra_bytes;
@@ -124,14 +130,7 @@ private:
   constexpr std::size_t collective(OpKind kind, CollectivePurpose purpose, CollectivePhase phase,
                                    DeviceGroup group, const std::vector<std::size_t>& inputs,
                                    Shape output) {
-    Op op;
-    op.kind = kind;
-    op.layer = layer_;
-    op.stage = stage_;
-    op.replica = replica_;
-    op.microbatch = microbatch_;
-    op.batch_begin = batch_begin_;
-    op.payload = CollectiveOp{purpose, phase, logical_, group};
+    Op op = stamped(kind, -1, CollectiveOp{purpose, phase, logical_, group});
     op.inputs[0] = out_.ops[inputs[0]].output;
     op.input_count = 1;
     op.output = output;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "helix/graph/shape.hpp"
+#include "helix/model/model.hpp"
 #include "helix/plan/mesh.hpp"
 
 #include <array>
@@ -86,6 +87,25 @@ inline constexpr std::size_t weight_count = 6;
 constexpr std::string_view weight_name(Weight w) {
   constexpr std::array<std::string_view, weight_count> names{"wq", "wk", "wv", "wo", "w1", "w2"};
   return names[static_cast<std::size_t>(w)];
+}
+
+/// Shape [rows, columns] of a full (unsharded) weight of `model`, stored [in, out].
+/// Example: `full_weight_shape(models::llama3_70b, Weight::wk)` is {8192, 8 · 128}.
+constexpr std::array<std::int64_t, 2> full_weight_shape(const Model& model, Weight weight) {
+  switch (weight) {
+  case Weight::wq:
+    return {model.hidden, attention_width(model)};
+  case Weight::wk:
+  case Weight::wv:
+    return {model.hidden, kv_width(model)};
+  case Weight::wo:
+    return {attention_width(model), model.hidden};
+  case Weight::w1:
+    return {model.hidden, model.ffn_hidden};
+  case Weight::w2:
+    break;
+  }
+  return {model.ffn_hidden, model.hidden};
 }
 
 /// A strided set of indices: `count` runs of `size` consecutive indices, run i starting at

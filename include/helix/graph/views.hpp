@@ -152,24 +152,6 @@ inline std::string runs_text(const IndexRuns& runs, std::int64_t extent) {
   return text;
 }
 
-/// Rows and columns of a full weight, for telling a whole-extent slice from a part.
-inline std::pair<std::int64_t, std::int64_t> weight_extent(const Model& m, Weight w) {
-  switch (w) {
-  case Weight::wq:
-    return {m.hidden, attention_width(m)};
-  case Weight::wk:
-  case Weight::wv:
-    return {m.hidden, kv_width(m)};
-  case Weight::wo:
-    return {attention_width(m), m.hidden};
-  case Weight::w1:
-    return {m.hidden, m.ffn_hidden};
-  case Weight::w2:
-    return {m.ffn_hidden, m.hidden};
-  }
-  return {0, 0};
-}
-
 inline std::string range_text(std::int64_t begin, std::int64_t count) {
   return count == 1 ? std::to_string(begin)
                     : std::to_string(begin) + "–" + std::to_string(begin + count - 1);
@@ -203,7 +185,7 @@ inline std::string vertex_name(const Dag& dag, Vertex v) {
   std::string name(op_kind_name(op.kind));
   const Model& model = dag[boost::graph_bundle].model;
   if (const auto* l = std::get_if<LinearSlice>(&op.payload)) {
-    const auto [rows, cols] = detail::weight_extent(model, l->weight);
+    const auto [rows, cols] = full_weight_shape(model, l->weight);
     std::string weight(weight_name(l->weight));
     weight[0] = 'W';
     name += " " + weight + "[" + detail::runs_text(l->rows, rows) + ", " +
