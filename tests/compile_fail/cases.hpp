@@ -11,7 +11,7 @@ namespace helix::compile_fail {
 template <int Index>
 struct Case;
 
-#define HELIX_COMPILE_FAIL_CASE(index, rule_name, model_value, workload_value, ...)               \
+#define HELIX_COMPILE_FAIL_CASE(index, rule_name, model_value, workload_value, ...)                \
   template <>                                                                                      \
   struct Case<index> {                                                                             \
     static constexpr const char* rule = rule_name;                                                 \
