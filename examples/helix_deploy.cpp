@@ -374,7 +374,7 @@ int main(int argc, char** argv) {
       std::cout << "wrote " << files.size() << " .npy files to " << npy_folder << '\n';
     }
 
-    std::cout << "\n## Cost on " << hardware->name << "\n";
+    std::cout << "\n## Cost\n";
     const helix::cost::SimulationOptions options{.overlap_communication = overlap};
     const helix::cost::Comparison comparison =
         helix::cost::print_comparison(std::cout, built, *hardware, baseline, options);

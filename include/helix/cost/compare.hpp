@@ -275,8 +275,9 @@ inline Comparison print_comparison(std::ostream& out,
                                    const SimulationOptions& options = {}) {
   Comparison c = compare(plans, hw, baseline, options);
   out << "Cost on " << c.hardware
-      << (options.overlap_communication ? " (communication overlapped)" : "") << ", baseline "
-      << (baseline < c.plans.size() ? c.plans[baseline].name : "none") << "\n\n";
+      << (options.overlap_communication ? " (communication overlapped)" : "")
+      << ", claims judged against "
+      << (baseline < c.plans.size() ? c.plans[baseline].name : "no plan") << "\n\n";
   write_markdown(out, c);
   return c;
 }
