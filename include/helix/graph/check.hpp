@@ -27,6 +27,7 @@ namespace helix {
 enum class CheckRule : std::uint8_t {
   acyclic,          ///< no cycle
   connected,        ///< every vertex on a path from an input (or KV cache) to an output
+  op_shape,         ///< an op's inputs and output are what its kind and payload imply
   edge_shape,       ///< a tensor is what its producer makes and its consumer expects, port by port
   edge_device,      ///< a tensor lives on a device its producer writes and its consumer reads
   collective_group, ///< a collective spans exactly the group the mesh prescribes for its phase
@@ -36,8 +37,8 @@ enum class CheckRule : std::uint8_t {
 };
 
 constexpr std::string_view check_rule_name(CheckRule rule) {
-  constexpr std::array<std::string_view, 8> names{
-      "acyclic",          "connected",    "edge shape",    "edge device",
+  constexpr std::array<std::string_view, 9> names{
+      "acyclic",          "connected",    "op shape",      "edge shape", "edge device",
       "collective group", "device works", "weight tiling", "built from"};
   return names[static_cast<std::size_t>(rule)];
 }
@@ -119,6 +120,32 @@ inline void check_connected(const Dag& dag, const DiagnosticSink& report) {
       report(CheckRule::connected, describe_vertex(dag, v) + " is not reached from any input");
     else if (!to_output[v])
       report(CheckRule::connected, describe_vertex(dag, v) + " is dangling: no path to an output");
+  }
+}
+
+inline void check_op_shapes(const Dag& dag, const DiagnosticSink& report) {
+  const DagInfo& info = dag[boost::graph_bundle];
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+    const Op& op = dag[v];
+    const OpSignature expected = signature(op, info.model, info.workload, info.mesh);
+    switch (op_shape_problem(op, expected)) {
+    case OpShapeProblem::none:
+      break;
+    case OpShapeProblem::output_differs_from_payload:
+      report(CheckRule::op_shape, describe_vertex(dag, v) + " makes " + to_string(op.output) +
+                                      " but its payload implies " + to_string(expected.output));
+      break;
+    case OpShapeProblem::inputs_differ_from_payload: {
+      std::string have, want;
+      for (std::size_t i = 0; i < op.input_count; ++i)
+        have += (i ? ", " : "") + to_string(op.inputs[i]);
+      for (std::size_t i = 0; i < expected.input_count; ++i)
+        want += (i ? ", " : "") + to_string(expected.inputs[i]);
+      report(CheckRule::op_shape, describe_vertex(dag, v) + " expects (" + have +
+                                      ") but its payload implies (" + want + ")");
+      break;
+    }
+    }
   }
 }
 
@@ -376,6 +403,7 @@ inline std::vector<Diagnostic> check(const Dag& dag) {
   const detail::DiagnosticSink report{out};
   detail::check_acyclic(dag, report);
   detail::check_connected(dag, report);
+  detail::check_op_shapes(dag, report);
   detail::check_edges(dag, report);
   detail::check_collectives(dag, report);
   detail::check_devices(dag, report);

@@ -3,6 +3,7 @@
 // propagation and edge checks below run at compile time as well as when a Dag is built.
 #pragma once
 
+#include "helix/graph/op_signature.hpp"
 #include "helix/graph/ops.hpp"
 #include "helix/graph/shape.hpp"
 #include "helix/model/model.hpp"
@@ -13,7 +14,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace helix {
@@ -101,15 +104,19 @@ private:
     Op op = stamped(kind, device, payload);
     op.output = output;
     op.flops = flops;
+    // What the op expects comes from its payload; what arrives is what its producers make. The
+    // shape rules compare the two, so a wrong slice or wiring here cannot pass as consistent.
+    const OpSignature expected = signature(op, m_, out_.workload, out_.mesh);
+    op.inputs = expected.inputs;
+    op.input_count = expected.input_count;
     std::int64_t bytes = output.elements() * m_.dtype_bytes + extra_bytes;
     const std::size_t id = out_.ops.size();
+    std::size_t port = 0;
     for (std::size_t arg : args) {
       const Op& producer = out_.ops[arg];
-      op.inputs[op.input_count] = producer.output;
       bytes += producer.output.elements() * m_.dtype_bytes;
       out_.edges.push_back(
-          LoweredEdge{arg, id, Tensor{producer.output, m_.dtype_bytes, device, op.input_count}});
-      ++op.input_count;
+          LoweredEdge{arg, id, Tensor{producer.output, m_.dtype_bytes, device, port++}});
     }
     op.bytes = bytes;
     out_.ops.push_back(op);
@@ -131,9 +138,10 @@ private:
                                    DeviceGroup group, const std::vector<std::size_t>& inputs,
                                    Shape output) {
     Op op = stamped(kind, -1, CollectiveOp{purpose, phase, logical_, group});
-    op.inputs[0] = out_.ops[inputs[0]].output;
-    op.input_count = 1;
     op.output = output;
+    const OpSignature expected = signature(op, m_, out_.workload, out_.mesh);
+    op.inputs = expected.inputs;
+    op.input_count = expected.input_count;
     op.bytes = op.inputs[0].elements() * m_.dtype_bytes;
     const std::size_t id = out_.ops.size();
     for (std::size_t member = 0; member < inputs.size(); ++member) {
@@ -357,7 +365,8 @@ private:
 
 /// Lowers `model` partitioned by `plan` for `workload` into operators and tensors.
 /// @pre `evaluate_rules(model, plan, workload)` all hold (build_dag checks this).
-/// @post every op's inputs equal the outputs of the ops feeding it (see `shape_problems`).
+/// @post every op's inputs and output are what its payload implies (`signature`), and equal the
+/// outputs of the ops feeding it (see `shapes_consistent`).
 ///
 /// Example: helix_seed with `pp=2,tg=4x4` gives, per layer, 8 devices × (2 norms, Q, K, V,
 /// scores, softmax, context, out-projection, 2 residual adds, FC1, GELU, FC2) and two hierarchical

@@ -1,17 +1,36 @@
-// The edge shape rules, shared by the compile-time check of a lowering and by `check(dag)`:
-// a tensor has the shape its producer makes and the shape its consumer expects at that port.
+// The shape rules, shared by the compile-time check of a lowering and by `check(dag)`: an op's
+// inputs and output are what its payload implies (op_signature.hpp), and a tensor has the shape
+// its producer makes and the shape its consumer expects at that port.
 #pragma once
 
 #include "helix/graph/lowering.hpp"
+#include "helix/graph/op_signature.hpp"
 #include "helix/graph/ops.hpp"
 #include "helix/model/model.hpp"
 #include "helix/plan/check.hpp"
 #include "helix/plan/plan_concepts.hpp"
 
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace helix {
+
+enum class OpShapeProblem : std::uint8_t {
+  none,
+  output_differs_from_payload,
+  inputs_differ_from_payload
+};
+
+/// Whether `op` makes and expects what its kind and payload imply (`expected`, see `signature`).
+constexpr OpShapeProblem op_shape_problem(const Op& op, const OpSignature& expected) {
+  if (op.output != expected.output)
+    return OpShapeProblem::output_differs_from_payload;
+  if (op.input_count != expected.input_count || op.inputs != expected.inputs)
+    return OpShapeProblem::inputs_differ_from_payload;
+  return OpShapeProblem::none;
+}
 
 enum class EdgeShapeProblem : std::uint8_t { none, differs_from_producer, differs_from_consumer };
 
@@ -31,11 +50,27 @@ namespace detail {
 // its name is the rule that broke.
 inline void helix_dag_shapes_edge_differs_from_its_producer_output() {}
 inline void helix_dag_shapes_edge_differs_from_its_consumer_input() {}
+inline void helix_dag_shapes_op_output_differs_from_what_its_payload_makes() {}
+inline void helix_dag_shapes_op_inputs_differ_from_what_its_payload_expects() {}
 } // namespace detail
 
-/// True when every edge of `lowering` satisfies the shape rules. In a constant expression a broken
-/// edge stops compilation at a call named after the rule it breaks.
+/// True when every op and edge of `lowering` satisfies the shape rules. In a constant expression a
+/// broken one stops compilation at a call named after the rule it breaks.
 constexpr bool shapes_consistent(const Lowering& lowering) {
+  for (const Op& op : lowering.ops) {
+    switch (op_shape_problem(op, signature(op, lowering.model, lowering.workload, lowering.mesh))) {
+    case OpShapeProblem::none:
+      break;
+    case OpShapeProblem::output_differs_from_payload:
+      if (std::is_constant_evaluated())
+        detail::helix_dag_shapes_op_output_differs_from_what_its_payload_makes();
+      return false;
+    case OpShapeProblem::inputs_differ_from_payload:
+      if (std::is_constant_evaluated())
+        detail::helix_dag_shapes_op_inputs_differ_from_what_its_payload_expects();
+      return false;
+    }
+  }
   for (const LoweredEdge& e : lowering.edges) {
     switch (edge_shape_problem(lowering.ops[e.source], lowering.ops[e.target], e.tensor)) {
     case EdgeShapeProblem::none:
