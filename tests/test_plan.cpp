@@ -143,6 +143,25 @@ TEST_CASE("every rule holds for a plan that respects it and breaks, with its num
        "model size positive",
        "(head_dim: value = 0, minimum = 1)"},
       {seed.with_seq_len(4'000'000'000), "tp=2", {}, "sizes fit 64-bit", "attention score bytes"},
+      // Degrees of 10^15 each: their product, 10^30, is past 2^63 ≈ 9.2·10^18.
+      {seed,
+       "tg=1000000000000000x1000000000000000",
+       {},
+       "sizes fit 64-bit",
+       "product of the plan's degrees"},
+      // GPT-3 at batch 4096 × 8192 tokens: the projections alone are 8·96·4096·8192·12288·96·128
+      // ≈ 3.9·10^18 FLOPs, the MLP twice that: the forward passes 2^63.
+      {models::gpt3_175b.with_batch(4096).with_seq_len(8192),
+       "tp=8",
+       {},
+       "sizes fit 64-bit",
+       "projection FLOPs"},
+      // 1024 replicas × 8192 devices each × 29 × 2 layers = 486,539,264 vertices at most.
+      {seed,
+       "pp=2,hp=16x512,dp=1024",
+       {},
+       "DAG size",
+       "(vertices (upper bound) = 486539264, limit = 16777216)"},
   };
   for (const Row& row : rows) {
     CAPTURE(row.plan);
@@ -167,6 +186,7 @@ TEST_CASE("every rule holds for a plan that respects it and breaks, with its num
       {seed.with_batch(8), "dp=2", Workload::prefill(4), "", ""},
       {seed, "pp=2,split=1/1", {}, "", ""},
       {seed, "tp=16", Workload::decode(), "", ""},
+      {seed, "pp=2,hp=16x512", {}, "", ""}, // 8192 devices: 475,136 vertices at most
   };
   for (const Row& row : accepted) {
     CAPTURE(row.plan);

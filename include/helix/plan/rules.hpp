@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <string_view>
 
 namespace helix {
@@ -57,8 +58,12 @@ namespace helix {
     "batch must divide by data-parallel degree times microbatches", "batch",                       \
     "data parallel x microbatches")                                                                \
   X(sizes_fit_64_bit, "sizes fit 64-bit",                                                          \
-    "every tensor's elements and bytes must fit in a signed 64-bit integer", "factor a",           \
-    "factor b")
+    "every tensor's elements and bytes, the forward's FLOPs and the product of the plan's "        \
+    "degrees must fit in a signed 64-bit integer",                                                 \
+    "factor a", "factor b")                                                                        \
+  X(dag_size, "DAG size",                                                                          \
+    "the operator DAG may have at most 2^24 vertices (about 16 GB to build)",                      \
+    "vertices (upper bound)", "limit")
 
 enum class Rule : std::uint8_t {
 #define HELIX_RULE_ENUM(id, name, text, a, b) id,
@@ -141,6 +146,9 @@ constexpr bool divides(std::int64_t divisor, std::int64_t n) {
 
 } // namespace detail
 
+/// The most vertices `build_dag` will build: about 1 KB each with their edges, so 16 GB.
+inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
+
 /// Evaluates every rule for `model` partitioned by `plan` running `workload`.
 /// Rules that would divide by a zero or negative size are skipped while that size is reported
 /// by its own rule, so this never traps.
@@ -190,6 +198,16 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
   if (sheet.failed(
           {descriptor_given_once, one_tensor_scheme, degree_at_least_one, model_size_positive}))
     return sheet.findings;
+  // The degrees multiply into the tensor degree, the world size and the forward count: bounded
+  // by the product of all of them, which must fit before any of those is formed below.
+  const detail::CheckedProduct degrees{p.pipeline_stages, p.tensor_groups, p.tensor_group_size,
+                                       p.head_groups,     p.dim_slices,    p.data_parallel,
+                                       p.kv_parallel,     w.microbatches};
+  if (degrees.overflow) {
+    sheet.fail(sizes_fit_64_bit, degrees.culprit_a, degrees.culprit_b,
+               "product of the plan's degrees");
+    return sheet.findings;
+  }
 
   if (!divides(m.kv_heads, m.heads))
     sheet.fail(heads_vs_kv_heads, m.heads, m.kv_heads);
@@ -252,11 +270,33 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
            Size{"W1 bytes", {m.hidden, m.ffn_hidden, m.dtype_bytes}},
            Size{"KV cache bytes",
                 {2, m.layers, m.batch, m.seq_len + 1, m.kv_heads, m.head_dim, m.dtype_bytes}},
+           // FLOPs of the whole forward, in three terms, each with a factor 3 so that their sum
+           // fits too: Q/K/V/out projections ≤ 8·B·S·h·heads·head_dim per layer, attention
+           // scores and context 4·B·heads·S·(S+1)·head_dim, MLP 4·B·S·h·ffn.
+           Size{"projection FLOPs",
+                {3, 8, m.layers, m.batch, m.seq_len, m.hidden, m.heads, m.head_dim}},
+           Size{"attention FLOPs",
+                {3, 4, m.layers, m.batch, m.heads, m.seq_len, m.seq_len + 1, m.head_dim}},
+           Size{"MLP FLOPs", {3, 4, m.layers, m.batch, m.seq_len, m.hidden, m.ffn_hidden}},
        })
     if (s.product.overflow) {
       sheet.fail(sizes_fit_64_bit, s.product.culprit_a, s.product.culprit_b, s.name);
-      break;
+      return sheet.findings;
     }
+
+  // Vertices per forward (one replica, one microbatch): per layer and device at most 18 compute
+  // ops (14, plus a KV cache and append for K and V in decode) and at most 9 collective vertices
+  // (3 all-reduces of 3 phases, each phase at most one vertex per device); per device an input,
+  // an output and a transfer per stage boundary.
+  // 29·max(layers, stages) ≥ 27·layers + stages + 1, without a sum that could overflow.
+  const detail::CheckedProduct vertices{p.data_parallel, w.microbatches, tensor_degree(p), 29,
+                                        m.layers > p.pipeline_stages ? m.layers
+                                                                     : p.pipeline_stages};
+  if (vertices.overflow)
+    sheet.fail(dag_size, std::numeric_limits<std::int64_t>::max(), max_dag_vertices,
+               "more than 64 bits count");
+  else if (vertices.value > max_dag_vertices)
+    sheet.fail(dag_size, vertices.value, max_dag_vertices);
   return sheet.findings;
 }
 
