@@ -7,9 +7,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -79,14 +81,24 @@ struct Written {
   std::size_t svg = 0;
 };
 
-/// Writes one view as DOT, and as SVG beside it when Graphviz is there.
+/// Past this many nodes plus edges, dot's layout takes minutes (measured: a 96-layer
+/// communication view of 3,500 nodes and edges ran over two minutes; 2,700 took 0.9 s).
+constexpr std::size_t max_rendered_elements = 3000;
+
+/// Writes one view as DOT, and as SVG beside it when Graphviz is there and the view is small
+/// enough for dot to lay out.
 void write_view(const std::filesystem::path& folder, const std::string& name,
                 const helix::View& view, const std::optional<std::filesystem::path>& dot_program,
                 Written& written) {
   const std::filesystem::path file = folder / name;
   helix::io::write_dot_file(file, view);
   ++written.dot;
-  if (dot_program) {
+  const std::size_t elements = boost::num_vertices(view.graph) + boost::num_edges(view.graph);
+  if (dot_program && elements > max_rendered_elements) {
+    std::cout << "  no SVG for " << name << ": " << elements
+              << " nodes and edges is more than dot lays out quickly (" << max_rendered_elements
+              << "); run dot -Tsvg on it if you need one\n";
+  } else if (dot_program) {
     std::filesystem::path svg = file;
     svg.replace_extension(".svg");
     helix::io::render_svg(*dot_program, file, svg);
@@ -216,6 +228,34 @@ void write_json(const std::filesystem::path& file, const std::string& model_name
   helix::io::write_file_atomically(file, document.dump(2) + "\n");
 }
 
+/// Creates `folder` if needed and proves a file can be made in it; the reason when not.
+std::optional<std::string> unwritable_folder(const std::filesystem::path& folder) {
+  std::error_code error;
+  std::filesystem::create_directories(folder, error);
+  if (error)
+    return "cannot create the folder: " + error.message();
+  if (!std::filesystem::is_directory(folder))
+    return "it is not a folder";
+  const std::filesystem::path probe = folder / ".helix_write_probe";
+  {
+    std::ofstream file(probe);
+    if (!file)
+      return "cannot write in it";
+  }
+  std::filesystem::remove(probe, error);
+  return std::nullopt;
+}
+
+/// A whole number from 1 to 10^15 (validate names what is wrong with the value itself).
+std::optional<std::int64_t> parse_count(const std::string& text) {
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || value < 0 ||
+      value > 1'000'000'000'000'000)
+    return std::nullopt;
+  return value;
+}
+
 std::string joined(const std::vector<std::string>& lines) {
   std::string text;
   for (const std::string& line : lines)
@@ -230,7 +270,7 @@ int main(int argc, char** argv) {
   std::string model_name = "helix_seed";
   std::vector<std::string> plans{"pp=2,tg=4x4", "hp=4x4"};
   std::string phase = "prefill";
-  std::int64_t microbatches = 1;
+  std::string microbatches_text = "1";
   std::string out = "helix_out";
   app.add_option("--model", model_name, "model preset: " + known_models())->capture_default_str();
   app.add_option("--plan", plans, "plan text such as pp=2,tg=4x4 (repeatable)")
@@ -240,7 +280,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"prefill", "decode"}))
       ->capture_default_str();
   // Whether the count suits the model and plan (at least 1, divides the batch) is validate's.
-  app.add_option("--microbatches", microbatches, "pipeline microbatches")->capture_default_str();
+  app.add_option("--microbatches", microbatches_text, "pipeline microbatches")
+      ->capture_default_str();
   std::string hardware_name = "h100_sxm_nvl8";
   app.add_option("--hardware", hardware_name, "hardware preset: h100_sxm_nvl8, gb200_nvl72")
       ->capture_default_str();
@@ -271,8 +312,15 @@ int main(int argc, char** argv) {
               << '\n';
     return 2;
   }
+  // Read as text: CLI11 would clamp 99999999999999999999 to 2^63 - 1 and show that instead.
+  const std::optional<std::int64_t> microbatches = parse_count(microbatches_text);
+  if (!microbatches) {
+    std::cerr << "helix_deploy: --microbatches '" << microbatches_text
+              << "' is not a whole number from 0 to 10^15\n";
+    return 2;
+  }
   const helix::Workload workload{phase == "decode" ? helix::Phase::decode : helix::Phase::prefill,
-                                 microbatches};
+                                 *microbatches};
   const helix::cost::Hardware* hardware = helix::cost::hardware::by_name(hardware_name);
   if (!hardware) {
     std::cerr << "helix_deploy: unknown --hardware '" << hardware_name
@@ -289,6 +337,12 @@ int main(int argc, char** argv) {
       std::cerr << "helix_deploy: --plan: " << e.what() << '\n';
       return 2;
     }
+    for (std::size_t i = 0; i + 1 < specs.size(); ++i)
+      if (specs[i] == specs.back()) {
+        std::cerr << "helix_deploy: --plan '" << helix::to_string(specs.back())
+                  << "' is given twice (as '" << plans[i] << "' and '" << text << "')\n";
+        return 2;
+      }
     const std::vector<std::string> problems = helix::validate(*model, specs.back(), workload);
     if (!problems.empty()) {
       std::cerr << "helix_deploy: --plan '" << helix::to_string(specs.back()) << "' is invalid for "
@@ -297,18 +351,28 @@ int main(int argc, char** argv) {
     }
   }
 
-  const std::filesystem::path folder = out;
-  std::error_code error;
-  std::filesystem::create_directories(folder, error);
-  if (error || !std::filesystem::is_directory(folder)) {
-    std::cerr << "helix_deploy: --out '" << out << "': cannot create the folder"
-              << (error ? ": " + error.message() : std::string(": it is not a folder")) << '\n';
-    return 2;
+  // Every place written to is proven writable before the first file, so a bad path costs
+  // nothing and leaves nothing behind.
+  if (!npy_folder.empty())
+    if (const auto why = unwritable_folder(npy_folder)) {
+      std::cerr << "helix_deploy: --dump-npy '" << npy_folder << "': " << *why << '\n';
+      return 2;
+    }
+  if (!json_file.empty()) {
+    const std::filesystem::path json_path = json_file;
+    std::error_code error;
+    if (std::filesystem::is_directory(json_path, error)) {
+      std::cerr << "helix_deploy: --json '" << json_file << "': it is a folder, not a file\n";
+      return 2;
+    }
+    const std::filesystem::path parent =
+        json_path.has_parent_path() ? json_path.parent_path() : std::filesystem::path(".");
+    if (const auto why = unwritable_folder(parent)) {
+      std::cerr << "helix_deploy: --json '" << json_file << "': its folder '" << parent.string()
+                << "': " << *why << '\n';
+      return 2;
+    }
   }
-  const std::optional<std::filesystem::path> dot_program = helix::io::find_graphviz_dot();
-  if (!dot_program)
-    std::cout << "Graphviz 'dot' is not on PATH: writing DOT files only, no SVG\n";
-
   std::size_t baseline = 0;
   {
     const std::string wanted = baseline_text.empty() ? "hp=4x4" : baseline_text;
@@ -330,6 +394,15 @@ int main(int argc, char** argv) {
     }
   }
 
+  const std::filesystem::path folder = out;
+  if (const auto why = unwritable_folder(folder)) {
+    std::cerr << "helix_deploy: --out '" << out << "': " << *why << '\n';
+    return 2;
+  }
+  const std::optional<std::filesystem::path> dot_program = helix::io::find_graphviz_dot();
+  if (!dot_program)
+    std::cout << "Graphviz 'dot' is not on PATH: writing DOT files only, no SVG\n";
+
   bool all_sound = true;
   std::vector<std::pair<std::string, helix::Dag>> built;
   std::vector<helix::numerics::PlanNumerics> numerics;
@@ -346,8 +419,11 @@ int main(int argc, char** argv) {
         write_view(folder, names.mlp_view(layer), helix::mlp_view(dag, layer), dot_program,
                    written);
       }
-      write_view(folder, names.communication_view(), helix::communication_view(dag), dot_program,
-                 written);
+      // Past 8 layers the communication view keeps the layers drawn in detail: the others repeat.
+      write_view(folder, names.communication_view(),
+                 helix::communication_view(dag, model->layers > 8 ? detailed_layers(*model)
+                                                                  : std::vector<std::int64_t>{}),
+                 dot_program, written);
       const bool sound = summarize(names.prefix, dag, model_name, written, folder);
       checks_ok.push_back(sound);
       all_sound = sound && all_sound;

@@ -20,6 +20,14 @@ set(cases
   "--out|/proc/helix_cannot_be_here" "--out"
   "--no-such-option"               "no-such-option"
   "--model|llama3_70b|--plan|tp=12" "kv heads vs tensor degree"
+  "--microbatches|99999999999999999999" "--microbatches '99999999999999999999'"
+  "--plan|tp=16|--plan|tp=16"      "'tp=16' is given twice"
+  "--plan|tg=1000000000000000x1000000000000000" "product of the plan's degrees"
+  "--plan|pp=2,hp=16x512,dp=1024"  "DAG size"
+  "--json|${WORK}"                 "it is a folder, not a file"
+  "--json|/proc/helix_cannot_be_here/x.json" "--json"
+  "--dump-npy|${WORK}/a_file"      "--dump-npy"
+  "--baseline|tp=3x"               "--baseline"
 )
 list(LENGTH cases n)
 math(EXPR last "${n} - 1")
@@ -40,6 +48,11 @@ foreach(i RANGE 0 ${last} 2)
     math(EXPR failures "${failures} + 1")
   endif()
 endforeach()
+# Every bad path is found before the first file is written: nothing but the file in the way.
+file(GLOB left RELATIVE "${WORK}" "${WORK}/*" "${WORK}/.*")
+if(NOT left STREQUAL "a_file")
+  message(SEND_ERROR "bad inputs left files behind: ${left}")
+endif()
 file(READ "${WORK}/a_file" kept)
 if(NOT kept STREQUAL "in the way")
   message(SEND_ERROR "the file in the way of --out was changed")

@@ -550,10 +550,20 @@ inline View model_view(const Dag& dag) {
 /// Communication only: the devices of replica 0 as nodes clustered by stage, every collective
 /// vertex joined to its member devices, every transfer from its source to its destination, and
 /// each communication followed by the next one on the same devices (so the picture reads in
-/// program order instead of one row of every collective).
-inline View communication_view(const Dag& dag) {
+/// program order instead of one row of every collective). `layers`, when given, keeps only the
+/// collectives of those layers (and every transfer): dot cannot lay out the membership edges of
+/// a 96-layer model in reasonable time (minutes for 3,000 edges), and the layers repeat.
+inline View communication_view(const Dag& dag, const std::vector<std::int64_t>& layers = {}) {
   View view;
-  view.title = detail::view_title(dag, "communication patterns");
+  std::string scope = "communication patterns";
+  if (!layers.empty()) {
+    scope += ", layer";
+    scope += layers.size() > 1 ? "s " : " ";
+    for (std::size_t i = 0; i < layers.size(); ++i)
+      scope += (i ? ", " : "") + std::to_string(layers[i]);
+    scope += " of " + std::to_string(dag[boost::graph_bundle].model.layers);
+  }
+  view.title = detail::view_title(dag, scope);
   ViewGraph& g = view.graph;
   const Mesh& mesh = dag[boost::graph_bundle].mesh;
   std::map<std::int64_t, ViewVertex> devices;
@@ -571,6 +581,9 @@ inline View communication_view(const Dag& dag) {
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     const Op& op = dag[v];
     if (!detail::in_view_scope(op) || !is_communication(op.kind))
+      continue;
+    if (op.layer >= 0 && !layers.empty() &&
+        std::find(layers.begin(), layers.end(), op.layer) == layers.end())
       continue;
     ViewNode node = detail::detail_node(dag, v);
     if (op.layer >= 0)
