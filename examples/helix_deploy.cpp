@@ -445,9 +445,24 @@ int main(int argc, char** argv) {
       }
     }
     if (!npy_folder.empty()) {
-      const auto files = helix::io::write_numerics_npy(
-          npy_folder, helix::models::shrink(*model, specs, workload), specs, workload);
-      std::cout << "wrote " << files.size() << " .npy files to " << npy_folder << '\n';
+      const helix::Model shrunk = helix::models::shrink(*model, specs, workload);
+      const auto files = helix::io::write_numerics_npy(npy_folder, shrunk, specs, workload);
+      // The sizes the arrays alone do not tell (heads, kv heads), for whoever reproduces them.
+      const nlohmann::json sizes{
+          {"layers", shrunk.layers},
+          {"hidden", shrunk.hidden},
+          {"heads", shrunk.heads},
+          {"kv_heads", shrunk.kv_heads},
+          {"head_dim", shrunk.head_dim},
+          {"ffn_hidden", shrunk.ffn_hidden},
+          {"batch", shrunk.batch},
+          {"seq_len", shrunk.seq_len},
+          {"norm", std::string(helix::norm_name(shrunk.norm))},
+          {"workload", workload.phase == helix::Phase::prefill ? "prefill" : "decode"}};
+      helix::io::write_file_atomically(std::filesystem::path(npy_folder) / "model.json",
+                                       sizes.dump(2) + "\n");
+      std::cout << "wrote " << files.size() << " .npy files and model.json to " << npy_folder
+                << '\n';
     }
 
     std::cout << "\n## Cost\n";

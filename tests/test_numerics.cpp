@@ -12,6 +12,8 @@
 
 #include <doctest/doctest.h>
 
+#include <stdexcept>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -228,6 +230,18 @@ TEST_CASE("weights and inputs are the same for the same seed and differ for anot
   CHECK(mean_square == doctest::Approx(1.0 / 64).epsilon(0.05));
   CHECK(a.layers[0].norm_gain[0].size() == model.hidden);
   CHECK(a.layers[0].norm_shift[0].size() == 0); // RMSNorm has no shift
+}
+
+TEST_CASE("verify refuses a model too large for a CPU, naming the tensor size and shrink") {
+  // helix_seed prefill: scores of 1024 sequences × 16 heads × 10000 × 10000 = 1.6384·10^12.
+  try {
+    helix::numerics::verify<double>(helix::models::helix_seed, helix::parse_plan("hp=4x4"));
+    FAIL("verify ran the full seed");
+  } catch (const std::invalid_argument& e) {
+    const std::string message = e.what();
+    CHECK(message.find("1638400000000 elements") != std::string::npos);
+    CHECK(message.find("models::shrink") != std::string::npos);
+  }
 }
 
 TEST_CASE("shrink keeps every divisibility a plan needs and the seed's verification sizes") {

@@ -3,10 +3,15 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace helix {
 
 enum class Norm : std::uint8_t { none, layernorm, rmsnorm };
+
+constexpr std::string_view norm_name(Norm norm) {
+  return norm == Norm::layernorm ? "layernorm" : norm == Norm::rmsnorm ? "rmsnorm" : "none";
+}
 enum class Activation : std::uint8_t { gelu };
 
 /// A decoder-only transformer block stack, with every size a named field.

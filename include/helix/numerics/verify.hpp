@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -111,12 +112,27 @@ inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+/// Elements of the largest tensor the reference and the executor hold for `model`: the
+/// attention scores, an activation or a full weight.
+inline std::int64_t largest_tensor_elements(const Model& model, const Workload& workload) {
+  const std::int64_t tokens = model.batch * new_tokens(model, workload);
+  const std::int64_t widest =
+      std::max({model.hidden, model.ffn_hidden, attention_width(model), kv_width(model)});
+  return std::max(
+      {model.batch * model.heads * new_tokens(model, workload) * attended_tokens(model, workload),
+       tokens * widest, model.hidden * std::max(model.ffn_hidden, attention_width(model))});
+}
+
 } // namespace detail
+
+/// The largest tensor `verify` will allocate: 2^27 elements, 1 GiB in double.
+inline constexpr std::int64_t max_verify_tensor_elements = std::int64_t{1} << 27;
 
 /// Builds `plan` for `model` and `workload` (lowered as `variant`), executes the Dag on weights
 /// and input drawn from `seed`, and compares with `reference_forward` per layer and at the output.
 /// `model` is used as given: pass `models::shrink(model, plan, workload)` for a preset's size.
-/// @throws PlanError when the plan does not suit the model.
+/// @throws PlanError when the plan does not suit the model; std::invalid_argument, naming the
+/// tensor and its size, when a tensor would exceed `max_verify_tensor_elements`.
 ///
 /// Example: `verify<double>(models::shrink(models::helix_seed, parse_plan("hp=4x4")),
 /// parse_plan("hp=4x4")).passed` is true; with `SchemeVariant::broken_slice_local_softmax` false.
@@ -131,6 +147,14 @@ NumericsReport verify(const Model& model, const PlanSpec& plan, const Workload& 
   report.variant = variant;
   report.scalar = std::same_as<Scalar, double> ? "double" : "float";
   const Dag dag = build_dag(model, plan, workload, variant);
+  // After build_dag: the size rule has shown every product below fits 64 bits.
+  if (const std::int64_t elements = detail::largest_tensor_elements(model, workload);
+      elements > max_verify_tensor_elements)
+    throw std::invalid_argument(
+        "helix: verify: the model is too large to run on a CPU: its largest tensor has " +
+        std::to_string(elements) + " elements (at most " +
+        std::to_string(max_verify_tensor_elements) +
+        "); verify models::shrink(model, plan, workload) instead");
   report.vertices = boost::num_vertices(dag);
   report.devices = dag[boost::graph_bundle].mesh.size();
 
