@@ -79,6 +79,7 @@ std::vector<std::int64_t> detailed_layers(const helix::Model& model) {
 struct Written {
   std::size_t dot = 0;
   std::size_t svg = 0;
+  std::size_t replaced = 0; ///< files that were already there (an earlier run's), now replaced
 };
 
 /// Past this many nodes plus edges, dot's layout takes minutes (measured: a 96-layer
@@ -91,6 +92,8 @@ void write_view(const std::filesystem::path& folder, const std::string& name,
                 const helix::View& view, const std::optional<std::filesystem::path>& dot_program,
                 Written& written) {
   const std::filesystem::path file = folder / name;
+  std::error_code error;
+  written.replaced += std::filesystem::exists(file, error) ? 1 : 0;
   helix::io::write_dot_file(file, view);
   ++written.dot;
   const std::size_t elements = boost::num_vertices(view.graph) + boost::num_edges(view.graph);
@@ -101,6 +104,7 @@ void write_view(const std::filesystem::path& folder, const std::string& name,
   } else if (dot_program) {
     std::filesystem::path svg = file;
     svg.replace_extension(".svg");
+    written.replaced += std::filesystem::exists(svg, error) ? 1 : 0;
     helix::io::render_svg(*dot_program, file, svg);
     ++written.svg;
   }
@@ -162,7 +166,11 @@ bool summarize(const std::string& name, const helix::Dag& dag, std::string_view 
       std::cerr << d.message << '\n';
   }
   std::cout << "  wrote " << written.dot << " DOT and " << written.svg << " SVG files to "
-            << folder.string() << '\n';
+            << folder.string();
+  if (written.replaced > 0)
+    std::cout << ", replacing " << written.replaced << " file" << (written.replaced == 1 ? "" : "s")
+              << " of the same name";
+  std::cout << '\n';
   return problems.empty();
 }
 
@@ -472,14 +480,19 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < built.size(); ++i) {
       const std::filesystem::path svg =
           folder / (file_names(*model, specs[i]).prefix + "_timeline.svg");
+      std::error_code error;
+      const bool existed = std::filesystem::exists(svg, error);
       helix::io::write_timeline_svg(svg, built[i].second,
                                     helix::cost::simulate(built[i].second, *hardware, options),
                                     built[i].first);
-      std::cout << "wrote " << svg.string() << '\n';
+      std::cout << "wrote " << svg.string() << (existed ? " (replacing the file there)" : "")
+                << '\n';
     }
     if (!json_file.empty()) {
+      std::error_code error;
+      const bool existed = std::filesystem::exists(json_file, error);
       write_json(json_file, model_name, workload, comparison, checks_ok, numerics);
-      std::cout << "wrote " << json_file << '\n';
+      std::cout << "wrote " << json_file << (existed ? " (replacing the file there)" : "") << '\n';
     }
   } catch (const std::exception& e) {
     std::cerr << "helix_deploy: " << e.what() << '\n';
