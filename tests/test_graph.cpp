@@ -259,6 +259,16 @@ TEST_CASE("data parallel and microbatches split the batch; each microbatch is it
   CHECK(check(dag).empty());
 }
 
+TEST_CASE("build_dag checks the plan at compile time and a run-time workload at run time") {
+  // 4 microbatches of 1024 / 4 = 256 sequences: 4 forwards of the 280-vertex optimized DAG.
+  const Dag dag = build_dag<models::helix_seed, Optimized>(Workload::prefill(4));
+  CHECK(boost::num_vertices(dag) == 4 * 280);
+  CHECK(dag[0].output == Shape{256, 10000, 8192});
+  // 3 microbatches do not divide 1024 sequences: known only at run time, reported then.
+  const auto three = [] { return build_dag<models::helix_seed, Optimized>(Workload::prefill(3)); };
+  CHECK_THROWS_AS(three(), PlanError);
+}
+
 TEST_CASE("build_dag rejects an invalid plan with every broken rule, at run time") {
   CHECK_THROWS_WITH_AS(build_dag(models::helix_seed, parse_plan("tp=3")),
                        doctest::Contains("helix: heads vs tensor degree:"), PlanError);

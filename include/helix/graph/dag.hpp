@@ -85,6 +85,17 @@ Dag build_dag(SchemeVariant variant = SchemeVariant::exact) {
   return materialize(lower(M, P::spec, W, variant));
 }
 
+/// The plan checked at compile time for one microbatch, and `workload` (known only at run time)
+/// at run time: the rules it touches (microbatches dividing the batch) throw PlanError.
+///
+/// Example: `build_dag<models::helix_seed, Plan<PipelineStages<2>, TensorGroups<4, 4>>>(
+/// Workload::prefill(4))` is the optimized seed plan with 4 microbatches.
+template <Model M, PlanDescriptor P>
+Dag build_dag(const Workload& workload, SchemeVariant variant = SchemeVariant::exact) {
+  check_plan<M, P>();
+  return build_dag(M, P::spec, workload, variant);
+}
+
 /// Devices a vertex runs on: its device, a collective's members, a transfer's two ends.
 inline std::vector<std::int64_t> devices_of(const Dag& dag, Vertex v) {
   const Op& op = dag[v];
