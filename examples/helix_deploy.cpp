@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <string_view>
@@ -98,6 +100,11 @@ void write_view(const std::filesystem::path& folder, const std::string& name,
   ++written.dot;
   const std::size_t elements = boost::num_vertices(view.graph) + boost::num_edges(view.graph);
   if (dot_program && elements > max_rendered_elements) {
+    std::filesystem::path stale = file;
+    stale.replace_extension(".svg");
+    std::error_code ignored;
+    if (std::filesystem::remove(stale, ignored)) // an earlier run's picture of another graph
+      ++written.replaced;
     std::cout << "  no SVG for " << name << ": " << elements
               << " nodes and edges is more than dot lays out quickly (" << max_rendered_elements
               << "); run dot -Tsvg on it if you need one\n";
@@ -237,14 +244,36 @@ void write_json(const std::filesystem::path& file, const std::string& model_name
 }
 
 /// Creates `folder` if needed and proves a file can be made in it; the reason when not.
+/// Folders this run created, deepest last, so a later bad path can take them back.
+std::vector<std::filesystem::path> created_folders;
+
+/// Removes the folders this run created (only while empty: nothing of anyone else's goes).
+void remove_created_folders() {
+  std::error_code ignored;
+  for (auto it = created_folders.rbegin(); it != created_folders.rend(); ++it)
+    std::filesystem::remove(*it, ignored);
+  created_folders.clear();
+}
+
 std::optional<std::string> unwritable_folder(const std::filesystem::path& folder) {
   std::error_code error;
+  std::vector<std::filesystem::path> missing;
+  for (std::filesystem::path p = std::filesystem::absolute(folder, error).lexically_normal();
+       !error && !p.empty() && !std::filesystem::exists(p, error) && p != p.parent_path();
+       p = p.parent_path())
+    missing.insert(missing.begin(), p);
   std::filesystem::create_directories(folder, error);
+  for (const std::filesystem::path& p : missing)
+    if (std::error_code ignored; std::filesystem::is_directory(p, ignored))
+      created_folders.push_back(p);
   if (error)
     return "cannot create the folder: " + error.message();
   if (!std::filesystem::is_directory(folder))
     return "it is not a folder";
-  const std::filesystem::path probe = folder / ".helix_write_probe";
+  // A name no one else uses, so the probe never replaces or removes somebody's file.
+  const std::filesystem::path probe =
+      folder / (".helix_write_probe_" + std::to_string(std::random_device{}()) + "_" +
+                std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
   {
     std::ofstream file(probe);
     if (!file)
@@ -254,7 +283,7 @@ std::optional<std::string> unwritable_folder(const std::filesystem::path& folder
   return std::nullopt;
 }
 
-/// A whole number from 1 to 10^15 (validate names what is wrong with the value itself).
+/// A whole number from 0 to 10^15 (validate says why 0 is not a microbatch count).
 std::optional<std::int64_t> parse_count(const std::string& text) {
   std::int64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -359,28 +388,6 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Every place written to is proven writable before the first file, so a bad path costs
-  // nothing and leaves nothing behind.
-  if (!npy_folder.empty())
-    if (const auto why = unwritable_folder(npy_folder)) {
-      std::cerr << "helix_deploy: --dump-npy '" << npy_folder << "': " << *why << '\n';
-      return 2;
-    }
-  if (!json_file.empty()) {
-    const std::filesystem::path json_path = json_file;
-    std::error_code error;
-    if (std::filesystem::is_directory(json_path, error)) {
-      std::cerr << "helix_deploy: --json '" << json_file << "': it is a folder, not a file\n";
-      return 2;
-    }
-    const std::filesystem::path parent =
-        json_path.has_parent_path() ? json_path.parent_path() : std::filesystem::path(".");
-    if (const auto why = unwritable_folder(parent)) {
-      std::cerr << "helix_deploy: --json '" << json_file << "': its folder '" << parent.string()
-                << "': " << *why << '\n';
-      return 2;
-    }
-  }
   std::size_t baseline = 0;
   {
     const std::string wanted = baseline_text.empty() ? "hp=4x4" : baseline_text;
@@ -402,9 +409,36 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Every place written to is proven writable before the first file, so a bad path costs
+  // nothing and leaves nothing behind.
+  if (!npy_folder.empty())
+    if (const auto why = unwritable_folder(npy_folder)) {
+      std::cerr << "helix_deploy: --dump-npy '" << npy_folder << "': " << *why << '\n';
+      remove_created_folders();
+      return 2;
+    }
+  if (!json_file.empty()) {
+    const std::filesystem::path json_path = json_file;
+    std::error_code error;
+    if (std::filesystem::is_directory(json_path, error)) {
+      std::cerr << "helix_deploy: --json '" << json_file << "': it is a folder, not a file\n";
+      remove_created_folders();
+      return 2;
+    }
+    const std::filesystem::path parent =
+        json_path.has_parent_path() ? json_path.parent_path() : std::filesystem::path(".");
+    if (const auto why = unwritable_folder(parent)) {
+      std::cerr << "helix_deploy: --json '" << json_file << "': its folder '" << parent.string()
+                << "': " << *why << '\n';
+      remove_created_folders();
+      return 2;
+    }
+  }
+
   const std::filesystem::path folder = out;
   if (const auto why = unwritable_folder(folder)) {
     std::cerr << "helix_deploy: --out '" << out << "': " << *why << '\n';
+    remove_created_folders();
     return 2;
   }
   const std::optional<std::filesystem::path> dot_program = helix::io::find_graphviz_dot();

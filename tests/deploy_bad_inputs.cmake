@@ -28,6 +28,7 @@ set(cases
   "--json|/proc/helix_cannot_be_here/x.json" "--json"
   "--dump-npy|${WORK}/a_file"      "--dump-npy"
   "--baseline|tp=3x"               "--baseline"
+  "--dump-npy|npy/x|--json|j/r.json|--out|${WORK}/a_file" "--out"
 )
 list(LENGTH cases n)
 math(EXPR last "${n} - 1")

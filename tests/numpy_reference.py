@@ -9,12 +9,12 @@ import sys
 import numpy as np
 
 
-def norm(x, folder, layer, which):
+def norm(x, folder, layer, which, kind):
     gain = os.path.join(folder, f"layer{layer}_norm{which}_gain.npy")
     shift = os.path.join(folder, f"layer{layer}_norm{which}_shift.npy")
-    if not os.path.exists(gain):
-        return x  # a model without norms
-    if os.path.exists(shift):  # LayerNorm
+    if kind == "none":
+        return x
+    if kind == "layernorm":
         mean = x.mean(axis=-1, keepdims=True)
         var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
         return (x - mean) / np.sqrt(var + 1e-5) * np.load(gain) + np.load(shift)
@@ -25,12 +25,12 @@ def gelu(u):
     return 0.5 * u * (1 + np.tanh(math.sqrt(2 / math.pi) * (u + 0.044715 * u**3)))
 
 
-def block(x, folder, layer, heads, kv_heads):
+def block(x, folder, layer, heads, kv_heads, kind):
     w = {n: np.load(os.path.join(folder, f"layer{layer}_{n}.npy"))
          for n in ("wq", "wk", "wv", "wo", "w1", "w2")}
     d = w["wq"].shape[1] // heads
     tokens = x.shape[1]
-    a = norm(x, folder, layer, 1)
+    a = norm(x, folder, layer, 1, kind)
     q, k, v = a @ w["wq"], a @ w["wk"], a @ w["wv"]
     mask = np.triu(np.full((tokens, tokens), -np.inf), k=1)  # key after query
     context = []
@@ -42,7 +42,7 @@ def block(x, folder, layer, heads, kv_heads):
         p /= p.sum(axis=-1, keepdims=True)
         context.append(p @ vg)
     y = x + np.concatenate(context, axis=-1) @ w["wo"]
-    return y + gelu(norm(y, folder, layer, 2) @ w["w1"]) @ w["w2"]
+    return y + gelu(norm(y, folder, layer, 2, kind) @ w["w1"]) @ w["w2"]
 
 
 def main():
@@ -55,7 +55,7 @@ def main():
     x = np.load(os.path.join(folder, "x.npy"))
     layer = 0
     for layer in range(sizes["layers"]):
-        x = block(x, folder, layer, heads, kv_heads)
+        x = block(x, folder, layer, heads, kv_heads, sizes["norm"])
     layer = sizes["layers"]
     reference = np.load(os.path.join(folder, "y_reference.npy"))
     scale = np.abs(reference).max()

@@ -259,6 +259,20 @@ TEST_CASE("data parallel and microbatches split the batch; each microbatch is it
   CHECK(check(dag).empty());
 }
 
+TEST_CASE("the DAG size rule's bound holds for every scheme, prefill and decode") {
+  // The bound of rules.hpp: dp · microbatches · tensor degree · 29 · max(layers, stages).
+  const Model m = models::llama3_70b.with_layers(4).with_batch(8);
+  for (const char* text : {"tp=8", "pp=2,tg=2x4", "pp=4,tp=2,dp=2", "hp=4x2", "tp=16,dp=2"})
+    for (const Workload& w : {Workload::prefill(), Workload::decode(2), Workload::prefill(4)}) {
+      CAPTURE(text);
+      const PlanSpec plan = parse_plan(text);
+      const std::int64_t t = tensor_degree(plan);
+      const std::int64_t bound =
+          plan.data_parallel * w.microbatches * t * 29 * std::max(m.layers, plan.pipeline_stages);
+      CHECK(static_cast<std::int64_t>(boost::num_vertices(build_dag(m, plan, w))) <= bound);
+    }
+}
+
 TEST_CASE("build_dag checks the plan at compile time and a run-time workload at run time") {
   // 4 microbatches of 1024 / 4 = 256 sequences: 4 forwards of the 280-vertex optimized DAG.
   const Dag dag = build_dag<models::helix_seed, Optimized>(Workload::prefill(4));
@@ -325,6 +339,11 @@ TEST_CASE("check names each corruption of a sound DAG with its rule") {
     Dag dag = sound;
     Op& q = dag[find(dag, OpKind::q_projection, 11, 1)]; // stage 1 holds layer 1
     q.output = q.output.with_last(q.output.last() + 1);
+    CHECK(has_rule(check(dag), CheckRule::op_shape));
+  }
+  SUBCASE("an op claiming more inputs than it has slots is reported, not read past its end") {
+    Dag dag = sound;
+    dag[find(dag, OpKind::softmax, 2, 0)].input_count = 99;
     CHECK(has_rule(check(dag), CheckRule::op_shape));
   }
   SUBCASE("a Linear given a slice its producer does not make, declared consistently") {

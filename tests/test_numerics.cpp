@@ -233,15 +233,33 @@ TEST_CASE("weights and inputs are the same for the same seed and differ for anot
 }
 
 TEST_CASE("verify refuses a model too large for a CPU, naming the tensor size and shrink") {
-  // helix_seed prefill: scores of 1024 sequences × 16 heads × 10000 × 10000 = 1.6384·10^12.
+  // helix_seed: scores of 1024 sequences × 16 heads × 10000 queries × 10001 keys
+  // = 1,638,563,840,000 elements.
   try {
     helix::numerics::verify<double>(helix::models::helix_seed, helix::parse_plan("hp=4x4"));
     FAIL("verify ran the full seed");
   } catch (const std::invalid_argument& e) {
     const std::string message = e.what();
-    CHECK(message.find("1638400000000 elements") != std::string::npos);
+    CHECK(message.find("attention scores tensor has 1638563840000 elements") != std::string::npos);
     CHECK(message.find("models::shrink") != std::string::npos);
   }
+  // Decode of one token still prefills the 100,000-token context to build the cache:
+  // 1 sequence × 4 heads × 100,000 × 100,001 = 40,000,400,000 score elements.
+  const Model tiny_long{.layers = 1,
+                        .hidden = 64,
+                        .heads = 4,
+                        .kv_heads = 4,
+                        .head_dim = 16,
+                        .ffn_hidden = 256,
+                        .batch = 1,
+                        .seq_len = 100'000,
+                        .dtype_bytes = 2,
+                        .norm = helix::Norm::none};
+  const auto decode = [&] {
+    return helix::numerics::verify<double>(tiny_long, helix::parse_plan("tp=1"),
+                                           Workload::decode());
+  };
+  CHECK_THROWS_WITH_AS(decode(), doctest::Contains("40000400000 elements"), std::invalid_argument);
 }
 
 TEST_CASE("shrink keeps every divisibility a plan needs and the seed's verification sizes") {

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -149,14 +150,37 @@ TEST_CASE("every rule holds for a plan that respects it and breaks, with its num
        {},
        "sizes fit 64-bit",
        "product of the plan's degrees"},
-      // GPT-3 at batch 4096 × 8192 tokens: the projections alone are 8·96·4096·8192·12288·96·128
-      // ≈ 3.9·10^18 FLOPs, the MLP twice that: the forward passes 2^63.
+      // GPT-3 at batch 4096 × 8192 tokens: the projections are 8·96·4096·8192·12288·96·128
+      // ≈ 3.9·10^18 FLOPs, the MLP 4·96·4096·8192·12288·49152 ≈ 7.8·10^18; each fits under
+      // 2^63 ≈ 9.2·10^18, their sum does not.
       {models::gpt3_175b.with_batch(4096).with_seq_len(8192),
        "tp=8",
        {},
        "sizes fit 64-bit",
-       "projection FLOPs"},
-      // 1024 replicas × 8192 devices each × 29 × 2 layers = 486,539,264 vertices at most.
+       "forward FLOPs"},
+      // Sizes of 1, batch 2^63 / 24: the lowering counts 41·B FLOPs (mostly element-wise ops),
+      // past 2^63 (the rule's bound is 50·B).
+      {Model{.layers = 1,
+             .hidden = 1,
+             .heads = 1,
+             .kv_heads = 1,
+             .head_dim = 1,
+             .ffn_hidden = 1,
+             .batch = std::numeric_limits<std::int64_t>::max() / 24,
+             .seq_len = 1,
+             .dtype_bytes = 1,
+             .norm = Norm::layernorm},
+       "tp=1",
+       {},
+       "sizes fit 64-bit",
+       "FLOPs"},
+      {seed.with_seq_len(std::numeric_limits<std::int64_t>::max()),
+       "tp=2",
+       {},
+       "sizes fit 64-bit",
+       "seq_len + 1"},
+      // Tensor degree 16·512 = 8192 (per stage); the rule's bound, dp · microbatches · t ·
+      // 29 · max(layers, stages) = 1024 · 1 · 8192 · 29 · 2 = 486,539,264 vertices.
       {seed,
        "pp=2,hp=16x512,dp=1024",
        {},
@@ -186,7 +210,7 @@ TEST_CASE("every rule holds for a plan that respects it and breaks, with its num
       {seed.with_batch(8), "dp=2", Workload::prefill(4), "", ""},
       {seed, "pp=2,split=1/1", {}, "", ""},
       {seed, "tp=16", Workload::decode(), "", ""},
-      {seed, "pp=2,hp=16x512", {}, "", ""}, // 8192 devices: 475,136 vertices at most
+      {seed, "pp=2,hp=16x512", {}, "", ""}, // tensor degree 8192: bound 475,136
   };
   for (const Row& row : accepted) {
     CAPTURE(row.plan);

@@ -138,7 +138,7 @@ inline void check_op_shapes(const Dag& dag, const DiagnosticSink& report) {
       break;
     case OpShapeProblem::inputs_differ_from_payload: {
       std::string have, want;
-      for (std::size_t i = 0; i < op.input_count; ++i)
+      for (std::size_t i = 0; i < std::min(op.input_count, op.inputs.size()); ++i)
         have += (i ? ", " : "") + to_string(op.inputs[i]);
       for (std::size_t i = 0; i < expected.input_count; ++i)
         want += (i ? ", " : "") + to_string(expected.inputs[i]);
@@ -169,7 +169,8 @@ inline void check_edges(const Dag& dag, const DiagnosticSink& report) {
       report(CheckRule::edge_shape,
              where + " carries " + to_string(tensor.shape) + " into port " +
                  std::to_string(tensor.port) + ", which expects " +
-                 (tensor.port < consumer.input_count || is_collective(consumer.kind)
+                 (tensor.port < std::min(consumer.input_count, consumer.inputs.size()) ||
+                          is_collective(consumer.kind)
                       ? to_string(consumer.inputs[is_collective(consumer.kind) ? 0 : tensor.port])
                       : std::string("no input")));
       break;
@@ -205,13 +206,14 @@ inline void check_edges(const Dag& dag, const DiagnosticSink& report) {
     const Op& op = dag[v];
     if (is_collective(op.kind))
       continue;
-    std::vector<int> arrivals(op.input_count, 0);
+    const std::size_t ports = std::min(op.input_count, op.inputs.size());
+    std::vector<int> arrivals(ports, 0);
     for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag))) {
       const std::size_t port = dag[e].port;
-      if (port < op.input_count)
+      if (port < ports)
         ++arrivals[port];
     }
-    for (std::size_t port = 0; port < op.input_count; ++port)
+    for (std::size_t port = 0; port < ports; ++port)
       if (arrivals[port] != 1)
         report(CheckRule::edge_shape, describe_vertex(dag, v) + " receives " +
                                           std::to_string(arrivals[port]) + " tensors at port " +

@@ -27,8 +27,11 @@ enum class OpShapeProblem : std::uint8_t {
 constexpr OpShapeProblem op_shape_problem(const Op& op, const OpSignature& expected) {
   if (op.output != expected.output)
     return OpShapeProblem::output_differs_from_payload;
-  if (op.input_count != expected.input_count || op.inputs != expected.inputs)
+  if (op.input_count != expected.input_count)
     return OpShapeProblem::inputs_differ_from_payload;
+  for (std::size_t i = 0; i < expected.input_count; ++i) // unused slots are nobody's business
+    if (op.inputs[i] != expected.inputs[i])
+      return OpShapeProblem::inputs_differ_from_payload;
   return OpShapeProblem::none;
 }
 
@@ -40,7 +43,10 @@ constexpr EdgeShapeProblem edge_shape_problem(const Op& producer, const Op& cons
   if (tensor.shape != producer.output)
     return EdgeShapeProblem::differs_from_producer;
   const std::size_t port = is_collective(consumer.kind) ? 0 : tensor.port;
-  if (port >= consumer.input_count || tensor.shape != consumer.inputs[port])
+  // A hand-made op may claim more inputs than there are slots.
+  const std::size_t used =
+      consumer.input_count < consumer.inputs.size() ? consumer.input_count : consumer.inputs.size();
+  if (port >= used || tensor.shape != consumer.inputs[port])
     return EdgeShapeProblem::differs_from_consumer;
   return EdgeShapeProblem::none;
 }

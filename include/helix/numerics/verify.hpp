@@ -20,7 +20,9 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace helix::numerics {
@@ -112,15 +114,23 @@ inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-/// Elements of the largest tensor the reference and the executor hold for `model`: the
-/// attention scores, an activation or a full weight.
-inline std::int64_t largest_tensor_elements(const Model& model, const Workload& workload) {
-  const std::int64_t tokens = model.batch * new_tokens(model, workload);
+/// Elements of the largest tensor the reference and the executor hold for `model`: attention
+/// scores, an activation, a full weight or the KV cache, with its name. Decode builds its cache
+/// by a prefill of the `seq_len` context tokens, so both phases are sized as a prefill over
+/// `seq_len + 1` keys.
+inline std::pair<std::int64_t, std::string_view> largest_tensor(const Model& model) {
+  const std::int64_t keys = model.seq_len + 1;
   const std::int64_t widest =
       std::max({model.hidden, model.ffn_hidden, attention_width(model), kv_width(model)});
-  return std::max(
-      {model.batch * model.heads * new_tokens(model, workload) * attended_tokens(model, workload),
-       tokens * widest, model.hidden * std::max(model.ffn_hidden, attention_width(model))});
+  std::pair<std::int64_t, std::string_view> largest{
+      model.batch * model.heads * model.seq_len * keys, "attention scores"};
+  for (const auto& candidate :
+       {std::pair<std::int64_t, std::string_view>{model.batch * keys * widest, "activation"},
+        {model.hidden * std::max(model.ffn_hidden, attention_width(model)), "weight"},
+        {model.batch * keys * kv_width(model), "KV cache"}})
+    if (candidate.first > largest.first)
+      largest = candidate;
+  return largest;
 }
 
 } // namespace detail
@@ -148,13 +158,12 @@ NumericsReport verify(const Model& model, const PlanSpec& plan, const Workload& 
   report.scalar = std::same_as<Scalar, double> ? "double" : "float";
   const Dag dag = build_dag(model, plan, workload, variant);
   // After build_dag: the size rule has shown every product below fits 64 bits.
-  if (const std::int64_t elements = detail::largest_tensor_elements(model, workload);
+  if (const auto [elements, name] = detail::largest_tensor(model);
       elements > max_verify_tensor_elements)
-    throw std::invalid_argument(
-        "helix: verify: the model is too large to run on a CPU: its largest tensor has " +
-        std::to_string(elements) + " elements (at most " +
-        std::to_string(max_verify_tensor_elements) +
-        "); verify models::shrink(model, plan, workload) instead");
+    throw std::invalid_argument("helix: verify: the model is too large to run on a CPU: its " +
+                                std::string(name) + " tensor has " + std::to_string(elements) +
+                                " elements (at most " + std::to_string(max_verify_tensor_elements) +
+                                "); verify models::shrink(model, plan, workload) instead");
   report.vertices = boost::num_vertices(dag);
   report.devices = dag[boost::graph_bundle].mesh.size();
 

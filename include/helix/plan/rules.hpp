@@ -255,6 +255,10 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
     std::string_view name;
     detail::CheckedProduct product;
   };
+  if (m.seq_len == std::numeric_limits<std::int64_t>::max()) { // decode attends to seq_len + 1
+    sheet.fail(sizes_fit_64_bit, m.seq_len, 1, "seq_len + 1");
+    return sheet.findings;
+  }
   for (const Size& s : {
            Size{"world size",
                 {p.pipeline_stages, p.data_parallel, p.kv_parallel, head_split(p),
@@ -270,19 +274,36 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
            Size{"W1 bytes", {m.hidden, m.ffn_hidden, m.dtype_bytes}},
            Size{"KV cache bytes",
                 {2, m.layers, m.batch, m.seq_len + 1, m.kv_heads, m.head_dim, m.dtype_bytes}},
-           // FLOPs of the whole forward, in three terms, each with a factor 3 so that their sum
-           // fits too: Q/K/V/out projections ≤ 8·B·S·h·heads·head_dim per layer, attention
-           // scores and context 4·B·heads·S·(S+1)·head_dim, MLP 4·B·S·h·ffn.
-           Size{"projection FLOPs",
-                {3, 8, m.layers, m.batch, m.seq_len, m.hidden, m.heads, m.head_dim}},
-           Size{"attention FLOPs",
-                {3, 4, m.layers, m.batch, m.heads, m.seq_len, m.seq_len + 1, m.head_dim}},
-           Size{"MLP FLOPs", {3, 4, m.layers, m.batch, m.seq_len, m.hidden, m.ffn_hidden}},
        })
     if (s.product.overflow) {
       sheet.fail(sizes_fit_64_bit, s.product.culprit_a, s.product.culprit_b, s.name);
       return sheet.findings;
     }
+  // FLOPs of the whole forward, each term an upper bound and the sum checked: Q/K/V/out
+  // projections ≤ 8·B·S·h·heads·head_dim per layer, scores and context 4·B·heads·S·(S+1)·head_dim,
+  // MLP 4·B·S·h·ffn, softmax 5·B·heads·S·(S+1), GELU 8·B·S·ffn, two norms and two residual adds
+  // ≤ 12·B·S·h.
+  const std::int64_t keys = m.seq_len + 1;
+  std::int64_t forward_flops = 0;
+  for (const Size& s : {
+           Size{"projection FLOPs",
+                {8, m.layers, m.batch, m.seq_len, m.hidden, m.heads, m.head_dim}},
+           Size{"attention FLOPs", {4, m.layers, m.batch, m.heads, m.seq_len, keys, m.head_dim}},
+           Size{"MLP FLOPs", {4, m.layers, m.batch, m.seq_len, m.hidden, m.ffn_hidden}},
+           Size{"softmax FLOPs", {5, m.layers, m.batch, m.heads, m.seq_len, keys}},
+           Size{"GELU FLOPs", {8, m.layers, m.batch, m.seq_len, m.ffn_hidden}},
+           Size{"norm and residual FLOPs", {12, m.layers, m.batch, m.seq_len, m.hidden}},
+       }) {
+    if (s.product.overflow) {
+      sheet.fail(sizes_fit_64_bit, s.product.culprit_a, s.product.culprit_b, s.name);
+      return sheet.findings;
+    }
+    if (__builtin_add_overflow(forward_flops, s.product.value, &forward_flops)) {
+      sheet.fail(sizes_fit_64_bit, forward_flops, s.product.value,
+                 "forward FLOPs, the sum so far and the next term");
+      return sheet.findings;
+    }
+  }
 
   // Vertices per forward (one replica, one microbatch): per layer and device at most 18 compute
   // ops (14, plus a KV cache and append for K and V in decode) and at most 9 collective vertices
@@ -293,8 +314,8 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
                                         m.layers > p.pipeline_stages ? m.layers
                                                                      : p.pipeline_stages};
   if (vertices.overflow)
-    sheet.fail(dag_size, std::numeric_limits<std::int64_t>::max(), max_dag_vertices,
-               "more than 64 bits count");
+    sheet.fail(dag_size, vertices.culprit_a, vertices.culprit_b,
+               "past 64 bits: the vertex bound's partial product and next factor");
   else if (vertices.value > max_dag_vertices)
     sheet.fail(dag_size, vertices.value, max_dag_vertices);
   return sheet.findings;
