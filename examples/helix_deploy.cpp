@@ -283,6 +283,17 @@ std::optional<std::string> unwritable_folder(const std::filesystem::path& folder
   return std::nullopt;
 }
 
+/// Whether two plans partition `model` the same way, whatever their spelling (`tp=4`, `tg=1x4`,
+/// `hp=4x1` and `pp=1,tp=4` are one scheme): the same mesh and the same layers on every stage.
+bool same_partition(const helix::Model& model, const helix::PlanSpec& a, const helix::PlanSpec& b) {
+  if (!(helix::make_mesh(a) == helix::make_mesh(b)) || a.pipeline_stages != b.pipeline_stages)
+    return false;
+  for (std::int64_t stage = 0; stage < a.pipeline_stages; ++stage)
+    if (helix::layers_in_stage(model, a, stage) != helix::layers_in_stage(model, b, stage))
+      return false;
+  return true;
+}
+
 /// A whole number from 0 to 10^15 (validate says why 0 is not a microbatch count).
 std::optional<std::int64_t> parse_count(const std::string& text) {
   std::int64_t value = 0;
@@ -374,18 +385,18 @@ int main(int argc, char** argv) {
       std::cerr << "helix_deploy: --plan: " << e.what() << '\n';
       return 2;
     }
-    for (std::size_t i = 0; i + 1 < specs.size(); ++i)
-      if (specs[i] == specs.back()) {
-        std::cerr << "helix_deploy: --plan '" << helix::to_string(specs.back())
-                  << "' is given twice (as '" << plans[i] << "' and '" << text << "')\n";
-        return 2;
-      }
     const std::vector<std::string> problems = helix::validate(*model, specs.back(), workload);
     if (!problems.empty()) {
       std::cerr << "helix_deploy: --plan '" << helix::to_string(specs.back()) << "' is invalid for "
                 << model_name << ": " << joined(problems) << '\n';
       return 2;
     }
+    for (std::size_t i = 0; i + 1 < specs.size(); ++i)
+      if (same_partition(*model, specs[i], specs.back())) {
+        std::cerr << "helix_deploy: --plan '" << text << "' partitions " << model_name
+                  << " exactly as --plan '" << plans[i] << "' does: give it once\n";
+        return 2;
+      }
   }
 
   std::size_t baseline = 0;

@@ -60,7 +60,7 @@ namespace helix {
   X(sizes_fit_64_bit, "sizes fit 64-bit",                                                          \
     "every tensor's elements and bytes, the forward's FLOPs and the product of the plan's "        \
     "degrees must fit in a signed 64-bit integer",                                                 \
-    "factor a", "factor b")                                                                        \
+    "product so far", "next factor")                                                               \
   X(dag_size, "DAG size",                                                                          \
     "the operator DAG may have at most 2^24 vertices (about 16 GB to build)",                      \
     "vertices (upper bound)", "limit")
@@ -205,7 +205,8 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
                                        p.kv_parallel,     w.microbatches};
   if (degrees.overflow) {
     sheet.fail(sizes_fit_64_bit, degrees.culprit_a, degrees.culprit_b,
-               "product of the plan's degrees");
+               "product of the plan's degrees (stages, groups, group size, head groups, dimension "
+               "slices, data parallel, kv parallel, microbatches)");
     return sheet.findings;
   }
 
@@ -260,19 +261,24 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
     return sheet.findings;
   }
   for (const Size& s : {
-           Size{"world size",
+           Size{"world size = pipeline × data × kv × head groups × dimension slices",
                 {p.pipeline_stages, p.data_parallel, p.kv_parallel, head_split(p),
                  head_dim_split(p)}},
-           Size{"attention width", {m.heads, m.head_dim}},
-           Size{"activation bytes", {m.batch, m.seq_len, m.hidden, m.dtype_bytes}},
-           Size{"attention activation bytes",
+           Size{"attention width = heads × head_dim", {m.heads, m.head_dim}},
+           Size{"activation bytes = batch × seq_len × hidden × dtype_bytes",
+                {m.batch, m.seq_len, m.hidden, m.dtype_bytes}},
+           Size{"attention activation bytes = batch × seq_len × heads × head_dim × dtype_bytes",
                 {m.batch, m.seq_len, m.heads, m.head_dim, m.dtype_bytes}},
-           Size{"MLP activation bytes", {m.batch, m.seq_len, m.ffn_hidden, m.dtype_bytes}},
-           Size{"attention score bytes",
+           Size{"MLP activation bytes = batch × seq_len × ffn_hidden × dtype_bytes",
+                {m.batch, m.seq_len, m.ffn_hidden, m.dtype_bytes}},
+           Size{"attention score bytes = batch × heads × seq_len × (seq_len + 1) × dtype_bytes",
                 {m.batch, m.heads, m.seq_len, m.seq_len + 1, m.dtype_bytes}},
-           Size{"Wq bytes", {m.hidden, m.heads, m.head_dim, m.dtype_bytes}},
-           Size{"W1 bytes", {m.hidden, m.ffn_hidden, m.dtype_bytes}},
-           Size{"KV cache bytes",
+           Size{"Wq bytes = hidden × heads × head_dim × dtype_bytes",
+                {m.hidden, m.heads, m.head_dim, m.dtype_bytes}},
+           Size{"W1 bytes = hidden × ffn_hidden × dtype_bytes",
+                {m.hidden, m.ffn_hidden, m.dtype_bytes}},
+           Size{"KV cache bytes = 2 × layers × batch × (seq_len + 1) × kv_heads × head_dim × "
+                "dtype_bytes",
                 {2, m.layers, m.batch, m.seq_len + 1, m.kv_heads, m.head_dim, m.dtype_bytes}},
        })
     if (s.product.overflow) {
@@ -286,13 +292,18 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
   const std::int64_t keys = m.seq_len + 1;
   std::int64_t forward_flops = 0;
   for (const Size& s : {
-           Size{"projection FLOPs",
+           Size{"projection FLOPs = 8 × layers × batch × seq_len × hidden × heads × head_dim",
                 {8, m.layers, m.batch, m.seq_len, m.hidden, m.heads, m.head_dim}},
-           Size{"attention FLOPs", {4, m.layers, m.batch, m.heads, m.seq_len, keys, m.head_dim}},
-           Size{"MLP FLOPs", {4, m.layers, m.batch, m.seq_len, m.hidden, m.ffn_hidden}},
-           Size{"softmax FLOPs", {5, m.layers, m.batch, m.heads, m.seq_len, keys}},
-           Size{"GELU FLOPs", {8, m.layers, m.batch, m.seq_len, m.ffn_hidden}},
-           Size{"norm and residual FLOPs", {12, m.layers, m.batch, m.seq_len, m.hidden}},
+           Size{"attention FLOPs = 4 × layers × batch × heads × seq_len × (seq_len + 1) × head_dim",
+                {4, m.layers, m.batch, m.heads, m.seq_len, keys, m.head_dim}},
+           Size{"MLP FLOPs = 4 × layers × batch × seq_len × hidden × ffn_hidden",
+                {4, m.layers, m.batch, m.seq_len, m.hidden, m.ffn_hidden}},
+           Size{"softmax FLOPs = 5 × layers × batch × heads × seq_len × (seq_len + 1)",
+                {5, m.layers, m.batch, m.heads, m.seq_len, keys}},
+           Size{"GELU FLOPs = 8 × layers × batch × seq_len × ffn_hidden",
+                {8, m.layers, m.batch, m.seq_len, m.ffn_hidden}},
+           Size{"norm and residual FLOPs = 12 × layers × batch × seq_len × hidden",
+                {12, m.layers, m.batch, m.seq_len, m.hidden}},
        }) {
     if (s.product.overflow) {
       sheet.fail(sizes_fit_64_bit, s.product.culprit_a, s.product.culprit_b, s.name);
@@ -300,7 +311,7 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
     }
     if (__builtin_add_overflow(forward_flops, s.product.value, &forward_flops)) {
       sheet.fail(sizes_fit_64_bit, forward_flops, s.product.value,
-                 "forward FLOPs, the sum so far and the next term");
+                 "forward FLOPs = the six terms summed (the numbers: sum so far, next term)");
       return sheet.findings;
     }
   }
@@ -315,7 +326,8 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
                                                                      : p.pipeline_stages};
   if (vertices.overflow)
     sheet.fail(dag_size, vertices.culprit_a, vertices.culprit_b,
-               "past 64 bits: the vertex bound's partial product and next factor");
+               "vertex bound = data parallel × microbatches × tensor degree × 29 × "
+               "max(layers, stages), past 64 bits");
   else if (vertices.value > max_dag_vertices)
     sheet.fail(dag_size, vertices.value, max_dag_vertices);
   return sheet.findings;
