@@ -135,9 +135,8 @@ bool summarize(const std::string& name, const helix::Dag& dag, std::string_view 
     }
   }
   std::cout << name << ": " << model_name << ", plan " << helix::to_string(info.plan) << ", "
-            << (info.workload.phase == helix::Phase::prefill ? "prefill" : "decode") << ", "
-            << info.workload.microbatches << " microbatch"
-            << (info.workload.microbatches == 1 ? "" : "es") << '\n';
+            << helix::phase_name(info.workload.phase) << ", " << info.workload.microbatches
+            << " microbatch" << (info.workload.microbatches == 1 ? "" : "es") << '\n';
   std::cout << "  world size " << info.mesh.size() << " GPUs; DAG " << boost::num_vertices(dag)
             << " vertices, " << boost::num_edges(dag) << " edges\n";
   std::size_t collectives = 0;
@@ -231,15 +230,14 @@ void write_json(const std::filesystem::path& file, const std::string& model_name
                         {"plan", v.plan},
                         {"verdict", std::string(helix::cost::verdict_name(v.verdict))},
                         {"text", v.text}});
-  const nlohmann::json document{
-      {"model", model_name},
-      {"workload",
-       {{"phase", workload.phase == helix::Phase::prefill ? "prefill" : "decode"},
-        {"microbatches", workload.microbatches}}},
-      {"hardware", comparison.hardware},
-      {"plans", plans},
-      {"claims", verdicts},
-      {"notes", comparison.notes}};
+  const nlohmann::json document{{"model", model_name},
+                                {"workload",
+                                 {{"phase", std::string(helix::phase_name(workload.phase))},
+                                  {"microbatches", workload.microbatches}}},
+                                {"hardware", comparison.hardware},
+                                {"plans", plans},
+                                {"claims", verdicts},
+                                {"notes", comparison.notes}};
   helix::io::write_file_atomically(file, document.dump(2) + "\n");
 }
 
@@ -501,17 +499,16 @@ int main(int argc, char** argv) {
       const helix::Model shrunk = helix::models::shrink(*model, specs, workload);
       const auto files = helix::io::write_numerics_npy(npy_folder, shrunk, specs, workload);
       // The sizes the arrays alone do not tell (heads, kv heads), for whoever reproduces them.
-      const nlohmann::json sizes{
-          {"layers", shrunk.layers},
-          {"hidden", shrunk.hidden},
-          {"heads", shrunk.heads},
-          {"kv_heads", shrunk.kv_heads},
-          {"head_dim", shrunk.head_dim},
-          {"ffn_hidden", shrunk.ffn_hidden},
-          {"batch", shrunk.batch},
-          {"seq_len", shrunk.seq_len},
-          {"norm", std::string(helix::norm_name(shrunk.norm))},
-          {"workload", workload.phase == helix::Phase::prefill ? "prefill" : "decode"}};
+      const nlohmann::json sizes{{"layers", shrunk.layers},
+                                 {"hidden", shrunk.hidden},
+                                 {"heads", shrunk.heads},
+                                 {"kv_heads", shrunk.kv_heads},
+                                 {"head_dim", shrunk.head_dim},
+                                 {"ffn_hidden", shrunk.ffn_hidden},
+                                 {"batch", shrunk.batch},
+                                 {"seq_len", shrunk.seq_len},
+                                 {"norm", std::string(helix::norm_name(shrunk.norm))},
+                                 {"workload", std::string(helix::phase_name(workload.phase))}};
       helix::io::write_file_atomically(std::filesystem::path(npy_folder) / "model.json",
                                        sizes.dump(2) + "\n");
       std::cout << "wrote " << files.size() << " .npy files and model.json to " << npy_folder

@@ -122,7 +122,7 @@ inline std::string model_name(const Model& model) {
 inline std::string view_title(const Dag& dag, std::string_view what) {
   const DagInfo& info = dag[boost::graph_bundle];
   return model_name(info.model) + ", plan " + to_string(info.plan) + ", " +
-         (info.workload.phase == Phase::prefill ? "prefill" : "decode") + ": " + std::string(what) +
+         std::string(phase_name(info.workload.phase)) + ": " + std::string(what) +
          " (data-parallel replica 0, microbatch 0)";
 }
 

@@ -85,6 +85,10 @@ constexpr std::int64_t parameters(const Model& m) {
 
 enum class Phase : std::uint8_t { prefill, decode };
 
+constexpr std::string_view phase_name(Phase phase) {
+  return phase == Phase::prefill ? "prefill" : "decode";
+}
+
 /// What one forward step does: prefill runs all `seq_len` tokens; decode runs one new token per
 /// sequence against a KV cache of `seq_len` tokens. The batch is split into `microbatches` that
 /// flow through the pipeline one after another.

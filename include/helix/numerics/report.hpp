@@ -70,8 +70,7 @@ inline void print_reports(std::ostream& out, const NumericsReport& in_double,
                           const NumericsReport& in_float, bool expected_to_pass = true) {
   using detail::scientific;
   const Model& m = in_double.model;
-  out << "numerics: " << to_string(in_double.plan) << ", "
-      << (in_double.workload.phase == Phase::prefill ? "prefill" : "decode");
+  out << "numerics: " << to_string(in_double.plan) << ", " << phase_name(in_double.workload.phase);
   if (in_double.workload.microbatches > 1)
     out << " in " << in_double.workload.microbatches << " microbatches";
   out << ", " << scheme_variant_name(in_double.variant) << " lowering"
