@@ -126,10 +126,10 @@ bool summarize(const std::string& name, const helix::Dag& dag, std::string_view 
   std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> logical;
   for (helix::Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     const helix::Op& op = dag[v];
-    if (!helix::is_communication(op.kind))
+    if (!helix::is_communication(op.kind()))
       continue;
-    ++kinds[op.kind];
-    if (const auto* c = std::get_if<helix::CollectiveOp>(&op.payload)) {
+    ++kinds[op.kind()];
+    if (const helix::step::Collective* c = helix::collective_of(op)) {
       ++phases[c->phase];
       logical.insert({op.replica, op.microbatch, c->logical});
     }

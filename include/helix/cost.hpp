@@ -9,3 +9,4 @@
 #include "helix/cost/schedule.hpp"
 #include "helix/cost/simulate.hpp"
 #include "helix/cost/units.hpp"
+#include "helix/cost/work.hpp"

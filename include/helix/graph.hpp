@@ -1,4 +1,5 @@
-// The operator DAG: its vocabulary, the lowering, the Boost graph and its checks.
+// The operator DAG: its vocabulary (steps, shapes, placements), the lowering, the Boost graph and
+// its checks.
 #pragma once
 
 #include "helix/graph/check.hpp"
@@ -6,6 +7,8 @@
 #include "helix/graph/lowering.hpp"
 #include "helix/graph/op_signature.hpp"
 #include "helix/graph/ops.hpp"
+#include "helix/graph/placement.hpp"
+#include "helix/graph/placement_rules.hpp"
 #include "helix/graph/shape.hpp"
 #include "helix/graph/shape_rules.hpp"
-#include "helix/graph/views.hpp"
+#include "helix/graph/steps.hpp"

@@ -8,3 +8,4 @@
 #include "helix/model.hpp"
 #include "helix/numerics.hpp"
 #include "helix/plan.hpp"
+#include "helix/view.hpp"

@@ -2,6 +2,7 @@
 // runs the Dag itself, and verify() comparing the two.
 #pragma once
 
+#include "helix/numerics/collectives.hpp"
 #include "helix/numerics/execute.hpp"
 #include "helix/numerics/kernels.hpp"
 #include "helix/numerics/reference.hpp"

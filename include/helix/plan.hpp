@@ -4,6 +4,7 @@
 
 #include "helix/plan/check.hpp"
 #include "helix/plan/descriptors.hpp"
+#include "helix/plan/device_group.hpp"
 #include "helix/plan/mesh.hpp"
 #include "helix/plan/parse.hpp"
 #include "helix/plan/rules.hpp"

@@ -2,24 +2,23 @@
 // shape check, at a call named after the rule. HELIX_CORRUPT selects the break (0: none, must
 // compile): 1 an edge no longer carries what its producer makes; 2 a Linear holds a slice its
 // producer does not make, declared consistently (what a slicing bug in the lowering looks like);
-// 3 an op's payload no longer implies the output it declares.
+// 3 an op's step no longer implies the output it declares.
 #include "helix/graph/op_signature.hpp"
 #include "helix/graph/shape_rules.hpp"
 #include "helix/model/presets.hpp"
 #include "helix/plan/descriptors.hpp"
 
 #include <cstddef>
-#include <variant>
 
 constexpr bool lowering_is_consistent() {
   helix::Lowering lowering =
       helix::lower(helix::models::helix_seed,
                    helix::Plan<helix::PipelineStages<2>, helix::TensorGroups<4, 4>>::spec, {});
   std::size_t fc2 = 0;
-  while (lowering.ops[fc2].kind != helix::OpKind::fc2)
+  while (lowering.ops[fc2].kind() != helix::OpKind::fc2)
     ++fc2;
   helix::Op& op = lowering.ops[fc2];
-  auto& slice = std::get<helix::LinearSlice>(op.payload);
+  auto& slice = *helix::step_if<helix::step::Fc2>(op);
   if (HELIX_CORRUPT == 1)
     lowering.edges[5].tensor.shape = lowering.edges[5].tensor.shape.with_last(7);
   if (HELIX_CORRUPT == 2) {

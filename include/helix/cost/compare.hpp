@@ -117,7 +117,7 @@ inline PlanSummary summarize(std::string name, const Dag& dag, const Timeline& t
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     const Op& op = dag[v];
     forwards.emplace(op.replica, op.microbatch);
-    if (const auto* c = std::get_if<CollectiveOp>(&op.payload)) {
+    if (const step::Collective* c = collective_of(op)) {
       logical.emplace(op.replica, op.microbatch, c->logical);
       phases.emplace(op.replica, op.microbatch, c->logical, c->phase);
     }

@@ -5,13 +5,13 @@
 
 #include "helix/graph/dag.hpp"
 #include "helix/graph/ops.hpp"
+#include "helix/plan/device_group.hpp"
 #include "helix/plan/mesh.hpp"
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
-#include <variant>
 
 namespace helix::cost {
 
@@ -133,9 +133,9 @@ constexpr LinkClass link_of(const Hardware& hw, const Mesh& mesh, const DeviceGr
 
 /// The link class a communication vertex uses (NVLink for compute vertices, which use none).
 constexpr LinkClass link_of(const Hardware& hw, const Mesh& mesh, const Op& op) {
-  if (const auto* c = std::get_if<CollectiveOp>(&op.payload))
+  if (const step::Collective* c = collective_of(op))
     return link_of(hw, mesh, c->group);
-  if (const auto* t = std::get_if<TransferOp>(&op.payload))
+  if (const step::Transfer* t = transfer_of(op))
     return link_between(hw, t->source, t->destination);
   return LinkClass::nvlink;
 }

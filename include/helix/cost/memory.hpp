@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <tuple>
-#include <variant>
 #include <vector>
 
 namespace helix::cost {
@@ -67,7 +67,7 @@ inline double peak_activation_bytes(const Dag& dag, std::int64_t device,
   };
   for (std::size_t i = 0; i < slots; ++i) {
     const Vertex v = sequence[i];
-    if (is_kv_tensor(dag[v].kind))
+    if (is_kv_tensor(dag[v].kind()))
       continue;
     std::int64_t last = -1;
     double bytes = 0;
@@ -85,7 +85,7 @@ inline double peak_activation_bytes(const Dag& dag, std::int64_t device,
     // transfer's output is produced by the transfer, which the receiver takes part in).
     for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag))) {
       const Vertex u = boost::source(e, dag);
-      if (dag[e].device == device && position[u] < 0 && !is_kv_tensor(dag[u].kind))
+      if (dag[e].device == device && position[u] < 0 && !is_kv_tensor(dag[u].kind()))
         live(0, static_cast<std::int64_t>(i),
              static_cast<double>(dag[e].shape.elements() * dtype_bytes));
     }
@@ -119,24 +119,24 @@ inline MemoryReport memory(const Dag& dag, const Hardware& hw) {
 
   // (device, layer, weight or norm slot): a weight used by several microbatches is held once.
   std::set<std::tuple<std::int64_t, std::int64_t, int>> held;
-  const std::int64_t norm_weights = info.model.norm == Norm::layernorm ? 2 * info.model.hidden
-                                    : info.model.norm == Norm::rmsnorm ? info.model.hidden
-                                                                       : 0;
+  const std::int64_t norm_weights = norm_parameters(info.model);
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     const Op& op = dag[v];
     if (op.device < 0)
       continue;
     DeviceMemory& m = report.devices[static_cast<std::size_t>(op.device)];
-    if (const auto* s = std::get_if<LinearSlice>(&op.payload)) {
+    if (const std::optional<WeightSlice> s = weight_slice_of(op)) {
       if (held.emplace(op.device, op.layer, static_cast<int>(s->weight)).second)
-        m.weight_bytes += static_cast<double>(s->rows.total() * s->cols.total() * dtype_bytes);
-    } else if (const auto* n = std::get_if<NormSlot>(&op.payload)) {
-      if (held.emplace(op.device, op.layer, static_cast<int>(weight_count + n->index)).second)
+        m.weight_bytes +=
+            static_cast<double>(s->slice.rows.total() * s->slice.cols.total() * dtype_bytes);
+    } else if (const step::Norm* n = step_if<step::Norm>(op)) {
+      if (held.emplace(op.device, op.layer, static_cast<int>(weight_count + n->slot)).second)
         m.weight_bytes += static_cast<double>(norm_weights * dtype_bytes);
     }
+    const OpKind kind = op.kind();
     const bool cache = info.workload.phase == Phase::decode
-                           ? op.kind == OpKind::kv_append
-                           : op.kind == OpKind::k_projection || op.kind == OpKind::v_projection;
+                           ? kind == OpKind::kv_append
+                           : kind == OpKind::k_projection || kind == OpKind::v_projection;
     if (cache)
       m.kv_cache_bytes += static_cast<double>(op.output.elements() * dtype_bytes);
   }

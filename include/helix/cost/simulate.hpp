@@ -7,6 +7,7 @@
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/op_cost.hpp"
 #include "helix/cost/schedule.hpp"
+#include "helix/cost/work.hpp"
 #include "helix/graph/dag.hpp"
 #include "helix/model/model.hpp"
 
@@ -15,7 +16,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <utility>
-#include <variant>
 #include <vector>
 
 namespace helix::cost {
@@ -89,14 +89,14 @@ inline Timeline simulate(const Dag& dag, const Hardware& hw,
 
   for (Vertex v : schedule_order(dag)) {
     const Op& op = dag[v];
-    const OpCost cost = op_cost(op, info.mesh, info.model.dtype_bytes, hw);
+    const OpCost cost = op_cost(op, info, hw);
     timeline.costs[v] = cost;
     double start = 0;
     for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag)))
       start = std::max(start, timeline.vertices[boost::source(e, dag)].end_seconds);
     const std::vector<std::int64_t> devices = devices_of(dag, v);
     const std::size_t stream = !options.overlap_communication || !cost.communication ? 0
-                               : op.kind == OpKind::transfer                         ? 2
+                               : op.kind() == OpKind::transfer                       ? 2
                                                                                      : 1;
     for (std::int64_t d : devices)
       start = std::max(start, free[static_cast<std::size_t>(d)][stream]);
@@ -108,12 +108,12 @@ inline Timeline simulate(const Dag& dag, const Hardware& hw,
       DeviceUsage& usage = timeline.devices[dd];
       if (cost.communication) {
         usage.communication_seconds += cost.seconds;
-        const bool sends = !std::holds_alternative<TransferOp>(op.payload) || i == 0;
+        const bool sends = transfer_of(op) == nullptr || i == 0;
         if (sends)
           usage.bytes_sent[static_cast<std::size_t>(cost.link)] += cost.bytes_sent;
       } else {
         usage.compute_seconds += cost.seconds;
-        usage.flops += op.flops;
+        usage.flops += work(op, info).flops;
       }
       if (!seen[dd] || start < usage.first_start_seconds)
         usage.first_start_seconds = start;

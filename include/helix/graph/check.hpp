@@ -4,13 +4,18 @@
 
 #include "helix/graph/dag.hpp"
 #include "helix/graph/ops.hpp"
+#include "helix/graph/placement.hpp"
+#include "helix/graph/placement_rules.hpp"
 #include "helix/graph/shape_rules.hpp"
 #include "helix/model/model.hpp"
+#include "helix/plan/device_group.hpp"
 #include "helix/plan/mesh.hpp"
 #include "helix/plan/parse.hpp"
 #include "helix/plan/spec.hpp"
 
+#include <boost/graph/breadth_first_search.hpp>
 #include <boost/graph/depth_first_search.hpp>
+#include <boost/graph/reverse_graph.hpp>
 
 #include <algorithm>
 #include <array>
@@ -20,7 +25,6 @@
 #include <string_view>
 #include <tuple>
 #include <utility>
-#include <variant>
 #include <vector>
 
 namespace helix {
@@ -28,20 +32,43 @@ namespace helix {
 enum class CheckRule : std::uint8_t {
   acyclic,          ///< no cycle
   connected,        ///< every vertex on a path from an input (or KV cache) to an output
-  op_shape,         ///< an op's inputs and output are what its kind and payload imply
+  op_shape,         ///< an op's inputs and output are what its step implies
   edge_shape,       ///< a tensor is what its producer makes and its consumer expects, port by port
   edge_device,      ///< a tensor lives on a device its producer writes and its consumer reads
   collective_group, ///< a collective spans exactly the group the mesh prescribes for its phase
   device_works,     ///< every device of the mesh runs at least one compute op
   weight_tiling,    ///< per replica, the devices' slices tile each full weight uniformly
+  placement,        ///< every op takes its inputs placed as its step needs; edges say so
+  step_data,        ///< a step agrees with the model and workload (kv heads, causal mask)
   built_from,       ///< the graph was built from the model and plan it is checked against
 };
 
 constexpr std::string_view check_rule_name(CheckRule rule) {
-  constexpr std::array<std::string_view, 9> names{
-      "acyclic",          "connected",    "op shape",      "edge shape", "edge device",
-      "collective group", "device works", "weight tiling", "built from"};
-  return names[static_cast<std::size_t>(rule)];
+  switch (rule) {
+  case CheckRule::acyclic:
+    return "acyclic";
+  case CheckRule::connected:
+    return "connected";
+  case CheckRule::op_shape:
+    return "op shape";
+  case CheckRule::edge_shape:
+    return "edge shape";
+  case CheckRule::edge_device:
+    return "edge device";
+  case CheckRule::collective_group:
+    return "collective group";
+  case CheckRule::device_works:
+    return "device works";
+  case CheckRule::weight_tiling:
+    return "weight tiling";
+  case CheckRule::placement:
+    return "placement";
+  case CheckRule::step_data:
+    return "step data";
+  case CheckRule::built_from:
+    return "built from";
+  }
+  return "?";
 }
 
 struct Diagnostic {
@@ -53,7 +80,7 @@ namespace detail {
 
 inline std::string describe_vertex(const Dag& dag, Vertex v) {
   const Op& op = dag[v];
-  std::string text = "vertex " + std::to_string(v) + " (" + std::string(op_kind_name(op.kind));
+  std::string text = "vertex " + std::to_string(v) + " (" + std::string(op_kind_name(op.kind()));
   if (op.layer >= 0)
     text += ", layer " + std::to_string(op.layer);
   if (op.device >= 0)
@@ -82,39 +109,37 @@ inline void check_acyclic(const Dag& dag, const DiagnosticSink& report) {
                                    describe_vertex(dag, boost::target(e, dag)) + " closes a cycle");
 }
 
+/// Marks every vertex reachable from `sources` in `graph` (the Dag, or its reverse to find what
+/// reaches the outputs): one multi-source breadth-first search.
+template <class Graph>
+std::vector<char> reachable(const Graph& graph, const std::vector<Vertex>& sources) {
+  struct Marker : boost::default_bfs_visitor {
+    std::vector<char>* seen;
+    void discover_vertex(Vertex v, const Graph&) const { (*seen)[v] = 1; }
+  };
+  std::vector<char> seen(boost::num_vertices(graph), 0);
+  Marker marker;
+  marker.seen = &seen;
+  std::vector<boost::default_color_type> colors(boost::num_vertices(graph));
+  boost::queue<Vertex> queue;
+  boost::breadth_first_search(
+      graph, sources.begin(), sources.end(), queue, marker,
+      boost::make_iterator_property_map(colors.begin(), boost::get(boost::vertex_index, graph)));
+  return seen;
+}
+
 inline void check_connected(const Dag& dag, const DiagnosticSink& report) {
-  const std::size_t n = boost::num_vertices(dag);
-  std::vector<char> from_input(n, 0), to_output(n, 0);
-  std::vector<Vertex> stack;
-  for (Vertex v = 0; v < n; ++v)
-    if (dag[v].kind == OpKind::input || dag[v].kind == OpKind::kv_cache) {
-      from_input[v] = 1;
-      stack.push_back(v);
-    }
-  while (!stack.empty()) {
-    const Vertex v = stack.back();
-    stack.pop_back();
-    for (Edge e : boost::make_iterator_range(boost::out_edges(v, dag)))
-      if (!from_input[boost::target(e, dag)]) {
-        from_input[boost::target(e, dag)] = 1;
-        stack.push_back(boost::target(e, dag));
-      }
+  std::vector<Vertex> inputs, outputs;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+    const OpKind kind = dag[v].kind();
+    if (kind == OpKind::input || kind == OpKind::kv_cache)
+      inputs.push_back(v);
+    if (kind == OpKind::output)
+      outputs.push_back(v);
   }
-  for (Vertex v = 0; v < n; ++v)
-    if (dag[v].kind == OpKind::output) {
-      to_output[v] = 1;
-      stack.push_back(v);
-    }
-  while (!stack.empty()) {
-    const Vertex v = stack.back();
-    stack.pop_back();
-    for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag)))
-      if (!to_output[boost::source(e, dag)]) {
-        to_output[boost::source(e, dag)] = 1;
-        stack.push_back(boost::source(e, dag));
-      }
-  }
-  for (Vertex v = 0; v < n; ++v) {
+  const std::vector<char> from_input = reachable(dag, inputs);
+  const std::vector<char> to_output = reachable(boost::make_reverse_graph(dag), outputs);
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     if (!from_input[v] && !to_output[v])
       report(CheckRule::connected, describe_vertex(dag, v) + " is isolated");
     else if (!from_input[v])
@@ -132,18 +157,18 @@ inline void check_op_shapes(const Dag& dag, const DiagnosticSink& report) {
     switch (op_shape_problem(op, expected)) {
     case OpShapeProblem::none:
       break;
-    case OpShapeProblem::output_differs_from_payload:
+    case OpShapeProblem::output_differs_from_step:
       report(CheckRule::op_shape, describe_vertex(dag, v) + " makes " + to_string(op.output) +
-                                      " but its payload implies " + to_string(expected.output));
+                                      " but its step implies " + to_string(expected.output));
       break;
-    case OpShapeProblem::inputs_differ_from_payload: {
+    case OpShapeProblem::inputs_differ_from_step: {
       std::string have, want;
       for (std::size_t i = 0; i < std::min(op.input_count, op.inputs.size()); ++i)
         have += (i ? ", " : "") + to_string(op.inputs[i]);
       for (std::size_t i = 0; i < expected.input_count; ++i)
         want += (i ? ", " : "") + to_string(expected.inputs[i]);
       report(CheckRule::op_shape, describe_vertex(dag, v) + " expects (" + have +
-                                      ") but its payload implies (" + want + ")");
+                                      ") but its step implies (" + want + ")");
       break;
     }
     }
@@ -170,28 +195,23 @@ inline void check_edges(const Dag& dag, const DiagnosticSink& report) {
              where + " carries " + to_string(tensor.shape) + " into port " +
                  std::to_string(tensor.port) + ", which expects " +
                  (tensor.port < std::min(consumer.input_count, consumer.inputs.size()) ||
-                          is_collective(consumer.kind)
-                      ? to_string(consumer.inputs[is_collective(consumer.kind) ? 0 : tensor.port])
+                          is_collective(consumer.kind())
+                      ? to_string(consumer.inputs[is_collective(consumer.kind()) ? 0 : tensor.port])
                       : std::string("no input")));
       break;
     }
     // Where the tensor must live, seen from each end.
-    auto lives_on_member = [&](const Op& op) {
-      const auto& c = std::get<CollectiveOp>(op.payload);
-      return group_index(mesh, c.group, tensor.device) >= 0;
-    };
     bool producer_side = true, consumer_side = true;
-    if (is_collective(producer.kind))
-      producer_side = lives_on_member(producer);
-    else if (const auto* transfer = std::get_if<TransferOp>(&producer.payload))
+    if (const step::Collective* c = collective_of(producer))
+      producer_side = group_index(mesh, c->group, tensor.device) >= 0;
+    else if (const step::Transfer* transfer = transfer_of(producer))
       producer_side = tensor.device == transfer->destination;
     else
       producer_side = tensor.device == producer.device;
-    if (is_collective(consumer.kind)) {
-      const auto& c = std::get<CollectiveOp>(consumer.payload);
+    if (const step::Collective* c = collective_of(consumer)) {
       consumer_side =
-          tensor.device == group_member(mesh, c.group, static_cast<std::int64_t>(tensor.port));
-    } else if (const auto* transfer = std::get_if<TransferOp>(&consumer.payload)) {
+          tensor.device == group_member(mesh, c->group, static_cast<std::int64_t>(tensor.port));
+    } else if (const step::Transfer* transfer = transfer_of(consumer)) {
       consumer_side = tensor.device == transfer->source;
     } else {
       consumer_side = tensor.device == consumer.device;
@@ -204,7 +224,7 @@ inline void check_edges(const Dag& dag, const DiagnosticSink& report) {
   // Each compute argument arrives exactly once.
   for (Vertex v = 0; v < boost::num_vertices(dag); ++v) {
     const Op& op = dag[v];
-    if (is_collective(op.kind))
+    if (is_collective(op.kind()))
       continue;
     const std::size_t ports = std::min(op.input_count, op.inputs.size());
     std::vector<int> arrivals(ports, 0);
@@ -222,13 +242,12 @@ inline void check_edges(const Dag& dag, const DiagnosticSink& report) {
 }
 
 /// The axes a collective of this phase and purpose must span.
-constexpr AxisMask prescribed_axes(const CollectiveOp& c) {
+constexpr AxisMask prescribed_axes(const step::Collective& c) {
   switch (c.phase) {
   case CollectivePhase::flat:
     if (c.purpose == CollectivePurpose::attention_scores)
       return axis_bit(Role::head_dim);
-    return static_cast<AxisMask>(axis_bit(Role::tensor_group) | axis_bit(Role::tensor) |
-                                 axis_bit(Role::head_dim));
+    return tensor_axes;
   case CollectivePhase::intra_group_reduce_scatter:
   case CollectivePhase::intra_group_all_gather:
     return axis_bit(Role::tensor);
@@ -238,18 +257,48 @@ constexpr AxisMask prescribed_axes(const CollectiveOp& c) {
   return 0;
 }
 
+/// Whether `plan` sums a stage's partial outputs hierarchically (reduce-scatter in each tensor
+/// group, all-reduce across groups, all-gather) rather than in one flat ring: when a stage has
+/// several tensor groups of several devices.
+constexpr bool prescribes_hierarchical_all_reduce(const PlanSpec& plan) {
+  return groups_per_stage(plan) > 1 && group_size(plan) > 1;
+}
+
+/// What `plan` prescribes for the stage's all-reduces, in words, for messages.
+inline std::string prescribed_all_reduce_text(const PlanSpec& plan) {
+  if (prescribes_hierarchical_all_reduce(plan))
+    return "a hierarchical all-reduce (ring reduce-scatter inside each tensor group of " +
+           std::to_string(group_size(plan)) + ", ring all-reduce across the " +
+           std::to_string(groups_per_stage(plan)) + " groups, ring all-gather)";
+  return "one flat ring all-reduce over the stage's " + std::to_string(tensor_degree(plan)) +
+         " devices";
+}
+
 inline void check_collectives(const Dag& dag, const DiagnosticSink& report) {
-  const Mesh& mesh = dag[boost::graph_bundle].mesh;
+  const DagInfo& info = dag[boost::graph_bundle];
+  const Mesh& mesh = info.mesh;
   for (Vertex v = 0; v < boost::num_vertices(dag); ++v) {
     const Op& op = dag[v];
-    if (!is_collective(op.kind))
+    const step::Collective* c = collective_of(op);
+    if (!c)
       continue;
-    const auto* c = std::get_if<CollectiveOp>(&op.payload);
-    if (!c) {
-      report(CheckRule::collective_group, describe_vertex(dag, v) + " has no collective payload");
-      continue;
-    }
     const std::int64_t members = group_size(mesh, c->group);
+    // The algorithm the plan prescribes: flat or hierarchical for a stage's all-reduces, ring
+    // for every phase.
+    const bool flat = c->phase == CollectivePhase::flat;
+    if (c->purpose != CollectivePurpose::attention_scores &&
+        flat == prescribes_hierarchical_all_reduce(info.plan))
+      report(CheckRule::collective_group,
+             describe_vertex(dag, v) + " is a " + (flat ? "flat " : "") + "ring " +
+                 std::string(op_kind_name(op.kind())) + " (" +
+                 std::string(collective_phase_name(c->phase)) + ") over " +
+                 std::to_string(members) + " GPUs, but plan '" + to_string(info.plan) +
+                 "' prescribes " + prescribed_all_reduce_text(info.plan));
+    if (c->algorithm != CollectiveAlgorithm::ring)
+      report(CheckRule::collective_group, describe_vertex(dag, v) + " runs the " +
+                                              std::string(collective_algorithm_name(c->algorithm)) +
+                                              " algorithm, but plan '" + to_string(info.plan) +
+                                              "' prescribes ring");
     const DeviceGroup expected{c->group.anchor, prescribed_axes(*c)};
     const bool same_stage = mesh.coordinate(c->group.anchor, Role::pipeline) == op.stage &&
                             mesh.coordinate(c->group.anchor, Role::data) == op.replica;
@@ -299,7 +348,7 @@ inline void check_devices(const Dag& dag, const DiagnosticSink& report) {
   std::vector<char> works(static_cast<std::size_t>(mesh.size()), 0);
   for (Vertex v = 0; v < boost::num_vertices(dag); ++v) {
     const Op& op = dag[v];
-    if (is_communication(op.kind))
+    if (is_communication(op.kind()))
       continue;
     if (op.device < 0 || op.device >= mesh.size())
       report(CheckRule::device_works, describe_vertex(dag, v) + " runs on GPU " +
@@ -332,8 +381,8 @@ inline void check_tiling(const Dag& dag, const DiagnosticSink& report) {
   using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, Weight>; // replica, mb, layer
   std::map<Key, std::vector<LinearSlice>> slices;
   for (Vertex v = 0; v < boost::num_vertices(dag); ++v)
-    if (const auto* s = std::get_if<LinearSlice>(&dag[v].payload))
-      slices[{dag[v].replica, dag[v].microbatch, dag[v].layer, s->weight}].push_back(*s);
+    if (const std::optional<WeightSlice> s = weight_slice_of(dag[v]))
+      slices[{dag[v].replica, dag[v].microbatch, dag[v].layer, s->weight}].push_back(s->slice);
   for (std::int64_t replica = 0; replica < info.plan.data_parallel; ++replica)
     for (std::int64_t mb = 0; mb < info.workload.microbatches; ++mb)
       for (std::int64_t layer = 0; layer < m.layers; ++layer)
@@ -395,27 +444,87 @@ inline void check_tiling(const Dag& dag, const DiagnosticSink& report) {
         }
 }
 
+/// Derives every op's output placement again and reports the ops that cannot take their inputs
+/// as placed, and the edges whose stored placement differs from what their producer makes.
+/// @pre the graph is acyclic (check() skips this rule otherwise).
+inline void check_placements(const Dag& dag, const DiagnosticSink& report) {
+  const Mesh& mesh = dag[boost::graph_bundle].mesh;
+  const auto [made, problems] = derive_placements(dag, mesh);
+  for (const PlacementProblem<Vertex>& p : problems)
+    report(CheckRule::placement, describe_vertex(dag, p.vertex) + ": " + p.what);
+  for (Edge e : boost::make_iterator_range(boost::edges(dag))) {
+    const TensorPlacement& stored = dag[e].placement;
+    const TensorPlacement& derived = made[boost::source(e, dag)];
+    if (stored != derived)
+      report(CheckRule::placement, "edge " + describe_vertex(dag, boost::source(e, dag)) + " → " +
+                                       describe_vertex(dag, boost::target(e, dag)) + " says " +
+                                       placement_text(stored, mesh) + " but its producer makes " +
+                                       placement_text(derived, mesh));
+  }
+}
+
+/// Steps that disagree with the model or workload: query heads reading a kv head outside their
+/// group (the model's grouping: query head h reads kv head h / (heads / kv_heads)), a causal mask
+/// on decode or none on prefill.
+inline void check_step_data(const Dag& dag, const DiagnosticSink& report) {
+  const DagInfo& info = dag[boost::graph_bundle];
+  const Model& m = info.model;
+  const std::int64_t group = m.kv_heads > 0 ? m.heads / m.kv_heads : 0;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+    const Op& op = dag[v];
+    if (const AttentionHeads* a = attention_heads_of(op); a && group > 0)
+      for (std::int64_t h = a->head_begin; h < a->head_begin + a->heads; ++h) {
+        const std::int64_t kv = h / group;
+        if (kv < a->kv_head_begin || kv >= a->kv_head_begin + a->kv_heads) {
+          report(CheckRule::step_data,
+                 describe_vertex(dag, v) + ": query head " + std::to_string(h) + " reads kv head " +
+                     std::to_string(kv) + " (heads / kv_heads = " + std::to_string(group) +
+                     "), which the op's kv heads [" + std::to_string(a->kv_head_begin) + ", " +
+                     std::to_string(a->kv_head_begin + a->kv_heads) + ") do not hold");
+          break;
+        }
+      }
+    if (const step::Softmax* s = step_if<step::Softmax>(op)) {
+      const bool prefill = info.workload.phase == Phase::prefill;
+      if (s->causal != prefill)
+        report(CheckRule::step_data,
+               describe_vertex(dag, v) + (s->causal ? " masks" : " does not mask") +
+                   " keys after the query's position, but the workload is " +
+                   std::string(phase_name(info.workload.phase)) +
+                   (prefill ? ": prefill needs the causal mask"
+                            : ": decode's one new token sees every cached key"));
+    }
+  }
+}
+
 } // namespace detail
 
 /// Every invariant the DAG breaks; empty when it is sound.
 /// @post a DAG from build_dag passes; each corruption (a cycle, an isolated or dangling vertex, a
-/// wrong edge shape, a collective over the wrong devices, an idle device, a weight slice that
-/// overlaps or leaves a gap) yields a diagnostic of the matching rule.
-inline std::vector<Diagnostic> check(const Dag& dag) {
+/// wrong edge shape, a collective over the wrong devices or of another algorithm than the plan
+/// prescribes, an idle device, a weight slice that overlaps or leaves a gap, a partial sum that
+/// reaches a non-linear op or the output, a reduction over an axis that owes nothing, a query head
+/// reading a kv head outside its group) yields a diagnostic of the matching rule.
+[[nodiscard]] inline std::vector<Diagnostic> check(const Dag& dag) {
   std::vector<Diagnostic> out;
   const detail::DiagnosticSink report{out};
   detail::check_acyclic(dag, report);
+  const bool acyclic = out.empty();
   detail::check_connected(dag, report);
   detail::check_op_shapes(dag, report);
   detail::check_edges(dag, report);
   detail::check_collectives(dag, report);
   detail::check_devices(dag, report);
   detail::check_tiling(dag, report);
+  if (acyclic)
+    detail::check_placements(dag, report);
+  detail::check_step_data(dag, report);
   return out;
 }
 
 /// The same, and the graph must have been built from `model` and `plan`.
-inline std::vector<Diagnostic> check(const Dag& dag, const Model& model, const PlanSpec& plan) {
+[[nodiscard]] inline std::vector<Diagnostic> check(const Dag& dag, const Model& model,
+                                                   const PlanSpec& plan) {
   std::vector<Diagnostic> out;
   const DagInfo& info = dag[boost::graph_bundle];
   if (!(info.model == model) || !(info.plan == plan)) {

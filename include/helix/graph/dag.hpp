@@ -5,8 +5,10 @@
 
 #include "helix/graph/lowering.hpp"
 #include "helix/graph/ops.hpp"
+#include "helix/graph/placement_rules.hpp"
 #include "helix/model/model.hpp"
 #include "helix/plan/check.hpp"
+#include "helix/plan/device_group.hpp"
 #include "helix/plan/mesh.hpp"
 #include "helix/plan/plan_concepts.hpp"
 #include "helix/plan/spec.hpp"
@@ -18,7 +20,6 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
 namespace helix {
@@ -54,7 +55,10 @@ private:
   }
 };
 
-/// The Boost graph of a lowering; vertex i is `lowering.ops[i]`.
+/// The Boost graph of a lowering; vertex i is `lowering.ops[i]`. Every tensor carries the
+/// placement its producer makes by the placement rules (placement_rules.hpp): derived, not
+/// declared, so the slicing decided in the lowering is stated once. A lowering that breaks a
+/// placement rule still materializes; check() names the op.
 inline Dag materialize(const Lowering& lowering) {
   Dag dag(lowering.ops.size(), DagInfo{lowering.model, lowering.plan, lowering.workload,
                                        lowering.mesh, lowering.variant});
@@ -62,6 +66,9 @@ inline Dag materialize(const Lowering& lowering) {
     dag[i] = lowering.ops[i];
   for (const LoweredEdge& e : lowering.edges)
     boost::add_edge(e.source, e.target, e.tensor, dag);
+  const std::vector<TensorPlacement> made = derive_placements(dag, lowering.mesh).first;
+  for (Edge e : boost::make_iterator_range(boost::edges(dag)))
+    dag[e].placement = made[boost::source(e, dag)];
   return dag;
 }
 
@@ -70,8 +77,9 @@ inline Dag materialize(const Lowering& lowering) {
 ///
 /// Example: `build_dag(models::helix_seed, parse_plan("hp=4x4"), Workload::prefill())` has 492
 /// vertices: 16 devices × 2 layers × 14 ops, 12 collectives, 16 inputs and 16 outputs.
-inline Dag build_dag(const Model& model, const PlanSpec& plan, const Workload& workload = {},
-                     SchemeVariant variant = SchemeVariant::exact) {
+[[nodiscard]] inline Dag build_dag(const Model& model, const PlanSpec& plan,
+                                   const Workload& workload = {},
+                                   SchemeVariant variant = SchemeVariant::exact) {
   std::vector<std::string> problems = validate(model, plan, workload);
   if (!problems.empty())
     throw PlanError(std::move(problems));
@@ -80,7 +88,7 @@ inline Dag build_dag(const Model& model, const PlanSpec& plan, const Workload& w
 
 /// The same, with the plan checked at compile time (see check_plan).
 template <Model M, PlanDescriptor P, Workload W = Workload{}>
-Dag build_dag(SchemeVariant variant = SchemeVariant::exact) {
+[[nodiscard]] Dag build_dag(SchemeVariant variant = SchemeVariant::exact) {
   check_plan<M, P, W>();
   return materialize(lower(M, P::spec, W, variant));
 }
@@ -91,7 +99,8 @@ Dag build_dag(SchemeVariant variant = SchemeVariant::exact) {
 /// Example: `build_dag<models::helix_seed, Plan<PipelineStages<2>, TensorGroups<4, 4>>>(
 /// Workload::prefill(4))` is the optimized seed plan with 4 microbatches.
 template <Model M, PlanDescriptor P>
-Dag build_dag(const Workload& workload, SchemeVariant variant = SchemeVariant::exact) {
+[[nodiscard]] Dag build_dag(const Workload& workload,
+                            SchemeVariant variant = SchemeVariant::exact) {
   check_plan<M, P>();
   return build_dag(M, P::spec, workload, variant);
 }
@@ -99,14 +108,14 @@ Dag build_dag(const Workload& workload, SchemeVariant variant = SchemeVariant::e
 /// Devices a vertex runs on: its device, a collective's members, a transfer's two ends.
 inline std::vector<std::int64_t> devices_of(const Dag& dag, Vertex v) {
   const Op& op = dag[v];
-  if (const auto* c = std::get_if<CollectiveOp>(&op.payload)) {
+  if (const step::Collective* c = collective_of(op)) {
     const Mesh& mesh = dag[boost::graph_bundle].mesh;
     std::vector<std::int64_t> members;
     for (std::int64_t i = 0; i < group_size(mesh, c->group); ++i)
       members.push_back(group_member(mesh, c->group, i));
     return members;
   }
-  if (const auto* t = std::get_if<TransferOp>(&op.payload))
+  if (const step::Transfer* t = transfer_of(op))
     return {t->source, t->destination};
   return {op.device};
 }

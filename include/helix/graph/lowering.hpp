@@ -7,6 +7,7 @@
 #include "helix/graph/ops.hpp"
 #include "helix/graph/shape.hpp"
 #include "helix/model/model.hpp"
+#include "helix/plan/device_group.hpp"
 #include "helix/plan/mesh.hpp"
 #include "helix/plan/rules.hpp"
 #include "helix/plan/spec.hpp"
@@ -16,7 +17,6 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 namespace helix {
@@ -78,77 +78,81 @@ private:
   std::int64_t replica_ = 0, microbatch_ = 0, batch_begin_ = 0, stage_ = 0, layer_ = -1;
   std::int64_t logical_ = 0;
 
+  /// The rank of member `local` (in ring order over the tensor axes) of `stage`'s tensor group in
+  /// the current replica, read from the mesh rather than assumed to be consecutive.
   constexpr std::int64_t rank(std::int64_t stage, std::int64_t local) const {
-    // Tensor axes are innermost, so a stage's replica occupies t_ consecutive ranks.
-    return (stage * p_.data_parallel + replica_) * t_ + local;
+    const Mesh& mesh = out_.mesh;
+    const std::int64_t anchor =
+        mesh.with_coordinate(mesh.with_coordinate(0, Role::pipeline, stage), Role::data, replica_);
+    return group_member(mesh, DeviceGroup{anchor, tensor_axes}, local);
   }
   constexpr Shape hidden_shape() const { return Shape{b_, tokens_, m_.hidden}; }
 
-  /// An op of `kind` carrying where in the forward the lowerer is now.
-  constexpr Op stamped(OpKind kind, std::int64_t device, const Payload& payload) const {
+  /// An op running `step` carrying where in the forward the lowerer is now.
+  constexpr Op stamped(const Step& step, std::int64_t device) const {
     Op op;
-    op.kind = kind;
+    op.step = step;
     op.device = device;
     op.layer = layer_;
     op.stage = stage_;
     op.replica = replica_;
     op.microbatch = microbatch_;
     op.batch_begin = batch_begin_;
-    op.payload = payload;
     return op;
   }
 
-  constexpr std::size_t add(OpKind kind, std::int64_t device, Payload payload,
-                            std::initializer_list<std::size_t> args, Shape output,
-                            std::int64_t flops, std::int64_t extra_bytes = 0) {
-    Op op = stamped(kind, device, payload);
+  constexpr std::size_t add(const Step& step, std::int64_t device,
+                            std::initializer_list<std::size_t> args, Shape output) {
+    Op op = stamped(step, device);
     op.output = output;
-    op.flops = flops;
-    // What the op expects comes from its payload; what arrives is what its producers make. The
+    // What the op expects comes from its step; what arrives is what its producers make. The
     // shape rules compare the two, so a wrong slice or wiring here cannot pass as consistent.
     const OpSignature expected = signature(op, m_, out_.workload, out_.mesh);
     op.inputs = expected.inputs;
     op.input_count = expected.input_count;
-    std::int64_t bytes = output.elements() * m_.dtype_bytes + extra_bytes;
     const std::size_t id = out_.ops.size();
     std::size_t port = 0;
     for (std::size_t arg : args) {
       const Op& producer = out_.ops[arg];
-      bytes += producer.output.elements() * m_.dtype_bytes;
       out_.edges.push_back(
-          LoweredEdge{arg, id, Tensor{producer.output, m_.dtype_bytes, device, port++}});
+          LoweredEdge{arg, id, Tensor{producer.output, m_.dtype_bytes, device, port++, {}}});
     }
-    op.bytes = bytes;
     out_.ops.push_back(op);
     return id;
   }
 
-  constexpr std::size_t linear(OpKind kind, std::int64_t device, std::size_t arg, Weight weight,
-                               IndexRuns rows, IndexRuns cols) {
-    const Shape in = out_.ops[arg].output;
-    const std::int64_t tokens = in[0] * in[1];
-    return add(kind, device, LinearSlice{weight, rows, cols}, {arg}, in.with_last(cols.total()),
-               2 * tokens * rows.total() * cols.total(),
-               rows.total() * cols.total() * m_.dtype_bytes);
+  template <LinearStep S>
+  constexpr std::size_t linear(std::int64_t device, std::size_t arg, IndexRuns rows,
+                               IndexRuns cols) {
+    S step;
+    step.rows = rows;
+    step.cols = cols;
+    return add(step, device, {arg}, out_.ops[arg].output.with_last(cols.total()));
   }
 
   /// One collective vertex over `group`, fed by `inputs[i]` (the producer on member i) and with
   /// output `output` on every member; returns its id.
-  constexpr std::size_t collective(OpKind kind, CollectivePurpose purpose, CollectivePhase phase,
+  template <CollectiveStep S>
+  constexpr std::size_t collective(CollectivePurpose purpose, CollectivePhase phase,
                                    DeviceGroup group, const std::vector<std::size_t>& inputs,
                                    Shape output) {
-    Op op = stamped(kind, -1, CollectiveOp{purpose, phase, logical_, group});
+    S step;
+    step.purpose = purpose;
+    step.phase = phase;
+    step.algorithm = CollectiveAlgorithm::ring;
+    step.logical = logical_;
+    step.group = group;
+    Op op = stamped(step, -1);
     op.output = output;
     const OpSignature expected = signature(op, m_, out_.workload, out_.mesh);
     op.inputs = expected.inputs;
     op.input_count = expected.input_count;
-    op.bytes = op.inputs[0].elements() * m_.dtype_bytes;
     const std::size_t id = out_.ops.size();
     for (std::size_t member = 0; member < inputs.size(); ++member) {
       const Op& producer = out_.ops[inputs[member]];
       const std::int64_t device = group_member(out_.mesh, group, static_cast<std::int64_t>(member));
-      out_.edges.push_back(
-          LoweredEdge{inputs[member], id, Tensor{producer.output, m_.dtype_bytes, device, member}});
+      out_.edges.push_back(LoweredEdge{
+          inputs[member], id, Tensor{producer.output, m_.dtype_bytes, device, member, {}}});
     }
     out_.ops.push_back(op);
     return id;
@@ -163,16 +167,13 @@ private:
       for (std::int64_t i = 0; i < t_; ++i) {
         const std::size_t ii = static_cast<std::size_t>(i);
         if (stage_ == 0) {
-          x[ii] = add(OpKind::input, rank(0, i), std::monostate{}, {}, hidden_shape(), 0);
+          x[ii] = add(step::Input{}, rank(0, i), {}, hidden_shape());
         } else {
           const std::size_t from = x[ii];
           const std::int64_t source = out_.ops[from].device;
-          x[ii] = add(OpKind::transfer, -1, TransferOp{source, rank(stage_, i)}, {from},
-                      hidden_shape(), 0);
-          // A transfer's input lives on the sender; its output on the receiver. Its bytes are
-          // the message, not input plus output as for compute.
+          x[ii] = add(step::Transfer{source, rank(stage_, i)}, -1, {from}, hidden_shape());
+          // A transfer's input lives on the sender; its output on the receiver.
           out_.edges.back().tensor.device = source;
-          out_.ops.back().bytes = hidden_shape().elements() * m_.dtype_bytes;
         }
       }
       const std::int64_t first = first_layer_of_stage(m_, p_, stage_);
@@ -182,25 +183,21 @@ private:
     layer_ = -1;
     stage_ = p_.pipeline_stages - 1;
     for (std::int64_t i = 0; i < t_; ++i)
-      add(OpKind::output, rank(stage_, i), std::monostate{}, {x[static_cast<std::size_t>(i)]},
-          hidden_shape(), 0);
+      add(step::Output{}, rank(stage_, i), {x[static_cast<std::size_t>(i)]}, hidden_shape());
   }
 
   constexpr std::size_t norm(std::int64_t device, std::size_t arg, std::int64_t index) {
     if (m_.norm == Norm::none)
       return arg;
-    const std::int64_t elements = out_.ops[arg].output.elements();
-    const std::int64_t weights = m_.norm == Norm::layernorm ? 2 * m_.hidden : m_.hidden;
-    return add(OpKind::norm, device, NormSlot{index}, {arg}, out_.ops[arg].output, 5 * elements,
-               weights * m_.dtype_bytes);
+    return add(step::Norm{index}, device, {arg}, out_.ops[arg].output);
   }
 
   /// Heads, kv heads and head_dim slice of tensor-local device `i`.
-  constexpr AttentionSlice attention_slice(std::int64_t i) const {
+  constexpr AttentionHeads attention_slice(std::int64_t i) const {
     const std::int64_t split = head_split(p_);
     const std::int64_t slices = head_dim_split(p_);
     const std::int64_t head_group = i / slices;
-    AttentionSlice a;
+    AttentionHeads a;
     a.heads = m_.heads / split;
     a.head_begin = head_group * a.heads;
     a.dims = m_.head_dim / slices;
@@ -212,7 +209,6 @@ private:
       a.kv_heads = 1;
       a.kv_head_begin = head_group / (split / m_.kv_heads);
     }
-    a.causal = out_.workload.phase == Phase::prefill;
     return a;
   }
 
@@ -223,21 +219,20 @@ private:
     for (std::int64_t i = 0; i < t_; ++i) {
       const std::size_t ii = static_cast<std::size_t>(i);
       const std::int64_t dev = rank(stage_, i);
-      const AttentionSlice a = attention_slice(i);
+      const AttentionHeads a = attention_slice(i);
       const std::size_t normed = norm(dev, x[ii], 0);
       const IndexRuns all_rows = IndexRuns::range(0, m_.hidden);
-      const std::size_t q = linear(OpKind::q_projection, dev, normed, Weight::wq, all_rows,
-                                   {a.head_begin * d + a.dim_begin, a.dims, d, a.heads});
+      const std::size_t q = linear<step::QProjection>(
+          dev, normed, all_rows, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads});
       const IndexRuns kv_cols{a.kv_head_begin * d + a.dim_begin, a.dims, d, a.kv_heads};
-      std::size_t k = linear(OpKind::k_projection, dev, normed, Weight::wk, all_rows, kv_cols);
-      v[ii] = linear(OpKind::v_projection, dev, normed, Weight::wv, all_rows, kv_cols);
+      std::size_t k = linear<step::KProjection>(dev, normed, all_rows, kv_cols);
+      v[ii] = linear<step::VProjection>(dev, normed, all_rows, kv_cols);
       if (out_.workload.phase == Phase::decode) {
         k = append_cache(dev, k, a, false);
         v[ii] = append_cache(dev, v[ii], a, true);
       }
       const Shape score_shape{b_, a.heads, tokens_, keys_};
-      scores[ii] = add(OpKind::attention_scores, dev, a, {q, k}, score_shape,
-                       2 * b_ * a.heads * tokens_ * keys_ * a.dims);
+      scores[ii] = add(step::AttentionScores{a}, dev, {q, k}, score_shape);
     }
     if (head_dim_split(p_) > 1 && out_.variant == SchemeVariant::exact) {
       // Scores sum over the whole head_dim: all-reduce the partial dot products of each head
@@ -248,8 +243,8 @@ private:
         std::vector<std::size_t> members;
         for (std::int64_t s = 0; s < slices; ++s)
           members.push_back(scores[static_cast<std::size_t>(g * slices + s)]);
-        const std::size_t id = collective(
-            OpKind::all_reduce, CollectivePurpose::attention_scores, CollectivePhase::flat,
+        const std::size_t id = collective<step::AllReduce>(
+            CollectivePurpose::attention_scores, CollectivePhase::flat,
             DeviceGroup{rank(stage_, g * slices), axis_bit(Role::head_dim)}, members,
             out_.ops[members[0]].output);
         for (std::int64_t s = 0; s < slices; ++s)
@@ -261,16 +256,15 @@ private:
     for (std::int64_t i = 0; i < t_; ++i) {
       const std::size_t ii = static_cast<std::size_t>(i);
       const std::int64_t dev = rank(stage_, i);
-      const AttentionSlice a = attention_slice(i);
+      const AttentionHeads a = attention_slice(i);
       const Shape score_shape{b_, a.heads, tokens_, keys_};
-      const std::size_t probabilities =
-          add(OpKind::softmax, dev, a, {scores[ii]}, score_shape, 5 * score_shape.elements());
-      const std::size_t context =
-          add(OpKind::attention_context, dev, a, {probabilities, v[ii]},
-              Shape{b_, tokens_, a.heads * a.dims}, 2 * b_ * a.heads * tokens_ * keys_ * a.dims);
-      attention_out[ii] = linear(OpKind::out_projection, dev, context, Weight::wo,
-                                 {a.head_begin * d + a.dim_begin, a.dims, d, a.heads},
-                                 IndexRuns::range(0, m_.hidden));
+      const std::size_t probabilities = add(step::Softmax{a, out_.workload.phase == Phase::prefill},
+                                            dev, {scores[ii]}, score_shape);
+      const std::size_t context = add(step::AttentionContext{a}, dev, {probabilities, v[ii]},
+                                      Shape{b_, tokens_, a.heads * a.dims});
+      attention_out[ii] = linear<step::OutProjection>(
+          dev, context, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads},
+          IndexRuns::range(0, m_.hidden));
     }
     const std::vector<std::size_t> attention =
         all_reduce(attention_out, CollectivePurpose::attention_output);
@@ -279,31 +273,29 @@ private:
     for (std::int64_t i = 0; i < t_; ++i) {
       const std::size_t ii = static_cast<std::size_t>(i);
       const std::int64_t dev = rank(stage_, i);
-      y[ii] = add(OpKind::residual_add, dev, std::monostate{}, {x[ii], attention[ii]},
-                  hidden_shape(), hidden_shape().elements());
+      y[ii] =
+          add(step::ResidualAdd{Sublayer::attention}, dev, {x[ii], attention[ii]}, hidden_shape());
       const std::size_t normed = norm(dev, y[ii], 1);
-      const std::size_t up = linear(OpKind::fc1, dev, normed, Weight::w1,
-                                    IndexRuns::range(0, m_.hidden), IndexRuns::range(i * f, f));
-      const std::size_t activated = add(OpKind::gelu, dev, std::monostate{}, {up},
-                                        out_.ops[up].output, 8 * out_.ops[up].output.elements());
-      mlp_out[ii] = linear(OpKind::fc2, dev, activated, Weight::w2, IndexRuns::range(i * f, f),
-                           IndexRuns::range(0, m_.hidden));
+      const std::size_t up = linear<step::Fc1>(dev, normed, IndexRuns::range(0, m_.hidden),
+                                               IndexRuns::range(i * f, f));
+      const std::size_t activated = add(step::Gelu{}, dev, {up}, out_.ops[up].output);
+      mlp_out[ii] = linear<step::Fc2>(dev, activated, IndexRuns::range(i * f, f),
+                                      IndexRuns::range(0, m_.hidden));
     }
     const std::vector<std::size_t> mlp = all_reduce(mlp_out, CollectivePurpose::mlp_output);
     for (std::int64_t i = 0; i < t_; ++i) {
       const std::size_t ii = static_cast<std::size_t>(i);
-      x[ii] = add(OpKind::residual_add, rank(stage_, i), std::monostate{}, {y[ii], mlp[ii]},
-                  hidden_shape(), hidden_shape().elements());
+      x[ii] =
+          add(step::ResidualAdd{Sublayer::mlp}, rank(stage_, i), {y[ii], mlp[ii]}, hidden_shape());
     }
   }
 
-  constexpr std::size_t append_cache(std::int64_t dev, std::size_t fresh, AttentionSlice a,
+  constexpr std::size_t append_cache(std::int64_t dev, std::size_t fresh, AttentionHeads a,
                                      bool values) {
-    a.values = values;
-    a.causal = false;
     const Shape cached{b_, m_.seq_len, a.kv_heads * a.dims};
-    const std::size_t cache = add(OpKind::kv_cache, dev, a, {}, cached, 0);
-    return add(OpKind::kv_append, dev, a, {cache, fresh}, Shape{b_, keys_, a.kv_heads * a.dims}, 0);
+    const std::size_t cache = add(step::KVCache{a, values}, dev, {}, cached);
+    return add(step::KVAppend{a, values}, dev, {cache, fresh},
+               Shape{b_, keys_, a.kv_heads * a.dims});
   }
 
   /// Sums the partial outputs `partial[i]` of the stage's t devices: nothing for t = 1, one ring
@@ -318,10 +310,8 @@ private:
     const Shape full = hidden_shape();
     std::vector<std::size_t> result(partial.size());
     if (groups == 1 || size == 1) { // a hierarchy with one level is a flat ring
-      const AxisMask axes = static_cast<AxisMask>(
-          axis_bit(Role::tensor_group) | axis_bit(Role::tensor) | axis_bit(Role::head_dim));
-      const std::size_t id = collective(OpKind::all_reduce, purpose, CollectivePhase::flat,
-                                        DeviceGroup{rank(stage_, 0), axes}, partial, full);
+      const std::size_t id = collective<step::AllReduce>(
+          purpose, CollectivePhase::flat, DeviceGroup{rank(stage_, 0), tensor_axes}, partial, full);
       for (std::size_t& r : result)
         r = id;
     } else {
@@ -330,9 +320,9 @@ private:
       for (std::int64_t g = 0; g < groups; ++g) {
         std::vector<std::size_t> members(partial.begin() + g * size,
                                          partial.begin() + (g + 1) * size);
-        const std::size_t id =
-            collective(OpKind::reduce_scatter, purpose, CollectivePhase::intra_group_reduce_scatter,
-                       DeviceGroup{rank(stage_, g * size), axis_bit(Role::tensor)}, members, shard);
+        const std::size_t id = collective<step::ReduceScatter>(
+            purpose, CollectivePhase::intra_group_reduce_scatter,
+            DeviceGroup{rank(stage_, g * size), axis_bit(Role::tensor)}, members, shard);
         for (std::int64_t j = 0; j < size; ++j)
           scattered[static_cast<std::size_t>(g * size + j)] = id;
       }
@@ -340,18 +330,18 @@ private:
         std::vector<std::size_t> members;
         for (std::int64_t g = 0; g < groups; ++g)
           members.push_back(scattered[static_cast<std::size_t>(g * size + j)]);
-        const std::size_t id =
-            collective(OpKind::all_reduce, purpose, CollectivePhase::inter_group_all_reduce,
-                       DeviceGroup{rank(stage_, j), axis_bit(Role::tensor_group)}, members, shard);
+        const std::size_t id = collective<step::AllReduce>(
+            purpose, CollectivePhase::inter_group_all_reduce,
+            DeviceGroup{rank(stage_, j), axis_bit(Role::tensor_group)}, members, shard);
         for (std::int64_t g = 0; g < groups; ++g)
           reduced[static_cast<std::size_t>(g * size + j)] = id;
       }
       for (std::int64_t g = 0; g < groups; ++g) {
         std::vector<std::size_t> members(reduced.begin() + g * size,
                                          reduced.begin() + (g + 1) * size);
-        const std::size_t id =
-            collective(OpKind::all_gather, purpose, CollectivePhase::intra_group_all_gather,
-                       DeviceGroup{rank(stage_, g * size), axis_bit(Role::tensor)}, members, full);
+        const std::size_t id = collective<step::AllGather>(
+            purpose, CollectivePhase::intra_group_all_gather,
+            DeviceGroup{rank(stage_, g * size), axis_bit(Role::tensor)}, members, full);
         for (std::int64_t j = 0; j < size; ++j)
           result[static_cast<std::size_t>(g * size + j)] = id;
       }

@@ -1,18 +1,19 @@
-// What an operator consumes and makes, derived from its kind and payload alone. The edge checks
-// hold each tensor against this contract, so a lowering that wires or slices wrongly is caught
-// instead of being compared with a copy of itself.
+// What an operator consumes and makes, derived from its step alone. The edge checks hold each
+// tensor against this contract, so a lowering that wires or slices wrongly is caught instead of
+// being compared with a copy of itself.
 #pragma once
 
+#include "helix/graph/detail/overloaded.hpp"
 #include "helix/graph/ops.hpp"
 #include "helix/graph/shape.hpp"
 #include "helix/model/model.hpp"
+#include "helix/plan/device_group.hpp"
 #include "helix/plan/mesh.hpp"
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
-#include <variant>
 
 namespace helix {
 
@@ -47,77 +48,64 @@ constexpr OpSignature signature(const Op& op, const Model& model, const Workload
   const std::int64_t tokens = new_tokens(model, workload);
   const std::int64_t keys = attended_tokens(model, workload);
   const Shape hidden{b, tokens, model.hidden};
+  const std::int64_t width = op.output.rank ? op.output.last() : 0;
   OpSignature s;
   const auto expects = [&s](std::initializer_list<Shape> inputs, Shape output) {
     for (const Shape& input : inputs)
       s.inputs[s.input_count++] = input;
     s.output = output;
   };
-  const AttentionSlice* a = std::get_if<AttentionSlice>(&op.payload);
-  const std::int64_t heads_width = a ? a->heads * a->dims : 0;
-  const std::int64_t kv_width = a ? a->kv_heads * a->dims : 0;
-  const Shape scores = a ? Shape{b, a->heads, tokens, keys} : Shape{};
-  const std::int64_t width = op.output.rank ? op.output.last() : 0;
-  switch (op.kind) {
-  case OpKind::input:
-    expects({}, hidden);
-    break;
-  case OpKind::kv_cache:
-    expects({}, Shape{b, model.seq_len, kv_width});
-    break;
-  case OpKind::kv_append:
-    expects({Shape{b, model.seq_len, kv_width}, Shape{b, tokens, kv_width}},
-            Shape{b, keys, kv_width});
-    break;
-  case OpKind::norm:
-  case OpKind::transfer:
-  case OpKind::output:
-    expects({hidden}, hidden);
-    break;
-  case OpKind::residual_add:
-    expects({hidden, hidden}, hidden);
-    break;
-  case OpKind::q_projection:
-  case OpKind::k_projection:
-  case OpKind::v_projection:
-  case OpKind::out_projection:
-  case OpKind::fc1:
-  case OpKind::fc2:
-    if (const auto* l = std::get_if<LinearSlice>(&op.payload))
-      expects({Shape{b, tokens, l->rows.total()}}, Shape{b, tokens, l->cols.total()});
-    break;
-  case OpKind::attention_scores:
-    expects({Shape{b, tokens, heads_width}, Shape{b, keys, kv_width}}, scores);
-    break;
-  case OpKind::softmax:
-    expects({scores}, scores);
-    break;
-  case OpKind::attention_context:
-    expects({scores, Shape{b, keys, kv_width}}, Shape{b, tokens, heads_width});
-    break;
-  case OpKind::gelu:
-    expects({Shape{b, tokens, width}}, Shape{b, tokens, width});
-    break;
-  case OpKind::all_reduce:
-  case OpKind::reduce_scatter:
-  case OpKind::all_gather:
-    if (const auto* c = std::get_if<CollectiveOp>(&op.payload)) {
-      const std::int64_t n = group_size(mesh, c->group);
-      Shape contribution = op.output;
-      if (op.output.rank && op.kind == OpKind::reduce_scatter)
-        contribution = op.output.with_last(width * n);
-      else if (op.output.rank && op.kind == OpKind::all_gather && width % n == 0)
-        contribution = op.output.with_last(width / n);
-      if (c->purpose == CollectivePurpose::attention_scores)
-        expects({contribution}, Shape{b, op.output.rank == 4 ? op.output[1] : 0, tokens, keys});
-      else
-        expects({contribution}, c->phase == CollectivePhase::flat ||
-                                        c->phase == CollectivePhase::intra_group_all_gather
-                                    ? hidden
-                                    : hidden.with_last(width));
-    }
-    break;
-  }
+  const auto scores = [&](const AttentionHeads& a) { return Shape{b, a.heads, tokens, keys}; };
+  const auto heads_width = [](const AttentionHeads& a) { return a.heads * a.dims; };
+  const auto kv_width = [](const AttentionHeads& a) { return a.kv_heads * a.dims; };
+  // What each member contributes and what it gets back, from the collective's own output.
+  const auto collective = [&](const step::Collective& c, std::int64_t contribution_width) {
+    const Shape contribution = op.output.rank ? op.output.with_last(contribution_width) : Shape{};
+    if (c.purpose == CollectivePurpose::attention_scores)
+      expects({contribution}, Shape{b, op.output.rank == 4 ? op.output[1] : 0, tokens, keys});
+    else
+      expects({contribution},
+              c.phase == CollectivePhase::flat || c.phase == CollectivePhase::intra_group_all_gather
+                  ? hidden
+                  : hidden.with_last(width));
+  };
+  visit_step(
+      op,
+      detail::overloaded{
+          [&](const step::Input&) { expects({}, hidden); },
+          [&](const step::KVCache& a) {
+            expects({}, Shape{b, model.seq_len, kv_width(a)});
+          },
+          [&](const step::KVAppend& a) {
+            expects({Shape{b, model.seq_len, kv_width(a)}, Shape{b, tokens, kv_width(a)}},
+                    Shape{b, keys, kv_width(a)});
+          },
+          [&](const step::Norm&) { expects({hidden}, hidden); },
+          [&](const step::Transfer&) { expects({hidden}, hidden); },
+          [&](const step::Output&) { expects({hidden}, hidden); },
+          [&](const step::ResidualAdd&) {
+            expects({hidden, hidden}, hidden);
+          },
+          [&](const LinearStep auto& l) {
+            expects({Shape{b, tokens, l.rows.total()}}, Shape{b, tokens, l.cols.total()});
+          },
+          [&](const step::AttentionScores& a) {
+            expects({Shape{b, tokens, heads_width(a)}, Shape{b, keys, kv_width(a)}}, scores(a));
+          },
+          [&](const step::Softmax& a) { expects({scores(a)}, scores(a)); },
+          [&](const step::AttentionContext& a) {
+            expects({scores(a), Shape{b, keys, kv_width(a)}}, Shape{b, tokens, heads_width(a)});
+          },
+          [&](const step::Gelu&) {
+            expects({Shape{b, tokens, width}}, Shape{b, tokens, width});
+          },
+          [&](const step::AllReduce& c) { collective(c, width); },
+          [&](const step::ReduceScatter& c) { collective(c, width * group_size(mesh, c.group)); },
+          [&](const step::AllGather& c) {
+            const std::int64_t n = group_size(mesh, c.group);
+            collective(c, n > 0 && width % n == 0 ? width / n : width);
+          },
+      });
   return s;
 }
 

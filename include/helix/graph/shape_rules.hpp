@@ -1,5 +1,5 @@
 // The shape rules, shared by the compile-time check of a lowering and by `check(dag)`: an op's
-// inputs and output are what its payload implies (op_signature.hpp), and a tensor has the shape
+// inputs and output are what its step implies (op_signature.hpp), and a tensor has the shape
 // its producer makes and the shape its consumer expects at that port.
 #pragma once
 
@@ -19,19 +19,19 @@ namespace helix {
 
 enum class OpShapeProblem : std::uint8_t {
   none,
-  output_differs_from_payload,
-  inputs_differ_from_payload
+  output_differs_from_step,
+  inputs_differ_from_step
 };
 
-/// Whether `op` makes and expects what its kind and payload imply (`expected`, see `signature`).
+/// Whether `op` makes and expects what its step implies (`expected`, see `signature`).
 constexpr OpShapeProblem op_shape_problem(const Op& op, const OpSignature& expected) {
   if (op.output != expected.output)
-    return OpShapeProblem::output_differs_from_payload;
+    return OpShapeProblem::output_differs_from_step;
   if (op.input_count != expected.input_count)
-    return OpShapeProblem::inputs_differ_from_payload;
+    return OpShapeProblem::inputs_differ_from_step;
   for (std::size_t i = 0; i < expected.input_count; ++i) // unused slots are nobody's business
     if (op.inputs[i] != expected.inputs[i])
-      return OpShapeProblem::inputs_differ_from_payload;
+      return OpShapeProblem::inputs_differ_from_step;
   return OpShapeProblem::none;
 }
 
@@ -42,7 +42,7 @@ constexpr EdgeShapeProblem edge_shape_problem(const Op& producer, const Op& cons
                                               const Tensor& tensor) {
   if (tensor.shape != producer.output)
     return EdgeShapeProblem::differs_from_producer;
-  const std::size_t port = is_collective(consumer.kind) ? 0 : tensor.port;
+  const std::size_t port = is_collective(consumer.kind()) ? 0 : tensor.port;
   // A hand-made op may claim more inputs than there are slots.
   const std::size_t used =
       consumer.input_count < consumer.inputs.size() ? consumer.input_count : consumer.inputs.size();
@@ -56,8 +56,8 @@ namespace detail {
 // its name is the rule that broke.
 inline void helix_dag_shapes_edge_differs_from_its_producer_output() {}
 inline void helix_dag_shapes_edge_differs_from_its_consumer_input() {}
-inline void helix_dag_shapes_op_output_differs_from_what_its_payload_makes() {}
-inline void helix_dag_shapes_op_inputs_differ_from_what_its_payload_expects() {}
+inline void helix_dag_shapes_op_output_differs_from_what_its_step_makes() {}
+inline void helix_dag_shapes_op_inputs_differ_from_what_its_step_expects() {}
 } // namespace detail
 
 /// True when every op and edge of `lowering` satisfies the shape rules. In a constant expression a
@@ -67,13 +67,13 @@ constexpr bool shapes_consistent(const Lowering& lowering) {
     switch (op_shape_problem(op, signature(op, lowering.model, lowering.workload, lowering.mesh))) {
     case OpShapeProblem::none:
       break;
-    case OpShapeProblem::output_differs_from_payload:
+    case OpShapeProblem::output_differs_from_step:
       if (std::is_constant_evaluated())
-        detail::helix_dag_shapes_op_output_differs_from_what_its_payload_makes();
+        detail::helix_dag_shapes_op_output_differs_from_what_its_step_makes();
       return false;
-    case OpShapeProblem::inputs_differ_from_payload:
+    case OpShapeProblem::inputs_differ_from_step:
       if (std::is_constant_evaluated())
-        detail::helix_dag_shapes_op_inputs_differ_from_what_its_payload_expects();
+        detail::helix_dag_shapes_op_inputs_differ_from_what_its_step_expects();
       return false;
     }
   }

@@ -1,12 +1,12 @@
-// Graphviz DOT for the views of graph/views.hpp: clusters per stage and per device inside it,
+// Graphviz DOT for the views of view/: clusters per stage and per device inside it,
 // one fixed colour per op kind, collectives and transfers in shapes of their own. Also finds
 // Graphviz `dot` on PATH and renders a DOT file to SVG, both written atomically.
 #pragma once
 
-#include "helix/graph/ops.hpp"
-#include "helix/graph/views.hpp"
+#include "helix/graph/steps.hpp"
 #include "helix/io/atomic_file.hpp"
 #include "helix/io/palette.hpp"
+#include "helix/view/view.hpp"
 
 #include <boost/graph/adjacency_list.hpp>
 

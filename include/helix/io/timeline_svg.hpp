@@ -23,7 +23,6 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <variant>
 #include <vector>
 
 namespace helix::io {
@@ -92,16 +91,16 @@ inline std::string timeline_svg(const Dag& dag, const cost::Timeline& timeline,
     const cost::VertexTiming& t = timeline.vertices[v];
     if (t.end_seconds <= t.start_seconds)
       continue; // sources, sinks and free messages take no time
-    used[static_cast<std::size_t>(op.kind)] = true;
-    const std::string colour(op_kind_color(op.kind));
+    used[static_cast<std::size_t>(op.kind())] = true;
+    const std::string colour(op_kind_color(op.kind()));
     const double x = x_of(t.start_seconds);
     // Thin ops stay visible as hairlines rather than vanishing.
     const double width = std::max(0.3, (t.end_seconds - t.start_seconds) * scale);
-    std::string tip = std::string(op_kind_name(op.kind));
+    std::string tip = std::string(op_kind_name(op.kind()));
     if (op.layer >= 0)
       tip += " layer " + std::to_string(op.layer);
     tip += " microbatch " + std::to_string(op.microbatch);
-    if (const auto* c = std::get_if<CollectiveOp>(&op.payload))
+    if (const step::Collective* c = collective_of(op))
       tip += " (" + std::string(collective_phase_name(c->phase)) + ")";
     tip +=
         ": " + cost::format_si(t.start_seconds, "s") + " – " + cost::format_si(t.end_seconds, "s");

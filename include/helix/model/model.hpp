@@ -66,6 +66,20 @@ constexpr std::int64_t kv_width(const Model& m) {
   return m.kv_heads * m.head_dim;
 }
 
+/// Parameters of one norm: a gain per hidden unit, and for layernorm a shift as well; none for
+/// `Norm::none`. The one place that counts them (parameters, memory and work read it).
+constexpr std::int64_t norm_parameters(const Model& m) {
+  switch (m.norm) {
+  case Norm::none:
+    return 0;
+  case Norm::layernorm:
+    return 2 * m.hidden;
+  case Norm::rmsnorm:
+    return m.hidden;
+  }
+  return 0;
+}
+
 /// Weights of one block: Wq [h, heads*d], Wk and Wv [h, kv*d], Wo [heads*d, h], W1 [h, f],
 /// W2 [f, h], plus one gain vector per norm (layernorm: gain and shift).
 /// @post for gpt3_175b this is 12·h² = 1,811,939,328 (Narayanan et al. 2021, no biases).
@@ -73,10 +87,7 @@ constexpr std::int64_t parameters_per_layer(const Model& m) {
   const std::int64_t attention =
       m.hidden * attention_width(m) + 2 * m.hidden * kv_width(m) + attention_width(m) * m.hidden;
   const std::int64_t mlp = 2 * m.hidden * m.ffn_hidden;
-  const std::int64_t norms = m.norm == Norm::none        ? 0
-                             : m.norm == Norm::layernorm ? 2 * 2 * m.hidden
-                                                         : 2 * m.hidden;
-  return attention + mlp + norms;
+  return attention + mlp + 2 * norm_parameters(m);
 }
 
 constexpr std::int64_t parameters(const Model& m) {

@@ -1,11 +1,13 @@
-// Runs a Dag on the CPU: every vertex in topological order, one kernel per operator kind, a tensor
-// per device. Everything about the sharding comes from the vertices' payloads and the edges, so
+// Runs a Dag on the CPU: every vertex in topological order, one kernel per step alternative, a
+// tensor per device. Everything about the sharding comes from the vertices' steps and the edges, so
 // this executes the very graph that is drawn and costed, collectives in their ring order included.
 #pragma once
 
 #include "helix/graph/dag.hpp"
+#include "helix/graph/detail/overloaded.hpp"
 #include "helix/graph/ops.hpp"
 #include "helix/model/model.hpp"
+#include "helix/numerics/collectives.hpp"
 #include "helix/numerics/kernels.hpp"
 #include "helix/numerics/reference.hpp"
 #include "helix/numerics/weights.hpp"
@@ -19,7 +21,6 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
 namespace helix::numerics {
@@ -77,51 +78,6 @@ private:
 };
 
 namespace detail {
-
-/// Columns [begin, begin + size) of a ring's chunk k: the last dimension split as evenly as it
-/// goes, so a length that does not divide by the members still works (chunks differ by one).
-struct RingChunk {
-  Eigen::Index begin = 0, size = 0;
-};
-inline RingChunk ring_chunk(Eigen::Index columns, std::int64_t members, std::int64_t k) {
-  const Eigen::Index begin = k * columns / members, end = (k + 1) * columns / members;
-  return {begin, end - begin};
-}
-inline std::int64_t ring_mod(std::int64_t value, std::int64_t n) {
-  return (value % n + n) % n;
-}
-
-/// Ring reduce-scatter in place over buffers[0 → 1 → … → N-1 → 0]: at step s member i passes
-/// its running sum of chunk (i − s + shift) to member i+1, which adds its own share. Afterwards
-/// member i holds the whole sum of chunk (i + 1 + shift), accumulated in ring order starting at
-/// member (chunk − shift), as the devices would.
-template <std::floating_point Scalar>
-void ring_reduce_scatter(std::vector<Matrix<Scalar>>& buffers, std::int64_t shift) {
-  const std::int64_t n = static_cast<std::int64_t>(buffers.size());
-  const Eigen::Index columns = buffers[0].cols();
-  // Within a step no member sends the chunk it receives, so updating in place is one step.
-  for (std::int64_t step = 0; step + 1 < n; ++step)
-    for (std::int64_t i = 0; i < n; ++i) {
-      const RingChunk c = ring_chunk(columns, n, ring_mod(i - step + shift, n));
-      Matrix<Scalar>& receiver = buffers[static_cast<std::size_t>((i + 1) % n)];
-      receiver.middleCols(c.begin, c.size) +=
-          buffers[static_cast<std::size_t>(i)].middleCols(c.begin, c.size);
-    }
-}
-
-/// Ring all-gather in place: member i starts with the finished chunk (i + 1 + shift) and at step
-/// s passes chunk (i + 1 + shift − s) on; afterwards every member holds every chunk, bit for bit.
-template <std::floating_point Scalar>
-void ring_all_gather(std::vector<Matrix<Scalar>>& buffers, std::int64_t shift) {
-  const std::int64_t n = static_cast<std::int64_t>(buffers.size());
-  const Eigen::Index columns = buffers[0].cols();
-  for (std::int64_t step = 0; step + 1 < n; ++step)
-    for (std::int64_t i = 0; i < n; ++i) {
-      const RingChunk c = ring_chunk(columns, n, ring_mod(i + 1 + shift - step, n));
-      buffers[static_cast<std::size_t>((i + 1) % n)].middleCols(c.begin, c.size) =
-          buffers[static_cast<std::size_t>(i)].middleCols(c.begin, c.size);
-    }
-}
 
 /// `y = x @ W[rows, cols]` read straight out of the full weight: one block product per pair of
 /// row run and column run, row runs summed in order (each is a partial sum over those inputs).
@@ -193,7 +149,7 @@ private:
   [[noreturn]] void fail(Vertex v, const std::string& what) const {
     const Op& op = dag_[v];
     throw std::logic_error("helix: execute: vertex " + std::to_string(v) + " (" +
-                           std::string(op_kind_name(op.kind)) + ", layer " +
+                           std::string(op_kind_name(op.kind())) + ", layer " +
                            std::to_string(op.layer) + "): " + what);
   }
 
@@ -227,42 +183,87 @@ private:
     store_[v].push_back(Held{device, std::move(value)});
   }
 
+  /// Runs `v`'s step: a compute kernel on its device, a send to the receiver, or a collective
+  /// over its members. One handler per step alternative, none by default.
   void run_vertex(Vertex v, const std::vector<const Matrix<Scalar>*>& inputs) {
     const Op& op = dag_[v];
-    if (is_collective(op.kind)) {
-      run_collective(v, inputs);
-      return;
-    }
-    if (inputs.size() != op.input_count)
+    if (!is_collective(op.kind()) && inputs.size() != op.input_count)
       fail(v, "has " + std::to_string(inputs.size()) + " inputs, expects " +
                   std::to_string(op.input_count));
-    if (op.kind == OpKind::transfer) {
-      // A send/recv copies the sender's tensor to the receiver.
-      keep(v, std::get<TransferOp>(op.payload).destination, *inputs[0]);
-      return;
-    }
-    Matrix<Scalar> value = compute(v, inputs);
-    if (op.kind == OpKind::output)
-      record(v, result_.outputs, value);
-    else if (op.kind == OpKind::residual_add && ends_layer(v))
-      record(v, result_.layer_outputs, value);
-    keep(v, op.device, std::move(value));
+    const auto in = [&](std::size_t port) -> const Matrix<Scalar>& { return *inputs[port]; };
+    const auto computed = [&](Matrix<Scalar> value) { keep(v, op.device, std::move(value)); };
+    visit_step(
+        op, helix::detail::overloaded{
+                [&](const step::Input&) {
+                  // [b, tokens, hidden] of sequences [batch_begin, +b).
+                  computed(input_.x.middleRows(op.batch_begin * input_.tokens,
+                                               op.output[0] * input_.tokens));
+                },
+                [&](const step::KVCache& c) { computed(read_cache(v, c)); },
+                [&](const step::Norm& n) {
+                  const std::size_t slot = static_cast<std::size_t>(n.slot);
+                  const LayerWeights<Scalar>& w = layer_weights(v);
+                  computed(apply_norm(model_.norm, in(0), w.norm_gain[slot], w.norm_shift[slot]));
+                },
+                [&]<LinearStep S>(const S& slice) {
+                  computed(linear(in(0), layer_weights(v).weight(S::weight), slice));
+                },
+                [&](const step::KVAppend&) {
+                  computed(append_per_sequence<Scalar>(in(0), in(1), op.output[0]));
+                },
+                [&](const step::AttentionScores& a) { computed(scores(v, a, in(0), in(1))); },
+                [&](const step::Softmax& a) {
+                  Matrix<Scalar> p = in(0);
+                  softmax_rows(p, op.output[2], model_.head_dim, a.causal);
+                  computed(std::move(p));
+                },
+                [&](const step::AttentionContext& a) { computed(context(v, a, in(0), in(1))); },
+                [&](const step::ResidualAdd&) {
+                  Matrix<Scalar> sum = in(0) + in(1);
+                  if (ends_layer(v))
+                    record(v, result_.layer_outputs, sum);
+                  computed(std::move(sum));
+                },
+                [&](const step::Gelu&) { computed(apply_gelu(in(0))); },
+                [&](const step::Output&) {
+                  record(v, result_.outputs, in(0));
+                  computed(in(0));
+                },
+                // A send/recv copies the sender's tensor to the receiver.
+                [&](const step::Transfer& t) { keep(v, t.destination, in(0)); },
+                [&](const step::AllReduce& c) {
+                  // Reduce-scatter then all-gather around the ring, for the flat and inter-group
+                  // phases.
+                  run_collective(v, c, inputs,
+                                 [](std::vector<Matrix<Scalar>>& b) { ring_all_reduce(b); });
+                },
+                [&](const step::ReduceScatter& c) {
+                  run_collective(v, c, inputs, [](std::vector<Matrix<Scalar>>& b) {
+                    ring_reduce_scatter_to_owners(b);
+                  });
+                },
+                [&](const step::AllGather& c) {
+                  run_collective(v, c, inputs, [&](std::vector<Matrix<Scalar>>& b) {
+                    try {
+                      gather_concatenate(b, op.output.last());
+                    } catch (const std::invalid_argument& error) {
+                      fail(v, error.what());
+                    }
+                  });
+                },
+            });
   }
 
   /// A layer ends with the residual add whose first argument is the same layer's first residual
   /// add (the first one's argument comes from the layer before, an input or a transfer).
   bool ends_layer(Vertex v) const {
-    for (auto [e, end] = boost::in_edges(v, dag_); e != end; ++e)
-      if (dag_[*e].port == 0) {
-        const Op& producer = dag_[boost::source(*e, dag_)];
-        return producer.kind == OpKind::residual_add && producer.layer == dag_[v].layer;
-      }
-    return false;
+    const step::ResidualAdd* add = step_if<step::ResidualAdd>(dag_[v]);
+    return add && add->branch == Sublayer::mlp;
   }
 
   void record(Vertex v, std::vector<SequenceTensor<Scalar>>& into, const Matrix<Scalar>& value) {
     const Op& op = dag_[v];
-    into.push_back(SequenceTensor<Scalar>{op.kind == OpKind::output ? -1 : op.layer, op.device,
+    into.push_back(SequenceTensor<Scalar>{op.kind() == OpKind::output ? -1 : op.layer, op.device,
                                           op.replica, op.microbatch, op.batch_begin, op.output[0],
                                           value});
   }
@@ -274,55 +275,10 @@ private:
     return weights_.layers[static_cast<std::size_t>(layer)];
   }
 
-  Matrix<Scalar> compute(Vertex v, const std::vector<const Matrix<Scalar>*>& inputs) const {
-    const Op& op = dag_[v];
-    switch (op.kind) {
-    case OpKind::input:
-      // [b, tokens, hidden] of sequences [batch_begin, +b).
-      return input_.x.middleRows(op.batch_begin * input_.tokens, op.output[0] * input_.tokens);
-    case OpKind::kv_cache:
-      return read_cache(v);
-    case OpKind::norm: {
-      const std::size_t slot = static_cast<std::size_t>(std::get<NormSlot>(op.payload).index);
-      const LayerWeights<Scalar>& w = layer_weights(v);
-      return apply_norm(model_.norm, *inputs[0], w.norm_gain[slot], w.norm_shift[slot]);
-    }
-    case OpKind::q_projection:
-    case OpKind::k_projection:
-    case OpKind::v_projection:
-    case OpKind::out_projection:
-    case OpKind::fc1:
-    case OpKind::fc2: {
-      const LinearSlice& slice = std::get<LinearSlice>(op.payload);
-      return linear(*inputs[0], layer_weights(v).weight(slice.weight), slice);
-    }
-    case OpKind::kv_append:
-      return append_per_sequence<Scalar>(*inputs[0], *inputs[1], op.output[0]);
-    case OpKind::attention_scores:
-      return scores(v, *inputs[0], *inputs[1]);
-    case OpKind::softmax: {
-      Matrix<Scalar> p = *inputs[0];
-      softmax_rows(p, op.output[2], model_.head_dim, std::get<AttentionSlice>(op.payload).causal);
-      return p;
-    }
-    case OpKind::attention_context:
-      return context(v, *inputs[0], *inputs[1]);
-    case OpKind::residual_add:
-      return *inputs[0] + *inputs[1];
-    case OpKind::gelu:
-      return apply_gelu(*inputs[0]);
-    case OpKind::output:
-      return *inputs[0];
-    default:
-      fail(v, "has no compute kernel");
-    }
-  }
-
   /// The op's keys or values of the cached context: its sequences, and for each of its kv heads
   /// the head_dim slice it covers.
-  Matrix<Scalar> read_cache(Vertex v) const {
+  Matrix<Scalar> read_cache(Vertex v, const step::KVCache& a) const {
     const Op& op = dag_[v];
-    const AttentionSlice& a = std::get<AttentionSlice>(op.payload);
     const std::vector<Matrix<Scalar>>& caches =
         a.values ? input_.cached_values : input_.cached_keys;
     const std::int64_t layer = dag_[v].layer;
@@ -339,7 +295,7 @@ private:
   }
 
   /// Local kv head that local query head `h` reads (the model's grouping g(h) = h / (heads/kv)).
-  std::int64_t kv_of(Vertex v, const AttentionSlice& a, std::int64_t h) const {
+  std::int64_t kv_of(Vertex v, const AttentionHeads& a, std::int64_t h) const {
     const std::int64_t g = (a.head_begin + h) / (model_.heads / model_.kv_heads) - a.kv_head_begin;
     if (g < 0 || g >= a.kv_heads)
       fail(v, "query head " + std::to_string(a.head_begin + h) + " reads a kv head it lacks");
@@ -347,9 +303,9 @@ private:
   }
 
   /// q kᵀ per (sequence, local head) over this op's head_dim slice: [b, heads, tokens, keys].
-  Matrix<Scalar> scores(Vertex v, const Matrix<Scalar>& q, const Matrix<Scalar>& k) const {
+  Matrix<Scalar> scores(Vertex v, const AttentionHeads& a, const Matrix<Scalar>& q,
+                        const Matrix<Scalar>& k) const {
     const Op& op = dag_[v];
-    const AttentionSlice& a = std::get<AttentionSlice>(op.payload);
     const std::int64_t b = op.output[0], heads = op.output[1], tokens = op.output[2],
                        keys = op.output[3];
     Matrix<Scalar> out(b * heads * tokens, keys);
@@ -362,9 +318,9 @@ private:
   }
 
   /// p v per (sequence, local head): [b, tokens, heads · dims], heads outermost in the columns.
-  Matrix<Scalar> context(Vertex v, const Matrix<Scalar>& p, const Matrix<Scalar>& values) const {
+  Matrix<Scalar> context(Vertex v, const AttentionHeads& a, const Matrix<Scalar>& p,
+                         const Matrix<Scalar>& values) const {
     const Op& op = dag_[v];
-    const AttentionSlice& a = std::get<AttentionSlice>(op.payload);
     const std::int64_t b = op.output[0], tokens = op.output[1];
     const std::int64_t keys = p.cols();
     Matrix<Scalar> out(b * tokens, a.heads * a.dims);
@@ -376,10 +332,11 @@ private:
     return out;
   }
 
-  /// Runs the collective over its group's members in ring order; member i's input is port i.
-  void run_collective(Vertex v, const std::vector<const Matrix<Scalar>*>& inputs) {
-    const Op& op = dag_[v];
-    const CollectiveOp& c = std::get<CollectiveOp>(op.payload);
+  /// Runs a collective over its group's members in ring order (member i's input is port i) with
+  /// `algorithm` over their buffers, and leaves member i's buffer on member i.
+  template <class Algorithm>
+  void run_collective(Vertex v, const step::Collective& c,
+                      const std::vector<const Matrix<Scalar>*>& inputs, Algorithm&& algorithm) {
     const std::int64_t n = group_size(info_.mesh, c.group);
     if (static_cast<std::int64_t>(inputs.size()) != n)
       fail(v, "has " + std::to_string(inputs.size()) + " members' inputs, its group " +
@@ -387,39 +344,7 @@ private:
     std::vector<Matrix<Scalar>> buffers;
     for (const Matrix<Scalar>* input : inputs)
       buffers.push_back(*input);
-    switch (op.kind) {
-    case OpKind::all_reduce:
-      // Reduce-scatter then all-gather around the ring, for the flat and inter-group phases.
-      ring_reduce_scatter(buffers, 0);
-      ring_all_gather(buffers, 0);
-      break;
-    case OpKind::reduce_scatter:
-      // Shifted by one so that member j ends with slice j of the last dimension.
-      ring_reduce_scatter(buffers, -1);
-      for (std::int64_t j = 0, columns = buffers[0].cols(); j < n; ++j) {
-        const RingChunk chunk = ring_chunk(columns, n, j);
-        Matrix<Scalar> slice =
-            buffers[static_cast<std::size_t>(j)].middleCols(chunk.begin, chunk.size);
-        buffers[static_cast<std::size_t>(j)] = std::move(slice);
-      }
-      break;
-    case OpKind::all_gather: {
-      // Member j's slice is slice j of the concatenation.
-      Matrix<Scalar> whole(buffers[0].rows(), op.output.last());
-      Eigen::Index column = 0;
-      for (const Matrix<Scalar>& part : buffers) {
-        if (part.rows() != whole.rows() || column + part.cols() > whole.cols())
-          fail(v, "members' slices do not make up the gathered tensor");
-        whole.middleCols(column, part.cols()) = part;
-        column += part.cols();
-      }
-      for (Matrix<Scalar>& buffer : buffers)
-        buffer = whole;
-      break;
-    }
-    default:
-      fail(v, "is not a collective");
-    }
+    algorithm(buffers);
     for (std::int64_t i = 0; i < n; ++i)
       keep(v, group_member(info_.mesh, c.group, i),
            std::move(buffers[static_cast<std::size_t>(i)]));
@@ -429,7 +354,7 @@ private:
 } // namespace detail
 
 /// Executes `dag` on `input` with the full `weights` (each vertex reads its slice through its
-/// payload) and returns every output vertex's tensor and every layer's output per device.
+/// step) and returns every output vertex's tensor and every layer's output per device.
 /// The floating-point order of every reduction is the one the DAG's collectives imply.
 /// @throws std::invalid_argument when weights or input do not fit the Dag's model and workload;
 /// std::logic_error naming the vertex when the graph is inconsistent (a tensor missing on the
@@ -438,8 +363,8 @@ private:
 /// Example: `execute(build_dag(m, parse_plan("hp=4x4")), w, x).assemble()` is `[batch, seq,
 /// hidden]` and agrees with `reference_forward(m, {}, w, x).output` to about 1e-15.
 template <std::floating_point Scalar>
-Execution<Scalar> execute(const Dag& dag, const Weights<Scalar>& weights,
-                          const Input<Scalar>& input) {
+[[nodiscard]] Execution<Scalar> execute(const Dag& dag, const Weights<Scalar>& weights,
+                                        const Input<Scalar>& input) {
   return detail::Executor<Scalar>(dag, weights, input).run();
 }
 

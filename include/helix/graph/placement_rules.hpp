@@ -1,0 +1,383 @@
+// One placement rule per step: from the placements of an op's inputs (and which of its slices
+// vary along each mesh axis) to the placement of its output, or the reason the op cannot take
+// its inputs as they are placed (a partial sum reaching a non-linear op, a reduction over an
+// axis that owes nothing, ...). The builder stamps the derived placements on the edges; check()
+// derives them again and reports every problem by op.
+#pragma once
+
+#include "helix/graph/detail/overloaded.hpp"
+#include "helix/graph/ops.hpp"
+#include "helix/graph/placement.hpp"
+#include "helix/plan/device_group.hpp"
+#include "helix/plan/mesh.hpp"
+
+#include <boost/graph/graph_traits.hpp>
+#include <boost/graph/topological_sort.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace helix {
+
+/// What of an op's step changes from one member of a mesh axis to the next, found by comparing
+/// the op with its counterparts on the other members (same replica, microbatch, layer and kind).
+struct Variation {
+  bool rows = false;     ///< a Linear's weight rows
+  bool cols = false;     ///< a Linear's weight columns
+  bool heads = false;    ///< an attention op's query heads
+  bool kv_heads = false; ///< an attention op's kv heads
+  bool dims = false;     ///< an attention op's head_dim slice
+  friend constexpr bool operator==(const Variation&, const Variation&) = default;
+};
+using AxisVariation = std::array<Variation, role_count>;
+
+/// The output placement a step makes, or why it cannot.
+struct PlacementResult {
+  TensorPlacement output{};
+  std::string problem; ///< empty when the inputs are placed as the step needs
+};
+
+namespace detail {
+
+inline std::string axis_words(Role role) {
+  return std::string(axis_key(role)) + " (" + std::string(role_name(role)) + ")";
+}
+
+} // namespace detail
+
+/// The output placement of `op` given its inputs' placements (by port; a collective's first
+/// member's) and what of its step varies along each axis; `roles` are the mesh axes other than
+/// the pipeline.
+///
+/// Rules, per axis: a column-sliced Linear maps Replicate to Shard(last); a row-sliced Linear
+/// maps Shard(last) to Partial; an all-reduce turns Partial into Replicate; a reduce-scatter
+/// Partial into Shard(last); an all-gather Shard(last) into Replicate; scores over a head_dim
+/// slice are Partial, over a head group Shard(1); norm, softmax, GELU and the output take no
+/// Partial; a residual add adds two tensors placed alike.
+///
+/// Example: in `pp=2,tg=4x4` FC2 makes tg:P·tp:P; the reduce-scatter inside the group turns it
+/// into tg:P·tp:S(2), the all-reduce across groups into tp:S(2), the all-gather into R.
+inline PlacementResult placement_rule(const Op& op, const std::vector<TensorPlacement>& in,
+                                      const AxisVariation& varies, const Mesh& mesh) {
+  PlacementResult r;
+  std::string& problem = r.problem;
+  const auto fail = [&problem](const std::string& what) {
+    if (problem.empty())
+      problem = what;
+  };
+  std::vector<Role> roles;
+  for (std::size_t i = 0; i < mesh.axis_count; ++i)
+    if (mesh.axes[i].role != Role::pipeline)
+      roles.push_back(mesh.axes[i].role);
+  const auto input = [&](std::size_t port) {
+    return port < in.size() ? in[port] : TensorPlacement{};
+  };
+  const auto vary = [&](Role role) { return varies[static_cast<std::size_t>(role)]; };
+  const auto batch_or = [](Role role, Placement otherwise) {
+    return role == Role::data ? Placement::shard(0) : otherwise;
+  };
+  // Non-linear in each element, or whole-tensor: no addends, and for a norm no hidden shards.
+  const auto no_partial = [&](std::string_view what, std::size_t port = 0) {
+    for (Role role : roles)
+      if (input(port)[role].is_partial())
+        fail(std::string(what) + " reads a partial sum over " + detail::axis_words(role) +
+             ": the sum is owed before a non-linear op");
+  };
+  const auto collective = [&](const step::Collective& c, Placement from, Placement to,
+                              std::string_view verb) {
+    r.output = input(0);
+    for (Role role : roles) {
+      if (!(c.group.axes & axis_bit(role)))
+        continue;
+      if (r.output[role] != from)
+        fail(std::string(verb) + " over " + detail::axis_words(role) + ", which holds " +
+             to_string(r.output[role]) + " there, not " + to_string(from) +
+             (from.is_partial() ? ": that axis owes no sum" : ""));
+      r.output[role] = to;
+    }
+  };
+  const auto linear = [&](const LinearSlice&) {
+    const TensorPlacement x = input(0);
+    for (Role role : roles) {
+      const Variation v = vary(role);
+      const Placement p = x[role];
+      if (role == Role::data || (p.is_shard() && p.dim == 0)) {
+        if (v.rows || v.cols)
+          fail("its weight slice changes along " + detail::axis_words(role));
+        r.output[role] = p;
+      } else if (p.is_partial()) {
+        if (v.rows || v.cols)
+          fail("slices its weight along " + detail::axis_words(role) +
+               ", whose input is still a partial sum");
+        r.output[role] = p;
+      } else if (p.is_replicate()) {
+        if (v.rows)
+          fail("holds a row slice along " + detail::axis_words(role) +
+               " but reads the whole input there");
+        r.output[role] = v.cols ? Placement::shard(2) : Placement::replicate();
+      } else { // Shard(2): the rows it holds must follow the input's shard
+        if (!v.rows)
+          fail("reads a shard along " + detail::axis_words(role) + " but holds every row there");
+        if (v.cols)
+          fail("slices both rows and columns along " + detail::axis_words(role));
+        r.output[role] = Placement::partial();
+      }
+    }
+  };
+  const auto same_inputs = [&](std::string_view what) {
+    r.output = input(0);
+    if (input(0) != input(1))
+      fail(std::string(what) + " combines tensors placed differently (" +
+           placement_text(input(0), mesh) + " and " + placement_text(input(1), mesh) + ")");
+  };
+  visit_step(op, detail::overloaded{
+                     [&](const step::Input&) {
+                       for (Role role : roles)
+                         r.output[role] = batch_or(role, Placement::replicate());
+                     },
+                     [&](const step::KVCache&) {
+                       for (Role role : roles)
+                         r.output[role] = batch_or(role, vary(role).kv_heads || vary(role).dims
+                                                             ? Placement::shard(2)
+                                                             : Placement::replicate());
+                     },
+                     [&](const step::KVAppend&) { same_inputs("the KV append"); },
+                     [&](const step::Norm&) {
+                       no_partial("the norm");
+                       r.output = input(0);
+                       for (Role role : roles)
+                         if (r.output[role].is_shard() && r.output[role].dim == 2)
+                           fail("the norm reads hidden sharded over " + detail::axis_words(role));
+                     },
+                     [&](const LinearStep auto& l) { linear(l); },
+                     [&](const step::AttentionScores&) {
+                       no_partial("the scores", 0);
+                       no_partial("the scores", 1);
+                       for (Role role : roles) {
+                         const Variation v = vary(role);
+                         const Placement q = input(0)[role], k = input(1)[role];
+                         if (role == Role::data) {
+                           r.output[role] = q;
+                         } else if (v.dims) {
+                           if (!q.is_shard() || !k.is_shard())
+                             fail("scores a head_dim slice along " + detail::axis_words(role) +
+                                  " from Q or K not sharded there");
+                           r.output[role] = Placement::partial();
+                         } else if (v.heads) {
+                           if (!q.is_shard())
+                             fail("scores a head group along " + detail::axis_words(role) +
+                                  " from Q not sharded there");
+                           r.output[role] = Placement::shard(1);
+                         } else {
+                           if (!q.is_replicate())
+                             fail("scores every head along " + detail::axis_words(role) +
+                                  " from a Q sharded there");
+                           r.output[role] = Placement::replicate();
+                         }
+                       }
+                     },
+                     [&](const step::Softmax&) {
+                       no_partial("softmax");
+                       r.output = input(0);
+                     },
+                     [&](const step::AttentionContext&) {
+                       no_partial("the attention context", 0);
+                       no_partial("the attention context", 1);
+                       for (Role role : roles) {
+                         const Variation v = vary(role);
+                         const Placement p = input(0)[role];
+                         if (role == Role::data) {
+                           r.output[role] = p;
+                         } else if (v.dims) {
+                           if (!p.is_replicate())
+                             fail("weights a head_dim slice along " + detail::axis_words(role) +
+                                  " with probabilities not whole there");
+                           r.output[role] = Placement::shard(2);
+                         } else if (v.heads) {
+                           if (!p.is_shard())
+                             fail("weights a head group along " + detail::axis_words(role) +
+                                  " with probabilities not sharded there");
+                           r.output[role] = Placement::shard(2);
+                         } else {
+                           r.output[role] = Placement::replicate();
+                         }
+                       }
+                     },
+                     [&](const step::ResidualAdd&) { same_inputs("the residual add"); },
+                     [&](const step::Gelu&) {
+                       no_partial("GELU");
+                       r.output = input(0);
+                     },
+                     [&](const step::AllReduce& c) {
+                       collective(c, Placement::partial(), Placement::replicate(), "all-reduces");
+                     },
+                     [&](const step::ReduceScatter& c) {
+                       collective(c, Placement::partial(), Placement::shard(op.output.rank - 1),
+                                  "reduce-scatters");
+                     },
+                     [&](const step::AllGather& c) {
+                       collective(c, Placement::shard(op.output.rank - 1), Placement::replicate(),
+                                  "all-gathers");
+                     },
+                     [&](const step::Transfer&) { r.output = input(0); },
+                     [&](const step::Output&) {
+                       no_partial("the output");
+                       r.output = input(0);
+                       for (Role role : roles)
+                         if (role != Role::data && r.output[role].is_shard())
+                           fail("the output is sharded over " + detail::axis_words(role) +
+                                ": each device must hold its sequences whole");
+                     },
+                 });
+  return r;
+}
+
+/// A problem with the placements of a graph: the vertex and what is wrong.
+template <class Vertex>
+struct PlacementProblem {
+  Vertex vertex;
+  std::string what;
+};
+
+namespace detail {
+
+/// Identifies an op among its counterparts on other devices: replica, microbatch, stage, layer,
+/// kind and which of several ops of the kind (keys or values), then the device.
+using CounterpartKey = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, int, int>;
+
+inline int counterpart_discriminator(const Op& op) {
+  if (const step::KVCache* c = step_if<step::KVCache>(op))
+    return c->values ? 1 : 0;
+  if (const step::KVAppend* a = step_if<step::KVAppend>(op))
+    return a->values ? 1 : 0;
+  return 0;
+}
+
+inline Variation difference(const Op& a, const Op& b) {
+  Variation v;
+  if (const auto sa = weight_slice_of(a), sb = weight_slice_of(b); sa && sb) {
+    v.rows = sa->slice.rows != sb->slice.rows;
+    v.cols = sa->slice.cols != sb->slice.cols;
+  }
+  if (const AttentionHeads* ha = attention_heads_of(a), *hb = attention_heads_of(b); ha && hb) {
+    v.heads = ha->head_begin != hb->head_begin;
+    v.kv_heads = ha->kv_head_begin != hb->kv_head_begin;
+    v.dims = ha->dim_begin != hb->dim_begin;
+  }
+  return v;
+}
+
+} // namespace detail
+
+/// What varies along each axis for every Linear and attention op of `graph` (all-false for other
+/// ops): an op's counterparts are the ops of the same replica, microbatch, stage, layer and kind
+/// on the devices of its stage; a property varies along an axis when any op of the set differs
+/// from its counterpart at coordinate 0 of that axis.
+template <class Graph>
+std::vector<AxisVariation> slice_variation(const Graph& graph, const Mesh& mesh) {
+  using Vertex = typename boost::graph_traits<Graph>::vertex_descriptor;
+  const std::size_t n = num_vertices(graph);
+  std::vector<AxisVariation> variation(n);
+  std::vector<std::pair<detail::CounterpartKey, std::size_t>> keyed; // (key, vertex), then device
+  std::vector<std::int64_t> device_of;
+  for (Vertex v = 0; v < n; ++v) {
+    const Op& op = graph[v];
+    if (!is_linear(op.kind()) && !is_attention(op.kind()))
+      continue;
+    keyed.push_back({{op.replica, op.microbatch, op.stage, op.layer, static_cast<int>(op.kind()),
+                      detail::counterpart_discriminator(op)},
+                     v});
+  }
+  const auto by_key_then_device = [&](const auto& a, const auto& b) {
+    return std::tie(a.first, graph[a.second].device) < std::tie(b.first, graph[b.second].device);
+  };
+  std::sort(keyed.begin(), keyed.end(), by_key_then_device);
+  for (std::size_t begin = 0; begin < keyed.size();) {
+    std::size_t end = begin;
+    while (end < keyed.size() && keyed[end].first == keyed[begin].first)
+      ++end;
+    AxisVariation set{};
+    for (std::size_t i = 0; i < mesh.axis_count; ++i) {
+      const Role role = mesh.axes[i].role;
+      if (role == Role::pipeline || role == Role::data)
+        continue;
+      Variation& v = set[static_cast<std::size_t>(role)];
+      for (std::size_t k = begin; k < end; ++k) {
+        const Op& op = graph[keyed[k].second];
+        const std::int64_t peer_device = mesh.with_coordinate(op.device, role, 0);
+        // Counterparts are sorted by device: find the one on peer_device.
+        const auto peer = std::lower_bound(
+            keyed.begin() + static_cast<std::ptrdiff_t>(begin),
+            keyed.begin() + static_cast<std::ptrdiff_t>(end), peer_device,
+            [&](const auto& entry, std::int64_t d) { return graph[entry.second].device < d; });
+        if (peer == keyed.begin() + static_cast<std::ptrdiff_t>(end) ||
+            graph[peer->second].device != peer_device)
+          continue;
+        const Variation d = detail::difference(op, graph[peer->second]);
+        v.rows = v.rows || d.rows;
+        v.cols = v.cols || d.cols;
+        v.heads = v.heads || d.heads;
+        v.kv_heads = v.kv_heads || d.kv_heads;
+        v.dims = v.dims || d.dims;
+      }
+    }
+    for (std::size_t k = begin; k < end; ++k)
+      variation[keyed[k].second] = set;
+    begin = end;
+  }
+  return variation;
+}
+
+/// The placement every vertex of `graph` makes, derived from the sources in topological order by
+/// `placement_rule`, and every problem found on the way (an op whose inputs are not placed as its
+/// step needs, the members of a collective contributing differently placed tensors).
+/// @pre `graph` is acyclic.
+template <class Graph>
+std::pair<std::vector<TensorPlacement>,
+          std::vector<PlacementProblem<typename boost::graph_traits<Graph>::vertex_descriptor>>>
+derive_placements(const Graph& graph, const Mesh& mesh) {
+  using Vertex = typename boost::graph_traits<Graph>::vertex_descriptor;
+  const std::size_t n = num_vertices(graph);
+  std::vector<TensorPlacement> made(n);
+  std::vector<PlacementProblem<Vertex>> problems;
+  const std::vector<AxisVariation> variation = slice_variation(graph, mesh);
+  std::vector<Vertex> reversed;
+  reversed.reserve(n);
+  boost::topological_sort(graph, std::back_inserter(reversed));
+  std::vector<TensorPlacement> inputs;
+  for (auto it = reversed.rbegin(); it != reversed.rend(); ++it) {
+    const Vertex v = *it;
+    const Op& op = graph[v];
+    const bool collective = is_collective(op.kind());
+    inputs.assign(collective ? 1 : op.input_count, TensorPlacement{});
+    bool first_member = true;
+    for (auto [e, end] = in_edges(v, graph); e != end; ++e) {
+      const TensorPlacement& p = made[source(*e, graph)];
+      if (collective) {
+        if (!first_member && p != inputs[0])
+          problems.push_back({v, "its members contribute tensors placed differently (" +
+                                     placement_text(inputs[0], mesh) + " and " +
+                                     placement_text(p, mesh) + ")"});
+        if (first_member)
+          inputs[0] = p;
+        first_member = false;
+      } else if (graph[*e].port < inputs.size()) {
+        inputs[graph[*e].port] = p;
+      }
+    }
+    PlacementResult result = placement_rule(op, inputs, variation[v], mesh);
+    if (!result.problem.empty())
+      problems.push_back({v, std::move(result.problem)});
+    made[v] = result.output;
+  }
+  return {std::move(made), std::move(problems)};
+}
+
+} // namespace helix

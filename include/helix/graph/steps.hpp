@@ -1,0 +1,390 @@
+// What an operator does, as a closed sum type: `Step` is a std::variant with one alternative per
+// op kind, each holding exactly its own data (a Linear its slice of a full weight, attention ops
+// their heads, a collective its group, phase and algorithm). Each alternative also carries its
+// row of the kind table (enumerator, name, colour); the table is checked against the variant.
+#pragma once
+
+#include "helix/model/model.hpp"
+#include "helix/plan/device_group.hpp"
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace helix {
+
+/// The op kinds, in the order of `Step`'s alternatives (checked below).
+enum class OpKind : std::uint8_t {
+  input,             ///< the microbatch's activations enter on a device
+  kv_cache,          ///< decode: keys or values of the `seq_len` cached tokens (a source)
+  norm,              ///< layernorm / rmsnorm over hidden (weights replicated)
+  q_projection,      ///< a @ Wq[:, cols]
+  k_projection,      ///< a @ Wk[:, cols]
+  v_projection,      ///< a @ Wv[:, cols]
+  kv_append,         ///< decode: cache ++ new token's keys or values along the sequence
+  attention_scores,  ///< q kᵀ per head (partial over a head_dim slice for HeadPartitions)
+  softmax,           ///< softmax(scores / sqrt(head_dim) + causal mask) over keys
+  attention_context, ///< p v per head
+  out_projection,    ///< context @ Wo[rows, :], a partial sum of the block output
+  residual_add,      ///< x + branch
+  fc1,               ///< a @ W1[:, cols]
+  gelu,              ///< tanh-approximated GELU
+  fc2,               ///< h @ W2[rows, :], a partial sum
+  all_reduce,        ///< collective: every member ends with the sum
+  reduce_scatter,    ///< collective: member j ends with slice j (of the last dim) of the sum
+  all_gather,        ///< collective: every member ends with the concatenation of the slices
+  transfer,          ///< point-to-point send/recv between pipeline stages
+  output,            ///< the block stack's result leaves on a device
+};
+
+/// The full (unsharded) weights of one block.
+enum class Weight : std::uint8_t { wq, wk, wv, wo, w1, w2 };
+inline constexpr std::size_t weight_count = 6;
+
+constexpr std::string_view weight_name(Weight w) {
+  switch (w) {
+  case Weight::wq:
+    return "wq";
+  case Weight::wk:
+    return "wk";
+  case Weight::wv:
+    return "wv";
+  case Weight::wo:
+    return "wo";
+  case Weight::w1:
+    return "w1";
+  case Weight::w2:
+    return "w2";
+  }
+  return "?";
+}
+
+/// Shape [rows, columns] of a full (unsharded) weight of `model`, stored [in, out].
+/// Example: `full_weight_shape(models::llama3_70b, Weight::wk)` is {8192, 8 · 128}.
+constexpr std::array<std::int64_t, 2> full_weight_shape(const Model& model, Weight weight) {
+  switch (weight) {
+  case Weight::wq:
+    return {model.hidden, attention_width(model)};
+  case Weight::wk:
+  case Weight::wv:
+    return {model.hidden, kv_width(model)};
+  case Weight::wo:
+    return {attention_width(model), model.hidden};
+  case Weight::w1:
+    return {model.hidden, model.ffn_hidden};
+  case Weight::w2:
+    break;
+  }
+  return {model.ffn_hidden, model.hidden};
+}
+
+/// A strided set of indices: `count` runs of `size` consecutive indices, run i starting at
+/// `begin + i·stride`. Contiguous ranges have count 1.
+///
+/// Example: HeadPartitions slice s of head_dim 512 into 4, for heads 4..7, is the column set
+/// {begin = 4·512 + s·128, size = 128, stride = 512, count = 4} of Wq.
+struct IndexRuns {
+  std::int64_t begin = 0;
+  std::int64_t size = 0;
+  std::int64_t stride = 0;
+  std::int64_t count = 1;
+  friend constexpr bool operator==(const IndexRuns&, const IndexRuns&) = default;
+  constexpr std::int64_t total() const { return size * count; }
+  static constexpr IndexRuns range(std::int64_t begin, std::int64_t size) {
+    return {begin, size, size, 1};
+  }
+};
+
+/// A Linear's share of a full weight: `y = x @ W[rows, cols]`.
+struct LinearSlice {
+  IndexRuns rows;
+  IndexRuns cols;
+  friend constexpr bool operator==(const LinearSlice&, const LinearSlice&) = default;
+};
+
+/// The heads an attention op covers: query heads [head_begin, +heads), the key/value heads
+/// [kv_head_begin, +kv_heads) they read, and the head_dim slice [dim_begin, +dims).
+struct AttentionHeads {
+  std::int64_t head_begin = 0;
+  std::int64_t heads = 0;
+  std::int64_t kv_head_begin = 0;
+  std::int64_t kv_heads = 0;
+  std::int64_t dim_begin = 0;
+  std::int64_t dims = 0;
+  friend constexpr bool operator==(const AttentionHeads&, const AttentionHeads&) = default;
+};
+
+/// The two halves of a transformer block.
+enum class Sublayer : std::uint8_t {
+  none,      ///< input, output, transfers: outside every layer
+  attention, ///< norm, Q/K/V, KV cache, scores, softmax, context, out-projection, their
+             ///< collectives and the residual add x + attention
+  mlp,       ///< norm, FC1, GELU, FC2, their collectives and the residual add y + MLP
+};
+
+/// What a collective is for, so views and costs can name it.
+enum class CollectivePurpose : std::uint8_t { attention_scores, attention_output, mlp_output };
+
+/// Which step of an all-reduce a collective vertex is.
+enum class CollectivePhase : std::uint8_t {
+  flat,                       ///< a whole all-reduce in one ring over the group
+  intra_group_reduce_scatter, ///< hierarchical step 1, inside a tensor group
+  inter_group_all_reduce,     ///< hierarchical step 2, same-rank members across groups
+  intra_group_all_gather,     ///< hierarchical step 3, inside a tensor group
+};
+
+constexpr std::string_view collective_phase_name(CollectivePhase phase) {
+  switch (phase) {
+  case CollectivePhase::flat:
+    return "flat";
+  case CollectivePhase::intra_group_reduce_scatter:
+    return "intra-group reduce-scatter";
+  case CollectivePhase::inter_group_all_reduce:
+    return "inter-group all-reduce";
+  case CollectivePhase::intra_group_all_gather:
+    return "intra-group all-gather";
+  }
+  return "?";
+}
+
+/// How a collective moves its data. Ring only today; NCCL's tree and NVLS come with the cost
+/// model that prices them.
+enum class CollectiveAlgorithm : std::uint8_t { ring };
+
+constexpr std::string_view collective_algorithm_name(CollectiveAlgorithm algorithm) {
+  switch (algorithm) {
+  case CollectiveAlgorithm::ring:
+    return "ring";
+  }
+  return "?";
+}
+
+namespace step {
+
+/// What every collective holds: its group, why it runs, which phase of an all-reduce it is, the
+/// algorithm, and the number of the logical all-reduce it is (a step of), counted per microbatch
+/// and replica over the whole forward.
+struct Collective {
+  CollectivePurpose purpose = CollectivePurpose::attention_output;
+  CollectivePhase phase = CollectivePhase::flat;
+  CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;
+  std::int64_t logical = 0;
+  DeviceGroup group;
+  friend constexpr bool operator==(const Collective&, const Collective&) = default;
+};
+
+// One alternative per kind. `kind`, `name` and `color` are that kind's row of the table: colours
+// are fixed so a kind looks the same in every picture (attention in blues and purples, the MLP in
+// oranges, collectives in reds, transfers in magenta).
+
+struct Input {
+  static constexpr OpKind kind = OpKind::input;
+  static constexpr std::string_view name = "input", color = "#d9d9d9";
+  friend constexpr bool operator==(const Input&, const Input&) = default;
+};
+struct KVCache : AttentionHeads {
+  bool values = false; ///< false = keys
+  static constexpr OpKind kind = OpKind::kv_cache;
+  static constexpr std::string_view name = "kv_cache", color = "#dadaeb";
+  friend constexpr bool operator==(const KVCache&, const KVCache&) = default;
+};
+struct Norm {
+  std::int64_t slot = 0; ///< 0 before attention, 1 before the MLP
+  static constexpr OpKind kind = OpKind::norm;
+  static constexpr std::string_view name = "norm", color = "#ffffb3";
+  friend constexpr bool operator==(const Norm&, const Norm&) = default;
+};
+struct QProjection : LinearSlice {
+  static constexpr Weight weight = Weight::wq;
+  static constexpr OpKind kind = OpKind::q_projection;
+  static constexpr std::string_view name = "q_projection", color = "#b3de69";
+  friend constexpr bool operator==(const QProjection&, const QProjection&) = default;
+};
+struct KProjection : LinearSlice {
+  static constexpr Weight weight = Weight::wk;
+  static constexpr OpKind kind = OpKind::k_projection;
+  static constexpr std::string_view name = "k_projection", color = "#ccebc5";
+  friend constexpr bool operator==(const KProjection&, const KProjection&) = default;
+};
+struct VProjection : LinearSlice {
+  static constexpr Weight weight = Weight::wv;
+  static constexpr OpKind kind = OpKind::v_projection;
+  static constexpr std::string_view name = "v_projection", color = "#a1d99b";
+  friend constexpr bool operator==(const VProjection&, const VProjection&) = default;
+};
+struct KVAppend : AttentionHeads {
+  bool values = false; ///< false = keys
+  static constexpr OpKind kind = OpKind::kv_append;
+  static constexpr std::string_view name = "kv_append", color = "#bcbddc";
+  friend constexpr bool operator==(const KVAppend&, const KVAppend&) = default;
+};
+struct AttentionScores : AttentionHeads {
+  static constexpr OpKind kind = OpKind::attention_scores;
+  static constexpr std::string_view name = "attention_scores", color = "#80b1d3";
+  friend constexpr bool operator==(const AttentionScores&, const AttentionScores&) = default;
+};
+struct Softmax : AttentionHeads {
+  bool causal = false; ///< mask keys after the query's position (prefill)
+  static constexpr OpKind kind = OpKind::softmax;
+  static constexpr std::string_view name = "softmax", color = "#bebada";
+  friend constexpr bool operator==(const Softmax&, const Softmax&) = default;
+};
+struct AttentionContext : AttentionHeads {
+  static constexpr OpKind kind = OpKind::attention_context;
+  static constexpr std::string_view name = "attention_context", color = "#9ecae1";
+  friend constexpr bool operator==(const AttentionContext&, const AttentionContext&) = default;
+};
+struct OutProjection : LinearSlice {
+  static constexpr Weight weight = Weight::wo;
+  static constexpr OpKind kind = OpKind::out_projection;
+  static constexpr std::string_view name = "out_projection", color = "#8dd3c7";
+  friend constexpr bool operator==(const OutProjection&, const OutProjection&) = default;
+};
+struct ResidualAdd {
+  Sublayer branch = Sublayer::attention; ///< the branch added: x + attention or y + MLP
+  static constexpr OpKind kind = OpKind::residual_add;
+  static constexpr std::string_view name = "residual_add", color = "#fccde5";
+  friend constexpr bool operator==(const ResidualAdd&, const ResidualAdd&) = default;
+};
+struct Fc1 : LinearSlice {
+  static constexpr Weight weight = Weight::w1;
+  static constexpr OpKind kind = OpKind::fc1;
+  static constexpr std::string_view name = "fc1", color = "#fdb462";
+  friend constexpr bool operator==(const Fc1&, const Fc1&) = default;
+};
+struct Gelu {
+  static constexpr OpKind kind = OpKind::gelu;
+  static constexpr std::string_view name = "gelu", color = "#fee391";
+  friend constexpr bool operator==(const Gelu&, const Gelu&) = default;
+};
+struct Fc2 : LinearSlice {
+  static constexpr Weight weight = Weight::w2;
+  static constexpr OpKind kind = OpKind::fc2;
+  static constexpr std::string_view name = "fc2", color = "#fd8d3c";
+  friend constexpr bool operator==(const Fc2&, const Fc2&) = default;
+};
+struct AllReduce : Collective {
+  static constexpr OpKind kind = OpKind::all_reduce;
+  static constexpr std::string_view name = "all_reduce", color = "#fb8072";
+  friend constexpr bool operator==(const AllReduce&, const AllReduce&) = default;
+};
+struct ReduceScatter : Collective {
+  static constexpr OpKind kind = OpKind::reduce_scatter;
+  static constexpr std::string_view name = "reduce_scatter", color = "#f4a582";
+  friend constexpr bool operator==(const ReduceScatter&, const ReduceScatter&) = default;
+};
+struct AllGather : Collective {
+  static constexpr OpKind kind = OpKind::all_gather;
+  static constexpr std::string_view name = "all_gather", color = "#e7298a";
+  friend constexpr bool operator==(const AllGather&, const AllGather&) = default;
+};
+struct Transfer {
+  std::int64_t source = 0;
+  std::int64_t destination = 0;
+  static constexpr OpKind kind = OpKind::transfer;
+  static constexpr std::string_view name = "transfer", color = "#c994c7";
+  friend constexpr bool operator==(const Transfer&, const Transfer&) = default;
+};
+struct Output {
+  static constexpr OpKind kind = OpKind::output;
+  static constexpr std::string_view name = "output", color = "#bdbdbd";
+  friend constexpr bool operator==(const Output&, const Output&) = default;
+};
+
+} // namespace step
+
+using Step =
+    std::variant<step::Input, step::KVCache, step::Norm, step::QProjection, step::KProjection,
+                 step::VProjection, step::KVAppend, step::AttentionScores, step::Softmax,
+                 step::AttentionContext, step::OutProjection, step::ResidualAdd, step::Fc1,
+                 step::Gelu, step::Fc2, step::AllReduce, step::ReduceScatter, step::AllGather,
+                 step::Transfer, step::Output>;
+
+inline constexpr std::size_t op_kind_count = std::variant_size_v<Step>;
+
+/// A step that holds a slice of a full weight.
+template <class S>
+concept LinearStep = std::derived_from<S, LinearSlice> && requires {
+  { S::weight } -> std::convertible_to<Weight>;
+};
+/// A step that covers some attention heads.
+template <class S>
+concept AttentionStep = std::derived_from<S, AttentionHeads>;
+/// A step that spans a device group.
+template <class S>
+concept CollectiveStep = std::derived_from<S, step::Collective>;
+
+namespace detail {
+
+struct KindRow {
+  OpKind kind;
+  std::string_view name;
+  std::string_view color;
+  bool collective;    ///< spans a device group
+  bool communication; ///< moves data between devices (collectives and transfers)
+  bool linear;        ///< holds a slice of a full weight
+  bool attention;     ///< covers some attention heads
+};
+
+template <class S>
+constexpr KindRow kind_row() {
+  return {S::kind,
+          S::name,
+          S::color,
+          CollectiveStep<S>,
+          CollectiveStep<S> || std::same_as<S, step::Transfer>,
+          LinearStep<S>,
+          AttentionStep<S>};
+}
+
+template <std::size_t... I>
+constexpr std::array<KindRow, sizeof...(I)> kind_table(std::index_sequence<I...>) {
+  return {kind_row<std::variant_alternative_t<I, Step>>()...};
+}
+
+} // namespace detail
+
+/// One row per step alternative, in variant order: the kind table every name and colour is read
+/// from.
+inline constexpr std::array<detail::KindRow, op_kind_count> op_kinds =
+    detail::kind_table(std::make_index_sequence<op_kind_count>{});
+
+namespace detail {
+constexpr bool kind_table_complete() {
+  for (std::size_t i = 0; i < op_kinds.size(); ++i)
+    if (static_cast<std::size_t>(op_kinds[i].kind) != i || op_kinds[i].name.empty() ||
+        op_kinds[i].color.size() != 7)
+      return false;
+  return static_cast<std::size_t>(OpKind::output) + 1 == op_kind_count;
+}
+} // namespace detail
+static_assert(
+    detail::kind_table_complete(),
+    "helix: op kinds: every Step alternative names its own OpKind, in variant order, with "
+    "a name and a #rrggbb colour, and OpKind has one enumerator per alternative");
+
+constexpr std::string_view op_kind_name(OpKind kind) {
+  return op_kinds[static_cast<std::size_t>(kind)].name;
+}
+constexpr std::string_view op_kind_color(OpKind kind) {
+  return op_kinds[static_cast<std::size_t>(kind)].color;
+}
+
+constexpr bool is_collective(OpKind kind) {
+  return op_kinds[static_cast<std::size_t>(kind)].collective;
+}
+constexpr bool is_communication(OpKind kind) {
+  return op_kinds[static_cast<std::size_t>(kind)].communication;
+}
+constexpr bool is_linear(OpKind kind) {
+  return op_kinds[static_cast<std::size_t>(kind)].linear;
+}
+constexpr bool is_attention(OpKind kind) {
+  return op_kinds[static_cast<std::size_t>(kind)].attention;
+}
+
+} // namespace helix
