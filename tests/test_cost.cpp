@@ -50,8 +50,8 @@ bool is_matmul(OpKind kind) {
 double matmul_flops(const Dag& dag) {
   double total = 0;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
-    if (is_matmul(dag[v].kind))
-      total += static_cast<double>(dag[v].flops);
+    if (is_matmul(dag[v].kind()))
+      total += static_cast<double>(cost::work(dag[v], dag[boost::graph_bundle]).flops);
   return total;
 }
 
@@ -60,7 +60,7 @@ std::map<std::pair<std::int64_t, CollectivePhase>, double>
 bytes_by_phase(const Dag& dag, const cost::Hardware& hw) {
   std::map<std::pair<std::int64_t, CollectivePhase>, double> sent;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
-    if (const auto* c = std::get_if<CollectiveOp>(&dag[v].payload))
+    if (const auto* c = collective_of(dag[v]))
       for (std::int64_t d : devices_of(dag, v))
         sent[{d, c->phase}] += cost::op_cost(dag, v, hw).bytes_sent;
   return sent;
@@ -96,7 +96,7 @@ TEST_CASE("a pure pipeline of m microbatches over p equal stages takes (m + p �
     double stage_flops = 0;
     for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
       if (dag[v].stage == 0 && dag[v].microbatch == 0)
-        stage_flops += static_cast<double>(dag[v].flops);
+        stage_flops += static_cast<double>(cost::work(dag[v], dag[boost::graph_bundle]).flops);
     const double t_stage = stage_flops / compute_only.peak_flops_per_second;
     const cost::Timeline timeline = cost::simulate(dag, compute_only);
     CHECK(timeline.makespan_seconds == doctest::Approx(static_cast<double>(m + p - 1) * t_stage));
@@ -119,7 +119,7 @@ TEST_CASE(
   double stage_flops = 0;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
     if (dag[v].stage == 0 && dag[v].microbatch == 0)
-      stage_flops += static_cast<double>(dag[v].flops);
+      stage_flops += static_cast<double>(cost::work(dag[v], dag[boost::graph_bundle]).flops);
   cost::Hardware hw = compute_only;
   const double t = stage_flops / hw.peak_flops_per_second;
   const double size = 1.0 * 128 * 12288 * 2; // one microbatch's [1, s, h] in FP16
@@ -148,7 +148,7 @@ TEST_CASE("a ring all-reduce over n GPUs sends 2(n−1)/n·size per GPU") {
   const double seconds = 2 * 7 * nvlink.latency_seconds +
                          per_all_reduce / (nvlink.bandwidth_bytes_per_second * nvlink.efficiency);
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
-    if (dag[v].kind == OpKind::all_reduce)
+    if (dag[v].kind() == OpKind::all_reduce)
       CHECK(timeline.vertices[v].end_seconds - timeline.vertices[v].start_seconds ==
             doctest::Approx(seconds));
 }
@@ -189,20 +189,39 @@ TEST_CASE("a hierarchical all-reduce over 4 groups × 4 sends 1.5·size inside g
 
 TEST_CASE("a compute op costs the larger of FLOPs over effective peak and bytes over bandwidth") {
   const cost::Hardware& hw = cost::hardware::h100_sxm_nvl8;
+  DagInfo info;
+  info.model = models::gpt3_175b.with_batch(1);
+  info.mesh = make_mesh(parse_plan("tp=8"));
+  // x [1, 10⁴, 10⁴] @ W[10⁴ rows, 10⁴ cols]: 2·10¹² FLOPs; FP16 input, output and weight are
+  // 3·10⁸ elements, 6·10⁸ bytes: compute bound on H100 (989 TFLOP/s against 3.35 TB/s).
   Op matmul;
-  matmul.kind = OpKind::fc1;
+  step::Fc1 fc1;
+  fc1.rows = IndexRuns::range(0, 10'000);
+  fc1.cols = IndexRuns::range(0, 10'000);
+  matmul.step = fc1;
   matmul.device = 0;
-  matmul.flops = 2'000'000'000'000; // 2 TFLOP
-  matmul.bytes = 1'000'000;
-  const Mesh mesh = make_mesh(parse_plan("tp=8"));
+  matmul.inputs[0] = Shape{1, 10'000, 10'000};
+  matmul.input_count = 1;
+  matmul.output = Shape{1, 10'000, 10'000};
+  CHECK(cost::work(matmul, info).flops == 2'000'000'000'000);
+  CHECK(cost::work(matmul, info).memory_bytes == 600'000'000);
   const double compute = 2e12 / (989e12 * hw.compute_efficiency);
-  CHECK(cost::op_cost(matmul, mesh, 2, hw).seconds == doctest::Approx(compute));
-  Op norm = matmul;
-  norm.kind = OpKind::norm;
-  norm.flops = 1000;
-  norm.bytes = 1'000'000'000; // 1 GB streamed: memory bound
-  CHECK(cost::op_cost(norm, mesh, 2, hw).seconds ==
-        doctest::Approx(1e9 / (3.35e12 * hw.memory_efficiency)));
+  CHECK(cost::op_cost(matmul, info, hw).seconds == doctest::Approx(compute));
+  // RMSNorm over [1, 10⁴, 5·10⁴]: 5 FLOPs per element, but it streams input and output (10⁹
+  // bytes) and its gain (5·10⁴ · 2 bytes): memory bound.
+  info.model.hidden = 50'000;
+  info.model.norm = Norm::rmsnorm;
+  Op norm;
+  norm.step = step::Norm{0};
+  norm.device = 0;
+  norm.inputs[0] = Shape{1, 10'000, 50'000};
+  norm.input_count = 1;
+  norm.output = Shape{1, 10'000, 50'000};
+  const double bytes = 2.0 * (2 * 5e8 + 50'000);
+  CHECK(cost::work(norm, info).flops == std::int64_t{5} * 500'000'000);
+  CHECK(static_cast<double>(cost::work(norm, info).memory_bytes) == bytes);
+  CHECK(cost::op_cost(norm, info, hw).seconds ==
+        doctest::Approx(bytes / (3.35e12 * hw.memory_efficiency)));
 }
 
 TEST_CASE("ranks map to nodes of gpus_per_node: link classes follow the mesh") {
@@ -215,8 +234,8 @@ TEST_CASE("ranks map to nodes of gpus_per_node: link classes follow the mesh") {
   const Dag dag = build_dag(models::helix_seed.with_batch(2).with_seq_len(64),
                             parse_plan("pp=2,tg=4x4"), Workload::prefill());
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
-    if (is_communication(dag[v].kind))
-      CHECK(cost::op_cost(dag, v, h100).link == (dag[v].kind == OpKind::transfer
+    if (is_communication(dag[v].kind()))
+      CHECK(cost::op_cost(dag, v, h100).link == (dag[v].kind() == OpKind::transfer
                                                      ? cost::LinkClass::infiniband
                                                      : cost::LinkClass::nvlink));
   // A send/recv moves its tensor once: each stage-0 GPU sends its [b, s, h] = 2·64·8192 FP16

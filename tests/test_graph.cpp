@@ -46,7 +46,7 @@ Vertex find(const Dag& dag, OpKind kind, std::int64_t device, std::int64_t layer
             std::size_t nth = 0) {
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     const Op& op = dag[v];
-    if (op.kind == kind && op.device == device && op.layer == layer && nth-- == 0)
+    if (op.kind() == kind && op.device == device && op.layer == layer && nth-- == 0)
       return v;
   }
   FAIL("no such vertex");
@@ -62,29 +62,30 @@ TEST_CASE("the optimized seed plan has 14 compute ops per device per layer, on i
   for (std::int64_t layer = 0; layer < 2; ++layer)
     for (std::int64_t device = 0; device < 16; ++device) {
       const std::size_t ops = count(dag, [&](const Op& op) {
-        return op.device == device && op.layer == layer && !is_communication(op.kind);
+        return op.device == device && op.layer == layer && !is_communication(op.kind());
       });
       CHECK(ops == (device / 8 == layer ? 14u : 0u));
     }
   // 2 logical all-reduces per layer (after attention, after the MLP), each 3 hierarchical phases:
   // 2 reduce-scatters (one per group), 4 inter-group all-reduces (one per member rank), 2
   // all-gathers.
-  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::reduce_scatter; }) == 2 * 2 * 2);
-  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::all_reduce; }) == 2 * 2 * 4);
-  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::all_gather; }) == 2 * 2 * 2);
+  CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::reduce_scatter; }) == 2 * 2 * 2);
+  CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::all_reduce; }) == 2 * 2 * 4);
+  CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::all_gather; }) == 2 * 2 * 2);
   std::set<std::pair<std::int64_t, CollectivePhase>> phases;
   std::set<std::int64_t> logical;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
-    if (const auto* c = std::get_if<CollectiveOp>(&dag[v].payload)) {
+    if (const auto* c = collective_of(dag[v])) {
       phases.insert({c->logical, c->phase});
       logical.insert(c->logical);
     }
   CHECK(logical.size() == 4); // 2 per layer
   CHECK(phases.size() == 12); // 6 per layer
   // Stage 0 → stage 1: one send/recv per device pair; inputs on stage 0, outputs on stage 1.
-  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::transfer; }) == 8);
-  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::input && op.device < 8; }) == 8);
-  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::output && op.device >= 8; }) == 8);
+  CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::transfer; }) == 8);
+  CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::input && op.device < 8; }) == 8);
+  CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::output && op.device >= 8; }) ==
+        8);
   CHECK(boost::num_vertices(dag) == 2 * 8 * 14 + 2 * 16 + 8 + 8 + 8);
   CHECK(check(dag, models::helix_seed, Optimized::spec).empty());
 }
@@ -93,12 +94,12 @@ TEST_CASE("hp=4x4 has 3 logical all-reduces per layer, one of them over partial 
   const Dag dag = build_dag(models::helix_seed, parse_plan("hp=4x4"));
   for (std::int64_t device = 0; device < 16; ++device)
     CHECK(count(dag, [&](const Op& op) {
-            return op.device == device && op.layer == 0 && !is_communication(op.kind);
+            return op.device == device && op.layer == 0 && !is_communication(op.kind());
           }) == 14);
   std::set<std::int64_t> logical;
   std::size_t score_reductions = 0;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
-    if (const auto* c = std::get_if<CollectiveOp>(&dag[v].payload)) {
+    if (const auto* c = collective_of(dag[v])) {
       logical.insert(c->logical);
       if (c->purpose == CollectivePurpose::attention_scores) {
         ++score_reductions;
@@ -132,16 +133,16 @@ TEST_CASE("every edge of layer 0's MHA on GPU 0 of the optimized plan has the de
   // shard across the 2 groups, all-gather back to 8192.
   const Vertex projection = find(dag, OpKind::out_projection, 0, 0);
   const Vertex scatter = boost::target(*boost::out_edges(projection, dag).first, dag);
-  CHECK(dag[scatter].kind == OpKind::reduce_scatter);
+  CHECK(dag[scatter].kind() == OpKind::reduce_scatter);
   CHECK(dag[scatter].output == Shape{1024, 10000, 2048});
   for (Edge e : boost::make_iterator_range(boost::out_edges(scatter, dag))) {
     const Vertex across = boost::target(e, dag);
-    CHECK(dag[across].kind == OpKind::all_reduce);
+    CHECK(dag[across].kind() == OpKind::all_reduce);
     CHECK(dag[across].output == Shape{1024, 10000, 2048});
     CHECK(dag[e].shape == Shape{1024, 10000, 2048});
   }
   // The out-projection holds rows 0..1023 (heads 0, 1) of Wo; Q holds the same columns of Wq.
-  const auto& wo = std::get<LinearSlice>(dag[projection].payload);
+  const auto& wo = *linear_slice_of(dag[projection]);
   CHECK(wo.rows == IndexRuns{0, 512, 512, 2});
   CHECK(wo.cols == IndexRuns::range(0, 8192));
 }
@@ -177,8 +178,8 @@ TEST_CASE("every tensor into layer 0's ops on GPU 0 of the optimized plan, spell
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
     if (dag[v].device == 0 && dag[v].layer == 0)
       for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag)))
-        actual.emplace_back(op_kind_name(dag[boost::source(e, dag)].kind),
-                            op_kind_name(dag[v].kind), dag[e].port, dag[e].shape);
+        actual.emplace_back(op_kind_name(dag[boost::source(e, dag)].kind()),
+                            op_kind_name(dag[v].kind()), dag[e].port, dag[e].shape);
   const auto by_names = [](const Row& a, const Row& b) {
     return std::tie(std::get<0>(a), std::get<1>(a), std::get<2>(a)) <
            std::tie(std::get<0>(b), std::get<1>(b), std::get<2>(b));
@@ -198,7 +199,7 @@ TEST_CASE("every tensor into layer 0's ops on GPU 0 of the optimized plan, spell
   for (OpKind kind : {OpKind::out_projection, OpKind::fc2}) {
     const Vertex v = find(dag, kind, 0, 0);
     const Edge e = *boost::out_edges(v, dag).first;
-    CHECK(dag[boost::target(e, dag)].kind == OpKind::reduce_scatter);
+    CHECK(dag[boost::target(e, dag)].kind() == OpKind::reduce_scatter);
     CHECK(dag[e].shape == full);
   }
 }
@@ -206,11 +207,11 @@ TEST_CASE("every tensor into layer 0's ops on GPU 0 of the optimized plan, spell
 TEST_CASE("HeadPartitions slices Wq columns by head group and head_dim slice, strided per head") {
   const Dag dag = build_dag(models::helix_seed, parse_plan("hp=4x4"));
   // GPU 6 = head group 1 (heads 4..7), slice 2 (dims 256..383): columns 4·512 + 256 + i·512.
-  const auto& q = std::get<LinearSlice>(dag[find(dag, OpKind::q_projection, 6, 0)].payload);
+  const auto& q = *linear_slice_of(dag[find(dag, OpKind::q_projection, 6, 0)]);
   CHECK(q.cols == IndexRuns{4 * 512 + 256, 128, 512, 4});
   CHECK(dag[find(dag, OpKind::q_projection, 6, 0)].output == Shape{1024, 10000, 4 * 128});
   // MLP is 16-way: FC1 columns 6·2048 .. 7·2048.
-  const auto& up = std::get<LinearSlice>(dag[find(dag, OpKind::fc1, 6, 0)].payload);
+  const auto& up = *linear_slice_of(dag[find(dag, OpKind::fc1, 6, 0)]);
   CHECK(up.cols == IndexRuns::range(6 * 2048, 2048));
 }
 
@@ -219,10 +220,9 @@ TEST_CASE("GQA replicates kv heads when the tensor degree exceeds them") {
   const Model m = models::llama3_70b.with_layers(1);
   const Dag dag = build_dag(m, parse_plan("tp=16"));
   for (std::int64_t device = 0; device < 16; ++device) {
-    const auto& k = std::get<LinearSlice>(dag[find(dag, OpKind::k_projection, device, 0)].payload);
+    const auto& k = *linear_slice_of(dag[find(dag, OpKind::k_projection, device, 0)]);
     CHECK(k.cols == IndexRuns{device / 2 * 128, 128, 128, 1});
-    const auto& a =
-        std::get<AttentionSlice>(dag[find(dag, OpKind::attention_scores, device, 0)].payload);
+    const auto& a = *attention_heads_of(dag[find(dag, OpKind::attention_scores, device, 0)]);
     CHECK(a.heads == 4);
     CHECK(a.kv_head_begin == device / 2);
   }
@@ -236,7 +236,7 @@ TEST_CASE("decode attends one new token to the cache: scores [b, heads, 1, seq +
   CHECK(dag[find(dag, OpKind::kv_cache, 3, 1)].output == Shape{4, 2048, 12 * 128});
   CHECK(dag[find(dag, OpKind::kv_append, 3, 1)].output == Shape{4, 2049, 12 * 128});
   CHECK(dag[find(dag, OpKind::attention_scores, 3, 1)].output == Shape{4, 12, 1, 2049});
-  CHECK_FALSE(std::get<AttentionSlice>(dag[find(dag, OpKind::softmax, 3, 1)].payload).causal);
+  CHECK_FALSE(step_if<step::Softmax>(dag[find(dag, OpKind::softmax, 3, 1)])->causal);
   CHECK(check(dag).empty());
 }
 
@@ -246,7 +246,7 @@ TEST_CASE("data parallel and microbatches split the batch; each microbatch is it
   // dp=2 × 4 microbatches: each forward has 16 / 8 = 2 sequences, starting at 8·replica + 2·mb.
   std::set<std::int64_t> begins;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
-    if (dag[v].kind == OpKind::input) {
+    if (dag[v].kind() == OpKind::input) {
       CHECK(dag[v].output[0] == 2);
       CHECK(dag[v].batch_begin == 8 * dag[v].replica + 2 * dag[v].microbatch);
       begins.insert(dag[v].batch_begin);
@@ -329,13 +329,13 @@ TEST_CASE("check names each corruption of a sound DAG with its rule") {
     dag[*boost::out_edges(q, dag).first].shape = Shape{4, 8, 999};
     CHECK(has_rule(check(dag), CheckRule::edge_shape));
   }
-  SUBCASE("an op whose payload implies another input than it declares") {
+  SUBCASE("an op whose step implies another input than it declares") {
     Dag dag = sound;
-    auto& down = std::get<LinearSlice>(dag[find(dag, OpKind::fc2, 1, 0)].payload);
+    auto& down = *linear_slice_of(dag[find(dag, OpKind::fc2, 1, 0)]);
     down.rows = IndexRuns::range(down.rows.begin, down.rows.size / 2);
     CHECK(has_rule(check(dag), CheckRule::op_shape));
   }
-  SUBCASE("an op whose output is not what its payload makes") {
+  SUBCASE("an op whose output is not what its step makes") {
     Dag dag = sound;
     Op& q = dag[find(dag, OpKind::q_projection, 11, 1)]; // stage 1 holds layer 1
     q.output = q.output.with_last(q.output.last() + 1);
@@ -351,7 +351,7 @@ TEST_CASE("check names each corruption of a sound DAG with its rule") {
     // so only the edge from GELU shows the mismatch.
     Dag dag = sound;
     Op& fc2 = dag[find(dag, OpKind::fc2, 1, 0)];
-    auto& down = std::get<LinearSlice>(fc2.payload);
+    auto& down = *linear_slice_of(fc2);
     down.rows = IndexRuns::range(down.rows.begin, down.rows.size / 2);
     const DagInfo& info = dag[boost::graph_bundle];
     fc2.inputs = signature(fc2, info.model, info.workload, info.mesh).inputs;
@@ -362,7 +362,7 @@ TEST_CASE("check names each corruption of a sound DAG with its rule") {
   SUBCASE("a collective over the wrong devices") {
     Dag dag = sound;
     for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
-      if (auto* c = std::get_if<CollectiveOp>(&dag[v].payload);
+      if (auto* c = collective_of(dag[v]);
           c && c->phase == CollectivePhase::intra_group_reduce_scatter) {
         c->group.axes = axis_bit(Role::tensor_group); // across groups instead of inside one
         break;
@@ -383,7 +383,7 @@ TEST_CASE("check names each corruption of a sound DAG with its rule") {
   SUBCASE("weight slices that overlap and leave a gap") {
     Dag dag = sound;
     // FC1 on GPU 1 of layer 0 takes GPU 0's columns: columns 0..4095 held twice, 4096.. never.
-    auto& up = std::get<LinearSlice>(dag[find(dag, OpKind::fc1, 1, 0)].payload);
+    auto& up = *linear_slice_of(dag[find(dag, OpKind::fc1, 1, 0)]);
     up.cols.begin = 0;
     const auto diagnostics = check(dag);
     CHECK(has_rule(diagnostics, CheckRule::weight_tiling));
@@ -412,9 +412,9 @@ TEST_CASE("tensor groups of one device all-reduce in one flat ring across the gr
   // member would be a collective of one. pp=2 deals 2 groups of 1 to each stage.
   const Model m = models::helix_seed.with_batch(4).with_seq_len(8);
   const Dag dag = build_dag(m, parse_plan("pp=2,tg=4x1,dp=2"));
-  CHECK(count(dag, [](const Op& op) { return op.kind == OpKind::reduce_scatter; }) == 0);
+  CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::reduce_scatter; }) == 0);
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
-    if (const auto* c = std::get_if<CollectiveOp>(&dag[v].payload)) {
+    if (const auto* c = collective_of(dag[v])) {
       CHECK(c->phase == CollectivePhase::flat);
       CHECK(group_size(dag[boost::graph_bundle].mesh, c->group) == 2);
     }

@@ -199,7 +199,7 @@ TEST_CASE("the model view of pp=2,tg=4x4 has one box per stage × layer × {MHA,
     drawn += view.graph[v].vertices.size();
   CHECK(drawn == boost::num_vertices(dag));
   const ViewNode& collective = node_of(
-      view, dag, [](const Op& op) { return op.kind == OpKind::reduce_scatter && op.layer == 1; });
+      view, dag, [](const Op& op) { return op.kind() == OpKind::reduce_scatter && op.layer == 1; });
   CHECK(collective.kind == ViewNodeKind::collective);
   CHECK(collective.vertices.size() == 2 + 4 + 2);
   CHECK(contains(collective.lines[0], "1 logical"));
@@ -213,8 +213,8 @@ TEST_CASE("the model view of hp=4x4 keeps the partial-score all-reduces inside t
   // 2 layers × 6 boxes, input, output; one stage, so no send/recv.
   CHECK(boost::num_vertices(view.graph) == 2 * 6 + 2);
   const ViewNode& block = node_of(view, dag, [](const Op& op) {
-    return op.kind == OpKind::all_reduce && op.layer == 0 &&
-           std::get<CollectiveOp>(op.payload).purpose == CollectivePurpose::attention_scores;
+    return op.kind() == OpKind::all_reduce && op.layer == 0 &&
+           collective_of(op)->purpose == CollectivePurpose::attention_scores;
   });
   CHECK(block.kind == ViewNodeKind::block);
   // 16 × 8 compute ops and the 4 partial-score all-reduces (one per head group).
@@ -222,8 +222,8 @@ TEST_CASE("the model view of hp=4x4 keeps the partial-score all-reduces inside t
   CHECK(std::find(block.lines.begin(), block.lines.end(),
                   "partial-score all-reduce ×4 (4 GPUs each)") != block.lines.end());
   const ViewNode& output = node_of(view, dag, [](const Op& op) {
-    return op.kind == OpKind::all_reduce && op.layer == 1 &&
-           std::get<CollectiveOp>(op.payload).purpose == CollectivePurpose::mlp_output;
+    return op.kind() == OpKind::all_reduce && op.layer == 1 &&
+           collective_of(op)->purpose == CollectivePurpose::mlp_output;
   });
   CHECK(output.lines[1] == "all-reduce ×1 (flat ring)");
 }
@@ -249,7 +249,7 @@ TEST_CASE("a node label holds the op, its output shape and its device or members
   const View view = mlp_view(dag, 0);
   // GPU 3 holds FC1 columns 3·(32768/8) .. 4·(32768/8) and makes [batch, seq, 32768/8].
   const ViewNode& fc1 =
-      node_of(view, dag, [](const Op& op) { return op.kind == OpKind::fc1 && op.device == 3; });
+      node_of(view, dag, [](const Op& op) { return op.kind() == OpKind::fc1 && op.device == 3; });
   CHECK(fc1.lines ==
         std::vector<std::string>{"fc1 W1[:, 12288:16384]", "[1024,10000,4096]", "GPU 3"});
   CHECK(fc1.stage == 0);
@@ -258,14 +258,13 @@ TEST_CASE("a node label holds the op, its output shape and its device or members
       contains(io::dot_text(view), R"(label="fc1 W1[:, 12288:16384]\n[1024,10000,4096]\nGPU 3")"));
   // The reduce-scatter of group 1 spans GPUs 4–7 and leaves each a quarter of hidden 8192.
   const ViewNode& scatter = node_of(view, dag, [&](const Op& op) {
-    return op.kind == OpKind::reduce_scatter &&
-           std::get<CollectiveOp>(op.payload).group.anchor == 4;
+    return op.kind() == OpKind::reduce_scatter && collective_of(op)->group.anchor == 4;
   });
   CHECK(scatter.lines[1] == "[1024,10000,2048]");
   CHECK(scatter.lines[2] == "GPUs 4–7");
   // The inter-group all-reduce of member rank 1 joins GPU 1 (group 0) and GPU 5 (group 1).
   const ViewNode& across = node_of(view, dag, [&](const Op& op) {
-    return op.kind == OpKind::all_reduce && std::get<CollectiveOp>(op.payload).group.anchor == 1;
+    return op.kind() == OpKind::all_reduce && collective_of(op)->group.anchor == 1;
   });
   CHECK(across.lines[2] == "GPUs 1, 5");
 }

@@ -1,5 +1,5 @@
 // numerics area tests: the DAG executor computes what the unsharded reference computes, for every
-// scheme, in double and float; the broken variant does not; the pieces (ring order, payload-driven
+// scheme, in double and float; the broken variant does not; the pieces (ring order, step-driven
 // slices, KV cache, shrink, .npy) each do what they claim.
 #include <helix/helix.hpp>
 #include <helix/io/npy.hpp>
@@ -131,8 +131,8 @@ TEST_CASE("a ring all-reduce sums each chunk in ring order starting at the chunk
   std::vector<Matrix<float>> buffers(4, Matrix<float>::Zero(1, 4));
   for (std::size_t i = 0; i < 4; ++i)
     buffers[i].setConstant(shares[i]);
-  helix::numerics::detail::ring_reduce_scatter(buffers, 0);
-  helix::numerics::detail::ring_all_gather(buffers, 0);
+  helix::numerics::ring_reduce_scatter(buffers, 0);
+  helix::numerics::ring_all_gather(buffers, 0);
   for (int chunk = 0; chunk < 4; ++chunk) {
     float expected = shares[static_cast<std::size_t>(chunk)];
     for (int j = 1; j < 4; ++j)
@@ -148,20 +148,21 @@ TEST_CASE("a ring reduce-scatter leaves member j with slice j of the sum") {
   std::vector<Matrix<double>> buffers;
   for (int i = 0; i < 3; ++i)
     buffers.push_back(Matrix<double>::Constant(2, 7, i + 1)); // 7 columns: chunks 2, 2, 3
-  helix::numerics::detail::ring_reduce_scatter(buffers, -1);
+  helix::numerics::ring_reduce_scatter(buffers, -1);
   for (int j = 0; j < 3; ++j) {
-    const auto chunk = helix::numerics::detail::ring_chunk(7, 3, j);
+    const auto chunk = helix::numerics::ring_chunk(7, 3, j);
     CHECK((buffers[static_cast<std::size_t>(j)].middleCols(chunk.begin, chunk.size).array() == 6)
               .all());
   }
 }
 
-TEST_CASE("the executor takes weight slices from the payloads, so a wrong slice is caught") {
+TEST_CASE("the executor takes weight slices from the steps, so a wrong slice is caught") {
   const Model model = seed_for("tp=4");
   helix::Dag dag = helix::build_dag(model, helix::parse_plan("tp=4"));
   for (auto [v, end] = boost::vertices(dag); v != end; ++v)
-    if (dag[*v].kind == helix::OpKind::q_projection && dag[*v].device == 1 && dag[*v].layer == 0) {
-      std::get<helix::LinearSlice>(dag[*v].payload).cols.begin += 8; // one head to the right
+    if (dag[*v].kind() == helix::OpKind::q_projection && dag[*v].device == 1 &&
+        dag[*v].layer == 0) {
+      helix::linear_slice_of(dag[*v])->cols.begin += 8; // one head to the right
       break;
     }
   const auto weights = helix::numerics::make_weights<double>(model);
@@ -176,7 +177,7 @@ TEST_CASE("a tensor read from a device that does not hold it is an error naming 
   const Model model = seed_for("tp=2");
   helix::Dag dag = helix::build_dag(model, helix::parse_plan("tp=2"));
   for (auto [e, end] = boost::edges(dag); e != end; ++e)
-    if (dag[boost::target(*e, dag)].kind == helix::OpKind::gelu) {
+    if (dag[boost::target(*e, dag)].kind() == helix::OpKind::gelu) {
       dag[*e].device = 1 - dag[*e].device;
       break;
     }

@@ -132,6 +132,17 @@ constexpr std::optional<WeightSlice> weight_slice_of(const Op& op) {
       },
       op.step);
 }
+/// A Linear's slice, or null for other steps.
+constexpr const LinearSlice* linear_slice_of(const Op& op) {
+  return std::visit(
+      []<class S>(const S& s) -> const LinearSlice* {
+        if constexpr (LinearStep<S>)
+          return &s;
+        else
+          return nullptr;
+      },
+      op.step);
+}
 constexpr LinearSlice* linear_slice_of(Op& op) {
   return std::visit(
       []<class S>(S& s) -> LinearSlice* {
