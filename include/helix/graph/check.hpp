@@ -39,7 +39,7 @@ enum class CheckRule : std::uint8_t {
   device_works,     ///< every device of the mesh runs at least one compute op
   weight_tiling,    ///< per replica, the devices' slices tile each full weight uniformly
   placement,        ///< every op takes its inputs placed as its step needs; edges say so
-  step_data,        ///< a step agrees with the model and workload (kv heads, causal mask)
+  step_data,        ///< a step agrees with the model and workload (kv heads, prefill mask)
   built_from,       ///< the graph was built from the model and plan it is checked against
 };
 
@@ -464,8 +464,8 @@ inline void check_placements(const Dag& dag, const DiagnosticSink& report) {
 }
 
 /// Steps that disagree with the model or workload: query heads reading a kv head outside their
-/// group (the model's grouping: query head h reads kv head h / (heads / kv_heads)), a causal mask
-/// on decode or none on prefill.
+/// group (the model's grouping: query head h reads kv head h / (heads / kv_heads)), a prefill
+/// softmax without the causal mask.
 inline void check_step_data(const Dag& dag, const DiagnosticSink& report) {
   const DagInfo& info = dag[boost::graph_bundle];
   const Model& m = info.model;
@@ -484,16 +484,14 @@ inline void check_step_data(const Dag& dag, const DiagnosticSink& report) {
           break;
         }
       }
-    if (const step::Softmax* s = step_if<step::Softmax>(op)) {
-      const bool prefill = info.workload.phase == Phase::prefill;
-      if (s->causal != prefill)
-        report(CheckRule::step_data,
-               describe_vertex(dag, v) + (s->causal ? " masks" : " does not mask") +
-                   " keys after the query's position, but the workload is " +
-                   std::string(phase_name(info.workload.phase)) +
-                   (prefill ? ": prefill needs the causal mask"
-                            : ": decode's one new token sees every cached key"));
-    }
+    // A mask aligned to the query's position (the last one in decode) hides nothing from decode's
+    // one new token, so only a missing mask in prefill changes the result.
+    if (const step::Softmax* s = step_if<step::Softmax>(op);
+        s && !s->causal && info.workload.phase == Phase::prefill)
+      report(CheckRule::step_data,
+             describe_vertex(dag, v) +
+                 " does not mask keys after the query's position, but prefill needs the causal "
+                 "mask");
   }
 }
 

@@ -138,26 +138,23 @@ inline std::pair<std::int64_t, std::string_view> largest_tensor(const Model& mod
 /// The largest tensor `verify` will allocate: 2^27 elements, 1 GiB in double.
 inline constexpr std::int64_t max_verify_tensor_elements = std::int64_t{1} << 27;
 
-/// Builds `plan` for `model` and `workload` (lowered as `variant`), executes the Dag on weights
-/// and input drawn from `seed`, and compares with `reference_forward` per layer and at the output.
-/// `model` is used as given: pass `models::shrink(model, plan, workload)` for a preset's size.
-/// @throws PlanError when the plan does not suit the model; std::invalid_argument, naming the
-/// tensor and its size, when a tensor would exceed `max_verify_tensor_elements`.
-///
-/// Example: `verify<double>(models::shrink(models::helix_seed, parse_plan("hp=4x4")),
-/// parse_plan("hp=4x4")).passed` is true; with `SchemeVariant::broken_slice_local_softmax` false.
+/// Executes `dag` on weights and input drawn from `seed` and compares with `reference_forward`
+/// of the model it was built for, per layer and at the output. Any Dag will do, including one a
+/// user or a test changed after building it: the executor reads only the graph.
+/// @throws std::invalid_argument, naming the tensor and its size, when a tensor would exceed
+/// `max_verify_tensor_elements`; std::logic_error naming the vertex when the graph cannot run.
 template <std::floating_point Scalar>
-NumericsReport verify(const Model& model, const PlanSpec& plan, const Workload& workload = {},
-                      SchemeVariant variant = SchemeVariant::exact,
-                      std::uint64_t seed = default_seed) {
+[[nodiscard]] NumericsReport verify(const Dag& dag, std::uint64_t seed = default_seed) {
+  const DagInfo& info = dag[boost::graph_bundle];
+  const Model& model = info.model;
+  const Workload& workload = info.workload;
   NumericsReport report;
   report.model = model;
-  report.plan = plan;
+  report.plan = info.plan;
   report.workload = workload;
-  report.variant = variant;
+  report.variant = info.variant;
   report.scalar = std::same_as<Scalar, double> ? "double" : "float";
-  const Dag dag = build_dag(model, plan, workload, variant);
-  // After build_dag: the size rule has shown every product below fits 64 bits.
+  // The size rule (checked when the graph was built) has shown every product below fits 64 bits.
   if (const auto [elements, name] = detail::largest_tensor(model);
       elements > max_verify_tensor_elements)
     throw std::invalid_argument("helix: verify: the model is too large to run on a CPU: its " +
@@ -165,7 +162,7 @@ NumericsReport verify(const Model& model, const PlanSpec& plan, const Workload& 
                                 " elements (at most " + std::to_string(max_verify_tensor_elements) +
                                 "); verify models::shrink(model, plan, workload) instead");
   report.vertices = boost::num_vertices(dag);
-  report.devices = dag[boost::graph_bundle].mesh.size();
+  report.devices = info.mesh.size();
 
   const Weights<Scalar> weights = make_weights<Scalar>(model, seed);
   const Input<Scalar> input = make_input<Scalar>(model, workload, weights, seed);
@@ -208,6 +205,20 @@ NumericsReport verify(const Model& model, const PlanSpec& plan, const Workload& 
     within = within && e.error.max_relative <= report.tolerance;
   report.passed = within && complete && agree;
   return report;
+}
+
+/// Builds `plan` for `model` and `workload` (lowered as `variant`) and verifies the Dag (above).
+/// `model` is used as given: pass `models::shrink(model, plan, workload)` for a preset's size.
+/// @throws PlanError when the plan does not suit the model; std::invalid_argument, naming the
+/// tensor and its size, when a tensor would exceed `max_verify_tensor_elements`.
+///
+/// Example: `verify<double>(models::shrink(models::helix_seed, parse_plan("hp=4x4")),
+/// parse_plan("hp=4x4")).passed` is true; with `SchemeVariant::broken_slice_local_softmax` false.
+template <std::floating_point Scalar>
+[[nodiscard]] NumericsReport
+verify(const Model& model, const PlanSpec& plan, const Workload& workload = {},
+       SchemeVariant variant = SchemeVariant::exact, std::uint64_t seed = default_seed) {
+  return verify<Scalar>(build_dag(model, plan, workload, variant), seed);
 }
 
 } // namespace helix::numerics

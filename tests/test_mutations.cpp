@@ -1,0 +1,424 @@
+// Mutation suite: deliberate lowering bugs applied to a correct lowering before it becomes a Dag.
+// Each must be caught by check() (the rules named), by verify() (the executed DAG no longer
+// equals the reference), or be shown harmless with the reason. README's table lists them.
+#include "helix/graph.hpp"
+#include "helix/model.hpp"
+#include "helix/numerics/shrink.hpp"
+#include "helix/numerics/verify.hpp"
+#include "helix/plan.hpp"
+#include "support/dag_fixtures.hpp"
+
+#include <doctest/doctest.h>
+
+#include <exception>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace helix;
+using namespace helix::testing;
+
+namespace {
+
+struct Mutation {
+  std::string name;
+  Model model;
+  std::string plan;
+  Workload workload;
+  std::function<void(Lowering&)> apply;
+  std::vector<CheckRule> caught_by_check; ///< empty: check() finds nothing
+  bool caught_by_verify = false;
+  std::string harmless_because; ///< for a mutation neither catches: why that is right
+};
+
+Model small(const Model& model, const std::string& plan, const Workload& workload = {}) {
+  return models::shrink(model, parse_plan(plan), workload);
+}
+
+bool is_collective_of(const Op& op, CollectivePurpose purpose, CollectivePhase phase,
+                      std::int64_t layer) {
+  const step::Collective* c = collective_of(op);
+  return c && c->purpose == purpose && c->phase == phase && op.layer == layer && op.replica == 0 &&
+         op.microbatch == 0;
+}
+
+/// Drops every collective of `purpose` and `phase` in `layer`.
+void drop_collectives(Lowering& l, CollectivePurpose purpose, CollectivePhase phase,
+                      std::int64_t layer = 0) {
+  for (std::size_t i = l.ops.size(); i-- > 0;)
+    if (is_collective_of(l.ops[i], purpose, phase, layer))
+      bypass(l, i);
+}
+
+/// Swaps the weight slices of `kind` on GPUs a and b in layer 0.
+void swap_slices(Lowering& l, OpKind kind, std::int64_t a, std::int64_t b) {
+  LinearSlice& x = *linear_slice_of(l.ops[find_op(l, kind, a, 0)]);
+  LinearSlice& y = *linear_slice_of(l.ops[find_op(l, kind, b, 0)]);
+  std::swap(x, y);
+}
+
+std::vector<Mutation> mutations() {
+  const Model seed_tp4 = small(models::helix_seed, "tp=4");
+  const Model seed_tg = small(models::helix_seed, "pp=2,tg=4x4");
+  const Model seed_hp = small(models::helix_seed, "hp=4x4");
+  const Model gqa = small(models::llama3_70b, "tp=16");
+  const Workload decode = Workload::decode();
+  using R = CheckRule;
+  std::vector<Mutation> list;
+  list.push_back({"drop the inter-group all-reduce phase of a hierarchical all-reduce",
+                  seed_tg,
+                  "pp=2,tg=4x4",
+                  {},
+                  [](Lowering& l) {
+                    drop_collectives(l, CollectivePurpose::mlp_output,
+                                     CollectivePhase::inter_group_all_reduce);
+                  },
+                  {R::placement},
+                  true,
+                  ""});
+  list.push_back({"drop the MLP all-reduce",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    drop_collectives(l, CollectivePurpose::mlp_output, CollectivePhase::flat);
+                  },
+                  {R::placement},
+                  true,
+                  ""});
+  list.push_back({"drop the attention-output all-reduce",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    drop_collectives(l, CollectivePurpose::attention_output, CollectivePhase::flat);
+                  },
+                  {R::placement},
+                  true,
+                  ""});
+  list.push_back({"drop the partial-score all-reduce (the seed material's slice-local softmax)",
+                  seed_hp,
+                  "hp=4x4",
+                  {},
+                  [](Lowering& l) {
+                    drop_collectives(l, CollectivePurpose::attention_scores, CollectivePhase::flat);
+                  },
+                  {R::placement},
+                  true,
+                  ""});
+  list.push_back({"drop the intra-group all-gather",
+                  seed_tg,
+                  "pp=2,tg=4x4",
+                  {},
+                  [](Lowering& l) {
+                    drop_collectives(l, CollectivePurpose::mlp_output,
+                                     CollectivePhase::intra_group_all_gather);
+                  },
+                  {R::edge_shape},
+                  true,
+                  ""});
+  list.push_back({"lower tg=4x4 as one flat 8-GPU ring per stage",
+                  seed_tg,
+                  "pp=2,tg=4x4",
+                  {},
+                  [](Lowering& l) {
+                    const Lowering flat = lower(l.model, parse_plan("pp=2,tp=8"), l.workload);
+                    l.ops = flat.ops;
+                    l.edges = flat.edges;
+                  },
+                  {R::collective_group},
+                  false,
+                  ""});
+  list.push_back({"a reduce-scatter across groups instead of inside one",
+                  seed_tg,
+                  "pp=2,tg=4x4",
+                  {},
+                  [](Lowering& l) {
+                    for (Op& op : l.ops)
+                      if (is_collective_of(op, CollectivePurpose::mlp_output,
+                                           CollectivePhase::intra_group_reduce_scatter, 0))
+                        collective_of(op)->group.axes = axis_bit(Role::tensor_group);
+                  },
+                  {R::collective_group},
+                  true,
+                  ""});
+  list.push_back({"an all-reduce over an axis that owes nothing (inter-group phase over tp)",
+                  seed_tg,
+                  "pp=2,tg=4x4",
+                  {},
+                  [](Lowering& l) {
+                    for (Op& op : l.ops)
+                      if (is_collective_of(op, CollectivePurpose::mlp_output,
+                                           CollectivePhase::inter_group_all_reduce, 0))
+                        collective_of(op)->group.axes = axis_bit(Role::tensor);
+                  },
+                  {R::collective_group, R::placement},
+                  true,
+                  ""});
+  list.push_back({"an all-gather where the all-reduce belongs",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    const std::size_t i = find_op(l, [](const Op& op) {
+                      return is_collective_of(op, CollectivePurpose::mlp_output,
+                                              CollectivePhase::flat, 0);
+                    });
+                    step::AllGather gather;
+                    static_cast<step::Collective&>(gather) = *collective_of(l.ops[i]);
+                    l.ops[i].step = gather;
+                  },
+                  {R::op_shape},
+                  true,
+                  ""});
+  list.push_back({"collective members wired in the wrong order",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    const std::size_t i = find_op(l, [](const Op& op) {
+                      return is_collective_of(op, CollectivePurpose::mlp_output,
+                                              CollectivePhase::flat, 0);
+                    });
+                    LoweredEdge& first = in_edge(l, i, 0);
+                    LoweredEdge& second = in_edge(l, i, 1);
+                    std::swap(first.tensor.port, second.tensor.port);
+                  },
+                  {R::edge_device},
+                  false,
+                  ""});
+  list.push_back({"swap FC1's column slices of GPUs 0 and 1, FC2 untouched",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) { swap_slices(l, OpKind::fc1, 0, 1); },
+                  {},
+                  true,
+                  ""});
+  list.push_back(
+      {"swap FC1's and FC2's slices of GPUs 0 and 1 together",
+       seed_tp4,
+       "tp=4",
+       {},
+       [](Lowering& l) {
+         swap_slices(l, OpKind::fc1, 0, 1);
+         swap_slices(l, OpKind::fc2, 0, 1);
+       },
+       {},
+       false,
+       "a permutation of the MLP's hidden units: GPU 0 computes GPU 1's share of the sum and vice "
+       "versa, and the all-reduce adds the same addends (the ring order changes the last bits "
+       "only)"});
+  list.push_back({"Q on GPU 1 takes GPU 0's columns",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    *linear_slice_of(l.ops[find_op(l, OpKind::q_projection, 1, 0)]) =
+                        *linear_slice_of(l.ops[find_op(l, OpKind::q_projection, 0, 0)]);
+                  },
+                  {R::weight_tiling},
+                  true,
+                  ""});
+  list.push_back({"the out-projection holds rows shifted by one head",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    linear_slice_of(l.ops[find_op(l, OpKind::out_projection, 1, 0)])->rows.begin +=
+                        l.model.head_dim;
+                  },
+                  {R::weight_tiling},
+                  true,
+                  ""});
+  list.push_back({"drop the causal mask in prefill",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    for (Op& op : l.ops)
+                      if (step::Softmax* s = step_if<step::Softmax>(op); s && op.layer == 0)
+                        s->causal = false;
+                  },
+                  {R::step_data},
+                  true,
+                  ""});
+  list.push_back({"a causal mask on decode's new token",
+                  small(models::helix_seed, "tp=4", decode),
+                  "tp=4",
+                  decode,
+                  [](Lowering& l) {
+                    for (Op& op : l.ops)
+                      if (step::Softmax* s = step_if<step::Softmax>(op); s && op.layer == 0)
+                        s->causal = true;
+                  },
+                  {},
+                  false,
+                  "the mask is aligned to the query's position, the last one in decode, so the "
+                  "new token still sees every cached key (FlashAttention's bottom-right causal "
+                  "mask does the same)"});
+  list.push_back({"a replicated kv head picked as g % kv_heads instead of g / (split / kv)",
+                  gqa,
+                  "tp=16",
+                  {},
+                  [](Lowering& l) {
+                    const std::int64_t kv = l.model.kv_heads, d = l.model.head_dim;
+                    for (Op& op : l.ops) {
+                      if (op.layer != 0)
+                        continue;
+                      if (AttentionHeads* a = attention_heads_of(op))
+                        a->kv_head_begin = op.device % kv;
+                      if (op.kind() == OpKind::k_projection || op.kind() == OpKind::v_projection)
+                        linear_slice_of(op)->cols.begin = op.device % kv * d;
+                    }
+                  },
+                  {R::step_data},
+                  true,
+                  ""});
+  list.push_back({"attention on GPU 1 computes GPU 0's query heads",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    for (Op& op : l.ops)
+                      if (AttentionHeads* a = attention_heads_of(op);
+                          a && op.device == 1 && op.layer == 0)
+                        a->head_begin = 0;
+                  },
+                  {R::step_data},
+                  true,
+                  ""});
+  list.push_back({"an edge moved to another GPU",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    in_edge(l, find_op(l, OpKind::attention_scores, 1, 0), 0).tensor.device = 2;
+                  },
+                  {R::edge_device},
+                  true,
+                  ""});
+  list.push_back({"scores on GPU 1 read K from GPU 0's projection",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    in_edge(l, find_op(l, OpKind::attention_scores, 1, 0), 1).source =
+                        find_op(l, OpKind::k_projection, 0, 0);
+                  },
+                  {R::edge_device},
+                  true,
+                  ""});
+  list.push_back({"softmax on GPU 1 reads GPU 0's scores, on GPU 0",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    LoweredEdge& e = in_edge(l, find_op(l, OpKind::softmax, 1, 0), 0);
+                    e.source = find_op(l, OpKind::attention_scores, 0, 0);
+                    e.tensor.device = 0;
+                  },
+                  {R::edge_device},
+                  true,
+                  ""});
+  list.push_back({"a transfer delivers to the wrong GPU of the next stage",
+                  seed_tg,
+                  "pp=2,tg=4x4",
+                  {},
+                  [](Lowering& l) {
+                    step_if<step::Transfer>(l.ops[find_op(l, [](const Op& op) {
+                      return op.kind() == OpKind::transfer;
+                    })])->destination += 1;
+                  },
+                  {R::edge_device},
+                  true,
+                  ""});
+  list.push_back({"the residual add on GPU 0 adds the attention output to itself",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    const std::size_t add = find_op(l, OpKind::residual_add, 0, 0);
+                    in_edge(l, add, 0).source = in_edge(l, add, 1).source;
+                  },
+                  {},
+                  true,
+                  ""});
+  list.push_back({"the MLP's norm uses the attention norm's weights",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    for (Op& op : l.ops)
+                      if (step::Norm* n = step_if<step::Norm>(op); n && op.layer == 0)
+                        n->slot = 0;
+                  },
+                  {},
+                  true,
+                  ""});
+  list.push_back({"microbatch 1 reads microbatch 0's sequences",
+                  small(models::helix_seed, "tp=2", Workload::prefill(2)),
+                  "tp=2",
+                  Workload::prefill(2),
+                  [](Lowering& l) {
+                    for (Op& op : l.ops)
+                      if (op.kind() == OpKind::input && op.microbatch == 1)
+                        op.batch_begin = 0;
+                  },
+                  {},
+                  true,
+                  ""});
+  return list;
+}
+
+/// Whether verify() rejects `dag`: a wrong result, or an executor that refuses to run it.
+bool verify_fails(const Dag& dag) {
+  try {
+    return !numerics::verify<double>(dag).passed;
+  } catch (const std::exception&) {
+    return true;
+  }
+}
+
+} // namespace
+
+TEST_CASE("every deliberate lowering bug is caught by check() or verify(), or is harmless") {
+  const std::vector<Mutation> list = mutations();
+  CHECK(list.size() >= 20);
+  for (const Mutation& mutation : list) {
+    CAPTURE(mutation.name);
+    const PlanSpec plan = parse_plan(mutation.plan);
+    // The unmutated lowering is sound, so whatever is found below is the mutation's doing.
+    Lowering lowering = lower(mutation.model, plan, mutation.workload);
+    REQUIRE(check(materialize(lowering)).empty());
+    mutation.apply(lowering);
+    const Dag dag = materialize(lowering);
+    const std::vector<Diagnostic> diagnostics = check(dag);
+    for (CheckRule rule : mutation.caught_by_check) {
+      CAPTURE(check_rule_name(rule));
+      CHECK(has_rule(diagnostics, rule));
+    }
+    if (mutation.caught_by_check.empty())
+      CHECK(diagnostics.empty());
+    CHECK(verify_fails(dag) == mutation.caught_by_verify);
+    const bool caught = !diagnostics.empty() || mutation.caught_by_verify;
+    CHECK((caught || !mutation.harmless_because.empty()));
+  }
+}
+
+TEST_CASE("tg=4x4 lowered as a flat ring is rejected by check() naming the collective and plan") {
+  const Model model = small(models::helix_seed, "pp=2,tg=4x4");
+  Lowering lowering = lower(model, parse_plan("pp=2,tg=4x4"), {});
+  const Lowering flat = lower(model, parse_plan("pp=2,tp=8"), {});
+  lowering.ops = flat.ops;
+  lowering.edges = flat.edges;
+  const std::vector<Diagnostic> diagnostics = check(materialize(lowering));
+  REQUIRE_FALSE(diagnostics.empty());
+  // 2 layers × 2 all-reduces, each one flat ring over a stage's 8 GPUs.
+  CHECK(diagnostics.size() == 4);
+  CHECK(diagnostics[0].message.find("all_reduce") != std::string::npos);
+  CHECK(diagnostics[0].message.find("flat ring") != std::string::npos);
+  CHECK(diagnostics[0].message.find("over 8 GPUs, but plan 'pp=2,tg=4x4' prescribes a "
+                                    "hierarchical all-reduce") != std::string::npos);
+}
