@@ -36,7 +36,7 @@ TEST_CASE("the seed's two plans are valid for helix_seed, at compile time and at
 TEST_CASE("Plan<PipelineStages<2>, TensorGroups<4,4>> is two stages of two 4-GPU groups") {
   constexpr PlanSpec p = Optimized::spec;
   static_assert(world_size(p) == 16);
-  static_assert(groups_per_stage(p) == 2 && group_size(p) == 4);
+  static_assert(groups_per_stage(p) == 2 && tensor_group_size(p) == 4);
   static_assert(tensor_degree(p) == 8); // "8×2 head groups": 8 GPUs × 2 heads per stage
   constexpr Mesh mesh = make_mesh(p);
   static_assert(mesh.axis_count == 3 && mesh.size() == 16);

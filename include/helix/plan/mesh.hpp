@@ -181,7 +181,8 @@ constexpr Mesh make_mesh(const PlanSpec& p) {
   mesh.push(Role::data, p.data_parallel);
   mesh.push(Role::kv_seq, p.kv_parallel);
   mesh.push(Role::tensor_group, groups_per_stage(p));
-  mesh.push(Role::tensor, p.has(DescriptorKind::head_partitions) ? p.head_groups : group_size(p));
+  mesh.push(Role::tensor,
+            p.has(DescriptorKind::head_partitions) ? p.head_groups : tensor_group_size(p));
   mesh.push(Role::head_dim, head_dim_split(p));
   return mesh;
 }

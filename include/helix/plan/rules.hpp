@@ -228,8 +228,8 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
   if (!divides(tensor_degree(p), m.ffn_hidden))
     sheet.fail(ffn_vs_tensor_degree, m.ffn_hidden, tensor_degree(p));
   // Only a hierarchical all-reduce materializes the reduce-scatter shard [.., hidden / S].
-  if (groups_per_stage(p) > 1 && !divides(group_size(p), m.hidden))
-    sheet.fail(hidden_vs_group_size, m.hidden, group_size(p));
+  if (groups_per_stage(p) > 1 && !divides(tensor_group_size(p), m.hidden))
+    sheet.fail(hidden_vs_group_size, m.hidden, tensor_group_size(p));
 
   if (p.layer_split_count == 0) {
     if (m.layers < p.pipeline_stages)

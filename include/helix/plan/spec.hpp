@@ -69,8 +69,10 @@ constexpr std::int64_t groups_per_stage(const PlanSpec& p) {
   return 1;
 }
 
-/// Devices of one tensor group (the inner, closest tensor axis).
-constexpr std::int64_t group_size(const PlanSpec& p) {
+/// Devices of one tensor group: the size of the inner, closest tensor axis (1 when the plan has
+/// neither TensorGroups nor TensorParallel). Not `group_size(Mesh, DeviceGroup)`, which counts the
+/// members of any device group. The field `p.tensor_group_size` holds the degree as written.
+constexpr std::int64_t tensor_group_size(const PlanSpec& p) {
   if (p.has(DescriptorKind::tensor_groups) || p.has(DescriptorKind::tensor_parallel))
     return p.tensor_group_size;
   return 1;
@@ -80,7 +82,7 @@ constexpr std::int64_t group_size(const PlanSpec& p) {
 constexpr std::int64_t head_split(const PlanSpec& p) {
   if (p.has(DescriptorKind::head_partitions))
     return p.head_groups;
-  return groups_per_stage(p) * group_size(p);
+  return groups_per_stage(p) * tensor_group_size(p);
 }
 
 /// Ways head_dim is split (1 unless HeadPartitions).
