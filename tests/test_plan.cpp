@@ -148,6 +148,22 @@ TEST_CASE("Mesh::rank and Mesh::coordinates invert each other over every axis") 
                 Coordinates{.pipeline = 1, .tensor_group = 1, .tensor = 1});
 }
 
+TEST_CASE("names, keys and text of descriptors and roles come from one row each") {
+  CHECK(descriptor_name(DescriptorKind::kv_parallel) == "KVParallel");
+  CHECK(descriptor_key(DescriptorKind::layer_split) == "split");
+  CHECK(role_name(Role::kv_seq) == "kv_seq");
+  CHECK(role_name(Role::head_dim) == "head_dim");
+  static_assert(descriptor_rows.size() == descriptor_kind_count && role_names.size() == role_count);
+  // Each row fills the same fields from C++ and from text.
+  CHECK(parse_plan("tg=4x2") == Plan<TensorGroups<4, 2>>::spec);
+  CHECK(parse_plan("hp=8x2") == Plan<HeadPartitions<8, 2>>::spec);
+  CHECK(parse_plan("dp=3") == Plan<DataParallel<3>>::spec);
+  CHECK(parse_plan("kv=2") == Plan<KVParallel<2>>::spec);
+  CHECK(parse_plan("split=3/0/1") == Plan<LayerSplit<3, 0, 1>>::spec);
+  CHECK(to_string(Plan<KVParallel<2>, DataParallel<3>, PipelineStages<2>>::spec) ==
+        "pp=2,dp=3,kv=2");
+}
+
 TEST_CASE("layers are dealt evenly with the extra layers on the first stages, or as split") {
   constexpr Model m = models::helix_seed.with_layers(10);
   constexpr PlanSpec even = Plan<PipelineStages<4>>::spec;
