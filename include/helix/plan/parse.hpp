@@ -114,7 +114,7 @@ inline std::vector<std::int64_t> parse_degrees(std::string_view token, std::stri
 /// numbers, numbers above 10^15 and repeated keys.
 ///
 /// Example: `parse_plan("pp=2,tg=4x4")` equals `Plan<PipelineStages<2>, TensorGroups<4,4>>::spec`.
-inline PlanSpec parse_plan(std::string_view text) {
+[[nodiscard]] inline PlanSpec parse_plan(std::string_view text) {
   if (detail::trim(text).empty())
     detail::plan_text_error(text,
                             "empty plan; write descriptors such as \"pp=2,tg=4x4\" or \"tp=8\"");
