@@ -306,7 +306,7 @@ private:
     if (t_ == 1)
       return partial;
     const std::int64_t groups = groups_per_stage(p_);
-    const std::int64_t size = group_size(p_);
+    const std::int64_t size = tensor_group_size(p_);
     const Shape full = hidden_shape();
     std::vector<std::size_t> result(partial.size());
     if (groups == 1 || size == 1) { // a hierarchy with one level is a flat ring

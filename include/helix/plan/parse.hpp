@@ -6,6 +6,7 @@
 #include "helix/plan/rules.hpp"
 #include "helix/plan/spec.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -106,13 +107,14 @@ inline std::vector<std::int64_t> parse_degrees(std::string_view token, std::stri
 
 } // namespace detail
 
-/// Parses a plan. Keys: pp=P, tg=GxS, tp=T, hp=HgxDs, dp=D, kv=K, split=L0/L1/...
+/// Parses a plan. Keys (from HELIX_DESCRIPTORS): pp=P, tg=GxS, tp=T, hp=HgxDs, dp=D, kv=K,
+/// split=L0/L1/...
 /// @post the result names each descriptor at most once.
 /// @throws PlanTextError naming the token for empty text, unknown keys, malformed or zero
 /// numbers, numbers above 10^15 and repeated keys.
 ///
 /// Example: `parse_plan("pp=2,tg=4x4")` equals `Plan<PipelineStages<2>, TensorGroups<4,4>>::spec`.
-inline PlanSpec parse_plan(std::string_view text) {
+[[nodiscard]] inline PlanSpec parse_plan(std::string_view text) {
   if (detail::trim(text).empty())
     detail::plan_text_error(text,
                             "empty plan; write descriptors such as \"pp=2,tg=4x4\" or \"tp=8\"");
@@ -127,50 +129,29 @@ inline PlanSpec parse_plan(std::string_view text) {
     const std::string_view key = detail::trim(token.substr(0, equals));
     const std::string_view value = detail::trim(token.substr(equals + 1));
     std::size_t kind = 0;
-    while (kind < descriptor_kind_count && descriptor_key(static_cast<DescriptorKind>(kind)) != key)
+    while (kind < descriptor_kind_count && descriptor_rows[kind].key != key)
       ++kind;
-    if (kind == descriptor_kind_count)
-      detail::plan_text_error(token, "unknown key '" + std::string(key) +
-                                         "'; known keys: pp, tg, tp, hp, dp, kv, split");
+    if (kind == descriptor_kind_count) {
+      std::string known;
+      for (const DescriptorRow& row : descriptor_rows)
+        known.append(known.empty() ? "" : ", ").append(row.key);
+      detail::plan_text_error(token,
+                              "unknown key '" + std::string(key) + "'; known keys: " + known);
+    }
     if (spec.given[kind] > 0) {
       const RuleText& rule = text_of(Rule::descriptor_given_once);
       detail::plan_text_error(token, std::string(rule.name) + ": '" + std::string(key) +
                                          "' is given more than once");
     }
-    ++spec.given[kind];
-    switch (static_cast<DescriptorKind>(kind)) {
-    case DescriptorKind::pipeline_stages:
-      spec.pipeline_stages = detail::parse_degree(token, value);
-      break;
-    case DescriptorKind::tensor_groups: {
-      const auto d = detail::parse_degrees(token, value, 'x', 2);
-      spec.tensor_groups = d[0];
-      spec.tensor_group_size = d[1];
-      break;
-    }
-    case DescriptorKind::tensor_parallel:
-      spec.tensor_group_size = detail::parse_degree(token, value);
-      break;
-    case DescriptorKind::head_partitions: {
-      const auto d = detail::parse_degrees(token, value, 'x', 2);
-      spec.head_groups = d[0];
-      spec.dim_slices = d[1];
-      break;
-    }
-    case DescriptorKind::data_parallel:
-      spec.data_parallel = detail::parse_degree(token, value);
-      break;
-    case DescriptorKind::kv_parallel:
-      spec.kv_parallel = detail::parse_degree(token, value);
-      break;
-    case DescriptorKind::layer_split: {
-      // A stage with no layer is the layer rule's to report, with the model's numbers.
-      const auto d = detail::parse_degrees(token, value, '/', 0, 0);
-      spec.layer_split_count = static_cast<std::int64_t>(d.size());
-      for (std::size_t i = 0; i < d.size(); ++i)
-        spec.layer_split[i] = d[i];
-      break;
-    }
+    const DescriptorRow& row = descriptor_rows[kind];
+    if (row.degrees == 1) {
+      record_descriptor(spec, row.kind, std::array{detail::parse_degree(token, value)});
+    } else {
+      // A list's zero (a stage with no layer) is the layer rule's to report, with the model's
+      // numbers.
+      const std::int64_t minimum = row.degrees == 0 ? 0 : 1;
+      record_descriptor(spec, row.kind,
+                        detail::parse_degrees(token, value, row.separator, row.degrees, minimum));
     }
   }
   return spec;
@@ -186,24 +167,22 @@ inline std::string to_string(const PlanSpec& p) {
       s += ',';
     s.append(key).append("=").append(value);
   };
-  using enum DescriptorKind;
-  if (p.has(pipeline_stages))
-    add("pp", std::to_string(p.pipeline_stages));
-  if (p.has(tensor_groups))
-    add("tg", std::to_string(p.tensor_groups) + "x" + std::to_string(p.tensor_group_size));
-  if (p.has(tensor_parallel))
-    add("tp", std::to_string(p.tensor_group_size));
-  if (p.has(head_partitions))
-    add("hp", std::to_string(p.head_groups) + "x" + std::to_string(p.dim_slices));
-  if (p.has(data_parallel))
-    add("dp", std::to_string(p.data_parallel));
-  if (p.has(kv_parallel))
-    add("kv", std::to_string(p.kv_parallel));
-  if (p.has(layer_split)) {
-    std::string split;
-    for (std::int64_t i = 0; i < p.layer_split_count; ++i)
-      split += (i ? "/" : "") + std::to_string(p.layer_split[static_cast<std::size_t>(i)]);
-    add("split", split);
+  for (const DescriptorRow& row : descriptor_rows) {
+    if (!p.has(row.kind))
+      continue;
+    std::string degrees;
+    const auto append = [&](std::int64_t degree) {
+      if (!degrees.empty())
+        degrees += row.separator;
+      degrees += std::to_string(degree);
+    };
+    if (row.degrees == 0)
+      for (std::int64_t i = 0; i < p.layer_split_count; ++i)
+        append(p.layer_split[static_cast<std::size_t>(i)]);
+    else
+      for (std::size_t i = 0; i < row.degrees; ++i)
+        append(p.*row.fields[i]);
+    add(row.key, degrees);
   }
   return s.empty() ? "tp=1" : s;
 }

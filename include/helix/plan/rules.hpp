@@ -155,7 +155,8 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
 /// @post `findings[r].ok` is true for every rule that holds.
 ///
 /// Example: helix_seed with `tp=3` fails heads_vs_tensor_degree with (16, 3).
-constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workload& w = {}) {
+[[nodiscard]] constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p,
+                                                const Workload& w = {}) {
   using enum Rule;
   using detail::divides;
   detail::RuleSheet sheet;
@@ -228,8 +229,8 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
   if (!divides(tensor_degree(p), m.ffn_hidden))
     sheet.fail(ffn_vs_tensor_degree, m.ffn_hidden, tensor_degree(p));
   // Only a hierarchical all-reduce materializes the reduce-scatter shard [.., hidden / S].
-  if (groups_per_stage(p) > 1 && !divides(group_size(p), m.hidden))
-    sheet.fail(hidden_vs_group_size, m.hidden, group_size(p));
+  if (groups_per_stage(p) > 1 && !divides(tensor_group_size(p), m.hidden))
+    sheet.fail(hidden_vs_group_size, m.hidden, tensor_group_size(p));
 
   if (p.layer_split_count == 0) {
     if (m.layers < p.pipeline_stages)
@@ -333,7 +334,7 @@ constexpr Findings evaluate_rules(const Model& m, const PlanSpec& p, const Workl
   return sheet.findings;
 }
 
-constexpr bool all_hold(const Findings& findings) {
+[[nodiscard]] constexpr bool all_hold(const Findings& findings) {
   for (const Finding& f : findings)
     if (!f.ok)
       return false;

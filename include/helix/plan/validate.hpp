@@ -12,7 +12,7 @@
 namespace helix {
 
 /// "helix: <rule name>: <what must hold> ([subject: ]<first> = a, <second> = b)".
-inline std::string describe(const Finding& f) {
+[[nodiscard]] inline std::string describe(const Finding& f) {
   const RuleText& t = text_of(f.rule);
   std::string s = "helix: ";
   s.append(t.name).append(": ").append(t.requirement).append(" (");
@@ -24,8 +24,8 @@ inline std::string describe(const Finding& f) {
 }
 
 /// The rules `plan` breaks for `model` and `workload`.
-inline std::vector<Finding> broken_rules(const Model& model, const PlanSpec& plan,
-                                         const Workload& workload = {}) {
+[[nodiscard]] inline std::vector<Finding> broken_rules(const Model& model, const PlanSpec& plan,
+                                                       const Workload& workload = {}) {
   std::vector<Finding> broken;
   for (const Finding& f : evaluate_rules(model, plan, workload))
     if (!f.ok)
@@ -38,8 +38,8 @@ inline std::vector<Finding> broken_rules(const Model& model, const PlanSpec& pla
 /// Example: `validate(models::helix_seed, parse_plan("tp=3"))` →
 /// {"helix: heads vs tensor degree: attention heads must divide by the tensor-parallel degree
 /// (heads = 16, tensor degree = 3)", "helix: kv heads vs tensor degree: ...", ...}.
-inline std::vector<std::string> validate(const Model& model, const PlanSpec& plan,
-                                         const Workload& workload = {}) {
+[[nodiscard]] inline std::vector<std::string> validate(const Model& model, const PlanSpec& plan,
+                                                       const Workload& workload = {}) {
   std::vector<std::string> messages;
   for (const Finding& f : broken_rules(model, plan, workload))
     messages.push_back(describe(f));
