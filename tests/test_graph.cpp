@@ -2,18 +2,23 @@
 #include "helix/graph.hpp"
 #include "helix/model.hpp"
 #include "helix/plan.hpp"
+#include "support/dag_fixtures.hpp"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
+#include <variant>
 #include <vector>
 
 using namespace helix;
+using namespace helix::testing;
 
 namespace {
 
@@ -28,30 +33,6 @@ static_assert(dag_shapes_consistent<models::helix_seed, Baseline, Workload::deco
 static_assert(dag_shapes_consistent<models::llama3_70b.with_layers(2).with_batch(4),
                                     Plan<PipelineStages<2>, TensorParallel<16>, DataParallel<2>>,
                                     Workload::prefill(2)>());
-
-std::size_t count(const Dag& dag, auto&& predicate) {
-  std::size_t n = 0;
-  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
-    n += predicate(dag[v]) ? 1 : 0;
-  return n;
-}
-
-bool has_rule(const std::vector<Diagnostic>& diagnostics, CheckRule rule) {
-  return std::any_of(diagnostics.begin(), diagnostics.end(),
-                     [&](const Diagnostic& d) { return d.rule == rule; });
-}
-
-/// The vertex of `kind` on `device` in `layer` (microbatch 0, replica 0).
-Vertex find(const Dag& dag, OpKind kind, std::int64_t device, std::int64_t layer,
-            std::size_t nth = 0) {
-  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
-    const Op& op = dag[v];
-    if (op.kind() == kind && op.device == device && op.layer == layer && nth-- == 0)
-      return v;
-  }
-  FAIL("no such vertex");
-  return 0;
-}
 
 } // namespace
 
@@ -287,7 +268,7 @@ TEST_CASE("build_dag rejects an invalid plan with every broken rule, at run time
   CHECK_THROWS_WITH_AS(build_dag(models::helix_seed, parse_plan("tp=3")),
                        doctest::Contains("helix: heads vs tensor degree:"), PlanError);
   try {
-    build_dag(models::helix_seed, parse_plan("tp=3"));
+    static_cast<void>(build_dag(models::helix_seed, parse_plan("tp=3")));
   } catch (const PlanError& e) {
     CHECK(e.problems().size() == 3);
   }
@@ -419,4 +400,112 @@ TEST_CASE("tensor groups of one device all-reduce in one flat ring across the gr
       CHECK(group_size(dag[boost::graph_bundle].mesh, c->group) == 2);
     }
   CHECK(check(dag).empty());
+}
+
+namespace {
+
+/// The placement on the edge from `from` into `to` (the first such edge).
+TensorPlacement placement_between(const Dag& dag, Vertex from, Vertex to) {
+  for (Edge e : boost::make_iterator_range(boost::out_edges(from, dag)))
+    if (boost::target(e, dag) == to)
+      return dag[e].placement;
+  FAIL("no such edge");
+  return {};
+}
+
+/// The consumer of `v`'s output on `device`.
+Vertex next_on(const Dag& dag, Vertex v, std::int64_t device) {
+  for (Edge e : boost::make_iterator_range(boost::out_edges(v, dag)))
+    if (dag[e].device == device)
+      return boost::target(e, dag);
+  FAIL("no consumer on that device");
+  return 0;
+}
+
+TensorPlacement placed(std::initializer_list<std::pair<Role, Placement>> axes) {
+  TensorPlacement p;
+  for (const auto& [role, placement] : axes)
+    p[role] = placement;
+  return p;
+}
+
+} // namespace
+
+TEST_CASE("placements of the optimized seed's MLP: Megatron's column then row split, then the "
+          "hierarchical all-reduce back to whole") {
+  // Mesh [pipeline 2, tensor_group 2, tensor 4]. FC1 holds a column slice that changes along both
+  // tensor axes: S(2) over tg and tp. FC2 holds the matching rows: a partial sum over both. The
+  // reduce-scatter inside a group sums over tp and leaves each member a slice of hidden: S(2) on
+  // tp, still P on tg; the all-reduce across groups sums over tg; the all-gather rebuilds hidden.
+  const Dag dag = build_dag<models::helix_seed, Optimized>();
+  const Placement R = Placement::replicate(), S2 = Placement::shard(2), P = Placement::partial();
+  const Vertex fc1 = find(dag, OpKind::fc1, 0, 0), gelu = find(dag, OpKind::gelu, 0, 0);
+  const Vertex fc2 = find(dag, OpKind::fc2, 0, 0), norm = find(dag, OpKind::norm, 0, 0, 1);
+  CHECK(placement_between(dag, norm, fc1) == TensorPlacement{});
+  CHECK(placement_between(dag, fc1, gelu) ==
+        placed({{Role::tensor_group, S2}, {Role::tensor, S2}}));
+  const Vertex scatter = next_on(dag, fc2, 0);
+  CHECK(dag[scatter].kind() == OpKind::reduce_scatter);
+  CHECK(placement_between(dag, fc2, scatter) ==
+        placed({{Role::tensor_group, P}, {Role::tensor, P}}));
+  const Vertex across = next_on(dag, scatter, 0);
+  CHECK(placement_between(dag, scatter, across) ==
+        placed({{Role::tensor_group, P}, {Role::tensor, S2}}));
+  const Vertex gather = next_on(dag, across, 0);
+  CHECK(placement_between(dag, across, gather) == placed({{Role::tensor, S2}}));
+  const Vertex add = next_on(dag, gather, 0);
+  CHECK(dag[add].kind() == OpKind::residual_add);
+  CHECK(placement_between(dag, gather, add) == placed({{Role::tensor_group, R}}));
+  CHECK(placement_text(placement_between(dag, fc2, scatter), dag[boost::graph_bundle].mesh) ==
+        "tg:P·tp:P");
+}
+
+TEST_CASE("placements of two-level attention: scores over a head_dim slice owe a sum over hd") {
+  // hp=4x4: mesh [tensor 4 (head groups), head_dim 4]. Q and K are sharded along both axes; their
+  // scores are a head group's (S(1) over tp) partial dot products (P over hd) until the
+  // all-reduce over the slices; the context is S(2) on both; the out-projection a partial sum.
+  const Dag dag = build_dag<models::helix_seed, Baseline>();
+  const Placement S1 = Placement::shard(1), S2 = Placement::shard(2), P = Placement::partial();
+  const Vertex scores = find(dag, OpKind::attention_scores, 5, 0);
+  const Vertex reduce = next_on(dag, scores, 5);
+  CHECK(dag[reduce].kind() == OpKind::all_reduce);
+  CHECK(placement_between(dag, scores, reduce) ==
+        placed({{Role::tensor, S1}, {Role::head_dim, P}}));
+  const Vertex softmax = find(dag, OpKind::softmax, 5, 0);
+  CHECK(placement_between(dag, reduce, softmax) == placed({{Role::tensor, S1}}));
+  const Vertex context = find(dag, OpKind::attention_context, 5, 0);
+  const Vertex out = find(dag, OpKind::out_projection, 5, 0);
+  CHECK(placement_between(dag, context, out) == placed({{Role::tensor, S2}, {Role::head_dim, S2}}));
+  CHECK(placement_between(dag, out, next_on(dag, out, 5)) ==
+        placed({{Role::tensor, P}, {Role::head_dim, P}}));
+}
+
+TEST_CASE("data parallel activations are batch shards, S(0) over dp, through the whole forward") {
+  const Dag dag = build_dag(models::helix_seed.with_batch(4), parse_plan("pp=2,tg=2x2,dp=2"));
+  for (Edge e : boost::make_iterator_range(boost::edges(dag)))
+    CHECK(dag[e].placement[Role::data] == Placement::shard(0));
+  CHECK(check(dag).empty());
+}
+
+TEST_CASE("check() names an edge whose stored placement is not what its producer makes") {
+  Dag dag = build_dag(models::helix_seed.with_batch(2).with_seq_len(8), parse_plan("tp=4"));
+  const Vertex fc2 = find(dag, OpKind::fc2, 1, 0);
+  dag[*boost::out_edges(fc2, dag).first].placement[Role::tensor] = Placement::replicate();
+  const std::vector<Diagnostic> diagnostics = check(dag);
+  REQUIRE(has_rule(diagnostics, CheckRule::placement));
+  CHECK(diagnostics[0].message.find("says R but its producer makes tp:P") != std::string::npos);
+}
+
+TEST_CASE("the kind table: one row per step alternative, names and colours from the steps") {
+  static_assert(op_kind_count == std::variant_size_v<Step>);
+  CHECK(op_kind_name(OpKind::fc1) == step::Fc1::name);
+  CHECK(op_kind_color(OpKind::all_gather) == step::AllGather::color);
+  CHECK(is_collective(OpKind::reduce_scatter));
+  CHECK_FALSE(is_collective(OpKind::transfer));
+  CHECK(is_communication(OpKind::transfer));
+  CHECK(is_linear(OpKind::out_projection));
+  CHECK(is_attention(OpKind::kv_append));
+  Op op;
+  op.step = step::Gelu{};
+  CHECK(op.kind() == OpKind::gelu);
 }

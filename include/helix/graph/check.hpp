@@ -261,14 +261,14 @@ constexpr AxisMask prescribed_axes(const step::Collective& c) {
 /// group, all-reduce across groups, all-gather) rather than in one flat ring: when a stage has
 /// several tensor groups of several devices.
 constexpr bool prescribes_hierarchical_all_reduce(const PlanSpec& plan) {
-  return groups_per_stage(plan) > 1 && group_size(plan) > 1;
+  return groups_per_stage(plan) > 1 && tensor_group_size(plan) > 1;
 }
 
 /// What `plan` prescribes for the stage's all-reduces, in words, for messages.
 inline std::string prescribed_all_reduce_text(const PlanSpec& plan) {
   if (prescribes_hierarchical_all_reduce(plan))
     return "a hierarchical all-reduce (ring reduce-scatter inside each tensor group of " +
-           std::to_string(group_size(plan)) + ", ring all-reduce across the " +
+           std::to_string(tensor_group_size(plan)) + ", ring all-reduce across the " +
            std::to_string(groups_per_stage(plan)) + " groups, ring all-gather)";
   return "one flat ring all-reduce over the stage's " + std::to_string(tensor_degree(plan)) +
          " devices";

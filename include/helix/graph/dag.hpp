@@ -59,7 +59,7 @@ private:
 /// placement its producer makes by the placement rules (placement_rules.hpp): derived, not
 /// declared, so the slicing decided in the lowering is stated once. A lowering that breaks a
 /// placement rule still materializes; check() names the op.
-inline Dag materialize(const Lowering& lowering) {
+[[nodiscard]] inline Dag materialize(const Lowering& lowering) {
   Dag dag(lowering.ops.size(), DagInfo{lowering.model, lowering.plan, lowering.workload,
                                        lowering.mesh, lowering.variant});
   for (std::size_t i = 0; i < lowering.ops.size(); ++i)

@@ -79,12 +79,13 @@ private:
   std::int64_t logical_ = 0;
 
   /// The rank of member `local` (in ring order over the tensor axes) of `stage`'s tensor group in
-  /// the current replica, read from the mesh rather than assumed to be consecutive.
+  /// the current replica, from the mesh's coordinates.
   constexpr std::int64_t rank(std::int64_t stage, std::int64_t local) const {
     const Mesh& mesh = out_.mesh;
-    const std::int64_t anchor =
-        mesh.with_coordinate(mesh.with_coordinate(0, Role::pipeline, stage), Role::data, replica_);
-    return group_member(mesh, DeviceGroup{anchor, tensor_axes}, local);
+    Coordinates at;
+    at.pipeline = stage;
+    at.data = replica_;
+    return group_member(mesh, DeviceGroup{mesh.rank(at), tensor_axes}, local);
   }
   constexpr Shape hidden_shape() const { return Shape{b_, tokens_, m_.hidden}; }
 
@@ -361,8 +362,9 @@ private:
 /// Example: helix_seed with `pp=2,tg=4x4` gives, per layer, 8 devices × (2 norms, Q, K, V,
 /// scores, softmax, context, out-projection, 2 residual adds, FC1, GELU, FC2) and two hierarchical
 /// all-reduces of 2 + 4 + 2 collective vertices each.
-constexpr Lowering lower(const Model& model, const PlanSpec& plan, const Workload& workload,
-                         SchemeVariant variant = SchemeVariant::exact) {
+[[nodiscard]] constexpr Lowering lower(const Model& model, const PlanSpec& plan,
+                                       const Workload& workload,
+                                       SchemeVariant variant = SchemeVariant::exact) {
   Lowering out{model, plan, workload, make_mesh(plan), variant, {}, {}};
   detail::Lowerer(out).run();
   return out;

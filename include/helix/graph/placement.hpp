@@ -34,7 +34,6 @@ struct Placement {
   constexpr bool is_replicate() const { return kind == Distribution::replicate; }
 };
 
-inline constexpr std::size_t role_count = 6;
 
 /// A tensor's placement over every axis of its stage's submesh, indexed by Role. The pipeline
 /// entry is unused: a stage's tensors live on that stage only (as DTensor places a pipeline

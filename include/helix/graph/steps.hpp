@@ -151,6 +151,21 @@ constexpr std::string_view collective_phase_name(CollectivePhase phase) {
   return "?";
 }
 
+/// The collective a phase runs, as people write it: "all-reduce" for the flat and inter-group
+/// phases, "reduce-scatter" and "all-gather" for the intra-group ones.
+constexpr std::string_view collective_phase_operation(CollectivePhase phase) {
+  switch (phase) {
+  case CollectivePhase::flat:
+  case CollectivePhase::inter_group_all_reduce:
+    return "all-reduce";
+  case CollectivePhase::intra_group_reduce_scatter:
+    return "reduce-scatter";
+  case CollectivePhase::intra_group_all_gather:
+    return "all-gather";
+  }
+  return "?";
+}
+
 /// How a collective moves its data. Ring only today; NCCL's tree and NVLS come with the cost
 /// model that prices them.
 enum class CollectiveAlgorithm : std::uint8_t { ring };

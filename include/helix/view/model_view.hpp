@@ -71,12 +71,10 @@ inline std::string phases_text(const Dag& dag, const std::vector<Vertex>& vertic
       ++phases[c->phase];
   if (phases.size() == 1 && phases.begin()->first == CollectivePhase::flat)
     return "all-reduce ×" + std::to_string(phases.begin()->second) + " (flat ring)";
-  constexpr std::string_view step_names[] = {"all-reduce", "reduce-scatter", "all-reduce",
-                                             "all-gather"};
   std::string text;
   for (const auto& [phase, n] : phases)
-    text += (text.empty() ? "" : " → ") + std::string(step_names[static_cast<std::size_t>(phase)]) +
-            " ×" + std::to_string(n);
+    text += (text.empty() ? "" : " → ") + std::string(collective_phase_operation(phase)) + " ×" +
+            std::to_string(n);
   return text;
 }
 
