@@ -8,8 +8,10 @@ them all alike; the minimum elapsed time is kept, with the peak memory and CPU t
 the ratio to eigen_boost_baseline.cpp (only <Eigen/Dense> and Boost.Graph's adjacency_list and
 topological_sort).
 
-Usage, from anywhere:  benchmarks/compile_time/run.py [probe.cpp ...]
+Usage, from anywhere:  benchmarks/compile_time/run.py [probe.cpp[=INCLUDE_DIR] ...]
 Environment: CXX (default g++), ROUNDS (3), HELIX_INCLUDE (the worktree's include/).
+`probe.cpp=DIR` compiles the probe against another helix include/ (e.g. an old commit's, from
+`git archive OLD include | tar -x -C /tmp/old`) in the same round-robin, for before/after.
 """
 import os
 import pathlib
@@ -26,12 +28,14 @@ probes = sys.argv[1:] or ["eigen_boost_baseline.cpp", "include_model.cpp", "incl
                           "include_numerics.cpp", "include_helix.cpp"]
 
 
-def measure(probe):
+def measure(spec):
+    probe, _, helix_include = spec.partition("=")
     command = ["nice", "-n", "10", "/usr/bin/time", "-f", "%e %M %U %S", cxx, "-std=c++20", "-O2",
-               f"-I{include}", "-I/usr/include/eigen3", "-c", str(here / probe), "-o", os.devnull]
+               f"-I{helix_include or include}", "-I/usr/include/eigen3", "-c", str(here / probe),
+               "-o", os.devnull]
     run = subprocess.run(command, capture_output=True, text=True)
     if run.returncode != 0:
-        sys.exit(f"{probe} does not compile:\n{run.stderr}")
+        sys.exit(f"{spec} does not compile:\n{run.stderr}")
     elapsed, kb, user, system = run.stderr.strip().splitlines()[-1].split()
     return float(elapsed), int(kb), float(user) + float(system)
 
@@ -43,8 +47,9 @@ for _ in range(rounds):
         if probe not in best or result[0] < best[probe][0]:
             best[probe] = result
 base = best.get("eigen_boost_baseline.cpp")
-print(f"{'probe':28} {'seconds':>8} {'peak KB':>9} {'cpu s':>6} {'ratio':>6}")
+print(f"{'probe':40} {'seconds':>8} {'peak KB':>9} {'cpu s':>6} {'ratio':>6} {'cpu ratio':>9}")
 for probe in probes:
     elapsed, kb, cpu = best[probe]
     ratio = f"{elapsed / base[0]:.2f}" if base else "-"
-    print(f"{probe:28} {elapsed:8.2f} {kb:9d} {cpu:6.2f} {ratio:>6}")
+    cpu_ratio = f"{cpu / base[2]:.2f}" if base else "-"
+    print(f"{probe.replace("=", " with ")[-40:]:40} {elapsed:8.2f} {kb:9d} {cpu:6.2f} {ratio:>6} {cpu_ratio:>9}")
