@@ -52,4 +52,5 @@ for probe in probes:
     elapsed, kb, cpu = best[probe]
     ratio = f"{elapsed / base[0]:.2f}" if base else "-"
     cpu_ratio = f"{cpu / base[2]:.2f}" if base else "-"
-    print(f"{probe.replace("=", " with ")[-40:]:40} {elapsed:8.2f} {kb:9d} {cpu:6.2f} {ratio:>6} {cpu_ratio:>9}")
+    label = probe.replace("=", " with ")[-40:]
+    print(f"{label:40} {elapsed:8.2f} {kb:9d} {cpu:6.2f} {ratio:>6} {cpu_ratio:>9}")
