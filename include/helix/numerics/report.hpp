@@ -13,6 +13,7 @@
 #include "helix/plan/spec.hpp"
 #include "helix/plan/validate.hpp"
 
+#include <concepts>
 #include <cstdint>
 #include <iomanip>
 #include <ostream>
@@ -109,10 +110,16 @@ inline void print_reports(std::ostream& out, const NumericsReport& in_double,
 /// @throws PlanError when the plan does not suit the (full) model.
 ///
 /// Example: `print_numerics_report(std::cout, models::helix_seed, parse_plan("hp=4x4"))`.
-inline PlanNumerics print_numerics_report(std::ostream& out, const Model& model,
-                                          const PlanSpec& plan, const Workload& workload = {},
-                                          SchemeVariant variant = SchemeVariant::exact,
-                                          std::uint64_t seed = default_seed) {
+///
+/// A template (over the stream) only for compile time: a non-template inline function that calls
+/// `verify<double>` and `verify<float>` makes every TU including this header instantiate the
+/// whole verification path (reference, executor, Eigen products) in both scalars, some 7 s of
+/// g++ -O2 whether or not it is called. As a template it is instantiated only where it is used.
+template <std::derived_from<std::ostream> Stream>
+PlanNumerics print_numerics_report(Stream& out, const Model& model, const PlanSpec& plan,
+                                   const Workload& workload = {},
+                                   SchemeVariant variant = SchemeVariant::exact,
+                                   std::uint64_t seed = default_seed) {
   // Judged on the full model: the shrunk batch could divide where the full one does not.
   if (std::vector<std::string> problems = validate(model, plan, workload); !problems.empty())
     throw PlanError(std::move(problems));

@@ -6,7 +6,7 @@
 #include "helix/graph/ops.hpp"
 #include "helix/model/model.hpp"
 
-#include <Eigen/Dense>
+#include <Eigen/Core>
 
 #include <array>
 #include <cmath>
