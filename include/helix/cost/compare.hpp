@@ -103,7 +103,8 @@ inline std::string format_count(double value) {
 } // namespace detail
 
 /// The summary of `dag` from an existing simulation and memory estimate.
-inline PlanSummary summarize(std::string name, const Dag& dag, const Timeline& timeline,
+template <class Graph = Dag>
+inline PlanSummary summarize(std::string name, const Graph& dag, const Timeline& timeline,
                              const MemoryReport& memory) {
   const DagInfo& info = dag[boost::graph_bundle];
   PlanSummary s;
@@ -147,7 +148,8 @@ inline PlanSummary summarize(std::string name, const Dag& dag, const Timeline& t
 }
 
 /// Simulates `dag` on `hw`, estimates its memory and summarizes both.
-inline PlanSummary summarize(std::string name, const Dag& dag, const Hardware& hw,
+template <class Graph = Dag>
+inline PlanSummary summarize(std::string name, const Graph& dag, const Hardware& hw,
                              const SimulationOptions& options = {}) {
   return summarize(std::move(name), dag, simulate(dag, hw, options), memory(dag, hw));
 }

@@ -53,7 +53,8 @@ constexpr bool is_kv_tensor(OpKind kind) {
 /// the device from its producer's slot to the slot of its last consumer there (one tensor per
 /// producer, however many consumers read it); a collective's input and output are both alive at
 /// the collective's slot, as they are without an in-place algorithm.
-inline double peak_activation_bytes(const Dag& dag, std::int64_t device,
+template <class Graph = Dag>
+inline double peak_activation_bytes(const Graph& dag, std::int64_t device,
                                     const std::vector<Vertex>& sequence,
                                     std::vector<std::int64_t>& position) {
   const std::int64_t dtype_bytes = dag[boost::graph_bundle].model.dtype_bytes;
@@ -108,7 +109,8 @@ inline double peak_activation_bytes(const Dag& dag, std::int64_t device,
 /// every tensor on an edge is materialized (no fused attention, so prefill scores are
 /// [b, heads, s, s]), freed after its last consumer on the device, and nothing is recomputed.
 /// Framework workspaces, allocator fragmentation and communication buffers are not counted.
-inline MemoryReport memory(const Dag& dag, const Hardware& hw) {
+template <class Graph = Dag>
+inline MemoryReport memory(const Graph& dag, const Hardware& hw) {
   const DagInfo& info = dag[boost::graph_bundle];
   const std::int64_t dtype_bytes = info.model.dtype_bytes;
   MemoryReport report;

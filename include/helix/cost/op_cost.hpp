@@ -54,7 +54,8 @@ constexpr OpCost op_cost(const Op& op, const DagInfo& info, const Hardware& hw) 
 }
 
 /// The cost of vertex `v` of `dag` on `hw`.
-inline OpCost op_cost(const Dag& dag, Vertex v, const Hardware& hw) {
+template <class Graph = Dag>
+inline OpCost op_cost(const Graph& dag, Vertex v, const Hardware& hw) {
   return op_cost(dag[v], dag[boost::graph_bundle], hw);
 }
 

@@ -21,7 +21,8 @@ namespace helix::cost {
 /// With pipeline stages this is the GPipe forward schedule: stage 0 runs microbatch k + 1 while
 /// stage 1 runs microbatch k.
 /// @throws std::invalid_argument when the Dag has a cycle.
-inline std::vector<Vertex> schedule_order(const Dag& dag) {
+template <class Graph = Dag>
+inline std::vector<Vertex> schedule_order(const Graph& dag) {
   const std::size_t n = boost::num_vertices(dag);
   std::vector<std::size_t> waiting(n);
   using Key = std::tuple<std::int64_t, Vertex>;
@@ -50,7 +51,8 @@ inline std::vector<Vertex> schedule_order(const Dag& dag) {
 
 /// For each device of the mesh, the vertices it takes part in (compute ops, collectives it is a
 /// member of, transfers it sends or receives), in `order`.
-inline std::vector<std::vector<Vertex>> device_sequences(const Dag& dag,
+template <class Graph = Dag>
+inline std::vector<std::vector<Vertex>> device_sequences(const Graph& dag,
                                                          const std::vector<Vertex>& order) {
   std::vector<std::vector<Vertex>> sequences(
       static_cast<std::size_t>(dag[boost::graph_bundle].mesh.size()));

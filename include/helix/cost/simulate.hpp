@@ -71,7 +71,8 @@ struct Timeline {
 ///
 /// Example: `simulate(build_dag(models::helix_seed, parse_plan("hp=4x4")),
 ///                    hardware::h100_sxm_nvl8).tokens_per_second`.
-[[nodiscard]] inline Timeline simulate(const Dag& dag, const Hardware& hw,
+template <class Graph = Dag>
+[[nodiscard]] inline Timeline simulate(const Graph& dag, const Hardware& hw,
                                        const SimulationOptions& options = {}) {
   const DagInfo& info = dag[boost::graph_bundle];
   const std::size_t device_count = static_cast<std::size_t>(info.mesh.size());

@@ -78,7 +78,8 @@ struct Diagnostic {
 
 namespace detail {
 
-inline std::string describe_vertex(const Dag& dag, Vertex v) {
+template <class Graph = Dag>
+inline std::string describe_vertex(const Graph& dag, Vertex v) {
   const Op& op = dag[v];
   std::string text = "vertex " + std::to_string(v) + " (" + std::string(op_kind_name(op.kind()));
   if (op.layer >= 0)
@@ -95,7 +96,8 @@ struct DiagnosticSink {
   }
 };
 
-inline void check_acyclic(const Dag& dag, const DiagnosticSink& report) {
+template <class Graph = Dag>
+inline void check_acyclic(const Graph& dag, const DiagnosticSink& report) {
   struct BackEdgeFinder : boost::default_dfs_visitor {
     std::vector<Edge>* found;
     void back_edge(Edge e, const Dag&) const { found->push_back(e); }
@@ -128,7 +130,8 @@ std::vector<char> reachable(const Graph& graph, const std::vector<Vertex>& sourc
   return seen;
 }
 
-inline void check_connected(const Dag& dag, const DiagnosticSink& report) {
+template <class Graph = Dag>
+inline void check_connected(const Graph& dag, const DiagnosticSink& report) {
   std::vector<Vertex> inputs, outputs;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     const OpKind kind = dag[v].kind();
@@ -149,7 +152,8 @@ inline void check_connected(const Dag& dag, const DiagnosticSink& report) {
   }
 }
 
-inline void check_op_shapes(const Dag& dag, const DiagnosticSink& report) {
+template <class Graph = Dag>
+inline void check_op_shapes(const Graph& dag, const DiagnosticSink& report) {
   const DagInfo& info = dag[boost::graph_bundle];
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     const Op& op = dag[v];
@@ -175,7 +179,8 @@ inline void check_op_shapes(const Dag& dag, const DiagnosticSink& report) {
   }
 }
 
-inline void check_edges(const Dag& dag, const DiagnosticSink& report) {
+template <class Graph = Dag>
+inline void check_edges(const Graph& dag, const DiagnosticSink& report) {
   const Mesh& mesh = dag[boost::graph_bundle].mesh;
   for (Edge e : boost::make_iterator_range(boost::edges(dag))) {
     const Vertex s = boost::source(e, dag), t = boost::target(e, dag);
@@ -274,7 +279,8 @@ inline std::string prescribed_all_reduce_text(const PlanSpec& plan) {
          " devices";
 }
 
-inline void check_collectives(const Dag& dag, const DiagnosticSink& report) {
+template <class Graph = Dag>
+inline void check_collectives(const Graph& dag, const DiagnosticSink& report) {
   const DagInfo& info = dag[boost::graph_bundle];
   const Mesh& mesh = info.mesh;
   for (Vertex v = 0; v < boost::num_vertices(dag); ++v) {
@@ -343,7 +349,8 @@ inline void check_collectives(const Dag& dag, const DiagnosticSink& report) {
   }
 }
 
-inline void check_devices(const Dag& dag, const DiagnosticSink& report) {
+template <class Graph = Dag>
+inline void check_devices(const Graph& dag, const DiagnosticSink& report) {
   const Mesh& mesh = dag[boost::graph_bundle].mesh;
   std::vector<char> works(static_cast<std::size_t>(mesh.size()), 0);
   for (Vertex v = 0; v < boost::num_vertices(dag); ++v) {
@@ -372,7 +379,8 @@ inline std::vector<std::pair<std::int64_t, std::int64_t>> ranges_of(const IndexR
 
 /// Compresses the slices into a grid of row and column breakpoints and counts how often each
 /// cell is held; every cell of the full weight must be held `copies` times.
-inline void check_tiling(const Dag& dag, const DiagnosticSink& report) {
+template <class Graph = Dag>
+inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
   const DagInfo& info = dag[boost::graph_bundle];
   const Model& m = info.model;
   // Each kv head is held by head_split / kv_heads devices when the split exceeds the kv heads.
@@ -447,7 +455,8 @@ inline void check_tiling(const Dag& dag, const DiagnosticSink& report) {
 /// Derives every op's output placement again and reports the ops that cannot take their inputs
 /// as placed, and the edges whose stored placement differs from what their producer makes.
 /// @pre the graph is acyclic (check() skips this rule otherwise).
-inline void check_placements(const Dag& dag, const DiagnosticSink& report) {
+template <class Graph = Dag>
+inline void check_placements(const Graph& dag, const DiagnosticSink& report) {
   const Mesh& mesh = dag[boost::graph_bundle].mesh;
   const auto [made, problems] = derive_placements(dag, mesh);
   for (const PlacementProblem<Vertex>& p : problems)
@@ -466,7 +475,8 @@ inline void check_placements(const Dag& dag, const DiagnosticSink& report) {
 /// Steps that disagree with the model or workload: query heads reading a kv head outside their
 /// group (the model's grouping: query head h reads kv head h / (heads / kv_heads)), a prefill
 /// softmax without the causal mask.
-inline void check_step_data(const Dag& dag, const DiagnosticSink& report) {
+template <class Graph = Dag>
+inline void check_step_data(const Graph& dag, const DiagnosticSink& report) {
   const DagInfo& info = dag[boost::graph_bundle];
   const Model& m = info.model;
   const std::int64_t group = m.kv_heads > 0 ? m.heads / m.kv_heads : 0;
@@ -503,7 +513,8 @@ inline void check_step_data(const Dag& dag, const DiagnosticSink& report) {
 /// prescribes, an idle device, a weight slice that overlaps or leaves a gap, a partial sum that
 /// reaches a non-linear op or the output, a reduction over an axis that owes nothing, a query head
 /// reading a kv head outside its group) yields a diagnostic of the matching rule.
-[[nodiscard]] inline std::vector<Diagnostic> check(const Dag& dag) {
+template <class Graph = Dag>
+[[nodiscard]] inline std::vector<Diagnostic> check(const Graph& dag) {
   std::vector<Diagnostic> out;
   const detail::DiagnosticSink report{out};
   detail::check_acyclic(dag, report);
@@ -521,7 +532,8 @@ inline void check_step_data(const Dag& dag, const DiagnosticSink& report) {
 }
 
 /// The same, and the graph must have been built from `model` and `plan`.
-[[nodiscard]] inline std::vector<Diagnostic> check(const Dag& dag, const Model& model,
+template <class Graph = Dag>
+[[nodiscard]] inline std::vector<Diagnostic> check(const Graph& dag, const Model& model,
                                                    const PlanSpec& plan) {
   std::vector<Diagnostic> out;
   const DagInfo& info = dag[boost::graph_bundle];

@@ -1,6 +1,9 @@
 // The Dag: a Boost.Graph adjacency_list whose vertices are operators and whose edges are tensors,
 // materialized from the lowering. build_dag is the front door, checked at compile time
 // (template form) or at run time (value form, throws PlanError with every broken rule).
+// Functions over a Dag here and in check, view, cost and io are templates whose graph type
+// defaults to Dag: a translation unit that includes them but calls none instantiates none of
+// Boost's algorithms (benchmarks/README.md, "Compile time").
 #pragma once
 
 #include "helix/graph/lowering.hpp"
@@ -59,15 +62,16 @@ private:
 /// placement its producer makes by the placement rules (placement_rules.hpp): derived, not
 /// declared, so the slicing decided in the lowering is stated once. A lowering that breaks a
 /// placement rule still materializes; check() names the op.
-[[nodiscard]] inline Dag materialize(const Lowering& lowering) {
-  Dag dag(lowering.ops.size(), DagInfo{lowering.model, lowering.plan, lowering.workload,
-                                       lowering.mesh, lowering.variant});
+template <class Graph = Dag>
+[[nodiscard]] Graph materialize(const Lowering& lowering) {
+  Graph dag(lowering.ops.size(), DagInfo{lowering.model, lowering.plan, lowering.workload,
+                                         lowering.mesh, lowering.variant});
   for (std::size_t i = 0; i < lowering.ops.size(); ++i)
     dag[i] = lowering.ops[i];
   for (const LoweredEdge& e : lowering.edges)
     boost::add_edge(e.source, e.target, e.tensor, dag);
   const std::vector<TensorPlacement> made = derive_placements(dag, lowering.mesh).first;
-  for (Edge e : boost::make_iterator_range(boost::edges(dag)))
+  for (auto e : boost::make_iterator_range(boost::edges(dag)))
     dag[e].placement = made[boost::source(e, dag)];
   return dag;
 }
@@ -77,13 +81,14 @@ private:
 ///
 /// Example: `build_dag(models::helix_seed, parse_plan("hp=4x4"), Workload::prefill())` has 492
 /// vertices: 16 devices × 2 layers × 14 ops, 12 collectives, 16 inputs and 16 outputs.
-[[nodiscard]] inline Dag build_dag(const Model& model, const PlanSpec& plan,
-                                   const Workload& workload = {},
-                                   SchemeVariant variant = SchemeVariant::exact) {
+template <class Graph = Dag>
+[[nodiscard]] Graph build_dag(const Model& model, const PlanSpec& plan,
+                              const Workload& workload = {},
+                              SchemeVariant variant = SchemeVariant::exact) {
   std::vector<std::string> problems = validate(model, plan, workload);
   if (!problems.empty())
     throw PlanError(std::move(problems));
-  return materialize(lower(model, plan, workload, variant));
+  return materialize<Graph>(lower(model, plan, workload, variant));
 }
 
 /// The same, with the plan checked at compile time (see check_plan).
@@ -106,7 +111,8 @@ template <Model M, PlanDescriptor P>
 }
 
 /// Devices a vertex runs on: its device, a collective's members, a transfer's two ends.
-inline std::vector<std::int64_t> devices_of(const Dag& dag, Vertex v) {
+template <class Graph = Dag>
+inline std::vector<std::int64_t> devices_of(const Graph& dag, Vertex v) {
   const Op& op = dag[v];
   if (const step::Collective* c = collective_of(op)) {
     const Mesh& mesh = dag[boost::graph_bundle].mesh;

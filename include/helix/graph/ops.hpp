@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <variant>
 
 namespace helix {
@@ -49,10 +50,36 @@ struct Tensor {
   friend constexpr bool operator==(const Tensor&, const Tensor&) = default;
 };
 
-/// Calls the handler for `op`'s step alternative; handlers must cover every alternative.
+namespace detail {
+// A linear chain of index tests instead of std::visit's table: the same exhaustiveness (every
+// alternative is handed to `handlers`, so a missing handler does not compile) at a fraction of
+// libstdc++'s compile time per visit, which every interpreter pays.
+template <std::size_t I, class StepType, class Handlers>
+constexpr decltype(auto) visit_from(StepType& step, Handlers& handlers) {
+  if constexpr (I + 1 == std::variant_size_v<std::remove_const_t<StepType>>) {
+    return handlers(*std::get_if<I>(&step));
+  } else {
+    if (step.index() == I)
+      return handlers(*std::get_if<I>(&step));
+    return visit_from<I + 1>(step, handlers);
+  }
+}
+} // namespace detail
+
+/// Calls the handler for `step`'s alternative; handlers must cover every alternative and return
+/// the same type.
+template <class Handlers>
+constexpr decltype(auto) visit_step(const Step& step, Handlers&& handlers) {
+  return detail::visit_from<0>(step, handlers);
+}
+template <class Handlers>
+constexpr decltype(auto) visit_step(Step& step, Handlers&& handlers) {
+  return detail::visit_from<0>(step, handlers);
+}
+/// The same for an op's step.
 template <class Handlers>
 constexpr decltype(auto) visit_step(const Op& op, Handlers&& handlers) {
-  return std::visit(static_cast<Handlers&&>(handlers), op.step);
+  return visit_step(op.step, handlers);
 }
 
 /// The step as alternative `S`, or null.
@@ -67,24 +94,20 @@ constexpr S* step_if(Op& op) {
 
 /// A collective's common data (group, phase, purpose, algorithm), or null for other steps.
 constexpr const step::Collective* collective_of(const Op& op) {
-  return std::visit(
-      []<class S>(const S& s) -> const step::Collective* {
-        if constexpr (CollectiveStep<S>)
-          return &s;
-        else
-          return nullptr;
-      },
-      op.step);
+  return visit_step(op.step, []<class S>(const S& s) -> const step::Collective* {
+    if constexpr (CollectiveStep<S>)
+      return &s;
+    else
+      return nullptr;
+  });
 }
 constexpr step::Collective* collective_of(Op& op) {
-  return std::visit(
-      []<class S>(S& s) -> step::Collective* {
-        if constexpr (CollectiveStep<S>)
-          return &s;
-        else
-          return nullptr;
-      },
-      op.step);
+  return visit_step(op.step, []<class S>(S& s) -> step::Collective* {
+    if constexpr (CollectiveStep<S>)
+      return &s;
+    else
+      return nullptr;
+  });
 }
 
 /// A transfer's ends, or null for other steps.
@@ -94,24 +117,20 @@ constexpr const step::Transfer* transfer_of(const Op& op) {
 
 /// The heads an attention op covers, or null for other steps.
 constexpr const AttentionHeads* attention_heads_of(const Op& op) {
-  return std::visit(
-      []<class S>(const S& s) -> const AttentionHeads* {
-        if constexpr (AttentionStep<S>)
-          return &s;
-        else
-          return nullptr;
-      },
-      op.step);
+  return visit_step(op.step, []<class S>(const S& s) -> const AttentionHeads* {
+    if constexpr (AttentionStep<S>)
+      return &s;
+    else
+      return nullptr;
+  });
 }
 constexpr AttentionHeads* attention_heads_of(Op& op) {
-  return std::visit(
-      []<class S>(S& s) -> AttentionHeads* {
-        if constexpr (AttentionStep<S>)
-          return &s;
-        else
-          return nullptr;
-      },
-      op.step);
+  return visit_step(op.step, []<class S>(S& s) -> AttentionHeads* {
+    if constexpr (AttentionStep<S>)
+      return &s;
+    else
+      return nullptr;
+  });
 }
 
 /// Which full weight a Linear reads, and its slice of it.
@@ -123,35 +142,29 @@ struct WeightSlice {
 
 /// A Linear's weight and slice, or nothing for other steps.
 constexpr std::optional<WeightSlice> weight_slice_of(const Op& op) {
-  return std::visit(
-      []<class S>(const S& s) -> std::optional<WeightSlice> {
-        if constexpr (LinearStep<S>)
-          return WeightSlice{S::weight, s};
-        else
-          return std::nullopt;
-      },
-      op.step);
+  return visit_step(op.step, []<class S>(const S& s) -> std::optional<WeightSlice> {
+    if constexpr (LinearStep<S>)
+      return WeightSlice{S::weight, s};
+    else
+      return std::nullopt;
+  });
 }
 /// A Linear's slice, or null for other steps.
 constexpr const LinearSlice* linear_slice_of(const Op& op) {
-  return std::visit(
-      []<class S>(const S& s) -> const LinearSlice* {
-        if constexpr (LinearStep<S>)
-          return &s;
-        else
-          return nullptr;
-      },
-      op.step);
+  return visit_step(op.step, []<class S>(const S& s) -> const LinearSlice* {
+    if constexpr (LinearStep<S>)
+      return &s;
+    else
+      return nullptr;
+  });
 }
 constexpr LinearSlice* linear_slice_of(Op& op) {
-  return std::visit(
-      []<class S>(S& s) -> LinearSlice* {
-        if constexpr (LinearStep<S>)
-          return &s;
-        else
-          return nullptr;
-      },
-      op.step);
+  return visit_step(op.step, []<class S>(S& s) -> LinearSlice* {
+    if constexpr (LinearStep<S>)
+      return &s;
+    else
+      return nullptr;
+  });
 }
 
 /// Which half of its layer an op belongs to, from its step alone where the step says (norms,

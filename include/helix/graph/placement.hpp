@@ -34,7 +34,6 @@ struct Placement {
   constexpr bool is_replicate() const { return kind == Distribution::replicate; }
 };
 
-
 /// A tensor's placement over every axis of its stage's submesh, indexed by Role. The pipeline
 /// entry is unused: a stage's tensors live on that stage only (as DTensor places a pipeline
 /// stage's tensors on the stage's submesh); activations are `Shard(0)` (batch) over data.

@@ -112,7 +112,8 @@ inline std::string edge_attributes(const ViewEdge& edge) {
   return attributes;
 }
 
-inline void write_node(std::ostream& out, const ViewGraph& graph, ViewVertex v,
+template <class Graph = ViewGraph>
+inline void write_node(std::ostream& out, const Graph& graph, ViewVertex v,
                        std::string_view indent) {
   out << indent << 'n' << v << " [" << node_attributes(graph[v]) << "];\n";
 }
@@ -122,8 +123,9 @@ inline void write_node(std::ostream& out, const ViewGraph& graph, ViewVertex v,
 /// Writes `view` as a DOT digraph: nodes without a stage first, then one cluster per stage with
 /// one cluster per device inside it (nodes spanning devices, such as collectives, sit in the stage
 /// cluster), then the edges.
-inline void write_dot(std::ostream& out, const View& view) {
-  const ViewGraph& graph = view.graph;
+template <class ViewType = View>
+inline void write_dot(std::ostream& out, const ViewType& view) {
+  const auto& graph = view.graph;
   std::vector<ViewVertex> unplaced;
   std::map<std::int64_t, std::map<std::int64_t, std::vector<ViewVertex>>> stages;
   for (ViewVertex v : boost::make_iterator_range(boost::vertices(graph))) {
@@ -169,7 +171,8 @@ inline void write_dot(std::ostream& out, const View& view) {
   out << "}\n";
 }
 
-inline std::string dot_text(const View& view) {
+template <class ViewType = View>
+inline std::string dot_text(const ViewType& view) {
   std::ostringstream out;
   write_dot(out, view);
   return out.str();
@@ -177,7 +180,8 @@ inline std::string dot_text(const View& view) {
 
 /// Writes `view` as DOT to `path`, atomically.
 /// @throws std::runtime_error naming `path` when it cannot be written.
-inline void write_dot_file(const std::filesystem::path& path, const View& view) {
+template <class ViewType = View>
+inline void write_dot_file(const std::filesystem::path& path, const ViewType& view) {
   write_file_atomically(path, [&](std::ostream& out) { write_dot(out, view); });
 }
 

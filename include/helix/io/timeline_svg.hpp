@@ -72,7 +72,8 @@ inline double tick_step(double span, int ticks) {
 } // namespace detail
 
 /// The Gantt chart of `timeline` (a simulation of `dag`) as SVG text, headed by `title`.
-inline std::string timeline_svg(const Dag& dag, const cost::Timeline& timeline,
+template <class Graph = Dag>
+inline std::string timeline_svg(const Graph& dag, const cost::Timeline& timeline,
                                 std::string_view title = "") {
   const DagInfo& info = dag[boost::graph_bundle];
   const std::int64_t devices = info.mesh.size();
@@ -175,7 +176,8 @@ inline std::string timeline_svg(const Dag& dag, const cost::Timeline& timeline,
 }
 
 /// Writes the Gantt chart of `timeline` to `path` (see timeline_svg), atomically.
-inline void write_timeline_svg(const std::filesystem::path& path, const Dag& dag,
+template <class Graph = Dag>
+inline void write_timeline_svg(const std::filesystem::path& path, const Graph& dag,
                                const cost::Timeline& timeline, std::string_view title = "") {
   write_file_atomically(path, timeline_svg(dag, timeline, title));
 }

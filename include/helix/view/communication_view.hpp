@@ -25,7 +25,8 @@ namespace helix {
 /// program order instead of one row of every collective). `layers`, when given, keeps only the
 /// collectives of those layers (and every transfer): dot cannot lay out the membership edges of
 /// a 96-layer model in reasonable time (minutes for 3,000 edges), and the layers repeat.
-inline View communication_view(const Dag& dag, const std::vector<std::int64_t>& layers = {}) {
+template <class Graph = Dag>
+inline View communication_view(const Graph& dag, const std::vector<std::int64_t>& layers = {}) {
   View view;
   std::string scope = "communication patterns";
   if (!layers.empty()) {

@@ -37,7 +37,8 @@ inline std::string model_name(const Model& model) {
          std::to_string(model.hidden) + ")";
 }
 
-inline std::string view_title(const Dag& dag, std::string_view what) {
+template <class Graph = Dag>
+inline std::string view_title(const Graph& dag, std::string_view what) {
   const DagInfo& info = dag[boost::graph_bundle];
   return model_name(info.model) + ", plan " + to_string(info.plan) + ", " +
          std::string(phase_name(info.workload.phase)) + ": " + std::string(what) +
@@ -98,7 +99,8 @@ inline std::string devices_text(std::vector<std::int64_t> devices) {
 
 /// The name line of one Dag vertex: its op kind and what part of the model it holds, e.g.
 /// "fc1 W1[:, 4096:8192]", "softmax heads 0–1", "reduce_scatter of attention output".
-inline std::string vertex_name(const Dag& dag, Vertex v) {
+template <class Graph = Dag>
+inline std::string vertex_name(const Graph& dag, Vertex v) {
   const Op& op = dag[v];
   const Model& model = dag[boost::graph_bundle].model;
   const std::string kind(op_kind_name(op.kind()));
@@ -152,7 +154,8 @@ inline std::string vertex_name(const Dag& dag, Vertex v) {
 
 /// The devices line of one Dag vertex: "GPU 3", a collective's "GPUs 0–3", a transfer's
 /// "GPU 0 → GPU 8".
-inline std::string vertex_devices(const Dag& dag, Vertex v) {
+template <class Graph = Dag>
+inline std::string vertex_devices(const Graph& dag, Vertex v) {
   if (const step::Transfer* t = transfer_of(dag[v]))
     return "GPU " + std::to_string(t->source) + " → GPU " + std::to_string(t->destination);
   return devices_text(devices_of(dag, v));
@@ -160,7 +163,8 @@ inline std::string vertex_devices(const Dag& dag, Vertex v) {
 
 /// A tensor as an edge label: its shape and, unless replicated everywhere, its placement:
 /// "[2,16,1024] tg:P·tp:P".
-inline std::string tensor_text(const Dag& dag, Edge e) {
+template <class Graph = Dag>
+inline std::string tensor_text(const Graph& dag, Edge e) {
   const Tensor& t = dag[e];
   const std::string placement = placement_text(t.placement, dag[boost::graph_bundle].mesh);
   return to_string(t.shape) + (placement == "R" ? "" : " " + placement);

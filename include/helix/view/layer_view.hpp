@@ -32,7 +32,8 @@ inline ViewNodeKind node_kind_of(OpKind kind) {
 }
 
 /// A node drawing one Dag vertex at full detail: name, output shape, devices.
-inline ViewNode detail_node(const Dag& dag, Vertex v) {
+template <class Graph = Dag>
+inline ViewNode detail_node(const Graph& dag, Vertex v) {
   const Op& op = dag[v];
   ViewNode node;
   node.kind = node_kind_of(op.kind());
@@ -44,12 +45,14 @@ inline ViewNode detail_node(const Dag& dag, Vertex v) {
   return node;
 }
 
-inline bool is_residual_skip(const Dag& dag, Edge e) {
+template <class Graph = Dag>
+inline bool is_residual_skip(const Graph& dag, Edge e) {
   return dag[boost::target(e, dag)].kind() == OpKind::residual_add && dag[e].port == 0;
 }
 
 /// Names the kinds of `vertices` in order of first appearance: "norm, fc1, gelu".
-inline std::string kinds_text(const Dag& dag, const std::vector<Vertex>& vertices) {
+template <class Graph = Dag>
+inline std::string kinds_text(const Graph& dag, const std::vector<Vertex>& vertices) {
   std::vector<OpKind> kinds;
   for (Vertex v : vertices)
     if (std::find(kinds.begin(), kinds.end(), dag[v].kind()) == kinds.end())
@@ -67,7 +70,8 @@ inline std::string kinds_text(const Dag& dag, const std::vector<Vertex>& vertice
 /// boundary node for each tensor entering ("layer 0 input x") or leaving the half. Each edge is
 /// labelled with its tensor's shape and placement ("[2,16,1024] tg:P·tp:P").
 /// @pre `part` is attention or mlp.
-inline View sublayer_view(const Dag& dag, std::int64_t layer, Sublayer part) {
+template <class Graph = Dag>
+inline View sublayer_view(const Graph& dag, std::int64_t layer, Sublayer part) {
   const bool mlp = part == Sublayer::mlp;
   View view;
   view.title = detail::view_title(dag, "layer " + std::to_string(layer) + " " +
@@ -142,10 +146,12 @@ inline View sublayer_view(const Dag& dag, std::int64_t layer, Sublayer part) {
   return view;
 }
 
-inline View attention_view(const Dag& dag, std::int64_t layer) {
+template <class Graph = Dag>
+inline View attention_view(const Graph& dag, std::int64_t layer) {
   return sublayer_view(dag, layer, Sublayer::attention);
 }
-inline View mlp_view(const Dag& dag, std::int64_t layer) {
+template <class Graph = Dag>
+inline View mlp_view(const Graph& dag, std::int64_t layer) {
   return sublayer_view(dag, layer, Sublayer::mlp);
 }
 

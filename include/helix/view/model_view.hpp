@@ -32,7 +32,8 @@ namespace detail {
 enum class BlockPart : std::uint8_t { input, transfer, compute, residual, collective, output };
 using BlockKey = std::tuple<BlockPart, std::int64_t, std::int64_t>;
 
-inline BlockKey block_key(const Dag& dag, Vertex v) {
+template <class Graph = Dag>
+inline BlockKey block_key(const Graph& dag, Vertex v) {
   const Op& op = dag[v];
   const auto part = static_cast<std::int64_t>(sublayer_of(op));
   const BlockKey compute{BlockPart::compute, op.layer, part};
@@ -64,7 +65,8 @@ inline BlockKey block_key(const Dag& dag, Vertex v) {
 }
 
 /// "reduce-scatter ×2 → all-reduce ×4 → all-gather ×2", or "all-reduce ×1 (flat ring)".
-inline std::string phases_text(const Dag& dag, const std::vector<Vertex>& vertices) {
+template <class Graph = Dag>
+inline std::string phases_text(const Graph& dag, const std::vector<Vertex>& vertices) {
   std::map<CollectivePhase, std::size_t> phases;
   for (Vertex v : vertices)
     if (const step::Collective* c = collective_of(dag[v]))
@@ -78,7 +80,8 @@ inline std::string phases_text(const Dag& dag, const std::vector<Vertex>& vertic
   return text;
 }
 
-inline std::vector<std::int64_t> devices_of_all(const Dag& dag,
+template <class Graph = Dag>
+inline std::vector<std::int64_t> devices_of_all(const Graph& dag,
                                                 const std::vector<Vertex>& vertices) {
   std::vector<std::int64_t> devices;
   for (Vertex v : vertices)
@@ -87,7 +90,9 @@ inline std::vector<std::int64_t> devices_of_all(const Dag& dag,
   return devices;
 }
 
-inline ViewNode block_node(const Dag& dag, const BlockKey& key, const std::vector<Vertex>& vertices,
+template <class Graph = Dag>
+inline ViewNode block_node(const Graph& dag, const BlockKey& key,
+                           const std::vector<Vertex>& vertices,
                            const std::set<std::string>& out_shapes) {
   const auto [part, a, b] = key;
   const Op& first = dag[vertices.front()];
@@ -180,7 +185,8 @@ inline ViewNode block_node(const Dag& dag, const BlockKey& key, const std::vecto
 /// logical all-reduces between them with their phases summarized, the residual adds, the
 /// send/recv between stages, the input and the output. Edges carry the tensor shape and how many
 /// per-device tensors they stand for.
-inline View model_view(const Dag& dag) {
+template <class Graph = Dag>
+inline View model_view(const Graph& dag) {
   using detail::BlockKey;
   View view;
   view.title = detail::view_title(dag, "complete model, one box per stage × layer × {MHA, MLP}");
