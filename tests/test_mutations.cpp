@@ -10,8 +10,8 @@
 
 #include <doctest/doctest.h>
 
-#include <exception>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +41,17 @@ bool is_collective_of(const Op& op, CollectivePurpose purpose, CollectivePhase p
   const step::Collective* c = collective_of(op);
   return c && c->purpose == purpose && c->phase == phase && op.layer == layer && op.replica == 0 &&
          op.microbatch == 0;
+}
+
+/// What a lowering for `tg` that runs each all-reduce as one flat ring over the stage would make:
+/// the ops and edges of `pp=2,tp=8` (the same devices), each tensor placed over both tensor axes
+/// of the `tg` mesh as the flat lowering places it over its one.
+void lower_flat(Lowering& l) {
+  const Lowering flat = lower(l.model, parse_plan("pp=2,tp=8"), l.workload);
+  l.ops = flat.ops;
+  l.edges = flat.edges;
+  for (LoweredEdge& e : l.edges)
+    e.tensor.placement[Role::tensor_group] = e.tensor.placement[Role::tensor];
 }
 
 /// Drops every collective of `purpose` and `phase` in `layer`.
@@ -122,11 +133,7 @@ std::vector<Mutation> mutations() {
                   seed_tg,
                   "pp=2,tg=4x4",
                   {},
-                  [](Lowering& l) {
-                    const Lowering flat = lower(l.model, parse_plan("pp=2,tp=8"), l.workload);
-                    l.ops = flat.ops;
-                    l.edges = flat.edges;
-                  },
+                  [](Lowering& l) { lower_flat(l); },
                   {R::collective_group},
                   false,
                   ""});
@@ -357,6 +364,47 @@ std::vector<Mutation> mutations() {
                   {},
                   true,
                   ""});
+  list.push_back(
+      {"K and V take other kv heads' columns, the attention ops unchanged",
+       small(models::llama3_70b, "tp=8"),
+       "tp=8",
+       {},
+       [](Lowering& l) {
+         for (Op& op : l.ops)
+           if ((op.kind() == OpKind::k_projection || op.kind() == OpKind::v_projection) &&
+               op.layer == 0) {
+             LinearSlice& s = *linear_slice_of(op);
+             s.cols.begin = (s.cols.begin + s.cols.total()) % kv_width(l.model);
+           }
+       },
+       {R::step_data},
+       true,
+       ""});
+  list.push_back({"V slices of GPUs 0 and 1 swapped",
+                  seed_tp4,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) { swap_slices(l, OpKind::v_projection, 0, 1); },
+                  {R::step_data},
+                  true,
+                  ""});
+  list.push_back({"replica 1 swaps FC1's column slices of its two GPUs",
+                  small(models::helix_seed, "dp=2,tp=2"),
+                  "dp=2,tp=2",
+                  {},
+                  [](Lowering& l) {
+                    LinearSlice* first = nullptr;
+                    for (Op& op : l.ops)
+                      if (op.kind() == OpKind::fc1 && op.replica == 1 && op.layer == 0) {
+                        if (!first)
+                          first = linear_slice_of(op);
+                        else
+                          std::swap(*first, *linear_slice_of(op));
+                      }
+                  },
+                  {R::placement},
+                  true,
+                  ""});
   list.push_back({"microbatch 1 reads microbatch 0's sequences",
                   small(models::helix_seed, "tp=2", Workload::prefill(2)),
                   "tp=2",
@@ -372,11 +420,12 @@ std::vector<Mutation> mutations() {
   return list;
 }
 
-/// Whether verify() rejects `dag`: a wrong result, or an executor that refuses to run it.
+/// Whether verify() rejects `dag`: a wrong result, or an executor that refuses to run it (it
+/// throws std::logic_error naming the vertex).
 bool verify_fails(const Dag& dag) {
   try {
     return !numerics::verify<double>(dag).passed;
-  } catch (const std::exception&) {
+  } catch (const std::logic_error&) {
     return true;
   }
 }
@@ -389,10 +438,14 @@ TEST_CASE("every deliberate lowering bug is caught by check() or verify(), or is
   for (const Mutation& mutation : list) {
     CAPTURE(mutation.name);
     const PlanSpec plan = parse_plan(mutation.plan);
-    // The unmutated lowering is sound, so whatever is found below is the mutation's doing.
-    Lowering lowering = lower(mutation.model, plan, mutation.workload);
-    REQUIRE(check(materialize(lowering)).empty());
+    // The unmutated lowering is sound and computes the reference, so whatever is found below is
+    // the mutation's doing; and the mutation changes something.
+    const Lowering original = lower(mutation.model, plan, mutation.workload);
+    REQUIRE(check(materialize(original)).empty());
+    REQUIRE_FALSE(verify_fails(materialize(original)));
+    Lowering lowering = original;
     mutation.apply(lowering);
+    REQUIRE_FALSE((lowering.ops == original.ops && lowering.edges == original.edges));
     const Dag dag = materialize(lowering);
     const std::vector<Diagnostic> diagnostics = check(dag);
     for (CheckRule rule : mutation.caught_by_check) {
@@ -410,9 +463,7 @@ TEST_CASE("every deliberate lowering bug is caught by check() or verify(), or is
 TEST_CASE("tg=4x4 lowered as a flat ring is rejected by check() naming the collective and plan") {
   const Model model = small(models::helix_seed, "pp=2,tg=4x4");
   Lowering lowering = lower(model, parse_plan("pp=2,tg=4x4"), {});
-  const Lowering flat = lower(model, parse_plan("pp=2,tp=8"), {});
-  lowering.ops = flat.ops;
-  lowering.edges = flat.edges;
+  lower_flat(lowering);
   const std::vector<Diagnostic> diagnostics = check(materialize(lowering));
   REQUIRE_FALSE(diagnostics.empty());
   // 2 layers × 2 all-reduces, each one flat ring over a stage's 8 GPUs.

@@ -90,7 +90,8 @@ inline void bypass(Lowering& lowering, std::size_t index) {
           (in.tensor.device == out.tensor.device || transfer_of(lowering.ops[index]))) {
         LoweredEdge e = out;
         e.source = in.source;
-        e.tensor.shape = lowering.ops[in.source].output;
+        e.tensor.shape = in.tensor.shape;
+        e.tensor.placement = in.tensor.placement;
         added.push_back(e);
         break;
       }

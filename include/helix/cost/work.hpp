@@ -71,6 +71,10 @@ constexpr Work work(const Op& op, const Model& model, const Mesh& mesh) {
   const auto compute = [&](std::int64_t flops, std::int64_t held) {
     return Work{flops, streamed(held), 0.0, 1, 0};
   };
+  const auto linear = [&](const LinearSlice& l) {
+    const std::int64_t tokens = op.inputs[0][0] * op.inputs[0][1];
+    return compute(2 * tokens * l.rows.total() * l.cols.total(), l.rows.total() * l.cols.total());
+  };
   const auto message = static_cast<double>(elements(op.inputs[0]) * dtype);
   const auto group = [&](const step::Collective& c) { return group_size(mesh, c.group); };
   return visit_step(
@@ -84,11 +88,12 @@ constexpr Work work(const Op& op, const Model& model, const Mesh& mesh) {
               [&](const step::Norm&) {
                 return compute(5 * elements(op.output), norm_parameters(model));
               },
-              [&](const LinearStep auto& l) {
-                const std::int64_t tokens = op.inputs[0][0] * op.inputs[0][1];
-                return compute(2 * tokens * l.rows.total() * l.cols.total(),
-                               l.rows.total() * l.cols.total());
-              },
+              [&](const step::QProjection& l) { return linear(l); },
+              [&](const step::KProjection& l) { return linear(l); },
+              [&](const step::VProjection& l) { return linear(l); },
+              [&](const step::OutProjection& l) { return linear(l); },
+              [&](const step::Fc1& l) { return linear(l); },
+              [&](const step::Fc2& l) { return linear(l); },
               [&](const step::AttentionScores& a) {
                 return compute(2 * elements(op.output) * a.dims, 0);
               },

@@ -39,7 +39,7 @@ enum class CheckRule : std::uint8_t {
   device_works,     ///< every device of the mesh runs at least one compute op
   weight_tiling,    ///< per replica, the devices' slices tile each full weight uniformly
   placement,        ///< every op takes its inputs placed as its step needs; edges say so
-  step_data,        ///< a step agrees with the model and workload (kv heads, prefill mask)
+  step_data,        ///< a step agrees with the model, the workload and the slices around it
   built_from,       ///< the graph was built from the model and plan it is checked against
 };
 
@@ -472,6 +472,84 @@ inline void check_placements(const Graph& dag, const DiagnosticSink& report) {
   }
 }
 
+/// The producer of `v`'s argument `port`, or `v` itself when nothing arrives there.
+template <class Graph = Dag>
+Vertex producer_at(const Graph& dag, Vertex v, std::size_t port) {
+  for (auto e : boost::make_iterator_range(boost::in_edges(v, dag)))
+    if (dag[e].port == port)
+      return boost::source(e, dag);
+  return v;
+}
+
+inline std::string runs_words(const IndexRuns& r) {
+  return "{begin " + std::to_string(r.begin) + ", size " + std::to_string(r.size) + ", stride " +
+         std::to_string(r.stride) + ", count " + std::to_string(r.count) + "}";
+}
+
+/// The Wq columns (or Wo rows) of heads `a`: each head's head_dim slice, head after head.
+constexpr IndexRuns head_columns(const AttentionHeads& a, std::int64_t head_dim) {
+  return {a.head_begin * head_dim + a.dim_begin, a.dims, head_dim, a.heads};
+}
+/// The Wk / Wv columns of the kv heads `a` reads.
+constexpr IndexRuns kv_columns(const AttentionHeads& a, std::int64_t head_dim) {
+  return {a.kv_head_begin * head_dim + a.dim_begin, a.dims, head_dim, a.kv_heads};
+}
+constexpr bool same_kv(const AttentionHeads& a, const AttentionHeads& b) {
+  return a.kv_head_begin == b.kv_head_begin && a.kv_heads == b.kv_heads &&
+         a.dim_begin == b.dim_begin && a.dims == b.dims;
+}
+
+/// Attention ops and the Linears around them must agree on which heads they hold: Q's columns
+/// and the out-projection's rows are the op's query heads, K's and V's columns (through the KV
+/// cache in decode) its kv heads, each with its head_dim slice.
+template <class Graph = Dag>
+void check_slices_agree(const Graph& dag, const DiagnosticSink& report) {
+  const std::int64_t d = dag[boost::graph_bundle].model.head_dim;
+  const auto mismatch = [&](Vertex consumer, Vertex producer, const std::string& what,
+                            const IndexRuns& have, const IndexRuns& want) {
+    report(CheckRule::step_data, describe_vertex(dag, consumer) + " reads " + what + " " +
+                                     runs_words(have) + " from " + describe_vertex(dag, producer) +
+                                     ", but its heads need " + runs_words(want));
+  };
+  // K or V at `port` of `consumer`, straight from a projection or through a KV append.
+  const auto kv_source = [&](Vertex consumer, std::size_t port, const AttentionHeads& a,
+                             std::string_view name) {
+    Vertex source = producer_at(dag, consumer, port);
+    if (const step::KVAppend* append = step_if<step::KVAppend>(dag[source])) {
+      const Vertex cache = producer_at(dag, source, 0);
+      const step::KVCache* cached = step_if<step::KVCache>(dag[cache]);
+      if (!same_kv(*append, a) || (cached && !same_kv(*cached, a)))
+        report(CheckRule::step_data,
+               describe_vertex(dag, consumer) + " reads " + std::string(name) +
+                   " of other kv heads or dims from " +
+                   describe_vertex(dag, cached && !same_kv(*cached, a) ? cache : source));
+      source = producer_at(dag, source, 1);
+    }
+    if (const LinearSlice* l = linear_slice_of(dag[source]))
+      if (l->cols != kv_columns(a, d))
+        mismatch(consumer, source, std::string(name) + " columns", l->cols, kv_columns(a, d));
+  };
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+    const Op& op = dag[v];
+    if (const step::AttentionScores* a = step_if<step::AttentionScores>(op)) {
+      const Vertex q = producer_at(dag, v, 0);
+      if (const LinearSlice* l = linear_slice_of(dag[q]); l && l->cols != head_columns(*a, d))
+        mismatch(v, q, "Q columns", l->cols, head_columns(*a, d));
+      kv_source(v, 1, *a, "K");
+    } else if (const step::AttentionContext* c = step_if<step::AttentionContext>(op)) {
+      kv_source(v, 1, *c, "V");
+    } else if (step_if<step::OutProjection>(op)) {
+      const Vertex context = producer_at(dag, v, 0);
+      if (const step::AttentionContext* c = step_if<step::AttentionContext>(dag[context]))
+        if (linear_slice_of(op)->rows != head_columns(*c, d))
+          report(CheckRule::step_data,
+                 describe_vertex(dag, v) + " holds Wo rows " +
+                     runs_words(linear_slice_of(op)->rows) + " but reads the context of rows " +
+                     runs_words(head_columns(*c, d)) + " from " + describe_vertex(dag, context));
+    }
+  }
+}
+
 /// Steps that disagree with the model or workload: query heads reading a kv head outside their
 /// group (the model's grouping: query head h reads kv head h / (heads / kv_heads)), a prefill
 /// softmax without the causal mask.
@@ -528,6 +606,7 @@ template <class Graph = Dag>
   if (acyclic)
     detail::check_placements(dag, report);
   detail::check_step_data(dag, report);
+  detail::check_slices_agree(dag, report);
   return out;
 }
 

@@ -8,7 +8,6 @@
 
 #include "helix/graph/lowering.hpp"
 #include "helix/graph/ops.hpp"
-#include "helix/graph/placement_rules.hpp"
 #include "helix/model/model.hpp"
 #include "helix/plan/check.hpp"
 #include "helix/plan/device_group.hpp"
@@ -58,10 +57,9 @@ private:
   }
 };
 
-/// The Boost graph of a lowering; vertex i is `lowering.ops[i]`. Every tensor carries the
-/// placement its producer makes by the placement rules (placement_rules.hpp): derived, not
-/// declared, so the slicing decided in the lowering is stated once. A lowering that breaks a
-/// placement rule still materializes; check() names the op.
+/// The Boost graph of a lowering; vertex i is `lowering.ops[i]`, each tensor with the placement
+/// the lowering intends for it. A lowering that breaks a placement rule still materializes;
+/// check() derives the placements again and names the op.
 template <class Graph = Dag>
 [[nodiscard]] Graph materialize(const Lowering& lowering) {
   Graph dag(lowering.ops.size(), DagInfo{lowering.model, lowering.plan, lowering.workload,
@@ -70,9 +68,6 @@ template <class Graph = Dag>
     dag[i] = lowering.ops[i];
   for (const LoweredEdge& e : lowering.edges)
     boost::add_edge(e.source, e.target, e.tensor, dag);
-  const std::vector<TensorPlacement> made = derive_placements(dag, lowering.mesh).first;
-  for (auto e : boost::make_iterator_range(boost::edges(dag)))
-    dag[e].placement = made[boost::source(e, dag)];
   return dag;
 }
 

@@ -5,6 +5,7 @@
 
 #include "helix/graph/op_signature.hpp"
 #include "helix/graph/ops.hpp"
+#include "helix/graph/placement.hpp"
 #include "helix/graph/shape.hpp"
 #include "helix/model/model.hpp"
 #include "helix/plan/device_group.hpp"
@@ -46,6 +47,9 @@ struct Lowering {
   SchemeVariant variant = SchemeVariant::exact;
   std::vector<Op> ops;
   std::vector<LoweredEdge> edges;
+  /// Per op, the placement the lowering intends for its output; every tensor it feeds carries it.
+  /// check() derives placements from the steps again and names any op where the two differ.
+  std::vector<TensorPlacement> placements;
 };
 
 namespace detail {
@@ -62,6 +66,7 @@ public:
     tokens_ = new_tokens(m_, w);
     keys_ = attended_tokens(m_, w);
     t_ = tensor_degree(p_);
+    intend_placements();
     for (replica_ = 0; replica_ < p_.data_parallel; ++replica_)
       for (microbatch_ = 0; microbatch_ < w.microbatches; ++microbatch_) {
         batch_begin_ = replica_ * per_replica + microbatch_ * b_;
@@ -77,6 +82,50 @@ private:
   std::int64_t b_ = 0, tokens_ = 0, keys_ = 0, t_ = 1;
   std::int64_t replica_ = 0, microbatch_ = 0, batch_begin_ = 0, stage_ = 0, layer_ = -1;
   std::int64_t logical_ = 0;
+  // The placements the scheme intends (Megatron's recipe over the stage's tensor axes): what is
+  // whole, sharded by heads, by kv heads, by FC1 columns, and what is a partial sum.
+  TensorPlacement whole_{}, heads_sharded_{}, kv_sharded_{}, scores_partial_{}, scores_whole_{},
+      partial_{}, columns_sharded_{}, scattered_{}, across_groups_{};
+
+  /// `base` with `p` on each axis of `axes` that the mesh has.
+  constexpr TensorPlacement with(TensorPlacement base, AxisMask axes, Placement p) const {
+    for (std::size_t i = 0; i < out_.mesh.axis_count; ++i)
+      if (axes & axis_bit(out_.mesh.axes[i].role))
+        base[out_.mesh.axes[i].role] = p;
+    return base;
+  }
+
+  /// The tensor axes along which the kv heads a device reads change (not every head axis does:
+  /// with kv heads replicated, neighbours share one).
+  constexpr AxisMask kv_head_axes() const {
+    AxisMask axes = 0;
+    const DeviceGroup stage{rank(0, 0), tensor_axes};
+    for (std::int64_t i = 0; i < t_; ++i) {
+      const std::int64_t device = group_member(out_.mesh, stage, i);
+      for (Role role : {Role::tensor_group, Role::tensor}) {
+        const std::int64_t first =
+            group_index(out_.mesh, stage, out_.mesh.with_coordinate(device, role, 0));
+        if (attention_slice(first).kv_head_begin != attention_slice(i).kv_head_begin)
+          axes = static_cast<AxisMask>(axes | axis_bit(role));
+      }
+    }
+    return axes;
+  }
+
+  constexpr void intend_placements() {
+    const Placement S1 = Placement::shard(1), S2 = Placement::shard(2), P = Placement::partial();
+    const auto heads = static_cast<AxisMask>(axis_bit(Role::tensor_group) | axis_bit(Role::tensor));
+    const AxisMask dims = axis_bit(Role::head_dim);
+    whole_ = with(TensorPlacement{}, axis_bit(Role::data), Placement::shard(0));
+    heads_sharded_ = with(whole_, tensor_axes, S2);
+    kv_sharded_ = with(with(whole_, kv_head_axes(), S2), dims, S2);
+    scores_whole_ = with(whole_, heads, S1);
+    scores_partial_ = with(scores_whole_, dims, P);
+    partial_ = with(whole_, tensor_axes, P);
+    columns_sharded_ = with(whole_, tensor_axes, S2);
+    scattered_ = with(with(whole_, axis_bit(Role::tensor), S2), axis_bit(Role::tensor_group), P);
+    across_groups_ = with(whole_, axis_bit(Role::tensor), S2);
+  }
 
   /// The rank of member `local` (in ring order over the tensor axes) of `stage`'s tensor group in
   /// the current replica, from the mesh's coordinates.
@@ -103,7 +152,8 @@ private:
   }
 
   constexpr std::size_t add(const Step& step, std::int64_t device,
-                            std::initializer_list<std::size_t> args, Shape output) {
+                            std::initializer_list<std::size_t> args, Shape output,
+                            const TensorPlacement& placement) {
     Op op = stamped(step, device);
     op.output = output;
     // What the op expects comes from its step; what arrives is what its producers make. The
@@ -115,20 +165,21 @@ private:
     std::size_t port = 0;
     for (std::size_t arg : args) {
       const Op& producer = out_.ops[arg];
-      out_.edges.push_back(
-          LoweredEdge{arg, id, Tensor{producer.output, m_.dtype_bytes, device, port++, {}}});
+      out_.edges.push_back(LoweredEdge{
+          arg, id, Tensor{producer.output, m_.dtype_bytes, device, port++, out_.placements[arg]}});
     }
     out_.ops.push_back(op);
+    out_.placements.push_back(placement);
     return id;
   }
 
   template <LinearStep S>
-  constexpr std::size_t linear(std::int64_t device, std::size_t arg, IndexRuns rows,
-                               IndexRuns cols) {
+  constexpr std::size_t linear(std::int64_t device, std::size_t arg, IndexRuns rows, IndexRuns cols,
+                               const TensorPlacement& placement) {
     S step;
     step.rows = rows;
     step.cols = cols;
-    return add(step, device, {arg}, out_.ops[arg].output.with_last(cols.total()));
+    return add(step, device, {arg}, out_.ops[arg].output.with_last(cols.total()), placement);
   }
 
   /// One collective vertex over `group`, fed by `inputs[i]` (the producer on member i) and with
@@ -136,7 +187,7 @@ private:
   template <CollectiveStep S>
   constexpr std::size_t collective(CollectivePurpose purpose, CollectivePhase phase,
                                    DeviceGroup group, const std::vector<std::size_t>& inputs,
-                                   Shape output) {
+                                   Shape output, const TensorPlacement& placement) {
     S step;
     step.purpose = purpose;
     step.phase = phase;
@@ -152,10 +203,12 @@ private:
     for (std::size_t member = 0; member < inputs.size(); ++member) {
       const Op& producer = out_.ops[inputs[member]];
       const std::int64_t device = group_member(out_.mesh, group, static_cast<std::int64_t>(member));
-      out_.edges.push_back(LoweredEdge{
-          inputs[member], id, Tensor{producer.output, m_.dtype_bytes, device, member, {}}});
+      out_.edges.push_back(LoweredEdge{inputs[member], id,
+                                       Tensor{producer.output, m_.dtype_bytes, device, member,
+                                              out_.placements[inputs[member]]}});
     }
     out_.ops.push_back(op);
+    out_.placements.push_back(placement);
     return id;
   }
 
@@ -168,11 +221,11 @@ private:
       for (std::int64_t i = 0; i < t_; ++i) {
         const std::size_t ii = static_cast<std::size_t>(i);
         if (stage_ == 0) {
-          x[ii] = add(step::Input{}, rank(0, i), {}, hidden_shape());
+          x[ii] = add(step::Input{}, rank(0, i), {}, hidden_shape(), whole_);
         } else {
           const std::size_t from = x[ii];
           const std::int64_t source = out_.ops[from].device;
-          x[ii] = add(step::Transfer{source, rank(stage_, i)}, -1, {from}, hidden_shape());
+          x[ii] = add(step::Transfer{source, rank(stage_, i)}, -1, {from}, hidden_shape(), whole_);
           // A transfer's input lives on the sender; its output on the receiver.
           out_.edges.back().tensor.device = source;
         }
@@ -184,13 +237,14 @@ private:
     layer_ = -1;
     stage_ = p_.pipeline_stages - 1;
     for (std::int64_t i = 0; i < t_; ++i)
-      add(step::Output{}, rank(stage_, i), {x[static_cast<std::size_t>(i)]}, hidden_shape());
+      add(step::Output{}, rank(stage_, i), {x[static_cast<std::size_t>(i)]}, hidden_shape(),
+          whole_);
   }
 
   constexpr std::size_t norm(std::int64_t device, std::size_t arg, std::int64_t index) {
     if (m_.norm == Norm::none)
       return arg;
-    return add(step::Norm{index}, device, {arg}, out_.ops[arg].output);
+    return add(step::Norm{index}, device, {arg}, out_.ops[arg].output, whole_);
   }
 
   /// Heads, kv heads and head_dim slice of tensor-local device `i`.
@@ -224,16 +278,17 @@ private:
       const std::size_t normed = norm(dev, x[ii], 0);
       const IndexRuns all_rows = IndexRuns::range(0, m_.hidden);
       const std::size_t q = linear<step::QProjection>(
-          dev, normed, all_rows, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads});
+          dev, normed, all_rows, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads},
+          heads_sharded_);
       const IndexRuns kv_cols{a.kv_head_begin * d + a.dim_begin, a.dims, d, a.kv_heads};
-      std::size_t k = linear<step::KProjection>(dev, normed, all_rows, kv_cols);
-      v[ii] = linear<step::VProjection>(dev, normed, all_rows, kv_cols);
+      std::size_t k = linear<step::KProjection>(dev, normed, all_rows, kv_cols, kv_sharded_);
+      v[ii] = linear<step::VProjection>(dev, normed, all_rows, kv_cols, kv_sharded_);
       if (out_.workload.phase == Phase::decode) {
         k = append_cache(dev, k, a, false);
         v[ii] = append_cache(dev, v[ii], a, true);
       }
       const Shape score_shape{b_, a.heads, tokens_, keys_};
-      scores[ii] = add(step::AttentionScores{a}, dev, {q, k}, score_shape);
+      scores[ii] = add(step::AttentionScores{a}, dev, {q, k}, score_shape, scores_partial_);
     }
     if (head_dim_split(p_) > 1 && out_.variant == SchemeVariant::exact) {
       // Scores sum over the whole head_dim: all-reduce the partial dot products of each head
@@ -247,7 +302,7 @@ private:
         const std::size_t id = collective<step::AllReduce>(
             CollectivePurpose::attention_scores, CollectivePhase::flat,
             DeviceGroup{rank(stage_, g * slices), axis_bit(Role::head_dim)}, members,
-            out_.ops[members[0]].output);
+            out_.ops[members[0]].output, scores_whole_);
         for (std::int64_t s = 0; s < slices; ++s)
           reduced[static_cast<std::size_t>(g * slices + s)] = id;
       }
@@ -259,13 +314,14 @@ private:
       const std::int64_t dev = rank(stage_, i);
       const AttentionHeads a = attention_slice(i);
       const Shape score_shape{b_, a.heads, tokens_, keys_};
-      const std::size_t probabilities = add(step::Softmax{a, out_.workload.phase == Phase::prefill},
-                                            dev, {scores[ii]}, score_shape);
+      const std::size_t probabilities =
+          add(step::Softmax{a, out_.workload.phase == Phase::prefill}, dev, {scores[ii]},
+              score_shape, out_.placements[scores[ii]]);
       const std::size_t context = add(step::AttentionContext{a}, dev, {probabilities, v[ii]},
-                                      Shape{b_, tokens_, a.heads * a.dims});
+                                      Shape{b_, tokens_, a.heads * a.dims}, heads_sharded_);
       attention_out[ii] = linear<step::OutProjection>(
           dev, context, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads},
-          IndexRuns::range(0, m_.hidden));
+          IndexRuns::range(0, m_.hidden), partial_);
     }
     const std::vector<std::size_t> attention =
         all_reduce(attention_out, CollectivePurpose::attention_output);
@@ -274,29 +330,30 @@ private:
     for (std::int64_t i = 0; i < t_; ++i) {
       const std::size_t ii = static_cast<std::size_t>(i);
       const std::int64_t dev = rank(stage_, i);
-      y[ii] =
-          add(step::ResidualAdd{Sublayer::attention}, dev, {x[ii], attention[ii]}, hidden_shape());
+      y[ii] = add(step::ResidualAdd{Sublayer::attention}, dev, {x[ii], attention[ii]},
+                  hidden_shape(), whole_);
       const std::size_t normed = norm(dev, y[ii], 1);
       const std::size_t up = linear<step::Fc1>(dev, normed, IndexRuns::range(0, m_.hidden),
-                                               IndexRuns::range(i * f, f));
-      const std::size_t activated = add(step::Gelu{}, dev, {up}, out_.ops[up].output);
+                                               IndexRuns::range(i * f, f), columns_sharded_);
+      const std::size_t activated =
+          add(step::Gelu{}, dev, {up}, out_.ops[up].output, columns_sharded_);
       mlp_out[ii] = linear<step::Fc2>(dev, activated, IndexRuns::range(i * f, f),
-                                      IndexRuns::range(0, m_.hidden));
+                                      IndexRuns::range(0, m_.hidden), partial_);
     }
     const std::vector<std::size_t> mlp = all_reduce(mlp_out, CollectivePurpose::mlp_output);
     for (std::int64_t i = 0; i < t_; ++i) {
       const std::size_t ii = static_cast<std::size_t>(i);
-      x[ii] =
-          add(step::ResidualAdd{Sublayer::mlp}, rank(stage_, i), {y[ii], mlp[ii]}, hidden_shape());
+      x[ii] = add(step::ResidualAdd{Sublayer::mlp}, rank(stage_, i), {y[ii], mlp[ii]},
+                  hidden_shape(), whole_);
     }
   }
 
   constexpr std::size_t append_cache(std::int64_t dev, std::size_t fresh, AttentionHeads a,
                                      bool values) {
     const Shape cached{b_, m_.seq_len, a.kv_heads * a.dims};
-    const std::size_t cache = add(step::KVCache{a, values}, dev, {}, cached);
+    const std::size_t cache = add(step::KVCache{a, values}, dev, {}, cached, kv_sharded_);
     return add(step::KVAppend{a, values}, dev, {cache, fresh},
-               Shape{b_, keys_, a.kv_heads * a.dims});
+               Shape{b_, keys_, a.kv_heads * a.dims}, kv_sharded_);
   }
 
   /// Sums the partial outputs `partial[i]` of the stage's t devices: nothing for t = 1, one ring
@@ -311,8 +368,9 @@ private:
     const Shape full = hidden_shape();
     std::vector<std::size_t> result(partial.size());
     if (groups == 1 || size == 1) { // a hierarchy with one level is a flat ring
-      const std::size_t id = collective<step::AllReduce>(
-          purpose, CollectivePhase::flat, DeviceGroup{rank(stage_, 0), tensor_axes}, partial, full);
+      const std::size_t id = collective<step::AllReduce>(purpose, CollectivePhase::flat,
+                                                         DeviceGroup{rank(stage_, 0), tensor_axes},
+                                                         partial, full, whole_);
       for (std::size_t& r : result)
         r = id;
     } else {
@@ -323,7 +381,8 @@ private:
                                          partial.begin() + (g + 1) * size);
         const std::size_t id = collective<step::ReduceScatter>(
             purpose, CollectivePhase::intra_group_reduce_scatter,
-            DeviceGroup{rank(stage_, g * size), axis_bit(Role::tensor)}, members, shard);
+            DeviceGroup{rank(stage_, g * size), axis_bit(Role::tensor)}, members, shard,
+            scattered_);
         for (std::int64_t j = 0; j < size; ++j)
           scattered[static_cast<std::size_t>(g * size + j)] = id;
       }
@@ -331,9 +390,10 @@ private:
         std::vector<std::size_t> members;
         for (std::int64_t g = 0; g < groups; ++g)
           members.push_back(scattered[static_cast<std::size_t>(g * size + j)]);
-        const std::size_t id = collective<step::AllReduce>(
-            purpose, CollectivePhase::inter_group_all_reduce,
-            DeviceGroup{rank(stage_, j), axis_bit(Role::tensor_group)}, members, shard);
+        const std::size_t id =
+            collective<step::AllReduce>(purpose, CollectivePhase::inter_group_all_reduce,
+                                        DeviceGroup{rank(stage_, j), axis_bit(Role::tensor_group)},
+                                        members, shard, across_groups_);
         for (std::int64_t g = 0; g < groups; ++g)
           reduced[static_cast<std::size_t>(g * size + j)] = id;
       }
@@ -342,7 +402,7 @@ private:
                                          reduced.begin() + (g + 1) * size);
         const std::size_t id = collective<step::AllGather>(
             purpose, CollectivePhase::intra_group_all_gather,
-            DeviceGroup{rank(stage_, g * size), axis_bit(Role::tensor)}, members, full);
+            DeviceGroup{rank(stage_, g * size), axis_bit(Role::tensor)}, members, full, whole_);
         for (std::int64_t j = 0; j < size; ++j)
           result[static_cast<std::size_t>(g * size + j)] = id;
       }
@@ -365,7 +425,7 @@ private:
 [[nodiscard]] constexpr Lowering lower(const Model& model, const PlanSpec& plan,
                                        const Workload& workload,
                                        SchemeVariant variant = SchemeVariant::exact) {
-  Lowering out{model, plan, workload, make_mesh(plan), variant, {}, {}};
+  Lowering out{model, plan, workload, make_mesh(plan), variant, {}, {}, {}};
   detail::Lowerer(out).run();
   return out;
 }

@@ -56,6 +56,9 @@ constexpr OpSignature signature(const Op& op, const Model& model, const Workload
     s.output = output;
   };
   const auto scores = [&](const AttentionHeads& a) { return Shape{b, a.heads, tokens, keys}; };
+  const auto linear = [&](const LinearSlice& l) {
+    expects({Shape{b, tokens, l.rows.total()}}, Shape{b, tokens, l.cols.total()});
+  };
   const auto heads_width = [](const AttentionHeads& a) { return a.heads * a.dims; };
   const auto kv_width = [](const AttentionHeads& a) { return a.kv_heads * a.dims; };
   // What each member contributes and what it gets back, from the collective's own output.
@@ -86,9 +89,12 @@ constexpr OpSignature signature(const Op& op, const Model& model, const Workload
           [&](const step::ResidualAdd&) {
             expects({hidden, hidden}, hidden);
           },
-          [&](const LinearStep auto& l) {
-            expects({Shape{b, tokens, l.rows.total()}}, Shape{b, tokens, l.cols.total()});
-          },
+          [&](const step::QProjection& l) { linear(l); },
+          [&](const step::KProjection& l) { linear(l); },
+          [&](const step::VProjection& l) { linear(l); },
+          [&](const step::OutProjection& l) { linear(l); },
+          [&](const step::Fc1& l) { linear(l); },
+          [&](const step::Fc2& l) { linear(l); },
           [&](const step::AttentionScores& a) {
             expects({Shape{b, tokens, heads_width(a)}, Shape{b, keys, kv_width(a)}}, scores(a));
           },

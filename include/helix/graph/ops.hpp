@@ -56,6 +56,9 @@ namespace detail {
 // libstdc++'s compile time per visit, which every interpreter pays.
 template <std::size_t I, class StepType, class Handlers>
 constexpr decltype(auto) visit_from(StepType& step, Handlers& handlers) {
+  static_assert(std::is_invocable_v<Handlers&, decltype(*std::get_if<I>(&step))>,
+                "helix: visit_step: a handler is missing for a step alternative (see the note "
+                "naming it): every interpreter handles every kind");
   if constexpr (I + 1 == std::variant_size_v<std::remove_const_t<StepType>>) {
     return handlers(*std::get_if<I>(&step));
   } else {
@@ -167,6 +170,12 @@ constexpr LinearSlice* linear_slice_of(Op& op) {
   });
 }
 
+namespace detail {
+constexpr Sublayer collective_sublayer(const step::Collective& c) {
+  return c.purpose == CollectivePurpose::mlp_output ? Sublayer::mlp : Sublayer::attention;
+}
+} // namespace detail
+
 /// Which half of its layer an op belongs to, from its step alone where the step says (norms,
 /// residual adds, collectives, the MLP's ops), else attention for ops inside a layer.
 constexpr Sublayer sublayer_of(const Op& op) {
@@ -179,10 +188,9 @@ constexpr Sublayer sublayer_of(const Op& op) {
               [](const step::Fc1&) { return Sublayer::mlp; },
               [](const step::Gelu&) { return Sublayer::mlp; },
               [](const step::Fc2&) { return Sublayer::mlp; },
-              [](const CollectiveStep auto& c) {
-                return c.purpose == CollectivePurpose::mlp_output ? Sublayer::mlp
-                                                                  : Sublayer::attention;
-              },
+              [](const step::AllReduce& c) { return detail::collective_sublayer(c); },
+              [](const step::ReduceScatter& c) { return detail::collective_sublayer(c); },
+              [](const step::AllGather& c) { return detail::collective_sublayer(c); },
               [](const step::Input&) { return Sublayer::none; },
               [](const step::Output&) { return Sublayer::none; },
               [](const step::Transfer&) { return Sublayer::none; },
@@ -190,7 +198,11 @@ constexpr Sublayer sublayer_of(const Op& op) {
               [](const step::KProjection&) { return Sublayer::attention; },
               [](const step::VProjection&) { return Sublayer::attention; },
               [](const step::OutProjection&) { return Sublayer::attention; },
-              [](const AttentionStep auto&) { return Sublayer::attention; },
+              [](const step::KVCache&) { return Sublayer::attention; },
+              [](const step::KVAppend&) { return Sublayer::attention; },
+              [](const step::AttentionScores&) { return Sublayer::attention; },
+              [](const step::Softmax&) { return Sublayer::attention; },
+              [](const step::AttentionContext&) { return Sublayer::attention; },
           });
 }
 

@@ -131,6 +131,70 @@ inline PlacementResult placement_rule(const Op& op, const std::vector<TensorPlac
       }
     }
   };
+  // Along data nothing of an attention op may change; along a tensor axis K and V are sharded
+  // exactly where their kv heads or head_dim slice change.
+  const auto attention_axis = [&](Role role, const Placement& kv, std::string_view tensor) {
+    const Variation v = vary(role);
+    if (role == Role::data) {
+      if (v.heads || v.kv_heads || v.dims)
+        fail("its heads change along " + detail::axis_words(role));
+      return false;
+    }
+    const bool sharded = v.kv_heads || v.dims;
+    if (kv.is_shard() != sharded)
+      fail("reads " + std::string(tensor) + (kv.is_shard() ? " sharded" : " whole") + " along " +
+           detail::axis_words(role) + ", where its kv heads and head_dim slice " +
+           (sharded ? "change" : "do not change"));
+    return true;
+  };
+  const auto scores = [&] {
+    no_partial("the scores", 0);
+    no_partial("the scores", 1);
+    for (Role role : roles) {
+      const Variation v = vary(role);
+      const Placement q = input(0)[role];
+      if (!attention_axis(role, input(1)[role], "K")) {
+        r.output[role] = q;
+      } else if (v.dims) {
+        if (!q.is_shard())
+          fail("scores a head_dim slice along " + detail::axis_words(role) +
+               " from a Q not sharded there");
+        r.output[role] = Placement::partial();
+      } else if (v.heads) {
+        if (!q.is_shard())
+          fail("scores a head group along " + detail::axis_words(role) +
+               " from a Q not sharded there");
+        r.output[role] = Placement::shard(1);
+      } else {
+        if (!q.is_replicate())
+          fail("scores every head along " + detail::axis_words(role) + " from a Q sharded there");
+        r.output[role] = Placement::replicate();
+      }
+    }
+  };
+  const auto context = [&] {
+    no_partial("the attention context", 0);
+    no_partial("the attention context", 1);
+    for (Role role : roles) {
+      const Variation v = vary(role);
+      const Placement p = input(0)[role];
+      if (!attention_axis(role, input(1)[role], "V")) {
+        r.output[role] = p;
+      } else if (v.dims) {
+        if (!p.is_replicate())
+          fail("weights a head_dim slice along " + detail::axis_words(role) +
+               " with probabilities not whole there");
+        r.output[role] = Placement::shard(2);
+      } else if (v.heads) {
+        if (!p.is_shard())
+          fail("weights a head group along " + detail::axis_words(role) +
+               " with probabilities not sharded there");
+        r.output[role] = Placement::shard(2);
+      } else {
+        r.output[role] = Placement::replicate();
+      }
+    }
+  };
   const auto same_inputs = [&](std::string_view what) {
     r.output = input(0);
     if (input(0) != input(1))
@@ -156,60 +220,18 @@ inline PlacementResult placement_rule(const Op& op, const std::vector<TensorPlac
                          if (r.output[role].is_shard() && r.output[role].dim == 2)
                            fail("the norm reads hidden sharded over " + detail::axis_words(role));
                      },
-                     [&](const LinearStep auto& l) { linear(l); },
-                     [&](const step::AttentionScores&) {
-                       no_partial("the scores", 0);
-                       no_partial("the scores", 1);
-                       for (Role role : roles) {
-                         const Variation v = vary(role);
-                         const Placement q = input(0)[role], k = input(1)[role];
-                         if (role == Role::data) {
-                           r.output[role] = q;
-                         } else if (v.dims) {
-                           if (!q.is_shard() || !k.is_shard())
-                             fail("scores a head_dim slice along " + detail::axis_words(role) +
-                                  " from Q or K not sharded there");
-                           r.output[role] = Placement::partial();
-                         } else if (v.heads) {
-                           if (!q.is_shard())
-                             fail("scores a head group along " + detail::axis_words(role) +
-                                  " from Q not sharded there");
-                           r.output[role] = Placement::shard(1);
-                         } else {
-                           if (!q.is_replicate())
-                             fail("scores every head along " + detail::axis_words(role) +
-                                  " from a Q sharded there");
-                           r.output[role] = Placement::replicate();
-                         }
-                       }
-                     },
+                     [&](const step::QProjection& l) { linear(l); },
+                     [&](const step::KProjection& l) { linear(l); },
+                     [&](const step::VProjection& l) { linear(l); },
+                     [&](const step::OutProjection& l) { linear(l); },
+                     [&](const step::Fc1& l) { linear(l); },
+                     [&](const step::Fc2& l) { linear(l); },
+                     [&](const step::AttentionScores&) { scores(); },
                      [&](const step::Softmax&) {
                        no_partial("softmax");
                        r.output = input(0);
                      },
-                     [&](const step::AttentionContext&) {
-                       no_partial("the attention context", 0);
-                       no_partial("the attention context", 1);
-                       for (Role role : roles) {
-                         const Variation v = vary(role);
-                         const Placement p = input(0)[role];
-                         if (role == Role::data) {
-                           r.output[role] = p;
-                         } else if (v.dims) {
-                           if (!p.is_replicate())
-                             fail("weights a head_dim slice along " + detail::axis_words(role) +
-                                  " with probabilities not whole there");
-                           r.output[role] = Placement::shard(2);
-                         } else if (v.heads) {
-                           if (!p.is_shard())
-                             fail("weights a head group along " + detail::axis_words(role) +
-                                  " with probabilities not sharded there");
-                           r.output[role] = Placement::shard(2);
-                         } else {
-                           r.output[role] = Placement::replicate();
-                         }
-                       }
-                     },
+                     [&](const step::AttentionContext&) { context(); },
                      [&](const step::ResidualAdd&) { same_inputs("the residual add"); },
                      [&](const step::Gelu&) {
                        no_partial("GELU");
@@ -248,9 +270,9 @@ struct PlacementProblem {
 
 namespace detail {
 
-/// Identifies an op among its counterparts on other devices: replica, microbatch, stage, layer,
-/// kind and which of several ops of the kind (keys or values), then the device.
-using CounterpartKey = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, int, int>;
+/// Identifies an op among its counterparts on other devices (of its stage, in every replica):
+/// microbatch, stage, layer, kind and which of several ops of the kind (keys or values).
+using CounterpartKey = std::tuple<std::int64_t, std::int64_t, std::int64_t, int, int>;
 
 inline int counterpart_discriminator(const Op& op) {
   if (const step::KVCache* c = step_if<step::KVCache>(op))
@@ -277,9 +299,9 @@ inline Variation difference(const Op& a, const Op& b) {
 } // namespace detail
 
 /// What varies along each axis for every Linear and attention op of `graph` (all-false for other
-/// ops): an op's counterparts are the ops of the same replica, microbatch, stage, layer and kind
-/// on the devices of its stage; a property varies along an axis when any op of the set differs
-/// from its counterpart at coordinate 0 of that axis.
+/// ops): an op's counterparts are the ops of the same microbatch, stage, layer and kind on its
+/// stage's devices in every replica; a property varies along an axis when any op of the set
+/// differs from its counterpart at coordinate 0 of that axis (along data nothing should).
 template <class Graph>
 std::vector<AxisVariation> slice_variation(const Graph& graph, const Mesh& mesh) {
   using Vertex = typename boost::graph_traits<Graph>::vertex_descriptor;
@@ -291,7 +313,7 @@ std::vector<AxisVariation> slice_variation(const Graph& graph, const Mesh& mesh)
     const Op& op = graph[v];
     if (!is_linear(op.kind()) && !is_attention(op.kind()))
       continue;
-    keyed.push_back({{op.replica, op.microbatch, op.stage, op.layer, static_cast<int>(op.kind()),
+    keyed.push_back({{op.microbatch, op.stage, op.layer, static_cast<int>(op.kind()),
                       detail::counterpart_discriminator(op)},
                      v});
   }
@@ -306,7 +328,7 @@ std::vector<AxisVariation> slice_variation(const Graph& graph, const Mesh& mesh)
     AxisVariation set{};
     for (std::size_t i = 0; i < mesh.axis_count; ++i) {
       const Role role = mesh.axes[i].role;
-      if (role == Role::pipeline || role == Role::data)
+      if (role == Role::pipeline)
         continue;
       Variation& v = set[static_cast<std::size_t>(role)];
       for (std::size_t k = begin; k < end; ++k) {

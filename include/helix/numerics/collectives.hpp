@@ -39,7 +39,7 @@ inline std::int64_t ring_mod(std::int64_t value, std::int64_t n) {
 
 /// Ring reduce-scatter in place over buffers[0 → 1 → … → N-1 → 0]: at step s member i passes
 /// its running sum of chunk (i − s + shift) to member i+1, which adds its own share.
-/// @pre every buffer has the same shape.
+/// @pre at least one buffer, every buffer of the same shape (as for every function below).
 /// @post member i holds the whole sum of chunk (i + 1 + shift), accumulated in ring order
 /// starting at member (chunk − shift); its other chunks hold partial sums.
 template <std::floating_point Scalar>

@@ -192,6 +192,9 @@ private:
                   std::to_string(op.input_count));
     const auto in = [&](std::size_t port) -> const Matrix<Scalar>& { return *inputs[port]; };
     const auto computed = [&](Matrix<Scalar> value) { keep(v, op.device, std::move(value)); };
+    const auto linear_step = [&]<LinearStep S>(const S& slice) {
+      computed(linear(in(0), layer_weights(v).weight(S::weight), slice));
+    };
     visit_step(
         op, helix::detail::overloaded{
                 [&](const step::Input&) {
@@ -205,9 +208,12 @@ private:
                   const LayerWeights<Scalar>& w = layer_weights(v);
                   computed(apply_norm(model_.norm, in(0), w.norm_gain[slot], w.norm_shift[slot]));
                 },
-                [&]<LinearStep S>(const S& slice) {
-                  computed(linear(in(0), layer_weights(v).weight(S::weight), slice));
-                },
+                [&](const step::QProjection& s) { linear_step(s); },
+                [&](const step::KProjection& s) { linear_step(s); },
+                [&](const step::VProjection& s) { linear_step(s); },
+                [&](const step::OutProjection& s) { linear_step(s); },
+                [&](const step::Fc1& s) { linear_step(s); },
+                [&](const step::Fc2& s) { linear_step(s); },
                 [&](const step::KVAppend&) {
                   computed(append_per_sequence<Scalar>(in(0), in(1), op.output[0]));
                 },
@@ -254,8 +260,7 @@ private:
             });
   }
 
-  /// A layer ends with the residual add whose first argument is the same layer's first residual
-  /// add (the first one's argument comes from the layer before, an input or a transfer).
+  /// A layer ends with the residual add of its MLP branch.
   bool ends_layer(Vertex v) const {
     const step::ResidualAdd* add = step_if<step::ResidualAdd>(dag_[v]);
     return add && add->branch == Sublayer::mlp;

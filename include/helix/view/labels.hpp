@@ -111,6 +111,13 @@ inline std::string vertex_name(const Graph& dag, Vertex v) {
       text += ", dims " + std::to_string(a.dim_begin) + ":" + std::to_string(a.dim_begin + a.dims);
     return text;
   };
+  const auto linear = [&]<LinearStep S>(const S& l) {
+    const auto [rows, cols] = full_weight_shape(model, S::weight);
+    std::string weight(weight_name(S::weight));
+    weight[0] = 'W';
+    return kind + " " + weight + "[" + detail::runs_text(l.rows, rows) + ", " +
+           detail::runs_text(l.cols, cols) + "]";
+  };
   const auto collective = [&](const step::Collective& c) {
     std::string text = kind + " of " + detail::purpose_name(c.purpose);
     if (c.phase != CollectivePhase::flat)
@@ -121,13 +128,12 @@ inline std::string vertex_name(const Graph& dag, Vertex v) {
                             [&](const step::Input&) { return kind; },
                             [&](const step::Output&) { return kind; },
                             [&](const step::Gelu&) { return kind; },
-                            [&]<LinearStep S>(const S& l) {
-                              const auto [rows, cols] = full_weight_shape(model, S::weight);
-                              std::string weight(weight_name(S::weight));
-                              weight[0] = 'W';
-                              return kind + " " + weight + "[" + detail::runs_text(l.rows, rows) +
-                                     ", " + detail::runs_text(l.cols, cols) + "]";
-                            },
+                            [&](const step::QProjection& l) { return linear(l); },
+                            [&](const step::KProjection& l) { return linear(l); },
+                            [&](const step::VProjection& l) { return linear(l); },
+                            [&](const step::OutProjection& l) { return linear(l); },
+                            [&](const step::Fc1& l) { return linear(l); },
+                            [&](const step::Fc2& l) { return linear(l); },
                             [&](const step::KVCache& c) {
                               return kind + (c.values ? " values" : " keys") + heads(c);
                             },
@@ -144,7 +150,9 @@ inline std::string vertex_name(const Graph& dag, Vertex v) {
                             [&](const step::Norm& n) {
                               return kind + (n.slot == 0 ? " before attention" : " before MLP");
                             },
-                            [&](const CollectiveStep auto& c) { return collective(c); },
+                            [&](const step::AllReduce& c) { return collective(c); },
+                            [&](const step::ReduceScatter& c) { return collective(c); },
+                            [&](const step::AllGather& c) { return collective(c); },
                             [&](const step::Transfer&) {
                               return kind + " stage " + std::to_string(op.stage - 1) + " → " +
                                      std::to_string(op.stage);

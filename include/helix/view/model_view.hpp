@@ -37,6 +37,12 @@ inline BlockKey block_key(const Graph& dag, Vertex v) {
   const Op& op = dag[v];
   const auto part = static_cast<std::int64_t>(sublayer_of(op));
   const BlockKey compute{BlockPart::compute, op.layer, part};
+  // Partial scores are summed inside attention, before softmax: part of the MHA block.
+  const auto collective = [&](const step::Collective& c) {
+    return c.purpose == CollectivePurpose::attention_scores
+               ? compute
+               : BlockKey{BlockPart::collective, op.layer, part};
+  };
   return visit_step(op, helix::detail::overloaded{
                             [](const step::Input&) {
                               return BlockKey{BlockPart::input, 0, 0};
@@ -50,16 +56,21 @@ inline BlockKey block_key(const Graph& dag, Vertex v) {
                             [&](const step::ResidualAdd&) {
                               return BlockKey{BlockPart::residual, op.layer, part};
                             },
-                            [&](const CollectiveStep auto& c) {
-                              // Partial scores are summed inside attention, before softmax: part of
-                              // the MHA block.
-                              return c.purpose == CollectivePurpose::attention_scores
-                                         ? compute
-                                         : BlockKey{BlockPart::collective, op.layer, part};
-                            },
+                            [&](const step::AllReduce& c) { return collective(c); },
+                            [&](const step::ReduceScatter& c) { return collective(c); },
+                            [&](const step::AllGather& c) { return collective(c); },
                             [&](const step::Norm&) { return compute; },
-                            [&](const LinearStep auto&) { return compute; },
-                            [&](const AttentionStep auto&) { return compute; },
+                            [&](const step::QProjection&) { return compute; },
+                            [&](const step::KProjection&) { return compute; },
+                            [&](const step::VProjection&) { return compute; },
+                            [&](const step::OutProjection&) { return compute; },
+                            [&](const step::Fc1&) { return compute; },
+                            [&](const step::Fc2&) { return compute; },
+                            [&](const step::KVCache&) { return compute; },
+                            [&](const step::KVAppend&) { return compute; },
+                            [&](const step::AttentionScores&) { return compute; },
+                            [&](const step::Softmax&) { return compute; },
+                            [&](const step::AttentionContext&) { return compute; },
                             [&](const step::Gelu&) { return compute; },
                         });
 }
