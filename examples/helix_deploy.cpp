@@ -484,15 +484,15 @@ int main(int argc, char** argv) {
     if (verify) {
       std::cout << "\n## Numerics: the DAG executed on the CPU against the unsharded reference\n";
       for (const helix::PlanSpec& plan : specs) {
-        numerics.push_back(
-            helix::numerics::print_numerics_report(std::cout, *model, plan, workload));
+        numerics.push_back(helix::numerics::verify_plan(*model, plan, workload));
+        helix::io::write_markdown(std::cout, numerics.back());
         all_sound = numerics.back().as_expected && all_sound;
-        if (helix::head_dim_split(plan) > 1) // the seed material's scheme, shown failing
-          all_sound = helix::numerics::print_numerics_report(
-                          std::cout, *model, plan, workload,
-                          helix::SchemeVariant::broken_slice_local_softmax)
-                          .as_expected &&
-                      all_sound;
+        if (helix::head_dim_split(plan) > 1) { // the seed material's scheme, shown failing
+          const helix::numerics::PlanNumerics broken = helix::numerics::verify_plan(
+              *model, plan, workload, helix::SchemeVariant::broken_slice_local_softmax);
+          helix::io::write_markdown(std::cout, broken);
+          all_sound = broken.as_expected && all_sound;
+        }
       }
     }
     if (!npy_folder.empty()) {
@@ -518,7 +518,8 @@ int main(int argc, char** argv) {
     std::cout << "\n## Cost\n";
     const helix::cost::SimulationOptions options{.overlap_communication = overlap};
     const helix::cost::Comparison comparison =
-        helix::cost::print_comparison(std::cout, built, *hardware, baseline, options);
+        helix::cost::compare(built, *hardware, baseline, options);
+    helix::io::write_markdown(std::cout, comparison);
     for (std::size_t i = 0; i < built.size(); ++i) {
       const std::filesystem::path svg =
           folder / (file_names(*model, specs[i]).prefix + "_timeline.svg");
