@@ -3,9 +3,9 @@
 // With no options it shows the seed's optimized plan against its two-level-attention baseline.
 #include <helix/helix.hpp>
 #include <helix/io.hpp>
+#include <helix/io/json.hpp>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -178,67 +178,6 @@ bool summarize(const std::string& name, const helix::Dag& dag, std::string_view 
               << " of the same name";
   std::cout << '\n';
   return problems.empty();
-}
-
-/// The comparison as JSON (schema in the README), written atomically.
-void write_json(const std::filesystem::path& file, const std::string& model_name,
-                const helix::Workload& workload, const helix::cost::Comparison& comparison,
-                const std::vector<bool>& checks_ok,
-                const std::vector<helix::numerics::PlanNumerics>& numerics) {
-  nlohmann::json plans = nlohmann::json::array();
-  for (std::size_t i = 0; i < comparison.plans.size(); ++i) {
-    const helix::cost::PlanSummary& p = comparison.plans[i];
-    nlohmann::json bytes;
-    for (std::size_t link = 0; link < helix::cost::link_class_count; ++link)
-      bytes[std::string(helix::cost::link_class_name(static_cast<helix::cost::LinkClass>(link)))] =
-          p.bytes_by_link[link];
-    nlohmann::json entry{{"name", p.name},
-                         {"world_size", p.world_size},
-                         {"dag", {{"vertices", p.vertices}, {"edges", p.edges}}},
-                         {"checks", {{"ok", i < checks_ok.size() && checks_ok[i]}}},
-                         {"cost",
-                          {{"flops_total", p.flops_total},
-                           {"flops_per_device_max", p.flops_per_device_max},
-                           {"allreduce_logical", p.allreduce_logical},
-                           {"collective_phases", p.collective_phases},
-                           {"bytes_by_link", bytes},
-                           {"bytes_per_device", p.bytes_per_device},
-                           {"communication_s_per_device", p.communication_seconds_per_device},
-                           {"memory_per_device_max", p.memory_per_device_max},
-                           {"memory_capacity", p.memory_capacity},
-                           {"fits", p.fits},
-                           {"makespan_s", p.makespan_seconds},
-                           {"bubble_fraction", p.bubble_fraction},
-                           {"tokens_per_s", p.tokens_per_second}}}};
-    if (i < numerics.size()) {
-      const helix::numerics::NumericsReport& d = numerics[i].in_double;
-      entry["numerics"] = {{"max_abs_err", d.output.max_abs},
-                           {"max_rel_err", d.output.max_relative},
-                           {"tolerance", d.tolerance},
-                           {"replicas_agree", d.replicas_agree},
-                           {"passed", d.passed && numerics[i].in_float.passed},
-                           {"float_max_rel_err", numerics[i].in_float.output.max_relative}};
-    } else {
-      entry["numerics"] = nullptr;
-    }
-    plans.push_back(entry);
-  }
-  nlohmann::json verdicts = nlohmann::json::array();
-  for (const helix::cost::ClaimVerdict& v : comparison.verdicts)
-    verdicts.push_back({{"claim", v.claim},
-                        {"baseline", v.baseline},
-                        {"plan", v.plan},
-                        {"verdict", std::string(helix::cost::verdict_name(v.verdict))},
-                        {"text", v.text}});
-  const nlohmann::json document{{"model", model_name},
-                                {"workload",
-                                 {{"phase", std::string(helix::phase_name(workload.phase))},
-                                  {"microbatches", workload.microbatches}}},
-                                {"hardware", comparison.hardware},
-                                {"plans", plans},
-                                {"claims", verdicts},
-                                {"notes", comparison.notes}};
-  helix::io::write_file_atomically(file, document.dump(2) + "\n");
 }
 
 /// Creates `folder` if needed and proves a file can be made in it; the reason when not.
@@ -499,18 +438,8 @@ int main(int argc, char** argv) {
       const helix::Model shrunk = helix::models::shrink(*model, specs, workload);
       const auto files = helix::io::write_numerics_npy(npy_folder, shrunk, specs, workload);
       // The sizes the arrays alone do not tell (heads, kv heads), for whoever reproduces them.
-      const nlohmann::json sizes{{"layers", shrunk.layers},
-                                 {"hidden", shrunk.hidden},
-                                 {"heads", shrunk.heads},
-                                 {"kv_heads", shrunk.kv_heads},
-                                 {"head_dim", shrunk.head_dim},
-                                 {"ffn_hidden", shrunk.ffn_hidden},
-                                 {"batch", shrunk.batch},
-                                 {"seq_len", shrunk.seq_len},
-                                 {"norm", std::string(helix::norm_name(shrunk.norm))},
-                                 {"workload", std::string(helix::phase_name(workload.phase))}};
-      helix::io::write_file_atomically(std::filesystem::path(npy_folder) / "model.json",
-                                       sizes.dump(2) + "\n");
+      helix::io::write_json_file(std::filesystem::path(npy_folder) / "model.json",
+                                 helix::io::npy_sizes_json(shrunk, workload));
       std::cout << "wrote " << files.size() << " .npy files and model.json to " << npy_folder
                 << '\n';
     }
@@ -534,7 +463,8 @@ int main(int argc, char** argv) {
     if (!json_file.empty()) {
       std::error_code error;
       const bool existed = std::filesystem::exists(json_file, error);
-      write_json(json_file, model_name, workload, comparison, checks_ok, numerics);
+      helix::io::write_json_file(
+          json_file, helix::io::to_json(model_name, workload, comparison, checks_ok, numerics));
       std::cout << "wrote " << json_file << (existed ? " (replacing the file there)" : "") << '\n';
     }
   } catch (const std::exception& e) {
