@@ -63,13 +63,7 @@ FileNames file_names(const helix::Model& model, const helix::PlanSpec& plan) {
     return {"optimized", "complete_helix_model", "_pipeline_parallel", "_grouped_tensor_parallel"};
   if (model == helix::models::helix_seed && text == "hp=4x4")
     return {"baseline", "complete_helix_model", "_two_level_partition", "_tensor_parallel"};
-  // Only characters that are safe in a file name on every system: "split=3/1" must not make a
-  // folder.
-  std::string prefix = text;
-  for (char& c : prefix)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
-      c = '_';
-  return {prefix, "complete_model", "", ""};
+  return {helix::io::plan_file_part(plan), "complete_model", "", ""};
 }
 
 /// The layers drawn in detail: all of them for small models, else the first and the last.

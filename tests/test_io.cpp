@@ -538,3 +538,26 @@ TEST_CASE("json: a comparison's fields hold the numbers put in, and helix_deploy
   }
   CHECK(rest == j);
 }
+
+TEST_CASE("plan_file_part keeps letters and digits, makes the rest '_', and tells plans apart") {
+  CHECK(io::plan_file_part(parse_plan("pp=2,tg=4x4")) == "pp_2_tg_4x4");
+  std::set<std::string> parts;
+  const std::vector<std::string> texts{"tp=8",           "tp=16",          "pp=2,tp=4",
+                                       "pp=2,tg=4x4",    "hp=4x4",         "tg=2x4,dp=2",
+                                       "pp=2,split=3/1", "pp=2,split=1/3", "kv=2,tp=4"};
+  for (const std::string& text : texts) {
+    const std::string part = io::plan_file_part(parse_plan(text));
+    CAPTURE(part);
+    CHECK(std::ranges::all_of(part, [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    }));
+    // As long as the plan's text, the same characters where the text has a letter or digit.
+    const std::string canonical = to_string(parse_plan(text));
+    REQUIRE(part.size() == canonical.size());
+    for (std::size_t i = 0; i < part.size(); ++i)
+      if (part[i] != '_')
+        CHECK(part[i] == canonical[i]);
+    parts.insert(part);
+  }
+  CHECK(parts.size() == texts.size());
+}

@@ -354,10 +354,10 @@ TEST_CASE("the numerics dump holds input, every weight, the reference and each p
   // x, 2 layers × (6 weights + 2 norms × gain and shift), reference, 2 plans.
   CHECK(written.size() == 1 + 2 * 10 + 1 + 2);
   for (const char* name : {"x.npy", "layer1_wo.npy", "layer0_norm2_shift.npy", "y_reference.npy",
-                           "y_hp4x4.npy", "y_pp2_tg4x4.npy"})
+                           "y_hp_4x4.npy", "y_pp_2_tg_4x4.npy"})
     CHECK(std::filesystem::exists(folder / name));
   const auto reference = helix::io::read_npy<double>(folder / "y_reference.npy");
-  const auto sharded = helix::io::read_npy<double>(folder / "y_pp2_tg4x4.npy");
+  const auto sharded = helix::io::read_npy<double>(folder / "y_pp_2_tg_4x4.npy");
   CHECK(reference.shape == std::vector<std::int64_t>{2, 16, 128});
   double worst = 0;
   for (std::size_t i = 0; i < reference.data.size(); ++i)

@@ -7,6 +7,7 @@
 #include "helix/graph/views.hpp"
 #include "helix/io/atomic_file.hpp"
 #include "helix/io/dot.hpp"
+#include "helix/io/file_names.hpp"
 #include "helix/io/markdown.hpp"
 #include "helix/io/npy.hpp"
 #include "helix/io/palette.hpp"
