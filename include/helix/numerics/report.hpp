@@ -37,10 +37,15 @@ struct PlanNumerics {
 /// @throws PlanError when the plan does not suit the (full) model.
 ///
 /// Example: `io::write_markdown(std::cout, verify_plan(models::helix_seed, parse_plan("hp=4x4")))`.
-[[nodiscard]] inline PlanNumerics verify_plan(const Model& model, const PlanSpec& plan,
-                                              const Workload& workload = {},
-                                              SchemeVariant variant = SchemeVariant::exact,
-                                              std::uint64_t seed = default_seed) {
+///
+/// A template only for compile time: a non-template inline function that calls `verify<double>`
+/// and `verify<float>` makes every TU including this header instantiate the whole verification
+/// path (reference, executor, Eigen products) in both scalars, whether or not it is called. As a
+/// template it is instantiated only where it is used.
+template <typename InstantiatedWhereUsed = void>
+[[nodiscard]] PlanNumerics
+verify_plan(const Model& model, const PlanSpec& plan, const Workload& workload = {},
+            SchemeVariant variant = SchemeVariant::exact, std::uint64_t seed = default_seed) {
   // Judged on the full model: the shrunk batch could divide where the full one does not.
   if (std::vector<std::string> problems = validate(model, plan, workload); !problems.empty())
     throw PlanError(std::move(problems));
