@@ -247,9 +247,11 @@ inline Comparison compare(std::vector<PlanSummary> plans, const Hardware& hw,
 }
 
 /// Summaries of `plans` (name, Dag) on `hw`, and every other plan's claims judged against
-/// `plans[baseline]`. For the seed: baseline "hp=4x4", plan "pp=2,tg=4x4".
-inline Comparison compare(const std::vector<std::pair<std::string, Dag>>& plans, const Hardware& hw,
-                          std::size_t baseline = 0, const SimulationOptions& options = {}) {
+/// `plans[baseline]`. For the seed: baseline "hp=4x4", plan "pp=2,tg=4x4". A template (Graph is
+/// Dag) so that only a TU that calls it instantiates the simulation.
+template <class Graph = Dag>
+Comparison compare(const std::vector<std::pair<std::string, Graph>>& plans, const Hardware& hw,
+                   std::size_t baseline = 0, const SimulationOptions& options = {}) {
   std::vector<PlanSummary> summaries;
   for (const auto& [name, dag] : plans)
     summaries.push_back(summarize(name, dag, hw, options));
