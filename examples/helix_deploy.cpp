@@ -1,12 +1,15 @@
 // The main job: takes a model and partition plans, builds and checks each plan's operator DAG,
 // writes its views as Graphviz DOT (and SVG when Graphviz is installed), and summarizes it.
 // With no options it shows the seed's optimized plan against its two-level-attention baseline.
+// main runs named steps: parse options → read the inputs and plans → prove the paths writable →
+// build and draw the plans → verify numerics → cost (each plan simulated once) → write.
 #include <helix/helix.hpp>
 #include <helix/io.hpp>
+#include <helix/io/json.hpp>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -18,11 +21,12 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <tuple>
-#include <variant>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -58,13 +62,7 @@ FileNames file_names(const helix::Model& model, const helix::PlanSpec& plan) {
     return {"optimized", "complete_helix_model", "_pipeline_parallel", "_grouped_tensor_parallel"};
   if (model == helix::models::helix_seed && text == "hp=4x4")
     return {"baseline", "complete_helix_model", "_two_level_partition", "_tensor_parallel"};
-  // Only characters that are safe in a file name on every system: "split=3/1" must not make a
-  // folder.
-  std::string prefix = text;
-  for (char& c : prefix)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
-      c = '_';
-  return {prefix, "complete_model", "", ""};
+  return {helix::io::plan_file_part(plan), "complete_model", "", ""};
 }
 
 /// The layers drawn in detail: all of them for small models, else the first and the last.
@@ -117,52 +115,61 @@ void write_view(const std::filesystem::path& folder, const std::string& name,
   }
 }
 
-/// World size, graph size, collectives by kind and phase, and what check() says.
-bool summarize(const std::string& name, const helix::Dag& dag, std::string_view model_name,
-               const Written& written, const std::filesystem::path& folder) {
-  const helix::DagInfo& info = dag[boost::graph_bundle];
+/// Communication vertices of a Dag by kind, collective vertices by phase, and the logical
+/// all-reduces (replica, microbatch, logical id) they carry out.
+struct CommunicationCounts {
   std::map<helix::OpKind, std::size_t> kinds;
   std::map<helix::CollectivePhase, std::size_t> phases;
   std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> logical;
+};
+
+CommunicationCounts count_communication(const helix::Dag& dag) {
+  CommunicationCounts counts;
   for (helix::Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     const helix::Op& op = dag[v];
     if (!helix::is_communication(op.kind()))
       continue;
-    ++kinds[op.kind()];
+    ++counts.kinds[op.kind()];
     if (const helix::step::Collective* c = helix::collective_of(op)) {
-      ++phases[c->phase];
-      logical.insert({op.replica, op.microbatch, c->logical});
+      ++counts.phases[c->phase];
+      counts.logical.insert({op.replica, op.microbatch, c->logical});
     }
   }
-  std::cout << name << ": " << model_name << ", plan " << helix::to_string(info.plan) << ", "
-            << helix::phase_name(info.workload.phase) << ", " << info.workload.microbatches
-            << " microbatch" << (info.workload.microbatches == 1 ? "" : "es") << '\n';
-  std::cout << "  world size " << info.mesh.size() << " GPUs; DAG " << boost::num_vertices(dag)
-            << " vertices, " << boost::num_edges(dag) << " edges\n";
+  return counts;
+}
+
+/// The collectives by kind, the transfers, and the logical all-reduces with their phases.
+void print_communication(const helix::Dag& dag) {
+  const helix::DagInfo& info = dag[boost::graph_bundle];
+  CommunicationCounts counts = count_communication(dag);
   std::size_t collectives = 0;
   std::cout << "  collectives:";
-  for (const auto& [kind, n] : kinds)
+  for (const auto& [kind, n] : counts.kinds)
     if (helix::is_collective(kind)) {
       std::cout << (collectives ? ", " : " ") << helix::op_kind_name(kind) << ' ' << n;
       collectives += n;
     }
   std::cout << (collectives ? "" : " none") << " (" << collectives << " vertices); transfers "
-            << kinds[helix::OpKind::transfer] << '\n';
-  if (!phases.empty()) {
-    const std::int64_t forwards =
-        info.plan.data_parallel * info.workload.microbatches * info.model.layers;
-    std::cout << "  logical all-reduces: " << logical.size();
-    if (static_cast<std::int64_t>(logical.size()) % forwards == 0)
-      std::cout << " (" << static_cast<std::int64_t>(logical.size()) / forwards
-                << " per layer, per replica and microbatch)";
-    std::cout << ", as phases:";
-    const char* separator = " ";
-    for (const auto& [phase, n] : phases) {
-      std::cout << separator << helix::collective_phase_name(phase) << ' ' << n;
-      separator = ", ";
-    }
-    std::cout << '\n';
+            << counts.kinds[helix::OpKind::transfer] << '\n';
+  if (counts.phases.empty())
+    return;
+  const std::int64_t forwards =
+      info.plan.data_parallel * info.workload.microbatches * info.model.layers;
+  const std::int64_t logical = static_cast<std::int64_t>(counts.logical.size());
+  std::cout << "  logical all-reduces: " << logical;
+  if (logical % forwards == 0)
+    std::cout << " (" << logical / forwards << " per layer, per replica and microbatch)";
+  std::cout << ", as phases:";
+  const char* separator = " ";
+  for (const auto& [phase, n] : counts.phases) {
+    std::cout << separator << helix::collective_phase_name(phase) << ' ' << n;
+    separator = ", ";
   }
+  std::cout << '\n';
+}
+
+/// What check() says: a line on stdout, and each problem on stderr. Whether it found none.
+bool print_checks(const helix::Dag& dag) {
   const std::vector<helix::Diagnostic> problems = helix::check(dag);
   if (problems.empty()) {
     std::cout << "  checks passed: all\n";
@@ -171,89 +178,43 @@ bool summarize(const std::string& name, const helix::Dag& dag, std::string_view 
     for (const helix::Diagnostic& d : problems)
       std::cerr << d.message << '\n';
   }
+  return problems.empty();
+}
+
+/// World size, graph size, communication, what check() says and the files written. Whether
+/// the checks passed.
+bool print_summary(const std::string& name, const helix::Dag& dag, std::string_view model_name,
+                   const Written& written, const std::filesystem::path& folder) {
+  const helix::DagInfo& info = dag[boost::graph_bundle];
+  std::cout << name << ": " << model_name << ", plan " << helix::to_string(info.plan) << ", "
+            << helix::phase_name(info.workload.phase) << ", " << info.workload.microbatches
+            << " microbatch" << (info.workload.microbatches == 1 ? "" : "es") << '\n';
+  std::cout << "  world size " << info.mesh.size() << " GPUs; DAG " << boost::num_vertices(dag)
+            << " vertices, " << boost::num_edges(dag) << " edges\n";
+  print_communication(dag);
+  const bool sound = print_checks(dag);
   std::cout << "  wrote " << written.dot << " DOT and " << written.svg << " SVG files to "
             << folder.string();
   if (written.replaced > 0)
     std::cout << ", replacing " << written.replaced << " file" << (written.replaced == 1 ? "" : "s")
               << " of the same name";
   std::cout << '\n';
-  return problems.empty();
+  return sound;
 }
 
-/// The comparison as JSON (schema in the README), written atomically.
-void write_json(const std::filesystem::path& file, const std::string& model_name,
-                const helix::Workload& workload, const helix::cost::Comparison& comparison,
-                const std::vector<bool>& checks_ok,
-                const std::vector<helix::numerics::PlanNumerics>& numerics) {
-  nlohmann::json plans = nlohmann::json::array();
-  for (std::size_t i = 0; i < comparison.plans.size(); ++i) {
-    const helix::cost::PlanSummary& p = comparison.plans[i];
-    nlohmann::json bytes;
-    for (std::size_t link = 0; link < helix::cost::link_class_count; ++link)
-      bytes[std::string(helix::cost::link_class_name(static_cast<helix::cost::LinkClass>(link)))] =
-          p.bytes_by_link[link];
-    nlohmann::json entry{{"name", p.name},
-                         {"world_size", p.world_size},
-                         {"dag", {{"vertices", p.vertices}, {"edges", p.edges}}},
-                         {"checks", {{"ok", i < checks_ok.size() && checks_ok[i]}}},
-                         {"cost",
-                          {{"flops_total", p.flops_total},
-                           {"flops_per_device_max", p.flops_per_device_max},
-                           {"allreduce_logical", p.allreduce_logical},
-                           {"collective_phases", p.collective_phases},
-                           {"bytes_by_link", bytes},
-                           {"bytes_per_device", p.bytes_per_device},
-                           {"communication_s_per_device", p.communication_seconds_per_device},
-                           {"memory_per_device_max", p.memory_per_device_max},
-                           {"memory_capacity", p.memory_capacity},
-                           {"fits", p.fits},
-                           {"makespan_s", p.makespan_seconds},
-                           {"bubble_fraction", p.bubble_fraction},
-                           {"tokens_per_s", p.tokens_per_second}}}};
-    if (i < numerics.size()) {
-      const helix::numerics::NumericsReport& d = numerics[i].in_double;
-      entry["numerics"] = {{"max_abs_err", d.output.max_abs},
-                           {"max_rel_err", d.output.max_relative},
-                           {"tolerance", d.tolerance},
-                           {"replicas_agree", d.replicas_agree},
-                           {"passed", d.passed && numerics[i].in_float.passed},
-                           {"float_max_rel_err", numerics[i].in_float.output.max_relative}};
-    } else {
-      entry["numerics"] = nullptr;
-    }
-    plans.push_back(entry);
-  }
-  nlohmann::json verdicts = nlohmann::json::array();
-  for (const helix::cost::ClaimVerdict& v : comparison.verdicts)
-    verdicts.push_back({{"claim", v.claim},
-                        {"baseline", v.baseline},
-                        {"plan", v.plan},
-                        {"verdict", std::string(helix::cost::verdict_name(v.verdict))},
-                        {"text", v.text}});
-  const nlohmann::json document{{"model", model_name},
-                                {"workload",
-                                 {{"phase", std::string(helix::phase_name(workload.phase))},
-                                  {"microbatches", workload.microbatches}}},
-                                {"hardware", comparison.hardware},
-                                {"plans", plans},
-                                {"claims", verdicts},
-                                {"notes", comparison.notes}};
-  helix::io::write_file_atomically(file, document.dump(2) + "\n");
+/// Removes `folders` (made by this run, deepest last) while they are empty: nothing of anyone
+/// else's goes.
+void remove_folders(const std::vector<std::filesystem::path>& folders) {
+  std::error_code ignored;
+  for (auto it = folders.rbegin(); it != folders.rend(); ++it)
+    std::filesystem::remove(*it, ignored);
 }
 
 /// Creates `folder` if needed and proves a file can be made in it; the reason when not.
-/// Folders this run created, deepest last, so a later bad path can take them back.
-std::vector<std::filesystem::path> created_folders;
-
-/// Removes the folders this run created (only while empty: nothing of anyone else's goes).
-void remove_created_folders() {
-  std::error_code ignored;
-  for (auto it = created_folders.rbegin(); it != created_folders.rend(); ++it)
-    std::filesystem::remove(*it, ignored);
-  created_folders.clear();
-}
-
-std::optional<std::string> unwritable_folder(const std::filesystem::path& folder) {
+/// Appends the folders it created to `created`, deepest last, so a later bad path can take them
+/// back.
+std::optional<std::string> unwritable_folder(const std::filesystem::path& folder,
+                                             std::vector<std::filesystem::path>& created) {
   std::error_code error;
   std::vector<std::filesystem::path> missing;
   for (std::filesystem::path p = std::filesystem::absolute(folder, error).lexically_normal();
@@ -263,7 +224,7 @@ std::optional<std::string> unwritable_folder(const std::filesystem::path& folder
   std::filesystem::create_directories(folder, error);
   for (const std::filesystem::path& p : missing)
     if (std::error_code ignored; std::filesystem::is_directory(p, ignored))
-      created_folders.push_back(p);
+      created.push_back(p);
   if (error)
     return "cannot create the folder: " + error.message();
   if (!std::filesystem::is_directory(folder))
@@ -309,40 +270,62 @@ std::string joined(const std::vector<std::string>& lines) {
   return text;
 }
 
-} // namespace
+// The steps, and what they share.
 
-int main(int argc, char** argv) {
-  CLI::App app{"helix_deploy: build, check and draw transformer partition schemes"};
+/// The command line as given.
+struct Options {
   std::string model_name = "helix_seed";
   std::vector<std::string> plans{"pp=2,tg=4x4", "hp=4x4"};
   std::string phase = "prefill";
   std::string microbatches_text = "1";
   std::string out = "helix_out";
-  app.add_option("--model", model_name, "model preset: " + known_models())->capture_default_str();
-  app.add_option("--plan", plans, "plan text such as pp=2,tg=4x4 (repeatable)")
+  std::string hardware_name = "h100_sxm_nvl8";
+  std::string baseline_text;
+  bool verify = true;
+  std::string npy_folder;
+  std::string json_file;
+  bool overlap = false;
+};
+
+/// Bad input: helix_deploy says what on one line of stderr and exits 2.
+struct BadInput : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// What the steps after the command line share: the options, and what was read from them.
+struct Context {
+  Options options;
+  helix::Model model;
+  helix::Workload workload;
+  const helix::cost::Hardware* hardware = nullptr;
+  std::vector<helix::PlanSpec> plans;
+  /// Index in `plans` of the plan the claims are judged against.
+  std::size_t baseline = 0;
+  std::optional<std::filesystem::path> dot_program;
+};
+
+/// Step 1: the command line. Returns the exit code when the run ends here (--help, bad syntax).
+std::optional<int> parse_options(int argc, char** argv, Options& o) {
+  CLI::App app{"helix_deploy: build, check and draw transformer partition schemes"};
+  app.add_option("--model", o.model_name, "model preset: " + known_models())->capture_default_str();
+  app.add_option("--plan", o.plans, "plan text such as pp=2,tg=4x4 (repeatable)")
       ->capture_default_str();
-  app.add_option("--out", out, "folder for the DOT (and SVG) files")->capture_default_str();
-  app.add_option("--workload", phase, "prefill or decode")
+  app.add_option("--out", o.out, "folder for the DOT (and SVG) files")->capture_default_str();
+  app.add_option("--workload", o.phase, "prefill or decode")
       ->check(CLI::IsMember({"prefill", "decode"}))
       ->capture_default_str();
   // Whether the count suits the model and plan (at least 1, divides the batch) is validate's.
-  app.add_option("--microbatches", microbatches_text, "pipeline microbatches")
+  app.add_option("--microbatches", o.microbatches_text, "pipeline microbatches")
       ->capture_default_str();
-  std::string hardware_name = "h100_sxm_nvl8";
-  app.add_option("--hardware", hardware_name, "hardware preset: h100_sxm_nvl8, gb200_nvl72")
+  app.add_option("--hardware", o.hardware_name, "hardware preset: h100_sxm_nvl8, gb200_nvl72")
       ->capture_default_str();
-  std::string baseline_text;
-  app.add_option("--baseline", baseline_text,
+  app.add_option("--baseline", o.baseline_text,
                  "plan the claims are judged against (default: hp=4x4 when given, else the first)");
-  bool verify = true;
-  app.add_flag("--verify,!--no-verify", verify,
+  app.add_flag("--verify,!--no-verify", o.verify,
                "verify numerics on a shrunk model (on by default)");
-  std::string npy_folder;
-  app.add_option("--dump-npy", npy_folder, "folder for x, weights and outputs as .npy");
-  std::string json_file;
-  app.add_option("--json", json_file, "write the comparison as JSON to this file");
-  bool overlap = false;
-  app.add_flag("--overlap", overlap, "let communication overlap compute in the timeline");
+  app.add_option("--dump-npy", o.npy_folder, "folder for x, weights and outputs as .npy");
+  app.add_option("--json", o.json_file, "write the comparison as JSON to this file");
+  app.add_flag("--overlap", o.overlap, "let communication overlap compute in the timeline");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -351,194 +334,270 @@ int main(int argc, char** argv) {
     std::cerr << "helix_deploy: " << e.what() << " (see --help)\n";
     return 2;
   }
+  return std::nullopt;
+}
 
-  const std::optional<helix::Model> model = helix::models::by_name(model_name);
-  if (!model) {
-    std::cerr << "helix_deploy: unknown --model '" << model_name << "'; known: " << known_models()
-              << '\n';
-    return 2;
-  }
+/// Step 2: model, workload and hardware by name. @throws BadInput
+Context read_inputs(const Options& o) {
+  const std::optional<helix::Model> model = helix::models::by_name(o.model_name);
+  if (!model)
+    throw BadInput("unknown --model '" + o.model_name + "'; known: " + known_models());
   // Read as text: CLI11 would clamp 99999999999999999999 to 2^63 - 1 and show that instead.
-  const std::optional<std::int64_t> microbatches = parse_count(microbatches_text);
-  if (!microbatches) {
-    std::cerr << "helix_deploy: --microbatches '" << microbatches_text
-              << "' is not a whole number from 0 to 10^15\n";
-    return 2;
-  }
-  const helix::Workload workload{phase == "decode" ? helix::Phase::decode : helix::Phase::prefill,
-                                 *microbatches};
-  const helix::cost::Hardware* hardware = helix::cost::hardware::by_name(hardware_name);
-  if (!hardware) {
-    std::cerr << "helix_deploy: unknown --hardware '" << hardware_name
-              << "'; known: h100_sxm_nvl8, gb200_nvl72\n";
-    return 2;
-  }
+  const std::optional<std::int64_t> microbatches = parse_count(o.microbatches_text);
+  if (!microbatches)
+    throw BadInput("--microbatches '" + o.microbatches_text +
+                   "' is not a whole number from 0 to 10^15");
+  const helix::cost::Hardware* hardware = helix::cost::hardware::by_name(o.hardware_name);
+  if (!hardware)
+    throw BadInput("unknown --hardware '" + o.hardware_name +
+                   "'; known: h100_sxm_nvl8, gb200_nvl72");
+  Context c;
+  c.options = o;
+  c.model = *model;
+  c.workload = {o.phase == "decode" ? helix::Phase::decode : helix::Phase::prefill, *microbatches};
+  c.hardware = hardware;
+  return c;
+}
 
-  // Every plan is read and validated before anything is built or written.
-  std::vector<helix::PlanSpec> specs;
-  for (const std::string& text : plans) {
+/// Step 3: every plan read and validated before anything is built or written, and the baseline
+/// found among them. @throws BadInput
+void read_plans(Context& c) {
+  const Options& o = c.options;
+  for (const std::string& text : o.plans) {
     try {
-      specs.push_back(helix::parse_plan(text));
+      c.plans.push_back(helix::parse_plan(text));
     } catch (const helix::PlanTextError& e) {
-      std::cerr << "helix_deploy: --plan: " << e.what() << '\n';
-      return 2;
+      throw BadInput(std::string("--plan: ") + e.what());
     }
-    const std::vector<std::string> problems = helix::validate(*model, specs.back(), workload);
-    if (!problems.empty()) {
-      std::cerr << "helix_deploy: --plan '" << helix::to_string(specs.back()) << "' is invalid for "
-                << model_name << ": " << joined(problems) << '\n';
-      return 2;
-    }
-    for (std::size_t i = 0; i + 1 < specs.size(); ++i)
-      if (same_partition(*model, specs[i], specs.back())) {
-        std::cerr << "helix_deploy: --plan '" << text << "' partitions " << model_name
-                  << " exactly as --plan '" << plans[i] << "' does: give it once\n";
-        return 2;
-      }
+    const std::vector<std::string> problems = helix::validate(c.model, c.plans.back(), c.workload);
+    if (!problems.empty())
+      throw BadInput("--plan '" + helix::to_string(c.plans.back()) + "' is invalid for " +
+                     o.model_name + ": " + joined(problems));
+    for (std::size_t i = 0; i + 1 < c.plans.size(); ++i)
+      if (same_partition(c.model, c.plans[i], c.plans.back()))
+        throw BadInput("--plan '" + text + "' partitions " + o.model_name + " exactly as --plan '" +
+                       o.plans[i] + "' does: give it once");
   }
-
-  std::size_t baseline = 0;
-  {
-    const std::string wanted = baseline_text.empty() ? "hp=4x4" : baseline_text;
-    bool found = false;
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      try {
-        if (specs[i] == helix::parse_plan(wanted)) {
-          baseline = i;
-          found = true;
-        }
-      } catch (const helix::PlanTextError& e) {
-        std::cerr << "helix_deploy: --baseline: " << e.what() << '\n';
-        return 2;
+  const std::string wanted = o.baseline_text.empty() ? "hp=4x4" : o.baseline_text;
+  bool found = false;
+  for (std::size_t i = 0; i < c.plans.size(); ++i) {
+    try {
+      if (c.plans[i] == helix::parse_plan(wanted)) {
+        c.baseline = i;
+        found = true;
       }
-    }
-    if (!found && !baseline_text.empty()) {
-      std::cerr << "helix_deploy: --baseline '" << baseline_text << "' is not one of the --plan\n";
-      return 2;
+    } catch (const helix::PlanTextError& e) {
+      throw BadInput(std::string("--baseline: ") + e.what());
     }
   }
+  if (!found && !o.baseline_text.empty())
+    throw BadInput("--baseline '" + o.baseline_text + "' is not one of the --plan");
+}
 
-  // Every place written to is proven writable before the first file, so a bad path costs
-  // nothing and leaves nothing behind.
-  if (!npy_folder.empty())
-    if (const auto why = unwritable_folder(npy_folder)) {
-      std::cerr << "helix_deploy: --dump-npy '" << npy_folder << "': " << *why << '\n';
-      remove_created_folders();
-      return 2;
-    }
-  if (!json_file.empty()) {
-    const std::filesystem::path json_path = json_file;
+/// The first place to write that cannot be written, said as helix_deploy says it; every folder
+/// made on the way is appended to `created`.
+std::optional<std::string> first_unwritable(const Options& o,
+                                            std::vector<std::filesystem::path>& created) {
+  if (!o.npy_folder.empty())
+    if (const auto why = unwritable_folder(o.npy_folder, created))
+      return "--dump-npy '" + o.npy_folder + "': " + *why;
+  if (!o.json_file.empty()) {
+    const std::filesystem::path json_path = o.json_file;
     std::error_code error;
-    if (std::filesystem::is_directory(json_path, error)) {
-      std::cerr << "helix_deploy: --json '" << json_file << "': it is a folder, not a file\n";
-      remove_created_folders();
-      return 2;
-    }
+    if (std::filesystem::is_directory(json_path, error))
+      return "--json '" + o.json_file + "': it is a folder, not a file";
     const std::filesystem::path parent =
         json_path.has_parent_path() ? json_path.parent_path() : std::filesystem::path(".");
-    if (const auto why = unwritable_folder(parent)) {
-      std::cerr << "helix_deploy: --json '" << json_file << "': its folder '" << parent.string()
-                << "': " << *why << '\n';
-      remove_created_folders();
-      return 2;
-    }
+    if (const auto why = unwritable_folder(parent, created))
+      return "--json '" + o.json_file + "': its folder '" + parent.string() + "': " + *why;
   }
+  if (const auto why = unwritable_folder(o.out, created))
+    return "--out '" + o.out + "': " + *why;
+  return std::nullopt;
+}
 
-  const std::filesystem::path folder = out;
-  if (const auto why = unwritable_folder(folder)) {
-    std::cerr << "helix_deploy: --out '" << out << "': " << *why << '\n';
-    remove_created_folders();
-    return 2;
+/// Step 4: every place written to is proven writable before the first file, so a bad path costs
+/// nothing and leaves nothing behind (the folders made for it are taken back). @throws BadInput
+void prove_writable(const Options& o) {
+  std::vector<std::filesystem::path> created;
+  if (const std::optional<std::string> problem = first_unwritable(o, created)) {
+    remove_folders(created);
+    throw BadInput(*problem);
   }
-  const std::optional<std::filesystem::path> dot_program = helix::io::find_graphviz_dot();
-  if (!dot_program)
-    std::cout << "Graphviz 'dot' is not on PATH: writing DOT files only, no SVG\n";
+}
 
-  bool all_sound = true;
-  std::vector<std::pair<std::string, helix::Dag>> built;
-  std::vector<helix::numerics::PlanNumerics> numerics;
-  std::vector<bool> checks_ok;
+/// Steps 2 to 4, then where Graphviz is. On bad input: one line on stderr and no context.
+std::optional<Context> prepare(const Options& options) {
+  std::optional<Context> context;
   try {
-    for (const helix::PlanSpec& plan : specs) {
-      const helix::Dag dag = helix::build_dag(*model, plan, workload);
-      const FileNames names = file_names(*model, plan);
-      Written written;
-      write_view(folder, names.model_view(), helix::model_view(dag), dot_program, written);
-      for (std::int64_t layer : detailed_layers(*model)) {
-        write_view(folder, names.attention_view(layer), helix::attention_view(dag, layer),
-                   dot_program, written);
-        write_view(folder, names.mlp_view(layer), helix::mlp_view(dag, layer), dot_program,
-                   written);
-      }
-      // Past 8 layers the communication view keeps the layers drawn in detail: the others repeat.
-      write_view(folder, names.communication_view(),
-                 helix::communication_view(dag, model->layers > 8 ? detailed_layers(*model)
-                                                                  : std::vector<std::int64_t>{}),
-                 dot_program, written);
-      const bool sound = summarize(names.prefix, dag, model_name, written, folder);
-      checks_ok.push_back(sound);
-      all_sound = sound && all_sound;
-      built.emplace_back(names.prefix + " (" + helix::to_string(plan) + ")", dag);
-    }
+    context = read_inputs(options);
+    read_plans(*context);
+    prove_writable(options);
+  } catch (const BadInput& e) {
+    std::cerr << "helix_deploy: " << e.what() << '\n';
+    return std::nullopt;
+  }
+  context->dot_program = helix::io::find_graphviz_dot();
+  if (!context->dot_program)
+    std::cout << "Graphviz 'dot' is not on PATH: writing DOT files only, no SVG\n";
+  return context;
+}
 
-    if (verify) {
-      std::cout << "\n## Numerics: the DAG executed on the CPU against the unsharded reference\n";
-      for (const helix::PlanSpec& plan : specs) {
-        numerics.push_back(
-            helix::numerics::print_numerics_report(std::cout, *model, plan, workload));
-        all_sound = numerics.back().as_expected && all_sound;
-        if (helix::head_dim_split(plan) > 1) // the seed material's scheme, shown failing
-          all_sound = helix::numerics::print_numerics_report(
-                          std::cout, *model, plan, workload,
-                          helix::SchemeVariant::broken_slice_local_softmax)
-                          .as_expected &&
-                      all_sound;
-      }
-    }
-    if (!npy_folder.empty()) {
-      const helix::Model shrunk = helix::models::shrink(*model, specs, workload);
-      const auto files = helix::io::write_numerics_npy(npy_folder, shrunk, specs, workload);
-      // The sizes the arrays alone do not tell (heads, kv heads), for whoever reproduces them.
-      const nlohmann::json sizes{{"layers", shrunk.layers},
-                                 {"hidden", shrunk.hidden},
-                                 {"heads", shrunk.heads},
-                                 {"kv_heads", shrunk.kv_heads},
-                                 {"head_dim", shrunk.head_dim},
-                                 {"ffn_hidden", shrunk.ffn_hidden},
-                                 {"batch", shrunk.batch},
-                                 {"seq_len", shrunk.seq_len},
-                                 {"norm", std::string(helix::norm_name(shrunk.norm))},
-                                 {"workload", std::string(helix::phase_name(workload.phase))}};
-      helix::io::write_file_atomically(std::filesystem::path(npy_folder) / "model.json",
-                                       sizes.dump(2) + "\n");
-      std::cout << "wrote " << files.size() << " .npy files and model.json to " << npy_folder
-                << '\n';
-    }
+/// One plan built, drawn and checked.
+struct BuiltPlan {
+  /// Its files' prefix (see FileNames).
+  std::string prefix;
+  /// "<prefix> (<plan text>)": its name in the cost table, the JSON and the timeline.
+  std::string label;
+  helix::Dag dag;
+  bool checks_ok = false;
+};
 
-    std::cout << "\n## Cost\n";
-    const helix::cost::SimulationOptions options{.overlap_communication = overlap};
-    const helix::cost::Comparison comparison =
-        helix::cost::print_comparison(std::cout, built, *hardware, baseline, options);
-    for (std::size_t i = 0; i < built.size(); ++i) {
-      const std::filesystem::path svg =
-          folder / (file_names(*model, specs[i]).prefix + "_timeline.svg");
-      std::error_code error;
-      const bool existed = std::filesystem::exists(svg, error);
-      helix::io::write_timeline_svg(svg, built[i].second,
-                                    helix::cost::simulate(built[i].second, *hardware, options),
-                                    built[i].first);
-      std::cout << "wrote " << svg.string() << (existed ? " (replacing the file there)" : "")
-                << '\n';
+/// Step 5: per plan, the DAG built, its views written, its summary and checks printed.
+std::vector<BuiltPlan> build_and_draw(const Context& c) {
+  const std::filesystem::path folder = c.options.out;
+  std::vector<BuiltPlan> built;
+  for (const helix::PlanSpec& plan : c.plans) {
+    helix::Dag dag = helix::build_dag(c.model, plan, c.workload);
+    const FileNames names = file_names(c.model, plan);
+    Written written;
+    write_view(folder, names.model_view(), helix::model_view(dag), c.dot_program, written);
+    for (std::int64_t layer : detailed_layers(c.model)) {
+      write_view(folder, names.attention_view(layer), helix::attention_view(dag, layer),
+                 c.dot_program, written);
+      write_view(folder, names.mlp_view(layer), helix::mlp_view(dag, layer), c.dot_program,
+                 written);
     }
-    if (!json_file.empty()) {
-      std::error_code error;
-      const bool existed = std::filesystem::exists(json_file, error);
-      write_json(json_file, model_name, workload, comparison, checks_ok, numerics);
-      std::cout << "wrote " << json_file << (existed ? " (replacing the file there)" : "") << '\n';
+    // Past 8 layers the communication view keeps the layers drawn in detail: the others repeat.
+    write_view(folder, names.communication_view(),
+               helix::communication_view(dag, c.model.layers > 8 ? detailed_layers(c.model)
+                                                                 : std::vector<std::int64_t>{}),
+               c.dot_program, written);
+    const bool sound = print_summary(names.prefix, dag, c.options.model_name, written, folder);
+    built.push_back(
+        {names.prefix, names.prefix + " (" + helix::to_string(plan) + ")", std::move(dag), sound});
+  }
+  return built;
+}
+
+/// What verification found: per plan its exact lowering; whether every verdict, with the
+/// broken variant of each head_dim-splitting plan, came out as expected.
+struct Verified {
+  std::vector<helix::numerics::PlanNumerics> exact;
+  bool as_expected = true;
+};
+
+/// Step 6: each plan's DAG executed on a shrunk model against the reference, reports printed.
+Verified verify_numerics(const Context& c) {
+  std::cout << "\n## Numerics: the DAG executed on the CPU against the unsharded reference\n";
+  Verified verified;
+  for (const helix::PlanSpec& plan : c.plans) {
+    verified.exact.push_back(helix::numerics::verify_plan(c.model, plan, c.workload));
+    helix::io::write_markdown(std::cout, verified.exact.back());
+    verified.as_expected = verified.exact.back().as_expected && verified.as_expected;
+    if (helix::head_dim_split(plan) > 1) { // the seed material's scheme, shown failing
+      const helix::numerics::PlanNumerics broken = helix::numerics::verify_plan(
+          c.model, plan, c.workload, helix::SchemeVariant::broken_slice_local_softmax);
+      helix::io::write_markdown(std::cout, broken);
+      verified.as_expected = broken.as_expected && verified.as_expected;
     }
+  }
+  return verified;
+}
+
+/// Step 7 (--dump-npy): input, weights and outputs of a shrunk model as .npy, and model.json.
+void dump_npy(const Context& c) {
+  const std::string& folder = c.options.npy_folder;
+  const helix::Model shrunk = helix::models::shrink(c.model, c.plans, c.workload);
+  const auto files = helix::io::write_numerics_npy(folder, shrunk, c.plans, c.workload);
+  // The sizes the arrays alone do not tell (heads, kv heads), for whoever reproduces them.
+  helix::io::write_json_file(std::filesystem::path(folder) / "model.json",
+                             helix::io::npy_sizes_json(shrunk, c.workload));
+  std::cout << "wrote " << files.size() << " .npy files and model.json to " << folder << '\n';
+}
+
+/// The cost of every plan: the comparison and, per plan, the timeline it was made from.
+struct Costed {
+  helix::cost::Comparison comparison;
+  std::vector<helix::cost::Timeline> timelines;
+};
+
+/// Step 8: each plan simulated once; the comparison printed.
+Costed cost_plans(const Context& c, const std::vector<BuiltPlan>& built) {
+  std::cout << "\n## Cost\n";
+  const helix::cost::SimulationOptions options{.overlap_communication = c.options.overlap};
+  Costed costed;
+  std::vector<helix::cost::PlanSummary> summaries;
+  for (const BuiltPlan& plan : built) {
+    costed.timelines.push_back(helix::cost::simulate(plan.dag, *c.hardware, options));
+    summaries.push_back(helix::cost::summarize(plan.label, plan.dag, costed.timelines.back(),
+                                               helix::cost::memory(plan.dag, *c.hardware)));
+  }
+  costed.comparison = helix::cost::compare(std::move(summaries), *c.hardware, c.baseline, options);
+  helix::io::write_markdown(std::cout, costed.comparison);
+  return costed;
+}
+
+/// Step 9: each plan's simulated timeline as `<prefix>_timeline.svg`.
+void write_timelines(const Context& c, const std::vector<BuiltPlan>& built,
+                     const std::vector<helix::cost::Timeline>& timelines) {
+  for (std::size_t i = 0; i < built.size(); ++i) {
+    const std::filesystem::path svg =
+        std::filesystem::path(c.options.out) / (built[i].prefix + "_timeline.svg");
+    std::error_code error;
+    const bool existed = std::filesystem::exists(svg, error);
+    helix::io::write_timeline_svg(svg, built[i].dag, timelines[i], built[i].label);
+    std::cout << "wrote " << svg.string() << (existed ? " (replacing the file there)" : "") << '\n';
+  }
+}
+
+/// Step 10 (--json FILE): the comparison, checks and numerics as JSON (schema in the README).
+void write_json_report(const Context& c, const helix::cost::Comparison& comparison,
+                       const std::vector<BuiltPlan>& built,
+                       const std::vector<helix::numerics::PlanNumerics>& numerics) {
+  const std::string& file = c.options.json_file;
+  std::vector<bool> checks_ok;
+  for (const BuiltPlan& plan : built)
+    checks_ok.push_back(plan.checks_ok);
+  std::error_code error;
+  const bool existed = std::filesystem::exists(file, error);
+  helix::io::write_json_file(
+      file, helix::io::to_json(c.options.model_name, c.workload, comparison, checks_ok, numerics));
+  std::cout << "wrote " << file << (existed ? " (replacing the file there)" : "") << '\n';
+}
+
+/// Steps 5 to 10. Whether every check passed and every numerics verdict was the expected one.
+bool run(const Context& c) {
+  const std::vector<BuiltPlan> built = build_and_draw(c);
+  bool all_sound = std::ranges::all_of(built, &BuiltPlan::checks_ok);
+  std::vector<helix::numerics::PlanNumerics> numerics;
+  if (c.options.verify) {
+    Verified verified = verify_numerics(c);
+    numerics = std::move(verified.exact);
+    all_sound = verified.as_expected && all_sound;
+  }
+  if (!c.options.npy_folder.empty())
+    dump_npy(c);
+  const Costed costed = cost_plans(c, built);
+  write_timelines(c, built, costed.timelines);
+  if (!c.options.json_file.empty())
+    write_json_report(c, costed.comparison, built, numerics);
+  return all_sound;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (const std::optional<int> exit_code = parse_options(argc, argv, options))
+    return *exit_code;
+  const std::optional<Context> context = prepare(options);
+  if (!context)
+    return 2;
+  try {
+    return run(*context) ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "helix_deploy: " << e.what() << '\n';
     return 1;
   }
-  return all_sound ? 0 : 1;
 }

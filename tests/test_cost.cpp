@@ -6,6 +6,7 @@
 #include "helix/cost/op_cost.hpp"
 #include "helix/cost/simulate.hpp"
 #include "helix/graph.hpp"
+#include "helix/io/markdown.hpp"
 #include "helix/io/timeline_svg.hpp"
 #include "helix/model.hpp"
 #include "helix/plan.hpp"
@@ -320,7 +321,8 @@ TEST_CASE("the seed comparison counts 6 → 4 logical all-reduces and 6 → 12 p
   plans.emplace_back("pp=2,tg=4x4",
                      build_dag(model, parse_plan("pp=2,tg=4x4"), Workload::prefill()));
   std::ostringstream out;
-  const cost::Comparison c = cost::print_comparison(out, plans, cost::hardware::h100_sxm_nvl8, 0);
+  const cost::Comparison c = cost::compare(plans, cost::hardware::h100_sxm_nvl8, 0);
+  io::write_markdown(out, c);
   REQUIRE(c.plans.size() == 2);
   CHECK(c.plans[0].allreduce_logical == 6);
   CHECK(c.plans[0].collective_phases == 6);

@@ -1,8 +1,13 @@
 // io area: the views of a Dag (what they select, counted by hand), DOT text and its escaping,
-// atomic file writing, and Graphviz accepting every file the seed plans produce.
+// atomic file writing, Graphviz accepting every file the seed plans produce, and the markdown and
+// JSON of hand-made reports.
+#include "helix/cost/compare.hpp"
 #include "helix/graph.hpp"
 #include "helix/io.hpp"
+#include "helix/io/json.hpp"
+#include "helix/io/markdown.hpp"
 #include "helix/model.hpp"
+#include "helix/numerics/report.hpp"
 #include "helix/plan.hpp"
 
 #include <doctest/doctest.h>
@@ -363,4 +368,195 @@ TEST_CASE("Graphviz accepts every DOT file of both seed plans") {
     }
   }
   std::filesystem::remove_all(folder);
+}
+
+namespace {
+
+/// Two plans, the second judged against the first, the first not fitting: numbers chosen by hand.
+cost::Comparison hand_made_comparison() {
+  cost::Comparison c;
+  c.hardware = "test_hw";
+  c.overlap_communication = true;
+  c.baseline = 0;
+  cost::PlanSummary a;
+  a.name = "a (tp=2)";
+  a.world_size = 2;
+  a.vertices = 31;
+  a.edges = 38;
+  a.allreduce_logical = 4;
+  a.collective_phases = 6;
+  a.bytes_by_link = {1.5e9, 2.5e6};
+  a.bytes_per_device = 1.5025e9;
+  a.flops_total = 1'000'000'007;
+  a.flops_per_device_max = 500'000'004;
+  a.fits = false;
+  a.bubble_fraction = 0.25;
+  a.tokens_per_second = 1234.5;
+  cost::PlanSummary b = a;
+  b.name = "b (pp=2)";
+  b.world_size = 4;
+  b.allreduce_logical = 0;
+  b.fits = true;
+  c.plans = {a, b};
+  c.verdicts.push_back(cost::ClaimVerdict{
+      "enhanced TPS", a.name, b.name, {}, cost::Verdict::partly_holds, "the verdict text"});
+  c.notes.push_back("a does not fit");
+  return c;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(line);
+  return lines;
+}
+
+} // namespace
+
+TEST_CASE("markdown: a comparison prints a table row per plan, then a line per verdict and note") {
+  const cost::Comparison c = hand_made_comparison();
+  std::ostringstream out;
+  io::write_markdown(out, c);
+  const std::vector<std::string> lines = lines_of(out.str());
+  CHECK(lines.front() == "Cost on test_hw (communication overlapped), claims judged against " +
+                             c.plans[c.baseline].name);
+  std::vector<std::string> rows, items;
+  for (const std::string& line : lines) {
+    if (line.starts_with("| "))
+      rows.push_back(line);
+    if (line.starts_with("- "))
+      items.push_back(line);
+  }
+  // The header row and the alignment row, then one per plan in order, each opening with its counts.
+  REQUIRE(rows.size() == 1 + c.plans.size());
+  CHECK(lines[3].starts_with("|---|"));
+  for (std::size_t i = 0; i < c.plans.size(); ++i) {
+    const cost::PlanSummary& p = c.plans[i];
+    CHECK(rows[1 + i].starts_with("| " + p.name + " | " + std::to_string(p.world_size) + " | " +
+                                  std::to_string(p.allreduce_logical) + " | " +
+                                  std::to_string(p.collective_phases) + " | "));
+    CHECK(contains(rows[1 + i], p.fits ? " | yes | " : " | no | "));
+  }
+  CHECK(contains(rows[1], " | 25.0% | "));
+  REQUIRE(items.size() == c.verdicts.size() + c.notes.size());
+  CHECK(items[0] ==
+        "- " + c.verdicts[0].plan + " vs " + c.verdicts[0].baseline + ": " + c.verdicts[0].text);
+  CHECK(items[1] == "- note: " + c.notes[0]);
+
+  // No verdicts, no notes: no list and no blank line before it; no overlap: no mention of it.
+  cost::Comparison alone = c;
+  alone.verdicts.clear();
+  alone.notes.clear();
+  alone.overlap_communication = false;
+  alone.baseline = 7; // out of range: judged against no plan
+  std::ostringstream quiet;
+  io::write_markdown(quiet, alone);
+  CHECK(lines_of(quiet.str()).front() == "Cost on test_hw, claims judged against no plan");
+  CHECK(lines_of(quiet.str()).size() == 2 + 1 + c.plans.size() + 1);
+}
+
+TEST_CASE("markdown: a numerics report has a row per layer and each precision's verdict") {
+  numerics::PlanNumerics n;
+  n.expected_to_pass = false;
+  n.in_double.model = models::helix_seed;
+  n.in_double.plan = parse_plan("hp=4x4");
+  n.in_double.layers.resize(3);
+  n.in_double.output_copies = 16;
+  n.in_double.tolerance = 1e-12;
+  n.in_double.passed = false;
+  n.in_double.replicas_agree = true;
+  n.in_float = n.in_double;
+  n.in_float.passed = true;
+  n.in_float.replicas_agree = false;
+  n.in_float.layers.resize(2); // rows only for layers both runs have
+  std::ostringstream out;
+  io::write_markdown(out, n);
+  const std::string text = out.str();
+  CHECK(lines_of(text).front() == "numerics: hp=4x4, prefill, exact lowering (expected to fail)");
+  CHECK(contains(text, "\n  layer 0 "));
+  CHECK(contains(text, "\n  layer 1 "));
+  CHECK_FALSE(contains(text, "\n  layer 2 "));
+  CHECK(contains(text, "\n  output (16 copies) "));
+  CHECK(contains(text, "1.0e-12"));
+  CHECK(contains(text, "FAIL (expected)         PASS (expected to fail!)\n"));
+  CHECK(contains(text, "replicas agree        yes                     NO\n"));
+}
+
+TEST_CASE("json: a comparison's fields hold the numbers put in, and helix_deploy's document adds "
+          "model, workload, checks and numerics") {
+  const cost::Comparison c = hand_made_comparison();
+  const nlohmann::json j = io::to_json(c);
+  CHECK(j["hardware"] == c.hardware);
+  REQUIRE(j["plans"].size() == c.plans.size());
+  for (std::size_t i = 0; i < c.plans.size(); ++i) {
+    const cost::PlanSummary& p = c.plans[i];
+    const nlohmann::json& e = j["plans"][i];
+    CHECK(e["name"] == p.name);
+    CHECK(e["world_size"] == p.world_size);
+    CHECK(e["dag"]["vertices"] == p.vertices);
+    CHECK(e["dag"]["edges"] == p.edges);
+    CHECK(e["cost"]["flops_total"] == p.flops_total);
+    CHECK(e["cost"]["allreduce_logical"] == p.allreduce_logical);
+    CHECK(e["cost"]["bytes_by_link"]["NVLink"] == p.bytes_by_link[0]);
+    CHECK(e["cost"]["bytes_by_link"]["InfiniBand"] == p.bytes_by_link[1]);
+    CHECK(e["cost"]["fits"] == p.fits);
+    CHECK(e["cost"]["tokens_per_s"] == p.tokens_per_second);
+  }
+  REQUIRE(j["claims"].size() == 1);
+  CHECK(j["claims"][0]["verdict"] == "partly holds");
+  CHECK(j["claims"][0]["plan"] == c.verdicts[0].plan);
+  CHECK(j["claims"][0]["text"] == c.verdicts[0].text);
+  CHECK(j["notes"] == nlohmann::json(c.notes));
+  // Numbers survive the text: dump and parse give the same document.
+  CHECK(nlohmann::json::parse(j.dump(2)) == j);
+
+  numerics::PlanNumerics n;
+  n.in_double.output = {0.5, 0.25};
+  n.in_double.tolerance = 1e-12;
+  n.in_double.passed = true;
+  n.in_float.output = {0.125, 0.0625};
+  n.in_float.passed = false;
+  const nlohmann::json document =
+      io::to_json("some_model", Workload::decode(), c, std::vector<bool>{true}, {n});
+  CHECK(document["model"] == "some_model");
+  CHECK(document["workload"] == nlohmann::json{{"phase", "decode"}, {"microbatches", 1}});
+  CHECK(document["plans"][0]["checks"]["ok"] == true);
+  CHECK(document["plans"][1]["checks"]["ok"] == false); // past the end of checks_ok
+  CHECK(document["plans"][0]["numerics"]["max_abs_err"] == 0.5);
+  CHECK(document["plans"][0]["numerics"]["float_max_rel_err"] == 0.0625);
+  CHECK(document["plans"][0]["numerics"]["passed"] == false); // float failed
+  CHECK(document["plans"][1]["numerics"].is_null());          // not verified
+  // The rest is the comparison's JSON unchanged.
+  nlohmann::json rest = document;
+  rest.erase("model");
+  rest.erase("workload");
+  for (nlohmann::json& plan : rest["plans"]) {
+    plan.erase("checks");
+    plan.erase("numerics");
+  }
+  CHECK(rest == j);
+}
+
+TEST_CASE("plan_file_part keeps letters and digits, makes the rest '_', and tells plans apart") {
+  CHECK(io::plan_file_part(parse_plan("pp=2,tg=4x4")) == "pp_2_tg_4x4");
+  std::set<std::string> parts;
+  const std::vector<std::string> texts{"tp=8",           "tp=16",          "pp=2,tp=4",
+                                       "pp=2,tg=4x4",    "hp=4x4",         "tg=2x4,dp=2",
+                                       "pp=2,split=3/1", "pp=2,split=1/3", "kv=2,tp=4"};
+  for (const std::string& text : texts) {
+    const std::string part = io::plan_file_part(parse_plan(text));
+    CAPTURE(part);
+    CHECK(std::ranges::all_of(part, [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    }));
+    // As long as the plan's text, the same characters where the text has a letter or digit.
+    const std::string canonical = to_string(parse_plan(text));
+    REQUIRE(part.size() == canonical.size());
+    for (std::size_t i = 0; i < part.size(); ++i)
+      if (part[i] != '_')
+        CHECK(part[i] == canonical[i]);
+    parts.insert(part);
+  }
+  CHECK(parts.size() == texts.size());
 }

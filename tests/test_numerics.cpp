@@ -2,6 +2,7 @@
 // scheme, in double and float; the broken variant does not; the pieces (ring order, step-driven
 // slices, KV cache, shrink, .npy) each do what they claim.
 #include <helix/helix.hpp>
+#include <helix/io/markdown.hpp>
 #include <helix/io/npy.hpp>
 #include <helix/numerics/execute.hpp>
 #include <helix/numerics/reference.hpp>
@@ -291,9 +292,10 @@ TEST_CASE("shrink keeps every divisibility a plan needs and the seed's verificat
 
 TEST_CASE("the numerics report names the plan, both precisions and the verdict") {
   std::ostringstream out;
-  const helix::numerics::PlanNumerics result = helix::numerics::print_numerics_report(
-      out, helix::models::helix_seed, helix::parse_plan("hp=4x4"), {},
-      helix::SchemeVariant::broken_slice_local_softmax);
+  const helix::numerics::PlanNumerics result =
+      helix::numerics::verify_plan(helix::models::helix_seed, helix::parse_plan("hp=4x4"), {},
+                                   helix::SchemeVariant::broken_slice_local_softmax);
+  helix::io::write_markdown(out, result);
   CHECK(result.as_expected);
   CHECK_FALSE(result.in_double.passed);
   const std::string text = out.str();
@@ -302,10 +304,9 @@ TEST_CASE("the numerics report names the plan, both precisions and the verdict")
   CHECK(text.find("FAIL (expected)") != std::string::npos);
   CHECK(text.find("layer 1") != std::string::npos);
   // Judged on the full model: batch 1024 does not split 3 ways, though a shrunk batch 6 would.
-  std::ostringstream ignored;
-  CHECK_THROWS_AS(helix::numerics::print_numerics_report(ignored, helix::models::helix_seed,
-                                                         helix::parse_plan("tp=2,dp=3")),
-                  helix::PlanError);
+  CHECK_THROWS_AS(
+      (void)helix::numerics::verify_plan(helix::models::helix_seed, helix::parse_plan("tp=2,dp=3")),
+      helix::PlanError);
 }
 
 TEST_CASE("write_npy writes NumPy format 1.0, little endian, C order, and reads back") {
@@ -355,10 +356,10 @@ TEST_CASE("the numerics dump holds input, every weight, the reference and each p
   // x, 2 layers × (6 weights + 2 norms × gain and shift), reference, 2 plans.
   CHECK(written.size() == 1 + 2 * 10 + 1 + 2);
   for (const char* name : {"x.npy", "layer1_wo.npy", "layer0_norm2_shift.npy", "y_reference.npy",
-                           "y_hp4x4.npy", "y_pp2_tg4x4.npy"})
+                           "y_hp_4x4.npy", "y_pp_2_tg_4x4.npy"})
     CHECK(std::filesystem::exists(folder / name));
   const auto reference = helix::io::read_npy<double>(folder / "y_reference.npy");
-  const auto sharded = helix::io::read_npy<double>(folder / "y_pp2_tg4x4.npy");
+  const auto sharded = helix::io::read_npy<double>(folder / "y_pp_2_tg_4x4.npy");
   CHECK(reference.shape == std::vector<std::int64_t>{2, 16, 128});
   double worst = 0;
   for (std::size_t i = 0; i < reference.data.size(); ++i)

@@ -1,5 +1,9 @@
-// Uses the installed headers: a compile-time checked plan and a run-time validated one.
+// Uses the installed headers: a compile-time checked plan and a run-time validated one; and, with
+// the json component, a workload as JSON.
 #include <helix/helix.hpp>
+#ifdef HELIX_CONSUMER_JSON
+#include <helix/io/json.hpp>
+#endif
 
 #include <iostream>
 
@@ -9,5 +13,8 @@ int main() {
   const auto problems = helix::validate(helix::models::helix_seed, helix::parse_plan("hp=4x4"));
   std::cout << "world size " << helix::world_size(Optimized::spec) << ", hp=4x4 "
             << (problems.empty() ? "valid" : problems.front()) << "\n";
+#ifdef HELIX_CONSUMER_JSON
+  std::cout << "json " << helix::io::to_json(helix::Workload::prefill()).dump() << "\n";
+#endif
   return problems.empty() ? 0 : 1;
 }

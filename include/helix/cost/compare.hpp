@@ -1,7 +1,7 @@
 // Plans side by side: per plan, the counts, bytes, FLOPs, memory and simulated time that decide
 // which scheme to deploy, and a verdict on each claim of the seed document (fewer all-reduces,
 // less communication, more tokens per second) computed from the DAGs, never assumed.
-// Plain structs for JSON writers, and a markdown printer.
+// Plain structs only: io/markdown.hpp prints them, io/json.hpp writes them as JSON.
 #pragma once
 
 #include "helix/cost/hardware.hpp"
@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <iterator>
-#include <ostream>
 #include <set>
 #include <string>
 #include <string_view>
@@ -86,7 +85,12 @@ struct ClaimVerdict {
 
 struct Comparison {
   std::string hardware;
+  /// Whether the simulation let communication overlap compute.
+  bool overlap_communication = false;
   std::vector<PlanSummary> plans;
+  /// Index in `plans` of the plan every other plan's claims are judged against (none when
+  /// out of range).
+  std::size_t baseline = 0;
   std::vector<ClaimVerdict> verdicts;
   /// Plans that need more memory than a device has, with the numbers.
   std::vector<std::string> notes;
@@ -222,14 +226,15 @@ inline std::vector<ClaimVerdict> judge_claims(const PlanSummary& baseline,
           detail::more_tokens(baseline, plan)};
 }
 
-/// Summaries of `plans` (name, Dag) on `hw`, and every other plan's claims judged against
-/// `plans[baseline]`. For the seed: baseline "hp=4x4", plan "pp=2,tg=4x4".
-inline Comparison compare(const std::vector<std::pair<std::string, Dag>>& plans, const Hardware& hw,
+/// Every other plan's claims judged against `plans[baseline]`, and a note for each plan that does
+/// not fit, from summaries already made (e.g. from a simulation kept for a timeline).
+inline Comparison compare(std::vector<PlanSummary> plans, const Hardware& hw,
                           std::size_t baseline = 0, const SimulationOptions& options = {}) {
   Comparison c;
   c.hardware = std::string(hw.name);
-  for (const auto& [name, dag] : plans)
-    c.plans.push_back(summarize(name, dag, hw, options));
+  c.overlap_communication = options.overlap_communication;
+  c.plans = std::move(plans);
+  c.baseline = baseline;
   for (std::size_t i = 0; i < c.plans.size(); ++i) {
     if (i != baseline && baseline < c.plans.size())
       for (ClaimVerdict& v : judge_claims(c.plans[baseline], c.plans[i]))
@@ -243,47 +248,16 @@ inline Comparison compare(const std::vector<std::pair<std::string, Dag>>& plans,
   return c;
 }
 
-/// The comparison as a markdown table, then one line per claim verdict and per note.
-inline void write_markdown(std::ostream& out, const Comparison& c) {
-  out << "| plan | GPUs | all-reduces (logical) | collective phases | sent/GPU NVLink "
-         "| sent/GPU InfiniBand | comm time/GPU | FLOPs/GPU (max) | FLOPs total "
-         "| memory/GPU (max) | fits | makespan | bubble | tokens/s |\n"
-      << "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|--:|--:|--:|\n";
-  for (const PlanSummary& s : c.plans) {
-    char bubble[16];
-    std::snprintf(bubble, sizeof bubble, "%.1f%%", s.bubble_fraction * 100.0);
-    out << "| " << s.name << " | " << s.world_size << " | " << s.allreduce_logical << " | "
-        << s.collective_phases << " | "
-        << format_si(s.bytes_by_link[static_cast<std::size_t>(LinkClass::nvlink)], "B") << " | "
-        << format_si(s.bytes_by_link[static_cast<std::size_t>(LinkClass::infiniband)], "B") << " | "
-        << format_si(s.communication_seconds_per_device, "s") << " | "
-        << format_si(static_cast<double>(s.flops_per_device_max), "FLOP") << " | "
-        << format_si(static_cast<double>(s.flops_total), "FLOP") << " | "
-        << format_si(s.memory_per_device_max, "B") << " | " << (s.fits ? "yes" : "no") << " | "
-        << format_si(s.makespan_seconds, "s") << " | " << bubble << " | "
-        << format_si(s.tokens_per_second, "") << " |\n";
-  }
-  if (!c.verdicts.empty() || !c.notes.empty())
-    out << '\n';
-  for (const ClaimVerdict& v : c.verdicts)
-    out << "- " << v.plan << " vs " << v.baseline << ": " << v.text << '\n';
-  for (const std::string& note : c.notes)
-    out << "- note: " << note << '\n';
-}
-
-/// Compares `plans` on `hw` and prints the table and the verdicts to `out` (what helix_deploy
-/// shows). Returns the comparison for JSON writers.
-inline Comparison print_comparison(std::ostream& out,
-                                   const std::vector<std::pair<std::string, Dag>>& plans,
-                                   const Hardware& hw, std::size_t baseline = 0,
-                                   const SimulationOptions& options = {}) {
-  Comparison c = compare(plans, hw, baseline, options);
-  out << "Cost on " << c.hardware
-      << (options.overlap_communication ? " (communication overlapped)" : "")
-      << ", claims judged against "
-      << (baseline < c.plans.size() ? c.plans[baseline].name : "no plan") << "\n\n";
-  write_markdown(out, c);
-  return c;
+/// Summaries of `plans` (name, Dag) on `hw`, and every other plan's claims judged against
+/// `plans[baseline]`. For the seed: baseline "hp=4x4", plan "pp=2,tg=4x4". A template (Graph is
+/// Dag) so that only a TU that calls it instantiates the simulation.
+template <class Graph = Dag>
+Comparison compare(const std::vector<std::pair<std::string, Graph>>& plans, const Hardware& hw,
+                   std::size_t baseline = 0, const SimulationOptions& options = {}) {
+  std::vector<PlanSummary> summaries;
+  for (const auto& [name, dag] : plans)
+    summaries.push_back(summarize(name, dag, hw, options));
+  return compare(std::move(summaries), hw, baseline, options);
 }
 
 } // namespace helix::cost

@@ -5,11 +5,11 @@
 
 #include "helix/graph/dag.hpp"
 #include "helix/io/atomic_file.hpp"
+#include "helix/io/file_names.hpp"
 #include "helix/model/model.hpp"
 #include "helix/numerics/execute.hpp"
 #include "helix/numerics/reference.hpp"
 #include "helix/numerics/weights.hpp"
-#include "helix/plan/parse.hpp"
 #include "helix/plan/spec.hpp"
 
 #include <bit>
@@ -172,19 +172,6 @@ NpyArray<Scalar> read_npy(const std::filesystem::path& path) {
       std::memcpy(&value, swapped, sizeof(Scalar));
     }
   return array;
-}
-
-/// A plan as a file-name part: "pp=2,tg=4x4" → "pp2_tg4x4".
-inline std::string plan_file_part(const PlanSpec& plan) {
-  std::string part;
-  for (char c : to_string(plan))
-    if (c == ',')
-      part += '_';
-    else if (c == '/')
-      part += '-';
-    else if (c != '=')
-      part += c;
-  return part;
 }
 
 /// Writes, into the existing folder `folder`, everything needed to reproduce the reference in
