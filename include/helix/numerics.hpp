@@ -1,8 +1,8 @@
 // Numeric verification: deterministic weights, the unsharded Eigen reference, the executor that
 // runs the Dag itself, and verify() comparing the two.
-// Cost to include (g++ 12 -O2, benchmarks/README.md "Compile time"): about what <Eigen/Dense> plus
-// Boost.Graph's adjacency_list cost alone (~3 s). Nothing is instantiated until a TU calls
-// verify/execute/reference_forward: keep non-template inline functions here from calling them.
+// Including it costs about 3.6 s of g++ -O2 (1.06× a TU of only Eigen/Dense and Boost.Graph's
+// adjacency_list; benchmarks/README.md). Nothing is instantiated until a TU calls verify, execute
+// or reference_forward: keep non-template inline functions here from calling them.
 #pragma once
 
 #include "helix/numerics/collectives.hpp"

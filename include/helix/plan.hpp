@@ -1,5 +1,7 @@
 // Everything about partition schemes: descriptors, Plan, the mesh, the rules and their
 // compile-time and run-time fronts, and plan text.
+// Including it costs about 0.39 s of g++ -O2 (0.12× a TU of only Eigen/Dense and Boost.Graph's
+// adjacency_list; benchmarks/README.md).
 #pragma once
 
 #include "helix/plan/check.hpp"

@@ -1,6 +1,7 @@
 // What people look at: views of a Dag as data (whole model, one layer's MHA or MLP at full
 // detail with shapes and placements on the edges, communication only) and the words they use.
 // Drawing them is io's job (io/dot.hpp).
+// Including it costs about what helix/graph.hpp does (benchmarks/README.md).
 #pragma once
 
 #include "helix/view/communication_view.hpp"
