@@ -394,8 +394,7 @@ inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
   for (std::int64_t replica = 0; replica < info.plan.data_parallel; ++replica)
     for (std::int64_t mb = 0; mb < info.workload.microbatches; ++mb)
       for (std::int64_t layer = 0; layer < m.layers; ++layer)
-        for (std::size_t w = 0; w < weight_count; ++w) {
-          const Weight weight = static_cast<Weight>(w);
+        for (const Weight weight : block_weights) {
           const std::string what = std::string(weight_name(weight)) + " of layer " +
                                    std::to_string(layer) + " (replica " + std::to_string(replica) +
                                    ", microbatch " + std::to_string(mb) + ")";

@@ -53,25 +53,6 @@ struct TensorPlacement {
   }
 };
 
-/// The short name of an axis in placement text, the plan's own keys: "dp", "tg", "tp", ...
-constexpr std::string_view axis_key(Role role) {
-  switch (role) {
-  case Role::pipeline:
-    return "pp";
-  case Role::data:
-    return "dp";
-  case Role::kv_seq:
-    return "kv";
-  case Role::tensor_group:
-    return "tg";
-  case Role::tensor:
-    return "tp";
-  case Role::head_dim:
-    return "hd";
-  }
-  return "?";
-}
-
 /// "R", "S(2)", "P".
 inline std::string to_string(const Placement& p) {
   switch (p.kind) {
@@ -96,7 +77,7 @@ inline std::string placement_text(const TensorPlacement& placement, const Mesh& 
     if (role == Role::pipeline || placement[role].is_replicate())
       continue;
     text +=
-        (text.empty() ? "" : "·") + std::string(axis_key(role)) + ":" + to_string(placement[role]);
+        (text.empty() ? "" : "·") + std::string(role_key(role)) + ":" + to_string(placement[role]);
   }
   return text.empty() ? "R" : text;
 }

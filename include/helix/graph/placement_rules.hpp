@@ -47,7 +47,7 @@ struct PlacementResult {
 namespace detail {
 
 inline std::string axis_words(Role role) {
-  return std::string(axis_key(role)) + " (" + std::string(role_name(role)) + ")";
+  return std::string(role_key(role)) + " (" + std::string(role_name(role)) + ")";
 }
 
 } // namespace detail

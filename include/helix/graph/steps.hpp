@@ -41,9 +41,9 @@ enum class OpKind : std::uint8_t {
   output,            ///< the block stack's result leaves on a device
 };
 
-/// The full (unsharded) weights of one block.
+/// The full (unsharded) weights of one block; each is held by the Linear step that names it
+/// (`block_weights` below lists them from the steps).
 enum class Weight : std::uint8_t { wq, wk, wv, wo, w1, w2 };
-inline constexpr std::size_t weight_count = 6;
 
 constexpr std::string_view weight_name(Weight w) {
   switch (w) {
@@ -381,6 +381,40 @@ static_assert(
     detail::kind_table_complete(),
     "helix: op kinds: every Step alternative names its own OpKind, in variant order, with "
     "a name and a #rrggbb colour, and OpKind has one enumerator per alternative");
+
+namespace detail {
+template <std::size_t... I>
+constexpr auto linear_step_weights(std::index_sequence<I...>) {
+  constexpr std::size_t count =
+      (std::size_t{LinearStep<std::variant_alternative_t<I, Step>>} + ...);
+  std::array<Weight, count> weights{};
+  std::size_t n = 0;
+  const auto add = [&]<class S>(const S*) {
+    if constexpr (LinearStep<S>)
+      weights[n++] = S::weight;
+  };
+  (add(static_cast<const std::variant_alternative_t<I, Step>*>(nullptr)), ...);
+  return weights;
+}
+} // namespace detail
+
+/// The weights of a block, one per Linear step alternative in variant order: what weight tiling
+/// checks and memory counts. A new Linear step brings its weight here by itself.
+inline constexpr auto block_weights =
+    detail::linear_step_weights(std::make_index_sequence<op_kind_count>{});
+inline constexpr std::size_t weight_count = block_weights.size();
+
+namespace detail {
+constexpr bool weights_distinct() {
+  for (std::size_t i = 0; i < block_weights.size(); ++i)
+    for (std::size_t j = i + 1; j < block_weights.size(); ++j)
+      if (block_weights[i] == block_weights[j])
+        return false;
+  return true;
+}
+} // namespace detail
+static_assert(detail::weights_distinct(),
+              "helix: op kinds: two Linear steps name the same full weight");
 
 constexpr std::string_view op_kind_name(OpKind kind) {
   return op_kinds[static_cast<std::size_t>(kind)].name;

@@ -11,7 +11,8 @@
 
 namespace helix {
 
-// The roles a mesh axis can play, outermost first; one row per role: X(identifier, name).
+// The roles a mesh axis can play, outermost first; one row per role: X(identifier, name, key),
+// the key being the short name placements print ("tg:P·tp:S(2)"), the plan text's own keys.
 //   pipeline      stages that run consecutive layers
 //   data          replicas that split the batch
 //   kv_seq        KV-parallel decode: shards of the KV cache along the sequence
@@ -19,38 +20,47 @@ namespace helix {
 //   tensor        inner tensor axis: members of a group, or head groups of HeadPartitions
 //   head_dim      slices of head_dim (two-level attention)
 #define HELIX_ROLES(X)                                                                             \
-  X(pipeline, "pipeline")                                                                          \
-  X(data, "data")                                                                                  \
-  X(kv_seq, "kv_seq")                                                                              \
-  X(tensor_group, "tensor_group")                                                                  \
-  X(tensor, "tensor")                                                                              \
-  X(head_dim, "head_dim")
+  X(pipeline, "pipeline", "pp")                                                                    \
+  X(data, "data", "dp")                                                                            \
+  X(kv_seq, "kv_seq", "kv")                                                                        \
+  X(tensor_group, "tensor_group", "tg")                                                            \
+  X(tensor, "tensor", "tp")                                                                        \
+  X(head_dim, "head_dim", "hd")
 
 enum class Role : std::uint8_t {
-#define HELIX_ROLE_ENUM(id, name) id,
+#define HELIX_ROLE_ENUM(id, name, key) id,
   HELIX_ROLES(HELIX_ROLE_ENUM)
 #undef HELIX_ROLE_ENUM
 };
 
 /// Name of each role, indexed by its value.
 inline constexpr std::array role_names{
-#define HELIX_ROLE_NAME(id, name) std::string_view{name},
+#define HELIX_ROLE_NAME(id, name, key) std::string_view{name},
     HELIX_ROLES(HELIX_ROLE_NAME)
 #undef HELIX_ROLE_NAME
 };
 inline constexpr std::size_t role_count = role_names.size();
+/// Short key of each role, indexed by its value.
+inline constexpr std::array<std::string_view, role_count> role_keys{
+#define HELIX_ROLE_KEY(id, name, key) std::string_view{key},
+    HELIX_ROLES(HELIX_ROLE_KEY)
+#undef HELIX_ROLE_KEY
+};
 
 static_assert(
     [] {
-      for (std::string_view name : role_names)
-        if (name.empty())
+      for (std::size_t i = 0; i < role_count; ++i)
+        if (role_names[i].empty() || role_keys[i].empty())
           return false;
       return true;
     }(),
-    "helix: HELIX_ROLES: every role needs a name");
+    "helix: HELIX_ROLES: every role needs a name and a key");
 
 constexpr std::string_view role_name(Role role) {
   return role_names[static_cast<std::size_t>(role)];
+}
+constexpr std::string_view role_key(Role role) {
+  return role_keys[static_cast<std::size_t>(role)];
 }
 
 /// A device's place in a mesh: one coordinate per role, 0 along every axis the mesh lacks.
@@ -70,7 +80,7 @@ struct Coordinates {
 private:
   static constexpr std::int64_t Coordinates::*field(Role role) {
     switch (role) {
-#define HELIX_ROLE_FIELD(id, name)                                                                 \
+#define HELIX_ROLE_FIELD(id, name, key)                                                            \
   case Role::id:                                                                                   \
     return &Coordinates::id;
       HELIX_ROLES(HELIX_ROLE_FIELD)
