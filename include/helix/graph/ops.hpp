@@ -11,6 +11,7 @@
 #include "helix/plan/device_group.hpp"
 
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -95,22 +96,27 @@ constexpr S* step_if(Op& op) {
   return std::get_if<S>(&op.step);
 }
 
-/// A collective's common data (group, phase, purpose, algorithm), or null for other steps.
-constexpr const step::Collective* collective_of(const Op& op) {
-  return visit_step(op.step, []<class S>(const S& s) -> const step::Collective* {
-    if constexpr (CollectiveStep<S>)
+namespace detail {
+/// `op`'s step as its common part `Base` (a collective's, an attention op's heads, a Linear's
+/// slice), or null when the step has no such part; const when `op` is.
+template <class Base, class O>
+constexpr auto step_base(O& op) {
+  using Result = std::conditional_t<std::is_const_v<O>, const Base*, Base*>;
+  return visit_step(op.step, []<class S>(S& s) -> Result {
+    if constexpr (std::derived_from<std::remove_const_t<S>, Base>)
       return &s;
     else
       return nullptr;
   });
 }
+} // namespace detail
+
+/// A collective's common data (group, phase, purpose, algorithm), or null for other steps.
+constexpr const step::Collective* collective_of(const Op& op) {
+  return detail::step_base<step::Collective>(op);
+}
 constexpr step::Collective* collective_of(Op& op) {
-  return visit_step(op.step, []<class S>(S& s) -> step::Collective* {
-    if constexpr (CollectiveStep<S>)
-      return &s;
-    else
-      return nullptr;
-  });
+  return detail::step_base<step::Collective>(op);
 }
 
 /// A transfer's ends, or null for other steps.
@@ -120,20 +126,18 @@ constexpr const step::Transfer* transfer_of(const Op& op) {
 
 /// The heads an attention op covers, or null for other steps.
 constexpr const AttentionHeads* attention_heads_of(const Op& op) {
-  return visit_step(op.step, []<class S>(const S& s) -> const AttentionHeads* {
-    if constexpr (AttentionStep<S>)
-      return &s;
-    else
-      return nullptr;
-  });
+  return detail::step_base<AttentionHeads>(op);
 }
 constexpr AttentionHeads* attention_heads_of(Op& op) {
-  return visit_step(op.step, []<class S>(S& s) -> AttentionHeads* {
-    if constexpr (AttentionStep<S>)
-      return &s;
-    else
-      return nullptr;
-  });
+  return detail::step_base<AttentionHeads>(op);
+}
+
+/// A Linear's slice, or null for other steps.
+constexpr const LinearSlice* linear_slice_of(const Op& op) {
+  return detail::step_base<LinearSlice>(op);
+}
+constexpr LinearSlice* linear_slice_of(Op& op) {
+  return detail::step_base<LinearSlice>(op);
 }
 
 /// Which full weight a Linear reads, and its slice of it.
@@ -152,24 +156,6 @@ constexpr std::optional<WeightSlice> weight_slice_of(const Op& op) {
       return std::nullopt;
   });
 }
-/// A Linear's slice, or null for other steps.
-constexpr const LinearSlice* linear_slice_of(const Op& op) {
-  return visit_step(op.step, []<class S>(const S& s) -> const LinearSlice* {
-    if constexpr (LinearStep<S>)
-      return &s;
-    else
-      return nullptr;
-  });
-}
-constexpr LinearSlice* linear_slice_of(Op& op) {
-  return visit_step(op.step, []<class S>(S& s) -> LinearSlice* {
-    if constexpr (LinearStep<S>)
-      return &s;
-    else
-      return nullptr;
-  });
-}
-
 namespace detail {
 constexpr Sublayer collective_sublayer(const step::Collective& c) {
   return c.purpose == CollectivePurpose::mlp_output ? Sublayer::mlp : Sublayer::attention;

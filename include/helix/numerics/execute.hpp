@@ -172,6 +172,14 @@ private:
           inputs[tensor.port]->cols() != tensor.shape.last())
         fail(v, "port " + std::to_string(tensor.port) + " holds a tensor of another shape than " +
                     to_string(tensor.shape));
+      // The kernels trust their arguments' sizes: a tensor the op does not expect stops here.
+      const Op& op = dag_[v];
+      const std::size_t slot = is_collective(op.kind()) ? 0 : tensor.port;
+      if (slot >= op.input_count || slot >= op.inputs.size() || tensor.shape != op.inputs[slot])
+        fail(v, "port " + std::to_string(tensor.port) + " receives " + to_string(tensor.shape) +
+                    (slot < op.input_count && slot < op.inputs.size()
+                         ? ", but the op expects " + to_string(op.inputs[slot])
+                         : ", which the op has no argument for"));
     }
     return inputs;
   }
