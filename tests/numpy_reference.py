@@ -25,9 +25,13 @@ def gelu(u):
     return 0.5 * u * (1 + np.tanh(math.sqrt(2 / math.pi) * (u + 0.044715 * u**3)))
 
 
-def block(x, folder, layer, heads, kv_heads, kind):
-    w = {n: np.load(os.path.join(folder, f"layer{layer}_{n}.npy"))
-         for n in ("wq", "wk", "wv", "wo", "w1", "w2")}
+def swiglu(gate, up):
+    return gate * up / (1 + np.exp(-gate))
+
+
+def block(x, folder, layer, heads, kv_heads, kind, activation):
+    names = ["wq", "wk", "wv", "wo", "w1", "w2"] + (["w_gate"] if activation == "swiglu" else [])
+    w = {n: np.load(os.path.join(folder, f"layer{layer}_{n}.npy")) for n in names}
     d = w["wq"].shape[1] // heads
     tokens = x.shape[1]
     a = norm(x, folder, layer, 1, kind)
@@ -42,7 +46,10 @@ def block(x, folder, layer, heads, kv_heads, kind):
         p /= p.sum(axis=-1, keepdims=True)
         context.append(p @ vg)
     y = x + np.concatenate(context, axis=-1) @ w["wo"]
-    return y + gelu(norm(y, folder, layer, 2, kind) @ w["w1"]) @ w["w2"]
+    a = norm(y, folder, layer, 2, kind)
+    if activation == "swiglu":
+        return y + swiglu(a @ w["w_gate"], a @ w["w1"]) @ w["w2"]
+    return y + gelu(a @ w["w1"]) @ w["w2"]
 
 
 def main():
@@ -55,7 +62,7 @@ def main():
     x = np.load(os.path.join(folder, "x.npy"))
     layer = 0
     for layer in range(sizes["layers"]):
-        x = block(x, folder, layer, heads, kv_heads, sizes["norm"])
+        x = block(x, folder, layer, heads, kv_heads, sizes["norm"], sizes["activation"])
     layer = sizes["layers"]
     reference = np.load(os.path.join(folder, "y_reference.npy"))
     scale = np.abs(reference).max()

@@ -22,6 +22,20 @@ TEST_CASE("llama3_70b's grouped-query attention shrinks Wk and Wv to kv_heads·h
   CHECK(kv_width(models::llama3_70b) == 1024);
 }
 
+TEST_CASE("a SwiGLU MLP holds a third matrix of W1's shape: llama3_70b as served is 70.6 B "
+          "without its embedding and LM head") {
+  // LLaMA 3 70B: W_gate, W_up [8192, 28672] and W_down [28672, 8192] per layer, 80 layers:
+  // 80 · (2·8192² + 2·8192·1024 + 3·8192·28672 + 2·8192) = 68,452,352,000. With the embedding
+  // and LM head (2 · 128,256 · 8192) and the final RMSNorm (8192) that is the 70,553,706,496
+  // parameters Meta publishes for the checkpoint.
+  const Model m = models::llama3_70b.with_activation(Activation::swiglu);
+  constexpr std::int64_t per_layer =
+      2 * 8192LL * 8192 + 2 * 8192LL * 1024 + 3 * 8192LL * 28672 + 2 * 8192;
+  CHECK(parameters_per_layer(m) == per_layer);
+  CHECK(parameters(m) == 80 * per_layer);
+  CHECK(parameters(m) + 2 * 128'256LL * 8192 + 8192 == 70'553'706'496);
+}
+
 TEST_CASE("helix_seed is the seed's model: 16 heads × 512 = hidden 8192, batch 1024, seq 10000") {
   constexpr Model m = models::helix_seed;
   static_assert(attention_width(m) == m.hidden);

@@ -91,6 +91,33 @@ TEST_CASE("grouped-query attention is exact with kv heads split or replicated ac
     check_passes(gqa, plan);
 }
 
+TEST_CASE("a SwiGLU MLP (gate and up column-sliced together) is exact, prefill and decode") {
+  const Model swiglu = gqa.with_activation(helix::Activation::swiglu);
+  for (const char* plan : {"tp=1", "tp=4", "pp=2,tg=2x2", "hp=2x2"}) {
+    check_passes(swiglu, plan);
+    check_passes(swiglu, plan, Workload::decode());
+    // The same plan's DAG holds a gate beside every FC1, and check() finds nothing to report.
+    const helix::Dag dag = helix::build_dag(swiglu, helix::parse_plan(plan));
+    std::size_t fc1 = 0, gates = 0;
+    for (auto [v, end] = boost::vertices(dag); v != end; ++v) {
+      fc1 += dag[*v].kind() == helix::OpKind::fc1 ? 1 : 0;
+      gates += dag[*v].kind() == helix::OpKind::gate_projection ? 1 : 0;
+    }
+    CHECK(gates == fc1);
+    CHECK(helix::check(dag).empty());
+  }
+  // The gate is what makes it SwiGLU: a GELU reading of the same weights is far off.
+  const auto weights = helix::numerics::make_weights<double>(swiglu);
+  const auto input = helix::numerics::make_input<double>(swiglu, {}, weights);
+  const Matrix<double> gated =
+      helix::numerics::reference_forward(swiglu, {}, weights, input).output;
+  const Matrix<double> plain =
+      helix::numerics::reference_forward(swiglu.with_activation(helix::Activation::gelu), {},
+                                         weights, input)
+          .output;
+  CHECK((gated - plain).cwiseAbs().maxCoeff() > 1e-2);
+}
+
 TEST_CASE("a model without norms is exact too") {
   check_passes(seed_for("tp=4").with_norm(helix::Norm::none), "tp=4");
 }

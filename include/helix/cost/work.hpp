@@ -50,7 +50,8 @@ struct Work {
 /// The work of `op` in the DAG described by `info`.
 ///
 /// FLOPs: a Linear 2·tokens·|rows|·|cols|; scores and context 2·b·heads·T·K·dims each; softmax and
-/// norm 5 per element, GELU 8 (tanh approximation), a residual add 1. Memory: every input and the
+/// norm 5 per element, GELU 8 (tanh approximation), SwiGLU 5 (g·u / (1 + e^−g): exp, add,
+/// divide, two multiplies), a residual add 1. Memory: every input and the
 /// output once, plus the weights a Linear or norm holds; sources and sinks (input, output, KV
 /// cache) move nothing (already resident, left in place); a KV append writes the new token into a
 /// preallocated cache (as paged-attention servers do), reading and writing the fresh keys once.
@@ -93,6 +94,7 @@ constexpr Work work(const Op& op, const Model& model, const Mesh& mesh) {
               [&](const step::VProjection& l) { return linear(l); },
               [&](const step::OutProjection& l) { return linear(l); },
               [&](const step::Fc1& l) { return linear(l); },
+              [&](const step::GateProjection& l) { return linear(l); },
               [&](const step::Fc2& l) { return linear(l); },
               [&](const step::AttentionScores& a) {
                 return compute(2 * elements(op.output) * a.dims, 0);
@@ -104,6 +106,7 @@ constexpr Work work(const Op& op, const Model& model, const Mesh& mesh) {
               },
               [&](const step::ResidualAdd&) { return compute(elements(op.output), 0); },
               [&](const step::Gelu&) { return compute(8 * elements(op.output), 0); },
+              [&](const step::SwiGlu&) { return compute(5 * elements(op.output), 0); },
               [&](const step::AllReduce& c) {
                 return Work{0, 0, ring_all_reduce_bytes(group(c), message), group(c),
                             2 * (group(c) - 1)};

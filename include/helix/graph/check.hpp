@@ -395,6 +395,8 @@ inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
     for (std::int64_t mb = 0; mb < info.workload.microbatches; ++mb)
       for (std::int64_t layer = 0; layer < m.layers; ++layer)
         for (const Weight weight : block_weights) {
+          if (!uses_weight(m, weight))
+            continue;
           const std::string what = std::string(weight_name(weight)) + " of layer " +
                                    std::to_string(layer) + " (replica " + std::to_string(replica) +
                                    ", microbatch " + std::to_string(mb) + ")";

@@ -335,8 +335,16 @@ private:
       const std::size_t normed = norm(dev, y[ii], 1);
       const std::size_t up = linear<step::Fc1>(dev, normed, IndexRuns::range(0, m_.hidden),
                                                IndexRuns::range(i * f, f), columns_sharded_);
-      const std::size_t activated =
-          add(step::Gelu{}, dev, {up}, out_.ops[up].output, columns_sharded_);
+      std::size_t activated = 0;
+      if (m_.activation == Activation::swiglu) {
+        // The gate takes the same columns as FC1: the product is element by element.
+        const std::size_t gate =
+            linear<step::GateProjection>(dev, normed, IndexRuns::range(0, m_.hidden),
+                                         IndexRuns::range(i * f, f), columns_sharded_);
+        activated = add(step::SwiGlu{}, dev, {gate, up}, out_.ops[up].output, columns_sharded_);
+      } else {
+        activated = add(step::Gelu{}, dev, {up}, out_.ops[up].output, columns_sharded_);
+      }
       mlp_out[ii] = linear<step::Fc2>(dev, activated, IndexRuns::range(i * f, f),
                                       IndexRuns::range(0, m_.hidden), partial_);
     }

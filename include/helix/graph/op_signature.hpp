@@ -94,6 +94,7 @@ constexpr OpSignature signature(const Op& op, const Model& model, const Workload
           [&](const step::VProjection& l) { linear(l); },
           [&](const step::OutProjection& l) { linear(l); },
           [&](const step::Fc1& l) { linear(l); },
+          [&](const step::GateProjection& l) { linear(l); },
           [&](const step::Fc2& l) { linear(l); },
           [&](const step::AttentionScores& a) {
             expects({Shape{b, tokens, heads_width(a)}, Shape{b, keys, kv_width(a)}}, scores(a));
@@ -104,6 +105,10 @@ constexpr OpSignature signature(const Op& op, const Model& model, const Workload
           },
           [&](const step::Gelu&) {
             expects({Shape{b, tokens, width}}, Shape{b, tokens, width});
+          },
+          [&](const step::SwiGlu&) {
+            // gate and up, sliced alike
+            expects({Shape{b, tokens, width}, Shape{b, tokens, width}}, Shape{b, tokens, width});
           },
           [&](const step::AllReduce& c) { collective(c, width); },
           [&](const step::ReduceScatter& c) { collective(c, width * group_size(mesh, c.group)); },

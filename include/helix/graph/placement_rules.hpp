@@ -225,6 +225,7 @@ inline PlacementResult placement_rule(const Op& op, const std::vector<TensorPlac
                      [&](const step::VProjection& l) { linear(l); },
                      [&](const step::OutProjection& l) { linear(l); },
                      [&](const step::Fc1& l) { linear(l); },
+                     [&](const step::GateProjection& l) { linear(l); },
                      [&](const step::Fc2& l) { linear(l); },
                      [&](const step::AttentionScores&) { scores(); },
                      [&](const step::Softmax&) {
@@ -233,6 +234,11 @@ inline PlacementResult placement_rule(const Op& op, const std::vector<TensorPlac
                      },
                      [&](const step::AttentionContext&) { context(); },
                      [&](const step::ResidualAdd&) { same_inputs("the residual add"); },
+                     [&](const step::SwiGlu&) {
+                       no_partial("SwiGLU", 0);
+                       no_partial("SwiGLU", 1);
+                       same_inputs("SwiGLU");
+                     },
                      [&](const step::Gelu&) {
                        no_partial("GELU");
                        r.output = input(0);

@@ -32,7 +32,9 @@ enum class OpKind : std::uint8_t {
   out_projection,    ///< context @ Wo[rows, :], a partial sum of the block output
   residual_add,      ///< x + branch
   fc1,               ///< a @ W1[:, cols]
+  gate_projection,   ///< SwiGLU: a @ W_gate[:, cols], the same columns as FC1
   gelu,              ///< tanh-approximated GELU
+  swiglu,            ///< SiLU(gate) ⊙ up
   fc2,               ///< h @ W2[rows, :], a partial sum
   all_reduce,        ///< collective: every member ends with the sum
   reduce_scatter,    ///< collective: member j ends with slice j (of the last dim) of the sum
@@ -43,7 +45,7 @@ enum class OpKind : std::uint8_t {
 
 /// The full (unsharded) weights of one block; each is held by the Linear step that names it
 /// (`block_weights` below lists them from the steps).
-enum class Weight : std::uint8_t { wq, wk, wv, wo, w1, w2 };
+enum class Weight : std::uint8_t { wq, wk, wv, wo, w1, w2, w_gate };
 
 constexpr std::string_view weight_name(Weight w) {
   switch (w) {
@@ -59,6 +61,8 @@ constexpr std::string_view weight_name(Weight w) {
     return "w1";
   case Weight::w2:
     return "w2";
+  case Weight::w_gate:
+    return "w_gate";
   }
   return "?";
 }
@@ -75,6 +79,7 @@ constexpr std::array<std::int64_t, 2> full_weight_shape(const Model& model, Weig
   case Weight::wo:
     return {attention_width(model), model.hidden};
   case Weight::w1:
+  case Weight::w_gate:
     return {model.hidden, model.ffn_hidden};
   case Weight::w2:
     break;
@@ -271,10 +276,21 @@ struct Fc1 : LinearSlice {
   static constexpr std::string_view name = "fc1", color = "#fdb462";
   friend constexpr bool operator==(const Fc1&, const Fc1&) = default;
 };
+struct GateProjection : LinearSlice {
+  static constexpr Weight weight = Weight::w_gate;
+  static constexpr OpKind kind = OpKind::gate_projection;
+  static constexpr std::string_view name = "gate_projection", color = "#fdd0a2";
+  friend constexpr bool operator==(const GateProjection&, const GateProjection&) = default;
+};
 struct Gelu {
   static constexpr OpKind kind = OpKind::gelu;
   static constexpr std::string_view name = "gelu", color = "#fee391";
   friend constexpr bool operator==(const Gelu&, const Gelu&) = default;
+};
+struct SwiGlu {
+  static constexpr OpKind kind = OpKind::swiglu;
+  static constexpr std::string_view name = "swiglu", color = "#fec44f";
+  friend constexpr bool operator==(const SwiGlu&, const SwiGlu&) = default;
 };
 struct Fc2 : LinearSlice {
   static constexpr Weight weight = Weight::w2;
@@ -316,8 +332,8 @@ using Step =
     std::variant<step::Input, step::KVCache, step::Norm, step::QProjection, step::KProjection,
                  step::VProjection, step::KVAppend, step::AttentionScores, step::Softmax,
                  step::AttentionContext, step::OutProjection, step::ResidualAdd, step::Fc1,
-                 step::Gelu, step::Fc2, step::AllReduce, step::ReduceScatter, step::AllGather,
-                 step::Transfer, step::Output>;
+                 step::GateProjection, step::Gelu, step::SwiGlu, step::Fc2, step::AllReduce,
+                 step::ReduceScatter, step::AllGather, step::Transfer, step::Output>;
 
 inline constexpr std::size_t op_kind_count = std::variant_size_v<Step>;
 
@@ -403,6 +419,11 @@ constexpr auto linear_step_weights(std::index_sequence<I...>) {
 inline constexpr auto block_weights =
     detail::linear_step_weights(std::make_index_sequence<op_kind_count>{});
 inline constexpr std::size_t weight_count = block_weights.size();
+
+/// Whether `model`'s blocks hold `weight`: W_gate only with a SwiGLU MLP.
+constexpr bool uses_weight(const Model& model, Weight weight) {
+  return weight != Weight::w_gate || model.activation == Activation::swiglu;
+}
 
 namespace detail {
 constexpr bool weights_distinct() {

@@ -115,6 +115,7 @@ inline nlohmann::json npy_sizes_json(const Model& model, const Workload& workloa
           {"batch", model.batch},
           {"seq_len", model.seq_len},
           {"norm", std::string(norm_name(model.norm))},
+          {"activation", std::string(activation_name(model.activation))},
           {"workload", std::string(phase_name(workload.phase))}};
 }
 

@@ -206,8 +206,9 @@ write_numerics_npy(const std::filesystem::path& folder, const Model& model,
   for (std::int64_t l = 0; l < model.layers; ++l) {
     const numerics::LayerWeights<Scalar>& w = weights.layers[static_cast<std::size_t>(l)];
     const std::string layer = "layer" + std::to_string(l) + "_";
-    for (const Weight which :
-         {Weight::wq, Weight::wk, Weight::wv, Weight::wo, Weight::w1, Weight::w2}) {
+    for (const Weight which : block_weights) {
+      if (!uses_weight(model, which))
+        continue;
       const Matrix<Scalar>& m = w.weight(which);
       put(layer + std::string(weight_name(which)) + ".npy", m, {m.rows(), m.cols()});
     }

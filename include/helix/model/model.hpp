@@ -12,7 +12,13 @@ enum class Norm : std::uint8_t { none, layernorm, rmsnorm };
 constexpr std::string_view norm_name(Norm norm) {
   return norm == Norm::layernorm ? "layernorm" : norm == Norm::rmsnorm ? "rmsnorm" : "none";
 }
-enum class Activation : std::uint8_t { gelu };
+/// The MLP: `gelu` is GELU(a W1) W2 (GPT-3); `swiglu` is (SiLU(a W_gate) ⊙ a W1) W2 (LLaMA, PaLM),
+/// a third weight of the same shape as W1.
+enum class Activation : std::uint8_t { gelu, swiglu };
+
+constexpr std::string_view activation_name(Activation activation) {
+  return activation == Activation::swiglu ? "swiglu" : "gelu";
+}
 
 /// A decoder-only transformer block stack, with every size a named field.
 /// Attention width is `heads * head_dim`, which need not equal `hidden`.
@@ -43,6 +49,11 @@ struct Model {
   constexpr Model with_batch(std::int64_t v) const { return with(&Model::batch, v); }
   constexpr Model with_seq_len(std::int64_t v) const { return with(&Model::seq_len, v); }
   constexpr Model with_dtype_bytes(std::int64_t v) const { return with(&Model::dtype_bytes, v); }
+  constexpr Model with_activation(Activation v) const {
+    Model copy = *this;
+    copy.activation = v;
+    return copy;
+  }
   constexpr Model with_norm(Norm v) const {
     Model copy = *this;
     copy.norm = v;
@@ -86,7 +97,7 @@ constexpr std::int64_t norm_parameters(const Model& m) {
 constexpr std::int64_t parameters_per_layer(const Model& m) {
   const std::int64_t attention =
       m.hidden * attention_width(m) + 2 * m.hidden * kv_width(m) + attention_width(m) * m.hidden;
-  const std::int64_t mlp = 2 * m.hidden * m.ffn_hidden;
+  const std::int64_t mlp = (m.activation == Activation::swiglu ? 3 : 2) * m.hidden * m.ffn_hidden;
   return attention + mlp + 2 * norm_parameters(m);
 }
 

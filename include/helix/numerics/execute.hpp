@@ -221,6 +221,7 @@ private:
                 [&](const step::VProjection& s) { linear_step(s); },
                 [&](const step::OutProjection& s) { linear_step(s); },
                 [&](const step::Fc1& s) { linear_step(s); },
+                [&](const step::GateProjection& s) { linear_step(s); },
                 [&](const step::Fc2& s) { linear_step(s); },
                 [&](const step::KVAppend&) {
                   computed(append_per_sequence<Scalar>(in(0), in(1), op.output[0]));
@@ -239,6 +240,7 @@ private:
                   computed(std::move(sum));
                 },
                 [&](const step::Gelu&) { computed(apply_gelu(in(0))); },
+                [&](const step::SwiGlu&) { computed(apply_swiglu(in(0), in(1))); },
                 [&](const step::Output&) {
                   record(v, result_.outputs, in(0));
                   computed(in(0));

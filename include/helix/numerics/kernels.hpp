@@ -52,6 +52,12 @@ Matrix<Scalar> apply_gelu(const Matrix<Scalar>& u) {
   });
 }
 
+/// SwiGLU's gating, element by element: SiLU(gate) ⊙ up = gate · up / (1 + e^(−gate)).
+template <std::floating_point Scalar>
+Matrix<Scalar> apply_swiglu(const Matrix<Scalar>& gate, const Matrix<Scalar>& up) {
+  return gate.binaryExpr(up, [](Scalar g, Scalar u) { return g * u / (1 + std::exp(-g)); });
+}
+
 /// In place: each row of `scores` holds one query's raw dot products with `keys` keys; divides by
 /// sqrt(head_dim), masks keys after the query when `causal`, and takes the softmax. Row r is query
 /// r mod `queries` of its (sequence, head), and the queries are the last `queries` positions of

@@ -43,7 +43,8 @@ void require_matching(const Model& model, const Workload& workload, const Weight
          std::to_string(model.layers));
   for (const LayerWeights<Scalar>& w : weights.layers)
     if (w.wq.rows() != model.hidden || w.wq.cols() != attention_width(model) ||
-        w.wk.cols() != kv_width(model) || w.w1.cols() != model.ffn_hidden)
+        w.wk.cols() != kv_width(model) || w.w1.cols() != model.ffn_hidden ||
+        (model.activation == Activation::swiglu && w.w_gate.cols() != model.ffn_hidden))
       fail("weights do not have the model's sizes");
   if (input.batch != model.batch || input.tokens != new_tokens(model, workload) ||
       input.x.rows() != input.batch * input.tokens || input.x.cols() != model.hidden)
@@ -115,8 +116,14 @@ ReferenceResult<Scalar> reference_forward(const Model& model, const Workload& wo
         context.block(b * tokens, h * d, tokens, d) = p * v.block(b * keys, g * d, keys, d);
       }
     const Matrix<Scalar> y = x + context * w.wo;
-    const Matrix<Scalar> up = apply_norm(model.norm, y, w.norm_gain[1], w.norm_shift[1]) * w.w1;
-    x = y + apply_gelu(up) * w.w2;
+    const Matrix<Scalar> normed = apply_norm(model.norm, y, w.norm_gain[1], w.norm_shift[1]);
+    const Matrix<Scalar> up = normed * w.w1;
+    if (model.activation == Activation::swiglu) {
+      const Matrix<Scalar> gate = normed * w.w_gate;
+      x = y + apply_swiglu(gate, up) * w.w2;
+    } else {
+      x = y + apply_gelu(up) * w.w2;
+    }
     result.layer_outputs.push_back(x);
     result.keys.push_back(std::move(k));
     result.values.push_back(std::move(v));

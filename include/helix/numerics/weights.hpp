@@ -32,6 +32,8 @@ inline constexpr std::uint64_t default_seed = 20240601;
 template <std::floating_point Scalar>
 struct LayerWeights {
   Matrix<Scalar> wq, wk, wv, wo, w1, w2;
+  /// SwiGLU's gate, [hidden, ffn_hidden]; empty for a GELU MLP.
+  Matrix<Scalar> w_gate;
   /// Index 0 is the norm before attention, 1 the norm before the MLP (NormSlot::index).
   std::array<RowVector<Scalar>, 2> norm_gain, norm_shift;
 
@@ -49,6 +51,8 @@ struct LayerWeights {
       return w1;
     case Weight::w2:
       break;
+    case Weight::w_gate:
+      return w_gate;
     }
     return w2;
   }
@@ -105,10 +109,10 @@ RowVector<Scalar> random_near(std::int64_t size, double center, double spread,
 
 } // namespace detail
 
-/// Every layer's weights, drawn in order (layer, then wq, wk, wv, wo, w1, w2 row by row, then
-/// the norms) from `std::mt19937_64{seed}`; entries have variance 1/fan_in so activations keep
-/// their scale through the stack. Double and float weights of one seed are the same numbers up
-/// to rounding.
+/// Every layer's weights, drawn in order (layer, then wq, wk, wv, wo, w1, w2, for SwiGLU w_gate,
+/// row by row, then the norms) from `std::mt19937_64{seed}`; entries have variance 1/fan_in so
+/// activations keep their scale through the stack. Double and float weights of one seed are the
+/// same numbers up to rounding.
 template <std::floating_point Scalar>
 Weights<Scalar> make_weights(const Model& model, std::uint64_t seed = default_seed) {
   std::mt19937_64 generator{seed};
@@ -126,6 +130,9 @@ Weights<Scalar> make_weights(const Model& model, std::uint64_t seed = default_se
     w.wo = draw(attention, h);
     w.w1 = draw(h, model.ffn_hidden);
     w.w2 = draw(model.ffn_hidden, h);
+    // Drawn last among the matrices, so a GELU model's weights are what they always were.
+    if (model.activation == Activation::swiglu)
+      w.w_gate = draw(h, model.ffn_hidden);
     for (std::size_t slot = 0; slot < 2 && model.norm != Norm::none; ++slot) {
       w.norm_gain[slot] = detail::random_near<Scalar>(h, 1.0, 0.1, generator);
       if (model.norm == Norm::layernorm)

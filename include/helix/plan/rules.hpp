@@ -288,7 +288,8 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
     }
   // FLOPs of the whole forward, each term an upper bound and the sum checked: Q/K/V/out
   // projections ≤ 8·B·S·h·heads·head_dim per layer, scores and context 4·B·heads·S·(S+1)·head_dim,
-  // MLP 4·B·S·h·ffn, softmax 5·B·heads·S·(S+1), GELU 8·B·S·ffn, two norms and two residual adds
+  // MLP ≤ 6·B·S·h·ffn (SwiGLU's three matrices; GELU's two make 4), softmax 5·B·heads·S·(S+1),
+  // activation ≤ 8·B·S·ffn (GELU; SwiGLU 5), two norms and two residual adds
   // ≤ 12·B·S·h.
   const std::int64_t keys = m.seq_len + 1;
   std::int64_t forward_flops = 0;
@@ -297,8 +298,8 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
                 {8, m.layers, m.batch, m.seq_len, m.hidden, m.heads, m.head_dim}},
            Size{"attention FLOPs = 4 × layers × batch × heads × seq_len × (seq_len + 1) × head_dim",
                 {4, m.layers, m.batch, m.heads, m.seq_len, keys, m.head_dim}},
-           Size{"MLP FLOPs = 4 × layers × batch × seq_len × hidden × ffn_hidden",
-                {4, m.layers, m.batch, m.seq_len, m.hidden, m.ffn_hidden}},
+           Size{"MLP FLOPs = 6 × layers × batch × seq_len × hidden × ffn_hidden",
+                {6, m.layers, m.batch, m.seq_len, m.hidden, m.ffn_hidden}},
            Size{"softmax FLOPs = 5 × layers × batch × heads × seq_len × (seq_len + 1)",
                 {5, m.layers, m.batch, m.heads, m.seq_len, keys}},
            Size{"GELU FLOPs = 8 × layers × batch × seq_len × ffn_hidden",
@@ -317,17 +318,17 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
     }
   }
 
-  // Vertices per forward (one replica, one microbatch): per layer and device at most 18 compute
-  // ops (14, plus a KV cache and append for K and V in decode) and at most 9 collective vertices
-  // (3 all-reduces of 3 phases, each phase at most one vertex per device); per device an input,
-  // an output and a transfer per stage boundary.
-  // 29·max(layers, stages) ≥ 27·layers + stages + 1, without a sum that could overflow.
-  const detail::CheckedProduct vertices{p.data_parallel, w.microbatches, tensor_degree(p), 29,
+  // Vertices per forward (one replica, one microbatch): per layer and device at most 20 compute
+  // ops (14, a gate and SwiGLU, a KV cache and append for K and V in decode) and at most 9
+  // collective vertices (3 all-reduces of 3 phases, each phase at most one vertex per device);
+  // per device an input, an output and a transfer per stage boundary.
+  // 31·max(layers, stages) ≥ 29·layers + stages + 1, without a sum that could overflow.
+  const detail::CheckedProduct vertices{p.data_parallel, w.microbatches, tensor_degree(p), 31,
                                         m.layers > p.pipeline_stages ? m.layers
                                                                      : p.pipeline_stages};
   if (vertices.overflow)
     sheet.fail(dag_size, vertices.culprit_a, vertices.culprit_b,
-               "vertex bound = data parallel × microbatches × tensor degree × 29 × "
+               "vertex bound = data parallel × microbatches × tensor degree × 31 × "
                "max(layers, stages), past 64 bits");
   else if (vertices.value > max_dag_vertices)
     sheet.fail(dag_size, vertices.value, max_dag_vertices);

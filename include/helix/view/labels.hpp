@@ -128,11 +128,13 @@ inline std::string vertex_name(const Graph& dag, Vertex v) {
                             [&](const step::Input&) { return kind; },
                             [&](const step::Output&) { return kind; },
                             [&](const step::Gelu&) { return kind; },
+                            [&](const step::SwiGlu&) { return kind; },
                             [&](const step::QProjection& l) { return linear(l); },
                             [&](const step::KProjection& l) { return linear(l); },
                             [&](const step::VProjection& l) { return linear(l); },
                             [&](const step::OutProjection& l) { return linear(l); },
                             [&](const step::Fc1& l) { return linear(l); },
+                            [&](const step::GateProjection& l) { return linear(l); },
                             [&](const step::Fc2& l) { return linear(l); },
                             [&](const step::KVCache& c) {
                               return kind + (c.values ? " values" : " keys") + heads(c);

@@ -65,6 +65,8 @@ inline BlockKey block_key(const Graph& dag, Vertex v) {
                             [&](const step::VProjection&) { return compute; },
                             [&](const step::OutProjection&) { return compute; },
                             [&](const step::Fc1&) { return compute; },
+                            [&](const step::GateProjection&) { return compute; },
+                            [&](const step::SwiGlu&) { return compute; },
                             [&](const step::Fc2&) { return compute; },
                             [&](const step::KVCache&) { return compute; },
                             [&](const step::KVAppend&) { return compute; },
