@@ -317,6 +317,24 @@ TEST_CASE("shrink keeps every divisibility a plan needs and the seed's verificat
   }
 }
 
+TEST_CASE("shrink keeps two query and two kv heads per device wherever the full split has them") {
+  // gpt3_175b tp=8: 12 heads (and kv heads) per device in full → 8 · 2 = 16 kv heads, grouping 1.
+  const Model gpt = helix::models::shrink(helix::models::gpt3_175b, helix::parse_plan("tp=8"));
+  CHECK(gpt.kv_heads == 16);
+  CHECK(gpt.heads == 16);
+  // llama3_70b tp=16 replicates its 8 kv heads; 64 / 16 = 4 query heads per device in full →
+  // lcm(16, 8) · 2 = 32 query heads, 2 per device, the 8 kv heads kept.
+  const Model llama = helix::models::shrink(helix::models::llama3_70b, helix::parse_plan("tp=16"));
+  CHECK(llama.kv_heads == 8);
+  CHECK(llama.heads == 32);
+  // llama3_70b tp=8: one kv head per device in full, so one here; 4 query heads each.
+  const Model one = helix::models::shrink(helix::models::llama3_70b, helix::parse_plan("tp=8"));
+  CHECK(one.kv_heads == 8);
+  CHECK(one.heads == 32);
+  for (const auto& [model, plan] : {std::pair{gpt, "tp=8"}, std::pair{llama, "tp=16"}})
+    check_passes(model, plan);
+}
+
 TEST_CASE("the numerics report names the plan, both precisions and the verdict") {
   std::ostringstream out;
   const helix::numerics::PlanNumerics result =

@@ -15,8 +15,10 @@ namespace helix::models {
 
 /// A model that every plan in `plans` partitions the same way it partitions `model`:
 /// - heads and kv heads kept up to 32 heads; above, kv heads = the lcm of the plans' head splits
-///   with up to 4 query heads each (or, when a plan replicates kv heads, the kv heads kept and
-///   heads = lcm(head splits, kv heads));
+///   times the kv heads per device (at most 2: as many as the full split gives every plan) with
+///   up to 4 query heads each; or, when a plan replicates kv heads, the kv heads kept and
+///   heads = lcm(head splits, kv heads) times the query heads per device (at most 2). So a device
+///   holds two heads wherever the full split gives it two, and slicing inside a device shows;
 /// - head_dim the smallest multiple of every plan's dimension slices that is at least 8 (never
 ///   more than the model's);
 /// - hidden = heads · head_dim and ffn = 4 · hidden, which every tensor degree and group size
@@ -31,7 +33,12 @@ inline Model shrink(const Model& model, std::span<const PlanSpec> plans,
                     const Workload& workload = {}) {
   std::int64_t slices = 1, splits = 1, stages = 1, replicas = 1;
   bool explicit_split = false, replicated_kv = false;
+  // Heads per device in the full model's split, for the plan that gives fewest, at most 2.
+  std::int64_t heads_per_device = 2, kv_heads_per_device = 2;
   for (const PlanSpec& p : plans) {
+    heads_per_device = std::min(heads_per_device, model.heads / head_split(p));
+    if (head_split(p) <= model.kv_heads)
+      kv_heads_per_device = std::min(kv_heads_per_device, model.kv_heads / head_split(p));
     slices = std::lcm(slices, head_dim_split(p));
     splits = std::lcm(splits, head_split(p));
     stages = std::max(stages, p.pipeline_stages);
@@ -41,11 +48,12 @@ inline Model shrink(const Model& model, std::span<const PlanSpec> plans,
   }
   Model small = model;
   if (model.heads > 32) {
-    // kv heads = the head splits' lcm (or the kv heads of a replicating plan) keeps every kv
-    // rule; up to 4 query heads per kv head keep the grouping visible.
-    small.kv_heads = replicated_kv ? model.kv_heads : splits;
-    small.heads = replicated_kv ? std::lcm(splits, model.kv_heads)
-                                : splits * std::min<std::int64_t>(model.heads / model.kv_heads, 4);
+    // kv heads a multiple of the head splits' lcm (or the kv heads of a replicating plan) keeps
+    // every kv rule; up to 4 query heads per kv head keep the grouping visible.
+    const std::int64_t group = std::min<std::int64_t>(model.heads / model.kv_heads, 4);
+    small.kv_heads = replicated_kv ? model.kv_heads : splits * kv_heads_per_device;
+    small.heads = replicated_kv ? std::lcm(splits, model.kv_heads) * heads_per_device
+                                : small.kv_heads * group;
   }
   const std::int64_t at_least_8 = (8 + slices - 1) / slices * slices;
   small.head_dim = std::min(model.head_dim, at_least_8);
