@@ -307,25 +307,45 @@ struct Context {
 /// Step 1: the command line. Returns the exit code when the run ends here (--help, bad syntax).
 std::optional<int> parse_options(int argc, char** argv, Options& o) {
   CLI::App app{"helix_deploy: build, check and draw transformer partition schemes"};
-  app.add_option("--model", o.model_name, "model preset: " + known_models())->capture_default_str();
-  app.add_option("--plan", o.plans, "plan text such as pp=2,tg=4x4 (repeatable)")
-      ->capture_default_str();
-  app.add_option("--out", o.out, "folder for the DOT (and SVG) files")->capture_default_str();
-  app.add_option("--workload", o.phase, "prefill or decode")
+  // Defaults are said in words: CLI11 would print the plan list as one bracketed value.
+  app.add_option("--model", o.model_name,
+                 "model preset, one of " + known_models() + " (default: helix_seed)")
+      ->option_text("NAME");
+  app.add_option("--plan", o.plans,
+                 "a partition plan as text, e.g. pp=2,tg=4x4; give it once per plan to compare "
+                 "(default: the seed's two plans, pp=2,tg=4x4 and hp=4x4)")
+      ->option_text("PLAN ...");
+  app.add_option("--out", o.out, "folder for the DOT (and SVG) files (default: helix_out)")
+      ->option_text("DIR");
+  app.add_option("--workload", o.phase,
+                 "prefill (every token of the sequence) or decode (one new token against the "
+                 "KV cache) (default: prefill)")
       ->check(CLI::IsMember({"prefill", "decode"}))
-      ->capture_default_str();
+      ->option_text("PHASE");
   // Whether the count suits the model and plan (at least 1, divides the batch) is validate's.
-  app.add_option("--microbatches", o.microbatches_text, "pipeline microbatches")
-      ->capture_default_str();
-  app.add_option("--hardware", o.hardware_name, "hardware preset: h100_sxm_nvl8, gb200_nvl72")
-      ->capture_default_str();
+  app.add_option("--microbatches", o.microbatches_text,
+                 "pipeline microbatches per data-parallel replica: a whole number from 1 that "
+                 "divides the model's batch / data parallel (default: 1)")
+      ->option_text("N");
+  app.add_option("--hardware", o.hardware_name,
+                 "hardware preset, h100_sxm_nvl8 or gb200_nvl72 (default: h100_sxm_nvl8)")
+      ->option_text("NAME");
   app.add_option("--baseline", o.baseline_text,
-                 "plan the claims are judged against (default: hp=4x4 when given, else the first)");
+                 "the plan the seed's claims are judged against, one of the --plan (default: "
+                 "hp=4x4 when given, else the first)")
+      ->option_text("PLAN");
   app.add_flag("--verify,!--no-verify", o.verify,
-               "verify numerics on a shrunk model (on by default)");
-  app.add_option("--dump-npy", o.npy_folder, "folder for x, weights and outputs as .npy");
-  app.add_option("--json", o.json_file, "write the comparison as JSON to this file");
-  app.add_flag("--overlap", o.overlap, "let communication overlap compute in the timeline");
+               "verify numerics on a shrunk model (default: on; --no-verify skips it)");
+  app.add_option("--dump-npy", o.npy_folder,
+                 "write x, the weights and every plan's output as .npy to this folder, made if "
+                 "missing (default: none)")
+      ->option_text("DIR");
+  app.add_option("--json", o.json_file,
+                 "write the comparison as JSON to this file; its folder must exist (default: "
+                 "none)")
+      ->option_text("FILE");
+  app.add_flag("--overlap", o.overlap,
+               "let communication overlap compute in the timeline (default: off)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -408,6 +428,9 @@ std::optional<std::string> first_unwritable(const Options& o,
       return "--json '" + o.json_file + "': it is a folder, not a file";
     const std::filesystem::path parent =
         json_path.has_parent_path() ? json_path.parent_path() : std::filesystem::path(".");
+    // A file name is not a request for folders: a typo in the folder should not make one.
+    if (!std::filesystem::is_directory(parent, error))
+      return "--json '" + o.json_file + "': its folder '" + parent.string() + "' does not exist";
     if (const auto why = unwritable_folder(parent, created))
       return "--json '" + o.json_file + "': its folder '" + parent.string() + "': " + *why;
   }

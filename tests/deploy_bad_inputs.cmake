@@ -30,7 +30,8 @@ set(cases
   "--json|/proc/helix_cannot_be_here/x.json" "--json"
   "--dump-npy|${WORK}/a_file"      "--dump-npy"
   "--baseline|tp=3x"               "--baseline"
-  "--dump-npy|npy/x|--json|j/r.json|--out|${WORK}/a_file" "--out"
+  "--dump-npy|npy/x|--json|r.json|--out|${WORK}/a_file" "--out"
+  "--json|missing/r.json"          "--json 'missing/r.json': its folder 'missing' does not exist"
 )
 list(LENGTH cases n)
 math(EXPR last "${n} - 1")
