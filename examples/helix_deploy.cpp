@@ -278,6 +278,8 @@ struct Options {
   std::vector<std::string> plans{"pp=2,tg=4x4", "hp=4x4"};
   std::string phase = "prefill";
   std::string microbatches_text = "1";
+  std::string batch_text;        ///< empty: the model's
+  std::string input_tokens_text; ///< empty: the model's seq_len
   std::string out = "helix_out";
   std::string hardware_name = "h100_sxm_nvl8";
   std::string baseline_text;
@@ -327,6 +329,14 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
                  "pipeline microbatches per data-parallel replica: a whole number from 1 that "
                  "divides the model's batch / data parallel (default: 1)")
       ->option_text("N");
+  app.add_option("--batch", o.batch_text,
+                 "sequences in the batch (default: the model's; 1 for every preset but "
+                 "helix_seed's 1024)")
+      ->option_text("N");
+  app.add_option("--input-tokens,--seq", o.input_tokens_text,
+                 "prompt length in tokens: prefill runs them all, decode attends to them as its "
+                 "KV cache (default: the model's seq_len)")
+      ->option_text("N");
   app.add_option("--hardware", o.hardware_name,
                  "hardware preset, h100_sxm_nvl8 or gb200_nvl72 (default: h100_sxm_nvl8)")
       ->option_text("NAME");
@@ -371,9 +381,20 @@ Context read_inputs(const Options& o) {
   if (!hardware)
     throw BadInput("unknown --hardware '" + o.hardware_name +
                    "'; known: h100_sxm_nvl8, gb200_nvl72");
+  // Sizes are read as text like --microbatches; whether they suit the plan is validate's.
+  const auto size = [](const std::string& text, std::string_view option,
+                       std::int64_t otherwise) -> std::int64_t {
+    if (text.empty())
+      return otherwise;
+    const std::optional<std::int64_t> value = parse_count(text);
+    if (!value)
+      throw BadInput(std::string(option) + " '" + text + "' is not a whole number from 0 to 10^15");
+    return *value;
+  };
   Context c;
   c.options = o;
-  c.model = *model;
+  c.model = model->with_batch(size(o.batch_text, "--batch", model->batch))
+                .with_seq_len(size(o.input_tokens_text, "--input-tokens", model->seq_len));
   c.workload = {o.phase == "decode" ? helix::Phase::decode : helix::Phase::prefill, *microbatches};
   c.hardware = hardware;
   return c;

@@ -31,6 +31,11 @@ set(cases
   "--dump-npy|${WORK}/a_file"      "--dump-npy"
   "--baseline|tp=3x"               "--baseline"
   "--dump-npy|npy/x|--json|r.json|--out|${WORK}/a_file" "--out"
+  "--batch|0"                      "(batch: value = 0, minimum = 1)"
+  "--batch|abc"                    "--batch 'abc' is not a whole number"
+  "--seq|0"                        "(seq_len: value = 0, minimum = 1)"
+  "--input-tokens|99999999999999999999" "--input-tokens '99999999999999999999'"
+  "--batch|3|--plan|dp=2"          "batch vs data parallel and microbatches"
   "--json|missing/r.json"          "--json 'missing/r.json': its folder 'missing' does not exist"
 )
 list(LENGTH cases n)
