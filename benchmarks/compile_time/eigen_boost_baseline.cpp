@@ -7,7 +7,9 @@
 #include <iterator>
 #include <vector>
 
-double baseline_eigen(const Eigen::MatrixXd& a) { return a.sum(); }
+double baseline_eigen(const Eigen::MatrixXd& a) {
+  return a.sum();
+}
 
 std::size_t baseline_boost() {
   boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS> g(3);

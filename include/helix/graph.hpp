@@ -13,4 +13,5 @@
 #include "helix/graph/placement_rules.hpp"
 #include "helix/graph/shape.hpp"
 #include "helix/graph/shape_rules.hpp"
+#include "helix/graph/step_data.hpp"
 #include "helix/graph/steps.hpp"

@@ -83,9 +83,10 @@ private:
   std::int64_t replica_ = 0, microbatch_ = 0, batch_begin_ = 0, stage_ = 0, layer_ = -1;
   std::int64_t logical_ = 0;
   // The placements the scheme intends (Megatron's recipe over the stage's tensor axes): what is
-  // whole, sharded by heads, by kv heads, by FC1 columns, and what is a partial sum.
-  TensorPlacement whole_{}, heads_sharded_{}, kv_sharded_{}, scores_partial_{}, scores_whole_{},
-      partial_{}, columns_sharded_{}, scattered_{}, across_groups_{};
+  // whole; sharded along hidden-like columns on every tensor axis (Q, the context, FC1's columns);
+  // sharded by kv heads; scores; partial sums; and the two hierarchical steps between.
+  TensorPlacement whole_{}, sharded_{}, kv_sharded_{}, scores_partial_{}, scores_whole_{},
+      partial_{}, scattered_{}, across_groups_{};
 
   /// `base` with `p` on each axis of `axes` that the mesh has.
   constexpr TensorPlacement with(TensorPlacement base, AxisMask axes, Placement p) const {
@@ -117,12 +118,11 @@ private:
     const auto heads = static_cast<AxisMask>(axis_bit(Role::tensor_group) | axis_bit(Role::tensor));
     const AxisMask dims = axis_bit(Role::head_dim);
     whole_ = with(TensorPlacement{}, axis_bit(Role::data), Placement::shard(0));
-    heads_sharded_ = with(whole_, tensor_axes, S2);
+    sharded_ = with(whole_, tensor_axes, S2);
     kv_sharded_ = with(with(whole_, kv_head_axes(), S2), dims, S2);
     scores_whole_ = with(whole_, heads, S1);
     scores_partial_ = with(scores_whole_, dims, P);
     partial_ = with(whole_, tensor_axes, P);
-    columns_sharded_ = with(whole_, tensor_axes, S2);
     scattered_ = with(with(whole_, axis_bit(Role::tensor), S2), axis_bit(Role::tensor_group), P);
     across_groups_ = with(whole_, axis_bit(Role::tensor), S2);
   }
@@ -151,25 +151,35 @@ private:
     return op;
   }
 
+  /// Appends `op` (its expected inputs from its step: what arrives is what its producers make,
+  /// and the shape rules compare the two, so a wrong slice or wiring cannot pass as consistent)
+  /// with the placement it makes; returns its id.
+  constexpr std::size_t append(Op op, const TensorPlacement& placement) {
+    const OpSignature expected = signature(op, m_, out_.workload, out_.mesh);
+    op.inputs = expected.inputs;
+    op.input_count = expected.input_count;
+    out_.ops.push_back(op);
+    out_.placements.push_back(placement);
+    return out_.ops.size() - 1;
+  }
+
+  /// The tensor `producer` makes, into `consumer`'s `port`, living on `device`.
+  constexpr void connect(std::size_t producer, std::size_t consumer, std::int64_t device,
+                         std::size_t port) {
+    out_.edges.push_back(LoweredEdge{producer, consumer,
+                                     Tensor{out_.ops[producer].output, m_.dtype_bytes, device, port,
+                                            out_.placements[producer]}});
+  }
+
   constexpr std::size_t add(const Step& step, std::int64_t device,
                             std::initializer_list<std::size_t> args, Shape output,
                             const TensorPlacement& placement) {
     Op op = stamped(step, device);
     op.output = output;
-    // What the op expects comes from its step; what arrives is what its producers make. The
-    // shape rules compare the two, so a wrong slice or wiring here cannot pass as consistent.
-    const OpSignature expected = signature(op, m_, out_.workload, out_.mesh);
-    op.inputs = expected.inputs;
-    op.input_count = expected.input_count;
-    const std::size_t id = out_.ops.size();
+    const std::size_t id = append(op, placement);
     std::size_t port = 0;
-    for (std::size_t arg : args) {
-      const Op& producer = out_.ops[arg];
-      out_.edges.push_back(LoweredEdge{
-          arg, id, Tensor{producer.output, m_.dtype_bytes, device, port++, out_.placements[arg]}});
-    }
-    out_.ops.push_back(op);
-    out_.placements.push_back(placement);
+    for (std::size_t arg : args)
+      connect(arg, id, device, port++);
     return id;
   }
 
@@ -196,19 +206,10 @@ private:
     step.group = group;
     Op op = stamped(step, -1);
     op.output = output;
-    const OpSignature expected = signature(op, m_, out_.workload, out_.mesh);
-    op.inputs = expected.inputs;
-    op.input_count = expected.input_count;
-    const std::size_t id = out_.ops.size();
-    for (std::size_t member = 0; member < inputs.size(); ++member) {
-      const Op& producer = out_.ops[inputs[member]];
-      const std::int64_t device = group_member(out_.mesh, group, static_cast<std::int64_t>(member));
-      out_.edges.push_back(LoweredEdge{inputs[member], id,
-                                       Tensor{producer.output, m_.dtype_bytes, device, member,
-                                              out_.placements[inputs[member]]}});
-    }
-    out_.ops.push_back(op);
-    out_.placements.push_back(placement);
+    const std::size_t id = append(op, placement);
+    for (std::size_t member = 0; member < inputs.size(); ++member)
+      connect(inputs[member], id, group_member(out_.mesh, group, static_cast<std::int64_t>(member)),
+              member);
     return id;
   }
 
@@ -225,9 +226,11 @@ private:
         } else {
           const std::size_t from = x[ii];
           const std::int64_t source = out_.ops[from].device;
-          x[ii] = add(step::Transfer{source, rank(stage_, i)}, -1, {from}, hidden_shape(), whole_);
+          Op send = stamped(step::Transfer{source, rank(stage_, i)}, -1);
+          send.output = hidden_shape();
+          x[ii] = append(send, whole_);
           // A transfer's input lives on the sender; its output on the receiver.
-          out_.edges.back().tensor.device = source;
+          connect(from, x[ii], source, 0);
         }
       }
       const std::int64_t first = first_layer_of_stage(m_, p_, stage_);
@@ -278,8 +281,7 @@ private:
       const std::size_t normed = norm(dev, x[ii], 0);
       const IndexRuns all_rows = IndexRuns::range(0, m_.hidden);
       const std::size_t q = linear<step::QProjection>(
-          dev, normed, all_rows, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads},
-          heads_sharded_);
+          dev, normed, all_rows, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads}, sharded_);
       const IndexRuns kv_cols{a.kv_head_begin * d + a.dim_begin, a.dims, d, a.kv_heads};
       std::size_t k = linear<step::KProjection>(dev, normed, all_rows, kv_cols, kv_sharded_);
       v[ii] = linear<step::VProjection>(dev, normed, all_rows, kv_cols, kv_sharded_);
@@ -318,7 +320,7 @@ private:
           add(step::Softmax{a, out_.workload.phase == Phase::prefill}, dev, {scores[ii]},
               score_shape, out_.placements[scores[ii]]);
       const std::size_t context = add(step::AttentionContext{a}, dev, {probabilities, v[ii]},
-                                      Shape{b_, tokens_, a.heads * a.dims}, heads_sharded_);
+                                      Shape{b_, tokens_, a.heads * a.dims}, sharded_);
       attention_out[ii] = linear<step::OutProjection>(
           dev, context, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads},
           IndexRuns::range(0, m_.hidden), partial_);
@@ -334,16 +336,15 @@ private:
                   hidden_shape(), whole_);
       const std::size_t normed = norm(dev, y[ii], 1);
       const std::size_t up = linear<step::Fc1>(dev, normed, IndexRuns::range(0, m_.hidden),
-                                               IndexRuns::range(i * f, f), columns_sharded_);
+                                               IndexRuns::range(i * f, f), sharded_);
       std::size_t activated = 0;
       if (m_.activation == Activation::swiglu) {
         // The gate takes the same columns as FC1: the product is element by element.
-        const std::size_t gate =
-            linear<step::GateProjection>(dev, normed, IndexRuns::range(0, m_.hidden),
-                                         IndexRuns::range(i * f, f), columns_sharded_);
-        activated = add(step::SwiGlu{}, dev, {gate, up}, out_.ops[up].output, columns_sharded_);
+        const std::size_t gate = linear<step::GateProjection>(
+            dev, normed, IndexRuns::range(0, m_.hidden), IndexRuns::range(i * f, f), sharded_);
+        activated = add(step::SwiGlu{}, dev, {gate, up}, out_.ops[up].output, sharded_);
       } else {
-        activated = add(step::Gelu{}, dev, {up}, out_.ops[up].output, columns_sharded_);
+        activated = add(step::Gelu{}, dev, {up}, out_.ops[up].output, sharded_);
       }
       mlp_out[ii] = linear<step::Fc2>(dev, activated, IndexRuns::range(i * f, f),
                                       IndexRuns::range(0, m_.hidden), partial_);

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -72,10 +73,13 @@ inline PlacementResult placement_rule(const Op& op, const std::vector<TensorPlac
     if (problem.empty())
       problem = what;
   };
-  std::vector<Role> roles;
+  // Called once per vertex of the DAG: the roles are a fixed array, not a heap allocation.
+  std::array<Role, role_count> stage_roles{};
+  std::size_t role_total = 0;
   for (std::size_t i = 0; i < mesh.axis_count; ++i)
     if (mesh.axes[i].role != Role::pipeline)
-      roles.push_back(mesh.axes[i].role);
+      stage_roles[role_total++] = mesh.axes[i].role;
+  const std::span<const Role> roles(stage_roles.data(), role_total);
   const auto input = [&](std::size_t port) {
     return port < in.size() ? in[port] : TensorPlacement{};
   };
