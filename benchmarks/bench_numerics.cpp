@@ -24,7 +24,6 @@ constexpr helix::Model larger{.layers = 2,
                               .ffn_hidden = 4096,
                               .batch = 2,
                               .seq_len = 256,
-                              .dtype_bytes = 2,
                               .norm = helix::Norm::layernorm};
 
 helix::Model model_for(std::int64_t which, const helix::PlanSpec& plan) {

@@ -24,7 +24,6 @@ int main(int argc, char** argv) {
                               .ffn_hidden = 256,
                               .batch = 2,
                               .seq_len = 16,
-                              .dtype_bytes = 2,
                               .norm = helix::Norm::rmsnorm,
                               .activation = helix::Activation::swiglu};
     const std::vector<helix::PlanSpec> plans{helix::parse_plan("tp=4"),

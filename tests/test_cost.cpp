@@ -286,7 +286,6 @@ TEST_CASE("peak activations: live tensors from producer through last consumer, a
                     .ffn_hidden = 256,
                     .batch = 1,
                     .seq_len = 16,
-                    .dtype_bytes = 2,
                     .norm = Norm::none};
   const Dag dag = build_dag(model, parse_plan("tp=1"), Workload::prefill());
   const cost::MemoryReport report = cost::memory(dag, cost::hardware::h100_sxm_nvl8);

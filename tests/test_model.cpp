@@ -42,7 +42,7 @@ TEST_CASE("helix_seed is the seed's model: 16 heads × 512 = hidden 8192, batch 
   CHECK(m.layers == 2);
   CHECK(m.ffn_hidden == 32768);
   CHECK(m.batch * m.seq_len == 10'240'000);
-  CHECK(m.dtype_bytes == 2);
+  CHECK(bits(m.dtype) == 16);
 }
 
 TEST_CASE("presets other than the seed default to batch 1 and their published sequence") {

@@ -64,7 +64,6 @@ constexpr Model gqa{.layers = 2,
                     .ffn_hidden = 256,
                     .batch = 2,
                     .seq_len = 16,
-                    .dtype_bytes = 2,
                     .norm = helix::Norm::rmsnorm};
 
 } // namespace
@@ -283,7 +282,6 @@ TEST_CASE("verify refuses a model too large for a CPU, naming the tensor size an
                         .ffn_hidden = 256,
                         .batch = 1,
                         .seq_len = 100'000,
-                        .dtype_bytes = 2,
                         .norm = helix::Norm::none};
   const auto decode = [&] {
     return helix::numerics::verify<double>(tiny_long, helix::parse_plan("tp=1"),

@@ -237,7 +237,7 @@ TEST_CASE("every rule holds for a plan that respects it and breaks, with its num
        {},
        "model size positive",
        "(head_dim: value = 0, minimum = 1)"},
-      {seed.with_seq_len(4'000'000'000), "tp=2", {}, "sizes fit 64-bit", "attention score bytes"},
+      {seed.with_seq_len(4'000'000'000), "tp=2", {}, "sizes fit 64-bit", "attention score bits"},
       // Degrees of 10^15 each: their product, 10^30, is past 2^63 ≈ 9.2·10^18.
       {seed,
        "tg=1000000000000000x1000000000000000",
@@ -262,7 +262,8 @@ TEST_CASE("every rule holds for a plan that respects it and breaks, with its num
              .ffn_hidden = 1,
              .batch = std::numeric_limits<std::int64_t>::max() / 24,
              .seq_len = 1,
-             .dtype_bytes = 1,
+             .dtype = DataType::fp4, // 4 bits per value: the sizes in bits still fit
+             .kv_dtype = DataType::fp4,
              .norm = Norm::layernorm},
        "tp=1",
        {},

@@ -75,13 +75,12 @@ TEST_CASE("each bad input gets an error naming its field and value, never a cras
       {seed.with_heads(0), "tp=1", {}, {"heads: value = 0"}},
       {seed.with_kv_heads(3), "tp=1", {}, {"heads vs kv heads", "kv heads = 3"}},
       {seed.with_ffn_hidden(0), "tp=1", {}, {"ffn_hidden: value = 0"}},
-      {seed.with_dtype_bytes(0), "tp=1", {}, {"dtype_bytes: value = 0"}},
       {seed.with_batch(1'000'000'000'000), "tp=1", {}, {"sizes fit 64-bit"}},
       {seed.with_hidden(4'000'000'000'000'000'000), "tp=1", {}, {"sizes fit 64-bit"}},
       {seed.with_layers(9'000'000'000'000'000'000).with_seq_len(4),
        "tp=1",
        {},
-       {"sizes fit 64-bit", "KV cache bytes"}},
+       {"sizes fit 64-bit", "KV cache bits"}},
       // workloads
       {small.with_seq_len(0), "tp=1", Workload::decode(), {"seq_len: value = 0"}},
       {small,
@@ -129,7 +128,6 @@ TEST_CASE("random small models and plans are rejected with a message, or build a
                 .ffn_hidden = 8 * pick(1, 8),
                 .batch = pick(1, 8),
                 .seq_len = pick(1, 6),
-                .dtype_bytes = 2,
                 .norm = static_cast<Norm>(pick(0, 2))};
     std::string plan;
     const auto add = [&](const std::string& descriptor) {

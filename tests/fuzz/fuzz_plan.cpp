@@ -26,7 +26,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                      .ffn_hidden = 8 * pick(5, 9),
                      .batch = pick(6, 9),
                      .seq_len = pick(7, 5),
-                     .dtype_bytes = 2,
                      .norm = static_cast<helix::Norm>(data[0] / 128 + data[1] / 128)};
   const std::string_view text(reinterpret_cast<const char*>(data + 8), size - 8);
   helix::PlanSpec plan;

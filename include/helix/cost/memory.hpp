@@ -57,7 +57,6 @@ template <class Graph = Dag>
 inline double peak_activation_bytes(const Graph& dag, std::int64_t device,
                                     const std::vector<Vertex>& sequence,
                                     std::vector<std::int64_t>& position) {
-  const std::int64_t dtype_bytes = dag[boost::graph_bundle].model.dtype_bytes;
   const std::size_t slots = sequence.size();
   for (std::size_t i = 0; i < slots; ++i)
     position[sequence[i]] = static_cast<std::int64_t>(i);
@@ -78,7 +77,7 @@ inline double peak_activation_bytes(const Graph& dag, std::int64_t device,
       if (t.device != device || at < 0)
         continue;
       last = std::max(last, at);
-      bytes = static_cast<double>(t.shape.elements() * dtype_bytes);
+      bytes = exact_bytes_of(static_cast<double>(t.shape.elements()), t.dtype);
     }
     if (last >= 0)
       live(static_cast<std::int64_t>(i), last, bytes);
@@ -88,7 +87,7 @@ inline double peak_activation_bytes(const Graph& dag, std::int64_t device,
       const Vertex u = boost::source(e, dag);
       if (dag[e].device == device && position[u] < 0 && !is_kv_tensor(dag[u].kind()))
         live(0, static_cast<std::int64_t>(i),
-             static_cast<double>(dag[e].shape.elements() * dtype_bytes));
+             exact_bytes_of(static_cast<double>(dag[e].shape.elements()), dag[e].dtype));
     }
   }
   double current = 0, peak = 0;
@@ -112,7 +111,7 @@ inline double peak_activation_bytes(const Graph& dag, std::int64_t device,
 template <class Graph = Dag>
 inline MemoryReport memory(const Graph& dag, const Hardware& hw) {
   const DagInfo& info = dag[boost::graph_bundle];
-  const std::int64_t dtype_bytes = info.model.dtype_bytes;
+  const DataType dtype = info.model.dtype;
   MemoryReport report;
   report.capacity_bytes = hw.memory_capacity_bytes;
   report.devices.resize(static_cast<std::size_t>(info.mesh.size()));
@@ -129,18 +128,19 @@ inline MemoryReport memory(const Graph& dag, const Hardware& hw) {
     DeviceMemory& m = report.devices[static_cast<std::size_t>(op.device)];
     if (const std::optional<WeightSlice> s = weight_slice_of(op)) {
       if (held.emplace(op.device, op.layer, static_cast<int>(s->weight)).second)
-        m.weight_bytes +=
-            static_cast<double>(s->slice.rows.total() * s->slice.cols.total() * dtype_bytes);
+        m.weight_bytes += exact_bytes_of(
+            static_cast<double>(s->slice.rows.total() * s->slice.cols.total()), dtype);
     } else if (const step::Norm* n = step_if<step::Norm>(op)) {
       if (held.emplace(op.device, op.layer, static_cast<int>(weight_count + n->slot)).second)
-        m.weight_bytes += static_cast<double>(norm_weights * dtype_bytes);
+        m.weight_bytes += exact_bytes_of(static_cast<double>(norm_weights), dtype);
     }
     const OpKind kind = op.kind();
     const bool cache = info.workload.phase == Phase::decode
                            ? kind == OpKind::kv_append
                            : kind == OpKind::k_projection || kind == OpKind::v_projection;
     if (cache)
-      m.kv_cache_bytes += static_cast<double>(op.output.elements() * dtype_bytes);
+      m.kv_cache_bytes +=
+          exact_bytes_of(static_cast<double>(op.output.elements()), info.model.kv_dtype);
   }
 
   const std::vector<std::vector<Vertex>> sequences = device_sequences(dag, schedule_order(dag));

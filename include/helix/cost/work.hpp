@@ -60,14 +60,14 @@ struct Work {
 /// Example: helix_seed `pp=2,tg=4x4`, FC1 on one GPU: x [1024, 10000, 8192] @ W1[:, 4096 cols]
 /// is 2 · 1024·10000 · 8192 · 4096 = 687,194,767,360,000 FLOPs.
 constexpr Work work(const Op& op, const Model& model, const Mesh& mesh) {
-  const std::int64_t dtype = model.dtype_bytes;
+  const DataType dtype = model.dtype;
   const auto elements = [](const Shape& s) { return s.elements(); };
   // Inputs and output once each, plus `held` elements of weights.
   const auto streamed = [&](std::int64_t held) {
     std::int64_t n = elements(op.output) + held;
     for (std::size_t i = 0; i < op.input_count && i < op.inputs.size(); ++i)
       n += elements(op.inputs[i]);
-    return n * dtype;
+    return bytes_of(n, dtype);
   };
   const auto compute = [&](std::int64_t flops, std::int64_t held) {
     return Work{flops, streamed(held), 0.0, 1, 0};
@@ -76,7 +76,7 @@ constexpr Work work(const Op& op, const Model& model, const Mesh& mesh) {
     const std::int64_t tokens = op.inputs[0][0] * op.inputs[0][1];
     return compute(2 * tokens * l.rows.total() * l.cols.total(), l.rows.total() * l.cols.total());
   };
-  const auto message = static_cast<double>(elements(op.inputs[0]) * dtype);
+  const auto message = exact_bytes_of(static_cast<double>(elements(op.inputs[0])), dtype);
   const auto group = [&](const step::Collective& c) { return group_size(mesh, c.group); };
   return visit_step(
       op, helix::detail::overloaded{
@@ -84,7 +84,7 @@ constexpr Work work(const Op& op, const Model& model, const Mesh& mesh) {
               [&](const step::Output&) { return Work{}; },
               [&](const step::KVCache&) { return Work{}; },
               [&](const step::KVAppend&) {
-                return Work{0, 2 * elements(op.inputs[1]) * dtype, 0.0, 1, 0};
+                return Work{0, bytes_of(2 * elements(op.inputs[1]), model.kv_dtype), 0.0, 1, 0};
               },
               [&](const step::Norm&) {
                 return compute(5 * elements(op.output), norm_parameters(model));

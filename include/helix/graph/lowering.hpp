@@ -166,9 +166,12 @@ private:
   /// The tensor `producer` makes, into `consumer`'s `port`, living on `device`.
   constexpr void connect(std::size_t producer, std::size_t consumer, std::int64_t device,
                          std::size_t port) {
-    out_.edges.push_back(LoweredEdge{producer, consumer,
-                                     Tensor{out_.ops[producer].output, m_.dtype_bytes, device, port,
-                                            out_.placements[producer]}});
+    const OpKind kind = out_.ops[producer].kind();
+    const DataType dtype =
+        kind == OpKind::kv_cache || kind == OpKind::kv_append ? m_.kv_dtype : m_.dtype;
+    out_.edges.push_back(LoweredEdge{
+        producer, consumer,
+        Tensor{out_.ops[producer].output, dtype, device, port, out_.placements[producer]}});
   }
 
   constexpr std::size_t add(const Step& step, std::int64_t device,

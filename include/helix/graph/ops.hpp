@@ -8,6 +8,7 @@
 #include "helix/graph/placement.hpp"
 #include "helix/graph/shape.hpp"
 #include "helix/graph/steps.hpp"
+#include "helix/model/data_type.hpp"
 #include "helix/plan/device_group.hpp"
 
 #include <array>
@@ -44,7 +45,7 @@ struct Op {
 /// member index when the consumer is a collective; `device` is where the tensor lives.
 struct Tensor {
   Shape shape{};
-  std::int64_t dtype_bytes = 2;
+  DataType dtype = DataType::bf16;
   std::int64_t device = -1;
   std::size_t port = 0;
   TensorPlacement placement{};

@@ -2,6 +2,8 @@
 // plan can be checked against it at compile time. Holds sizes only; no weights, no devices.
 #pragma once
 
+#include "helix/model/data_type.hpp"
+
 #include <cstdint>
 #include <string_view>
 
@@ -34,9 +36,18 @@ struct Model {
   std::int64_t ffn_hidden = 1;
   std::int64_t batch = 1;
   std::int64_t seq_len = 1;
-  std::int64_t dtype_bytes = 2;
+  /// Format of weights and activations.
+  DataType dtype = DataType::bf16;
+  /// Format of the KV cache (servers often keep it in fp8 while computing in bf16).
+  DataType kv_dtype = DataType::bf16;
   Norm norm = Norm::none;
   Activation activation = Activation::gelu;
+  /// Token vocabulary: 0 is a bare block stack (input and output are hidden states); otherwise a
+  /// token embedding comes first and a final norm and LM head last (see `padded_vocab`).
+  std::int64_t vocab = 0;
+  /// GPT-J / Falcon / PaLM block: attention and MLP read the same normed input and are added to
+  /// the residual together, y = x + Attention(n(x)) + MLP(n(x)), with one norm per layer.
+  bool parallel_block = false;
 
   friend constexpr bool operator==(const Model&, const Model&) = default;
 
@@ -48,7 +59,23 @@ struct Model {
   constexpr Model with_ffn_hidden(std::int64_t v) const { return with(&Model::ffn_hidden, v); }
   constexpr Model with_batch(std::int64_t v) const { return with(&Model::batch, v); }
   constexpr Model with_seq_len(std::int64_t v) const { return with(&Model::seq_len, v); }
-  constexpr Model with_dtype_bytes(std::int64_t v) const { return with(&Model::dtype_bytes, v); }
+  constexpr Model with_vocab(std::int64_t v) const { return with(&Model::vocab, v); }
+  constexpr Model with_dtype(DataType v) const {
+    Model copy = *this;
+    copy.dtype = v;
+    copy.kv_dtype = v;
+    return copy;
+  }
+  constexpr Model with_kv_dtype(DataType v) const {
+    Model copy = *this;
+    copy.kv_dtype = v;
+    return copy;
+  }
+  constexpr Model with_parallel_block(bool v) const {
+    Model copy = *this;
+    copy.parallel_block = v;
+    return copy;
+  }
   constexpr Model with_activation(Activation v) const {
     Model copy = *this;
     copy.activation = v;
@@ -91,18 +118,47 @@ constexpr std::int64_t norm_parameters(const Model& m) {
   return 0;
 }
 
+/// Norms in one block: two (before attention, before the MLP), one in a parallel block.
+constexpr std::int64_t norms_per_layer(const Model& m) {
+  return m.parallel_block ? 1 : 2;
+}
+
 /// Weights of one block: Wq [h, heads*d], Wk and Wv [h, kv*d], Wo [heads*d, h], W1 [h, f],
-/// W2 [f, h], plus one gain vector per norm (layernorm: gain and shift).
+/// W2 [f, h] (and W_gate [h, f] for SwiGLU), plus one gain vector per norm (layernorm: gain and
+/// shift).
 /// @post for gpt3_175b this is 12·h² = 1,811,939,328 (Narayanan et al. 2021, no biases).
 constexpr std::int64_t parameters_per_layer(const Model& m) {
   const std::int64_t attention =
       m.hidden * attention_width(m) + 2 * m.hidden * kv_width(m) + attention_width(m) * m.hidden;
   const std::int64_t mlp = (m.activation == Activation::swiglu ? 3 : 2) * m.hidden * m.ffn_hidden;
-  return attention + mlp + 2 * norm_parameters(m);
+  return attention + mlp + norms_per_layer(m) * norm_parameters(m);
 }
 
+/// Megatron-LM pads the vocabulary to a multiple of 128 (`--make-vocab-size-divisible-by`, times
+/// the tensor degree, which divides 128 for every power-of-two degree up to 128) so the embedding
+/// and LM head split evenly; the padded rows are never looked up and their logits are ignored.
+inline constexpr std::int64_t vocab_padding_multiple = 128;
+
+/// The vocabulary rows the embedding and LM head hold: `vocab` rounded up to a multiple of 128.
+///
+/// Example: GPT-3's 50,257 tokens are held as 50,304 rows; Llama 3's 128,256 need no padding.
+constexpr std::int64_t padded_vocab(const Model& m) {
+  return (m.vocab + vocab_padding_multiple - 1) / vocab_padding_multiple * vocab_padding_multiple;
+}
+
+/// Weights outside the blocks: the token embedding [padded vocab, h], the final norm and the LM
+/// head [h, padded vocab] (not tied to the embedding); none when `vocab` is 0.
+constexpr std::int64_t vocabulary_parameters(const Model& m) {
+  if (m.vocab == 0)
+    return 0;
+  return 2 * padded_vocab(m) * m.hidden + norm_parameters(m);
+}
+
+/// Every weight of the model.
+/// @post for llama2_7b (32 layers, h 4096, f 11008, vocab 32000) this is 6,738,415,616, the count
+/// Meta publishes as "7B" (Touvron et al. 2023).
 constexpr std::int64_t parameters(const Model& m) {
-  return m.layers * parameters_per_layer(m);
+  return m.layers * parameters_per_layer(m) + vocabulary_parameters(m);
 }
 
 enum class Phase : std::uint8_t { prefill, decode };

@@ -20,7 +20,8 @@ inline constexpr Model helix_seed{.layers = 2,
                                   .ffn_hidden = 32768,
                                   .batch = 1024,
                                   .seq_len = 10000,
-                                  .dtype_bytes = 2,
+                                  .dtype = DataType::fp16,
+                                  .kv_dtype = DataType::fp16,
                                   .norm = Norm::layernorm};
 
 /// GPT-3 175B (Brown et al. 2020).
@@ -32,7 +33,6 @@ inline constexpr Model gpt3_175b{.layers = 96,
                                  .ffn_hidden = 49152,
                                  .batch = 1,
                                  .seq_len = 2048,
-                                 .dtype_bytes = 2,
                                  .norm = Norm::layernorm};
 
 /// Llama 3 70B: grouped-query attention with 8 KV heads.
@@ -44,7 +44,6 @@ inline constexpr Model llama3_70b{.layers = 80,
                                   .ffn_hidden = 28672,
                                   .batch = 1,
                                   .seq_len = 8192,
-                                  .dtype_bytes = 2,
                                   .norm = Norm::rmsnorm};
 
 /// Llama 3.1 405B.
@@ -56,7 +55,6 @@ inline constexpr Model llama31_405b{.layers = 126,
                                     .ffn_hidden = 53248,
                                     .batch = 1,
                                     .seq_len = 8192,
-                                    .dtype_bytes = 2,
                                     .norm = Norm::rmsnorm};
 
 struct NamedModel {

@@ -187,8 +187,7 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
   for (const Degree& d :
        {Degree{"layers", m.layers}, Degree{"hidden", m.hidden}, Degree{"heads", m.heads},
         Degree{"kv_heads", m.kv_heads}, Degree{"head_dim", m.head_dim},
-        Degree{"ffn_hidden", m.ffn_hidden}, Degree{"batch", m.batch}, Degree{"seq_len", m.seq_len},
-        Degree{"dtype_bytes", m.dtype_bytes}})
+        Degree{"ffn_hidden", m.ffn_hidden}, Degree{"batch", m.batch}, Degree{"seq_len", m.seq_len}})
     if (d.value < 1)
       sheet.fail(model_size_positive, d.value, 1, d.name);
 
@@ -266,21 +265,21 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
                 {p.pipeline_stages, p.data_parallel, p.kv_parallel, head_split(p),
                  head_dim_split(p)}},
            Size{"attention width = heads × head_dim", {m.heads, m.head_dim}},
-           Size{"activation bytes = batch × seq_len × hidden × dtype_bytes",
-                {m.batch, m.seq_len, m.hidden, m.dtype_bytes}},
-           Size{"attention activation bytes = batch × seq_len × heads × head_dim × dtype_bytes",
-                {m.batch, m.seq_len, m.heads, m.head_dim, m.dtype_bytes}},
-           Size{"MLP activation bytes = batch × seq_len × ffn_hidden × dtype_bytes",
-                {m.batch, m.seq_len, m.ffn_hidden, m.dtype_bytes}},
-           Size{"attention score bytes = batch × heads × seq_len × (seq_len + 1) × dtype_bytes",
-                {m.batch, m.heads, m.seq_len, m.seq_len + 1, m.dtype_bytes}},
-           Size{"Wq bytes = hidden × heads × head_dim × dtype_bytes",
-                {m.hidden, m.heads, m.head_dim, m.dtype_bytes}},
-           Size{"W1 bytes = hidden × ffn_hidden × dtype_bytes",
-                {m.hidden, m.ffn_hidden, m.dtype_bytes}},
-           Size{"KV cache bytes = 2 × layers × batch × (seq_len + 1) × kv_heads × head_dim × "
-                "dtype_bytes",
-                {2, m.layers, m.batch, m.seq_len + 1, m.kv_heads, m.head_dim, m.dtype_bytes}},
+           Size{"activation bits = batch × seq_len × hidden × dtype bits",
+                {m.batch, m.seq_len, m.hidden, bits(m.dtype)}},
+           Size{"attention activation bits = batch × seq_len × heads × head_dim × dtype bits",
+                {m.batch, m.seq_len, m.heads, m.head_dim, bits(m.dtype)}},
+           Size{"MLP activation bits = batch × seq_len × ffn_hidden × dtype bits",
+                {m.batch, m.seq_len, m.ffn_hidden, bits(m.dtype)}},
+           Size{"attention score bits = batch × heads × seq_len × (seq_len + 1) × dtype bits",
+                {m.batch, m.heads, m.seq_len, m.seq_len + 1, bits(m.dtype)}},
+           Size{"Wq bits = hidden × heads × head_dim × dtype bits",
+                {m.hidden, m.heads, m.head_dim, bits(m.dtype)}},
+           Size{"W1 bits = hidden × ffn_hidden × dtype bits",
+                {m.hidden, m.ffn_hidden, bits(m.dtype)}},
+           Size{"KV cache bits = 2 × layers × batch × (seq_len + 1) × kv_heads × head_dim × "
+                "dtype bits",
+                {2, m.layers, m.batch, m.seq_len + 1, m.kv_heads, m.head_dim, bits(m.dtype)}},
        })
     if (s.product.overflow) {
       sheet.fail(sizes_fit_64_bit, s.product.culprit_a, s.product.culprit_b, s.name);
