@@ -170,17 +170,33 @@ constexpr std::string_view phase_name(Phase phase) {
 /// What one forward step does: prefill runs all `seq_len` tokens; decode runs one new token per
 /// sequence against a KV cache of `seq_len` tokens. The batch is split into `microbatches` that
 /// flow through the pipeline one after another.
+/// How attention is computed. `flash` (FlashAttention; what production servers run) keeps no
+/// scores or probabilities in device memory: it reads Q, K and V and writes the context once, and
+/// skips the masked half of a causal prefill. `materialized` writes the [b, heads, T, K] scores
+/// and probabilities as the DAG draws them. The DAG is the same; only cost and memory differ.
+enum class AttentionKernel : std::uint8_t { flash, materialized };
+
+constexpr std::string_view attention_kernel_name(AttentionKernel kernel) {
+  return kernel == AttentionKernel::flash ? "flash" : "materialized";
+}
+
 struct Workload {
   Phase phase = Phase::prefill;
   std::int64_t microbatches = 1;
+  AttentionKernel attention = AttentionKernel::flash;
 
   friend constexpr bool operator==(const Workload&, const Workload&) = default;
 
   static constexpr Workload prefill(std::int64_t microbatches = 1) {
-    return {Phase::prefill, microbatches};
+    return {Phase::prefill, microbatches, AttentionKernel::flash};
   }
   static constexpr Workload decode(std::int64_t microbatches = 1) {
-    return {Phase::decode, microbatches};
+    return {Phase::decode, microbatches, AttentionKernel::flash};
+  }
+  constexpr Workload with_attention(AttentionKernel kernel) const {
+    Workload copy = *this;
+    copy.attention = kernel;
+    return copy;
   }
 };
 
