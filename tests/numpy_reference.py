@@ -1,5 +1,7 @@
 # Recomputes y_reference from a `helix_deploy --dump-npy` folder with the README's block equations
-# in NumPy, independently of helix's Eigen kernels, and checks every y_<plan> against it.
+# in NumPy, independently of helix's Eigen kernels, and checks every y_<plan> against it. Covers
+# GELU and SwiGLU MLPs, sequential and parallel blocks, and a vocabulary (embedding lookup, final
+# norm and LM head over each sequence's last position).
 # Usage: numpy_reference.py FOLDER   (a prefill dump; exits 1 on a mismatch)
 import json
 import math
@@ -10,8 +12,9 @@ import numpy as np
 
 
 def norm(x, folder, layer, which, kind):
-    gain = os.path.join(folder, f"layer{layer}_norm{which}_gain.npy")
-    shift = os.path.join(folder, f"layer{layer}_norm{which}_shift.npy")
+    prefix = "final_norm" if layer is None else f"layer{layer}_norm{which}"
+    gain = os.path.join(folder, f"{prefix}_gain.npy")
+    shift = os.path.join(folder, f"{prefix}_shift.npy")
     if kind == "none":
         return x
     if kind == "layernorm":
@@ -29,7 +32,7 @@ def swiglu(gate, up):
     return gate * up / (1 + np.exp(-gate))
 
 
-def block(x, folder, layer, heads, kv_heads, kind, activation):
+def block(x, folder, layer, heads, kv_heads, kind, activation, parallel):
     names = ["wq", "wk", "wv", "wo", "w1", "w2"] + (["w_gate"] if activation == "swiglu" else [])
     w = {n: np.load(os.path.join(folder, f"layer{layer}_{n}.npy")) for n in names}
     d = w["wq"].shape[1] // heads
@@ -45,11 +48,17 @@ def block(x, folder, layer, heads, kv_heads, kind, activation):
         p = np.exp(s - s.max(axis=-1, keepdims=True))
         p /= p.sum(axis=-1, keepdims=True)
         context.append(p @ vg)
-    y = x + np.concatenate(context, axis=-1) @ w["wo"]
-    a = norm(y, folder, layer, 2, kind)
-    if activation == "swiglu":
-        return y + swiglu(a @ w["w_gate"], a @ w["w1"]) @ w["w2"]
-    return y + gelu(a @ w["w1"]) @ w["w2"]
+    attention = np.concatenate(context, axis=-1) @ w["wo"]
+
+    def mlp(a):
+        if activation == "swiglu":
+            return swiglu(a @ w["w_gate"], a @ w["w1"]) @ w["w2"]
+        return gelu(a @ w["w1"]) @ w["w2"]
+
+    if parallel:  # GPT-J / Falcon: both branches read the one normed input
+        return x + attention + mlp(a)
+    y = x + attention
+    return y + mlp(norm(y, folder, layer, 2, kind))
 
 
 def main():
@@ -59,11 +68,21 @@ def main():
     if sizes["workload"] != "prefill":
         sys.exit("numpy_reference.py checks prefill dumps only")
     heads, kv_heads = sizes["heads"], sizes["kv_heads"]
-    x = np.load(os.path.join(folder, "x.npy"))
+    vocab = sizes.get("vocab", 0)
+    if vocab:
+        ids = np.load(os.path.join(folder, "token_ids.npy"))
+        assert (ids == np.round(ids)).all() and ids.min() >= 0 and ids.max() < vocab
+        x = np.load(os.path.join(folder, "embedding.npy"))[ids.astype(np.int64)]
+    else:
+        x = np.load(os.path.join(folder, "x.npy"))
     layer = 0
     for layer in range(sizes["layers"]):
-        x = block(x, folder, layer, heads, kv_heads, sizes["norm"], sizes["activation"])
+        x = block(x, folder, layer, heads, kv_heads, sizes["norm"], sizes["activation"],
+                  sizes.get("parallel_block", False))
     layer = sizes["layers"]
+    if vocab:  # the logits of each sequence's last position
+        last = norm(x[:, -1:, :], folder, None, None, sizes["norm"])
+        x = last @ np.load(os.path.join(folder, "lm_head.npy"))
     reference = np.load(os.path.join(folder, "y_reference.npy"))
     scale = np.abs(reference).max()
     ok = True

@@ -357,3 +357,48 @@ TEST_CASE("the timeline SVG has a row per device, a bar per timed vertex, and is
   CHECK_FALSE(std::filesystem::exists(dir / "timeline.svg.tmp"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("the LM head costs 2·b·h·V/t FLOPs per GPU on the last position; the embedding none") {
+  // GPT-J-like sizes at 2 layers: h 4096, vocab 50400 padded to 50432, tp=4 on one stage, batch
+  // 2, a 128-token prompt. The LM head runs on each sequence's last position only.
+  const Model model{.layers = 2,
+                    .hidden = 4096,
+                    .heads = 16,
+                    .kv_heads = 16,
+                    .head_dim = 256,
+                    .ffn_hidden = 16384,
+                    .batch = 2,
+                    .seq_len = 128,
+                    .norm = Norm::layernorm,
+                    .vocab = 50400,
+                    .parallel_block = true};
+  const Dag dag = build_dag(model, parse_plan("tp=4"), Workload::prefill());
+  const double padded = 50432;
+  int heads = 0, lookups = 0;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+    const cost::Work w = cost::work(dag[v], dag[boost::graph_bundle]);
+    if (dag[v].kind() == OpKind::lm_head) {
+      ++heads;
+      CHECK(static_cast<double>(w.flops) == 2.0 * 2 * 4096 * (padded / 4));
+    }
+    if (dag[v].kind() == OpKind::embedding) {
+      ++lookups;
+      CHECK(w.flops == 0);
+      // Token ids and the output written (bf16), and the rows of a quarter of the tokens read.
+      CHECK(static_cast<double>(w.memory_bytes) ==
+            2.0 * (2 * 128 + 2 * 128 * 4096 + 2 * 128 * 4096 / 4));
+    }
+  }
+  CHECK(heads == 4);
+  CHECK(lookups == 4);
+  // Weights: GPU i holds its quarter of the embedding and of the LM head (one stage), beside the
+  // blocks' 12h²/4 per layer and one layernorm per layer plus the final one (2h each, replicated).
+  const cost::MemoryReport memory = cost::memory(dag, cost::hardware::h100_sxm_nvl8);
+  const double h = 4096;
+  const double expected = 2 * (2 * padded * h / 4 + 2 * (12 * h * h / 4 + 2 * h) + 2 * h);
+  for (const cost::DeviceMemory& m : memory.devices)
+    CHECK(m.weight_bytes == doctest::Approx(expected));
+  // parameters() counts the same weights once: blocks, embedding, LM head, final norm.
+  CHECK(parameters(model) ==
+        static_cast<std::int64_t>(2 * (12 * h * h + 2 * h) + 2 * padded * h + 2 * h));
+}

@@ -537,3 +537,101 @@ TEST_CASE("the kind table: one row per step alternative, names and colours from 
         std::vector<Weight>{Weight::wq, Weight::wk, Weight::wv, Weight::wo, Weight::w1,
                             Weight::w_gate, Weight::w2});
 }
+
+TEST_CASE("a vocabulary adds Megatron's vocab-parallel embedding and a column-parallel LM head") {
+  // 8 query heads over 2 kv heads, SwiGLU, 250 tokens padded to 256: under tp=4 each GPU holds
+  // rows [64·i, 64·i + 64) of the embedding and the same columns of the LM head.
+  const Model model{.layers = 2,
+                    .hidden = 64,
+                    .heads = 8,
+                    .kv_heads = 2,
+                    .head_dim = 8,
+                    .ffn_hidden = 256,
+                    .batch = 2,
+                    .seq_len = 16,
+                    .norm = Norm::rmsnorm,
+                    .activation = Activation::swiglu,
+                    .vocab = 250};
+  const Dag dag = build_dag(model, parse_plan("tp=4"));
+  CHECK(check(dag).empty());
+  std::map<OpKind, int> outside; // ops outside every layer, by kind
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+    const Op& op = dag[v];
+    if (op.layer >= 0)
+      continue;
+    ++outside[op.kind()];
+    if (const step::Embedding* e = step_if<step::Embedding>(op)) {
+      CHECK(e->rows == IndexRuns::range(64 * op.device, 64));
+      CHECK(op.inputs[0] == Shape{2, 16}); // token ids
+      CHECK(op.output == Shape{2, 16, 64});
+    }
+    if (const step::LmHead* head = step_if<step::LmHead>(op)) {
+      CHECK(head->cols == IndexRuns::range(64 * op.device, 64));
+      CHECK(op.output == Shape{2, 1, 64}); // the last position's logits over the device's slice
+    }
+    if (op.kind() == OpKind::output)
+      CHECK(op.output == Shape{2, 1, 256});
+  }
+  // Per GPU: input, embedding, last token, final norm, LM head, output; one all-reduce of the
+  // lookups and one all-gather of the logits over the 4 GPUs.
+  for (OpKind kind : {OpKind::input, OpKind::embedding, OpKind::last_token, OpKind::norm,
+                      OpKind::lm_head, OpKind::output})
+    CHECK(outside[kind] == 4);
+  CHECK(outside[OpKind::all_reduce] == 1);
+  CHECK(outside[OpKind::all_gather] == 1);
+  CHECK(outside.size() == 8);
+  // Decode has one position per sequence already: no last-token selection.
+  const Dag decode = build_dag(model, parse_plan("tp=4"), Workload::decode());
+  for (Vertex v : boost::make_iterator_range(boost::vertices(decode)))
+    CHECK(decode[v].kind() != OpKind::last_token);
+  // Under tg=2x2 the lookups are summed hierarchically like every partial sum of the plan; the
+  // logits are gathered in one ring over the stage's 4 GPUs.
+  const Dag grouped = build_dag(model, parse_plan("tg=2x2"));
+  CHECK(check(grouped).empty());
+  std::map<CollectivePhase, int> embedding_phases;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(grouped)))
+    if (const step::Collective* c = collective_of(grouped[v]);
+        c && c->purpose == CollectivePurpose::embedding)
+      ++embedding_phases[c->phase];
+  CHECK(embedding_phases.size() == 3);
+  // A tensor degree that does not divide the padded vocabulary is refused by its rule.
+  const std::vector<std::string> refused =
+      validate(model.with_ffn_hidden(264).with_heads(6).with_kv_heads(6).with_hidden(48),
+               parse_plan("tp=3"), {});
+  REQUIRE(refused.size() == 1);
+  CHECK(refused.front().find("vocab vs tensor degree") != std::string::npos);
+  CHECK(refused.front().find("(padded vocab = 256, tensor degree = 3)") != std::string::npos);
+}
+
+TEST_CASE("a parallel block has one norm and one all-reduce per layer, of attention + MLP") {
+  const Model model{.layers = 2,
+                    .hidden = 64,
+                    .heads = 8,
+                    .kv_heads = 8,
+                    .head_dim = 8,
+                    .ffn_hidden = 256,
+                    .batch = 2,
+                    .seq_len = 16,
+                    .norm = Norm::layernorm,
+                    .parallel_block = true};
+  const Dag dag = build_dag(model, parse_plan("tp=4"));
+  CHECK(check(dag).empty());
+  std::map<OpKind, int> layer0;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    if (dag[v].layer == 0)
+      ++layer0[dag[v].kind()];
+  CHECK(layer0[OpKind::norm] == 4);
+  CHECK(layer0[OpKind::parallel_sum] == 4);
+  CHECK(layer0[OpKind::residual_add] == 4);
+  CHECK(layer0[OpKind::all_reduce] == 1);
+  // FC1 reads the norm that Q reads.
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    if (dag[v].kind() == OpKind::fc1) {
+      const Vertex normed = boost::source(*boost::in_edges(v, dag).first, dag);
+      CHECK(dag[normed].kind() == OpKind::norm);
+      bool feeds_q = false;
+      for (Edge e : boost::make_iterator_range(boost::out_edges(normed, dag)))
+        feeds_q = feeds_q || dag[boost::target(e, dag)].kind() == OpKind::q_projection;
+      CHECK(feeds_q);
+    }
+}

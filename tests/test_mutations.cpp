@@ -417,6 +417,65 @@ std::vector<Mutation> mutations() {
                   {},
                   true,
                   ""});
+  // A vocabulary (SwiGLU, GQA) and a parallel block, each on 4 tensor-parallel GPUs.
+  const Model vocab =
+      small(models::llama3_70b.with_activation(Activation::swiglu).with_vocab(1000), "tp=4");
+  const Model parallel =
+      small(models::llama3_70b.with_parallel_block(true).with_vocab(1000), "tp=4");
+  const auto swap_vocabulary_slices = [](Lowering& l, OpKind kind) {
+    LinearSlice& x = *linear_slice_of(l.ops[find_op(l, kind, 0, -1)]);
+    LinearSlice& y = *linear_slice_of(l.ops[find_op(l, kind, 1, -1)]);
+    std::swap(x, y);
+  };
+  list.push_back({"drop the vocab-parallel embedding's all-reduce",
+                  vocab,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    drop_collectives(l, CollectivePurpose::embedding, CollectivePhase::flat, -1);
+                  },
+                  {R::placement},
+                  true,
+                  ""});
+  list.push_back({"swap the embedding's vocabulary slices of GPUs 0 and 1",
+                  vocab,
+                  "tp=4",
+                  {},
+                  [&](Lowering& l) { swap_vocabulary_slices(l, OpKind::embedding); },
+                  {},
+                  false,
+                  "every token's row is still found on exactly one GPU, and the all-reduce sums "
+                  "the lookups whoever holds them"});
+  list.push_back({"swap the LM head's vocabulary slices of GPUs 0 and 1",
+                  vocab,
+                  "tp=4",
+                  {},
+                  [&](Lowering& l) { swap_vocabulary_slices(l, OpKind::lm_head); },
+                  {},
+                  true,
+                  ""});
+  list.push_back({"the LM head reads the whole prompt, not each sequence's last position",
+                  vocab,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    for (std::size_t i = l.ops.size(); i-- > 0;)
+                      if (l.ops[i].kind() == OpKind::last_token)
+                        bypass(l, i);
+                  },
+                  {R::edge_shape},
+                  true,
+                  ""});
+  list.push_back({"drop a parallel block's one all-reduce",
+                  parallel,
+                  "tp=4",
+                  {},
+                  [](Lowering& l) {
+                    drop_collectives(l, CollectivePurpose::block_output, CollectivePhase::flat);
+                  },
+                  {R::placement},
+                  true,
+                  ""});
   return list;
 }
 

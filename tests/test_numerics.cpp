@@ -117,6 +117,54 @@ TEST_CASE("a SwiGLU MLP (gate and up column-sliced together) is exact, prefill a
   CHECK((gated - plain).cwiseAbs().maxCoeff() > 1e-2);
 }
 
+TEST_CASE("a vocabulary (vocab-parallel embedding, final norm, column-parallel LM head) is exact") {
+  // 250 tokens padded to 256 rows: 64 per device under tp=4, the last device's 6 padded rows
+  // never looked up. The output is each sequence's last-position logits [b, 1, 256].
+  const Model vocab = gqa.with_activation(helix::Activation::swiglu).with_vocab(250);
+  for (const char* plan : {"tp=1", "tp=4", "tg=2x2", "pp=2,tg=2x2", "hp=2x2", "tp=2,dp=2"}) {
+    check_passes(vocab, plan);
+    check_passes(vocab, plan, Workload::decode());
+  }
+  const auto weights = helix::numerics::make_weights<double>(vocab);
+  CHECK(weights.embedding.rows() == 256);
+  CHECK(weights.lm_head.cols() == 256);
+  const auto input = helix::numerics::make_input<double>(vocab, {}, weights);
+  CHECK(input.token_ids.rows() == 2);
+  CHECK(input.token_ids.cols() == 16);
+  CHECK(input.token_ids.maxCoeff() < 250);
+  const Matrix<double> logits =
+      helix::numerics::reference_forward(vocab, {}, weights, input).output;
+  CHECK(logits.rows() == 2);
+  CHECK(logits.cols() == 256);
+  // The block stack's weights do not change when a vocabulary is added (drawn after them).
+  const auto bare = helix::numerics::make_weights<double>(vocab.with_vocab(0));
+  CHECK(bare.layers[1].w2 == weights.layers[1].w2);
+}
+
+TEST_CASE("a parallel block (one norm, attention and MLP summed, one all-reduce) is exact") {
+  const Model parallel = gqa.with_norm(helix::Norm::layernorm).with_parallel_block(true);
+  for (const char* plan : {"tp=1", "tp=4", "tg=2x2", "pp=2,tp=2", "hp=2x2"}) {
+    check_passes(parallel, plan);
+    check_passes(parallel.with_vocab(250), plan, Workload::decode());
+  }
+  // It differs from the sequential block on the same weights: the MLP reads Norm1(x), not
+  // Norm2(x + attention).
+  const auto weights = helix::numerics::make_weights<double>(parallel);
+  const auto input = helix::numerics::make_input<double>(parallel, {}, weights);
+  const Matrix<double> both =
+      helix::numerics::reference_forward(parallel, {}, weights, input).output;
+  auto sequential_weights = weights;
+  for (auto& layer : sequential_weights.layers) {
+    layer.norm_gain[1] = layer.norm_gain[0];
+    layer.norm_shift[1] = layer.norm_shift[0];
+  }
+  const Matrix<double> sequential =
+      helix::numerics::reference_forward(parallel.with_parallel_block(false), {},
+                                         sequential_weights, input)
+          .output;
+  CHECK((both - sequential).cwiseAbs().maxCoeff() > 1e-2);
+}
+
 TEST_CASE("a model without norms is exact too") {
   check_passes(seed_for("tp=4").with_norm(helix::Norm::none), "tp=4");
 }

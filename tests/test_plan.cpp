@@ -275,12 +275,12 @@ TEST_CASE("every rule holds for a plan that respects it and breaks, with its num
        "sizes fit 64-bit",
        "seq_len + 1"},
       // Tensor degree 16·512 = 8192 (per stage); the rule's bound, dp · microbatches · t ·
-      // 31 · max(layers, stages) = 1024 · 1 · 8192 · 31 · 2 = 520,093,696 vertices.
+      // 41 · max(layers, stages) = 1024 · 1 · 8192 · 41 · 2 = 687,865,856 vertices.
       {seed,
        "pp=2,hp=16x512,dp=1024",
        {},
        "DAG size",
-       "(vertices (upper bound) = 520093696, limit = 16777216)"},
+       "(vertices (upper bound) = 687865856, limit = 16777216)"},
   };
   for (const Row& row : rows) {
     CAPTURE(row.plan);

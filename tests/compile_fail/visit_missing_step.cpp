@@ -20,7 +20,9 @@ int main() {
             [](const Gelu&) { return 13; }, [](const SwiGlu&) { return 21; },
             [](const Fc2&) { return 14; }, [](const AllReduce&) { return 15; },
             [](const ReduceScatter&) { return 16; }, [](const AllGather&) { return 17; },
-            [](const Transfer&) { return 18; },
+            [](const Transfer&) { return 18; }, [](const Embedding&) { return 22; },
+            [](const ParallelSum&) { return 23; }, [](const LastToken&) { return 24; },
+            [](const LmHead&) { return 25; },
 #if HELIX_MISSING == 0
             [](const Output&) { return 19; },
 #endif

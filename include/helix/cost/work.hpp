@@ -49,13 +49,14 @@ struct Work {
 
 /// The work of `op` in the DAG described by `info`.
 ///
-/// FLOPs: a Linear 2·tokens·|rows|·|cols|; scores and context 2·b·heads·T·K·dims each; softmax and
-/// norm 5 per element, GELU 8 (tanh approximation), SwiGLU 5 (g·u / (1 + e^−g): exp, add,
-/// divide, two multiplies), a residual add 1. Memory: every input and the
-/// output once, plus the weights a Linear or norm holds; sources and sinks (input, output, KV
-/// cache) move nothing (already resident, left in place); a KV append writes the new token into a
-/// preallocated cache (as paged-attention servers do), reading and writing the fresh keys once.
-/// Sent: ring algorithms as above; a transfer sends its tensor once, as one message.
+/// FLOPs: a Linear (the LM head included) 2·tokens·|rows|·|cols|; an embedding lookup none; scores
+/// and context 2·b·heads·T·K·dims each; softmax and norm 5 per element, GELU 8 (tanh
+/// approximation), SwiGLU 5 (g·u / (1 + e^−g): exp, add, divide, two multiplies), a residual add 1.
+/// Memory: every input and the output once, plus the weights a Linear or norm holds; sources and
+/// sinks (input, output, KV cache) move nothing (already resident, left in place); a KV append
+/// writes the new token into a preallocated cache (as paged-attention servers do), reading and
+/// writing the fresh keys once. Sent: ring algorithms as above; a transfer sends its tensor once,
+/// as one message.
 ///
 /// Example: helix_seed `pp=2,tg=4x4`, FC1 on one GPU: x [1024, 10000, 8192] @ W1[:, 4096 cols]
 /// is 2 · 1024·10000 · 8192 · 4096 = 687,194,767,360,000 FLOPs.
@@ -81,6 +82,18 @@ constexpr Work work(const Op& op, const Model& model, const Mesh& mesh) {
   return visit_step(
       op, helix::detail::overloaded{
               [&](const step::Input&) { return Work{}; },
+              [&](const step::Embedding& l) {
+                // Reads the token ids, writes the output, and reads the table rows of the tokens
+                // in its slice: a share |rows| / padded vocab of them for evenly spread ids.
+                const std::int64_t vocab = padded_vocab(model);
+                return compute(0, vocab > 0 ? elements(op.output) * l.rows.total() / vocab : 0);
+              },
+              [&](const step::LastToken&) {
+                // Reads each sequence's last row and writes it.
+                return Work{0, bytes_of(2 * elements(op.output), dtype), 0.0, 1, 0};
+              },
+              [&](const step::LmHead& l) { return linear(l); },
+              [&](const step::ParallelSum&) { return compute(elements(op.output), 0); },
               [&](const step::Output&) { return Work{}; },
               [&](const step::KVCache&) { return Work{}; },
               [&](const step::KVAppend&) {

@@ -292,7 +292,7 @@ inline void check_collectives(const Graph& dag, const DiagnosticSink& report) {
     // The algorithm the plan prescribes: flat or hierarchical for a stage's all-reduces, ring
     // for every phase.
     const bool flat = c->phase == CollectivePhase::flat;
-    if (c->purpose != CollectivePurpose::attention_scores &&
+    if (follows_plan_all_reduce(c->purpose) &&
         flat == prescribes_hierarchical_all_reduce(info.plan))
       report(CheckRule::collective_group,
              describe_vertex(dag, v) + " is a " + (flat ? "flat " : "") + "ring " +
@@ -391,66 +391,73 @@ inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
   for (Vertex v = 0; v < boost::num_vertices(dag); ++v)
     if (const std::optional<WeightSlice> s = weight_slice_of(dag[v]))
       slices[{dag[v].replica, dag[v].microbatch, dag[v].layer, s->weight}].push_back(s->slice);
+  // Every block's weights, and once per model (layer -1) the embedding and the LM head.
+  std::vector<std::pair<std::int64_t, Weight>> weights;
+  for (std::int64_t layer = 0; layer < m.layers; ++layer)
+    for (const Weight weight : block_weights)
+      weights.emplace_back(layer, weight);
+  for (const Weight weight : vocabulary_weights)
+    weights.emplace_back(-1, weight);
   for (std::int64_t replica = 0; replica < info.plan.data_parallel; ++replica)
     for (std::int64_t mb = 0; mb < info.workload.microbatches; ++mb)
-      for (std::int64_t layer = 0; layer < m.layers; ++layer)
-        for (const Weight weight : block_weights) {
-          if (!uses_weight(m, weight))
-            continue;
-          const std::string what = std::string(weight_name(weight)) + " of layer " +
-                                   std::to_string(layer) + " (replica " + std::to_string(replica) +
-                                   ", microbatch " + std::to_string(mb) + ")";
-          const auto found = slices.find({replica, mb, layer, weight});
-          if (found == slices.end()) {
-            report(CheckRule::weight_tiling, what + " is held by no device");
-            continue;
-          }
-          const auto [rows, cols] = full_weight_shape(m, weight);
-          std::vector<std::int64_t> row_cuts{0, rows}, col_cuts{0, cols};
-          for (const LinearSlice& s : found->second) {
-            for (auto [b, e] : ranges_of(s.rows))
-              row_cuts.insert(row_cuts.end(), {b, e});
-            for (auto [b, e] : ranges_of(s.cols))
-              col_cuts.insert(col_cuts.end(), {b, e});
-          }
-          for (auto* cuts : {&row_cuts, &col_cuts}) {
-            std::sort(cuts->begin(), cuts->end());
-            cuts->erase(std::unique(cuts->begin(), cuts->end()), cuts->end());
-          }
-          const auto index = [](const std::vector<std::int64_t>& cuts, std::int64_t at) {
-            return static_cast<std::size_t>(std::lower_bound(cuts.begin(), cuts.end(), at) -
-                                            cuts.begin());
-          };
-          const std::size_t nr = row_cuts.size() - 1, nc = col_cuts.size() - 1;
-          std::vector<std::int64_t> held(nr * nc, 0);
-          bool outside = false;
-          for (const LinearSlice& s : found->second)
-            for (auto [rb, re] : ranges_of(s.rows))
-              for (auto [cb, ce] : ranges_of(s.cols)) {
-                outside = outside || rb < 0 || cb < 0 || re > rows || ce > cols;
-                for (std::size_t i = index(row_cuts, rb); i < index(row_cuts, re); ++i)
-                  for (std::size_t j = index(col_cuts, cb); j < index(col_cuts, ce); ++j)
-                    ++held[i * nc + j];
-              }
-          const std::int64_t copies = weight == Weight::wk || weight == Weight::wv ? kv_copies : 1;
-          if (outside)
-            report(CheckRule::weight_tiling, what + ": a slice reaches outside the full [" +
-                                                 std::to_string(rows) + ", " +
-                                                 std::to_string(cols) + "] weight");
-          for (std::size_t i = 0; i < nr; ++i)
-            for (std::size_t j = 0; j < nc; ++j)
-              if (row_cuts[i] >= 0 && row_cuts[i + 1] <= rows && col_cuts[j] >= 0 &&
-                  col_cuts[j + 1] <= cols && held[i * nc + j] != copies) {
-                report(CheckRule::weight_tiling,
-                       what + ": rows [" + std::to_string(row_cuts[i]) + ", " +
-                           std::to_string(row_cuts[i + 1]) + ") × cols [" +
-                           std::to_string(col_cuts[j]) + ", " + std::to_string(col_cuts[j + 1]) +
-                           ") are held " + std::to_string(held[i * nc + j]) + " times, not " +
-                           std::to_string(copies));
-                i = nr; // one message per weight is enough
-                break;
-              }
+      for (const auto& [layer, weight] : weights) {
+        if (!uses_weight(m, weight))
+          continue;
+        const std::string what =
+            std::string(weight_name(weight)) +
+            (layer < 0 ? std::string() : " of layer " + std::to_string(layer)) + " (replica " +
+            std::to_string(replica) + ", microbatch " + std::to_string(mb) + ")";
+        const auto found = slices.find({replica, mb, layer, weight});
+        if (found == slices.end()) {
+          report(CheckRule::weight_tiling, what + " is held by no device");
+          continue;
         }
+        const auto [rows, cols] = full_weight_shape(m, weight);
+        std::vector<std::int64_t> row_cuts{0, rows}, col_cuts{0, cols};
+        for (const LinearSlice& s : found->second) {
+          for (auto [b, e] : ranges_of(s.rows))
+            row_cuts.insert(row_cuts.end(), {b, e});
+          for (auto [b, e] : ranges_of(s.cols))
+            col_cuts.insert(col_cuts.end(), {b, e});
+        }
+        for (auto* cuts : {&row_cuts, &col_cuts}) {
+          std::sort(cuts->begin(), cuts->end());
+          cuts->erase(std::unique(cuts->begin(), cuts->end()), cuts->end());
+        }
+        const auto index = [](const std::vector<std::int64_t>& cuts, std::int64_t at) {
+          return static_cast<std::size_t>(std::lower_bound(cuts.begin(), cuts.end(), at) -
+                                          cuts.begin());
+        };
+        const std::size_t nr = row_cuts.size() - 1, nc = col_cuts.size() - 1;
+        std::vector<std::int64_t> held(nr * nc, 0);
+        bool outside = false;
+        for (const LinearSlice& s : found->second)
+          for (auto [rb, re] : ranges_of(s.rows))
+            for (auto [cb, ce] : ranges_of(s.cols)) {
+              outside = outside || rb < 0 || cb < 0 || re > rows || ce > cols;
+              for (std::size_t i = index(row_cuts, rb); i < index(row_cuts, re); ++i)
+                for (std::size_t j = index(col_cuts, cb); j < index(col_cuts, ce); ++j)
+                  ++held[i * nc + j];
+            }
+        const std::int64_t copies = weight == Weight::wk || weight == Weight::wv ? kv_copies : 1;
+        if (outside)
+          report(CheckRule::weight_tiling, what + ": a slice reaches outside the full [" +
+                                               std::to_string(rows) + ", " + std::to_string(cols) +
+                                               "] weight");
+        for (std::size_t i = 0; i < nr; ++i)
+          for (std::size_t j = 0; j < nc; ++j)
+            if (row_cuts[i] >= 0 && row_cuts[i + 1] <= rows && col_cuts[j] >= 0 &&
+                col_cuts[j + 1] <= cols && held[i * nc + j] != copies) {
+              report(CheckRule::weight_tiling,
+                     what + ": rows [" + std::to_string(row_cuts[i]) + ", " +
+                         std::to_string(row_cuts[i + 1]) + ") × cols [" +
+                         std::to_string(col_cuts[j]) + ", " + std::to_string(col_cuts[j + 1]) +
+                         ") are held " + std::to_string(held[i * nc + j]) + " times, not " +
+                         std::to_string(copies));
+              i = nr; // one message per weight is enough
+              break;
+            }
+      }
 }
 
 /// Derives every op's output placement again and reports the ops that cannot take their inputs

@@ -224,7 +224,13 @@ private:
       layer_ = -1;
       for (std::int64_t i = 0; i < t_; ++i) {
         const std::size_t ii = static_cast<std::size_t>(i);
-        if (stage_ == 0) {
+        if (stage_ == 0 && m_.vocab > 0) {
+          const std::size_t ids = add(step::Input{}, rank(0, i), {}, Shape{b_, tokens_}, whole_);
+          step::Embedding lookup;
+          lookup.rows = vocabulary_slice(i);
+          lookup.cols = IndexRuns::range(0, m_.hidden);
+          x[ii] = add(lookup, rank(0, i), {ids}, hidden_shape(), partial_);
+        } else if (stage_ == 0) {
           x[ii] = add(step::Input{}, rank(0, i), {}, hidden_shape(), whole_);
         } else {
           const std::size_t from = x[ii];
@@ -236,15 +242,49 @@ private:
           connect(from, x[ii], source, 0);
         }
       }
+      if (stage_ == 0 && m_.vocab > 0) // Megatron's vocab-parallel embedding sums the lookups
+        x = all_reduce(x, CollectivePurpose::embedding);
       const std::int64_t first = first_layer_of_stage(m_, p_, stage_);
       for (layer_ = first; layer_ < first + layers_in_stage(m_, p_, stage_); ++layer_)
         lower_block(x);
     }
     layer_ = -1;
     stage_ = p_.pipeline_stages - 1;
-    for (std::int64_t i = 0; i < t_; ++i)
-      add(step::Output{}, rank(stage_, i), {x[static_cast<std::size_t>(i)]}, hidden_shape(),
-          whole_);
+    if (m_.vocab > 0)
+      x = lower_head(x);
+    for (std::int64_t i = 0; i < t_; ++i) {
+      const std::size_t ii = static_cast<std::size_t>(i);
+      add(step::Output{}, rank(stage_, i), {x[ii]}, out_.ops[x[ii]].output, whole_);
+    }
+  }
+
+  /// The rows of the (padded) vocabulary tensor-local device `i` holds of the embedding, and the
+  /// columns of the LM head: one equal slice per tensor device, in ring order.
+  constexpr IndexRuns vocabulary_slice(std::int64_t i) const {
+    const std::int64_t share = padded_vocab(m_) / t_;
+    return IndexRuns::range(i * share, share);
+  }
+
+  /// After the last block: each sequence's last position (prefill; decode has only that one),
+  /// the final norm, the column-parallel LM head over the vocabulary, and one all-gather of the
+  /// logits over the stage's tensor devices. Returns, per device, the op holding all logits.
+  constexpr std::vector<std::size_t> lower_head(std::vector<std::size_t> x) {
+    for (std::int64_t i = 0; i < t_; ++i) {
+      const std::size_t ii = static_cast<std::size_t>(i);
+      const std::int64_t dev = rank(stage_, i);
+      std::size_t last = x[ii];
+      if (tokens_ > 1)
+        last = add(step::LastToken{}, dev, {last}, Shape{b_, 1, m_.hidden}, whole_);
+      x[ii] = linear<step::LmHead>(dev, norm(dev, last, final_norm_slot),
+                                   IndexRuns::range(0, m_.hidden), vocabulary_slice(i), sharded_);
+    }
+    if (t_ == 1)
+      return x;
+    const std::size_t gathered = collective<step::AllGather>(
+        CollectivePurpose::logits, CollectivePhase::flat, DeviceGroup{rank(stage_, 0), tensor_axes},
+        x, Shape{b_, 1, padded_vocab(m_)}, whole_);
+    ++logical_;
+    return std::vector<std::size_t>(x.size(), gathered);
   }
 
   constexpr std::size_t norm(std::int64_t device, std::size_t arg, std::int64_t index) {
@@ -276,12 +316,13 @@ private:
   constexpr void lower_block(std::vector<std::size_t>& x) {
     const std::size_t t = static_cast<std::size_t>(t_);
     const std::int64_t d = m_.head_dim;
-    std::vector<std::size_t> scores(t), v(t), attention_out(t);
+    std::vector<std::size_t> scores(t), v(t), attention_out(t), normed_input(t);
     for (std::int64_t i = 0; i < t_; ++i) {
       const std::size_t ii = static_cast<std::size_t>(i);
       const std::int64_t dev = rank(stage_, i);
       const AttentionHeads a = attention_slice(i);
       const std::size_t normed = norm(dev, x[ii], 0);
+      normed_input[ii] = normed;
       const IndexRuns all_rows = IndexRuns::range(0, m_.hidden);
       const std::size_t q = linear<step::QProjection>(
           dev, normed, all_rows, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads}, sharded_);
@@ -328,36 +369,59 @@ private:
           dev, context, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads},
           IndexRuns::range(0, m_.hidden), partial_);
     }
+    if (m_.parallel_block) {
+      // x + Attention(n(x)) + MLP(n(x)): both branches' partial sums are added on each device
+      // and reduced together, one all-reduce per layer.
+      std::vector<std::size_t> both(t);
+      for (std::int64_t i = 0; i < t_; ++i) {
+        const std::size_t ii = static_cast<std::size_t>(i);
+        const std::int64_t dev = rank(stage_, i);
+        both[ii] = add(step::ParallelSum{}, dev, {attention_out[ii], mlp(dev, i, normed_input[ii])},
+                       hidden_shape(), partial_);
+      }
+      const std::vector<std::size_t> sum = all_reduce(both, CollectivePurpose::block_output);
+      for (std::int64_t i = 0; i < t_; ++i) {
+        const std::size_t ii = static_cast<std::size_t>(i);
+        x[ii] = add(step::ResidualAdd{Sublayer::mlp}, rank(stage_, i), {x[ii], sum[ii]},
+                    hidden_shape(), whole_);
+      }
+      return;
+    }
     const std::vector<std::size_t> attention =
         all_reduce(attention_out, CollectivePurpose::attention_output);
     std::vector<std::size_t> mlp_out(t), y(t);
-    const std::int64_t f = m_.ffn_hidden / t_;
     for (std::int64_t i = 0; i < t_; ++i) {
       const std::size_t ii = static_cast<std::size_t>(i);
       const std::int64_t dev = rank(stage_, i);
       y[ii] = add(step::ResidualAdd{Sublayer::attention}, dev, {x[ii], attention[ii]},
                   hidden_shape(), whole_);
-      const std::size_t normed = norm(dev, y[ii], 1);
-      const std::size_t up = linear<step::Fc1>(dev, normed, IndexRuns::range(0, m_.hidden),
-                                               IndexRuns::range(i * f, f), sharded_);
-      std::size_t activated = 0;
-      if (m_.activation == Activation::swiglu) {
-        // The gate takes the same columns as FC1: the product is element by element.
-        const std::size_t gate = linear<step::GateProjection>(
-            dev, normed, IndexRuns::range(0, m_.hidden), IndexRuns::range(i * f, f), sharded_);
-        activated = add(step::SwiGlu{}, dev, {gate, up}, out_.ops[up].output, sharded_);
-      } else {
-        activated = add(step::Gelu{}, dev, {up}, out_.ops[up].output, sharded_);
-      }
-      mlp_out[ii] = linear<step::Fc2>(dev, activated, IndexRuns::range(i * f, f),
-                                      IndexRuns::range(0, m_.hidden), partial_);
+      mlp_out[ii] = mlp(dev, i, norm(dev, y[ii], 1));
     }
-    const std::vector<std::size_t> mlp = all_reduce(mlp_out, CollectivePurpose::mlp_output);
+    const std::vector<std::size_t> mlp_sum = all_reduce(mlp_out, CollectivePurpose::mlp_output);
     for (std::int64_t i = 0; i < t_; ++i) {
       const std::size_t ii = static_cast<std::size_t>(i);
-      x[ii] = add(step::ResidualAdd{Sublayer::mlp}, rank(stage_, i), {y[ii], mlp[ii]},
+      x[ii] = add(step::ResidualAdd{Sublayer::mlp}, rank(stage_, i), {y[ii], mlp_sum[ii]},
                   hidden_shape(), whole_);
     }
+  }
+
+  /// Tensor-local device `i`'s share of the MLP on `normed`: FC1 (and the gate) column-sliced,
+  /// FC2 row-sliced; returns FC2, a partial sum.
+  constexpr std::size_t mlp(std::int64_t dev, std::int64_t i, std::size_t normed) {
+    const std::int64_t f = m_.ffn_hidden / t_;
+    const std::size_t up = linear<step::Fc1>(dev, normed, IndexRuns::range(0, m_.hidden),
+                                             IndexRuns::range(i * f, f), sharded_);
+    std::size_t activated = 0;
+    if (m_.activation == Activation::swiglu) {
+      // The gate takes the same columns as FC1: the product is element by element.
+      const std::size_t gate = linear<step::GateProjection>(
+          dev, normed, IndexRuns::range(0, m_.hidden), IndexRuns::range(i * f, f), sharded_);
+      activated = add(step::SwiGlu{}, dev, {gate, up}, out_.ops[up].output, sharded_);
+    } else {
+      activated = add(step::Gelu{}, dev, {up}, out_.ops[up].output, sharded_);
+    }
+    return linear<step::Fc2>(dev, activated, IndexRuns::range(i * f, f),
+                             IndexRuns::range(0, m_.hidden), partial_);
   }
 
   constexpr std::size_t append_cache(std::int64_t dev, std::size_t fresh, AttentionHeads a,

@@ -48,6 +48,11 @@ constexpr OpSignature signature(const Op& op, const Model& model, const Workload
   const std::int64_t tokens = new_tokens(model, workload);
   const std::int64_t keys = attended_tokens(model, workload);
   const Shape hidden{b, tokens, model.hidden};
+  // A model with a vocabulary reads token ids and ends with the logits of each sequence's last
+  // position over the (padded) vocabulary; the final norm runs on that position only.
+  const bool vocabulary = model.vocab > 0;
+  const Shape last_hidden{b, 1, model.hidden};
+  const Shape logits{b, 1, padded_vocab(model)};
   const std::int64_t width = op.output.rank ? op.output.last() : 0;
   OpSignature s;
   const auto expects = [&s](std::initializer_list<Shape> inputs, Shape output) {
@@ -66,6 +71,8 @@ constexpr OpSignature signature(const Op& op, const Model& model, const Workload
     const Shape contribution = op.output.rank ? op.output.with_last(contribution_width) : Shape{};
     if (c.purpose == CollectivePurpose::attention_scores)
       expects({contribution}, Shape{b, op.output.rank == 4 ? op.output[1] : 0, tokens, keys});
+    else if (c.purpose == CollectivePurpose::logits)
+      expects({contribution}, logits);
     else
       expects({contribution},
               c.phase == CollectivePhase::flat || c.phase == CollectivePhase::intra_group_all_gather
@@ -75,7 +82,19 @@ constexpr OpSignature signature(const Op& op, const Model& model, const Workload
   visit_step(
       op,
       detail::overloaded{
-          [&](const step::Input&) { expects({}, hidden); },
+          [&](const step::Input&) {
+            expects({}, vocabulary ? Shape{b, tokens} : hidden);
+          },
+          [&](const step::Embedding&) {
+            expects({Shape{b, tokens}}, hidden);
+          },
+          [&](const step::LastToken&) { expects({hidden}, last_hidden); },
+          [&](const step::LmHead& l) {
+            expects({Shape{b, 1, l.rows.total()}}, Shape{b, 1, l.cols.total()});
+          },
+          [&](const step::ParallelSum&) {
+            expects({hidden, hidden}, hidden);
+          },
           [&](const step::KVCache& a) {
             expects({}, Shape{b, model.seq_len, kv_width(a)});
           },
@@ -83,9 +102,15 @@ constexpr OpSignature signature(const Op& op, const Model& model, const Workload
             expects({Shape{b, model.seq_len, kv_width(a)}, Shape{b, tokens, kv_width(a)}},
                     Shape{b, keys, kv_width(a)});
           },
-          [&](const step::Norm&) { expects({hidden}, hidden); },
+          [&](const step::Norm& n) {
+            const Shape& normed = n.slot == final_norm_slot ? last_hidden : hidden;
+            expects({normed}, normed);
+          },
           [&](const step::Transfer&) { expects({hidden}, hidden); },
-          [&](const step::Output&) { expects({hidden}, hidden); },
+          [&](const step::Output&) {
+            const Shape& result = vocabulary ? logits : hidden;
+            expects({result}, result);
+          },
           [&](const step::ResidualAdd&) {
             expects({hidden, hidden}, hidden);
           },

@@ -159,12 +159,16 @@ constexpr std::optional<WeightSlice> weight_slice_of(const Op& op) {
 }
 namespace detail {
 constexpr Sublayer collective_sublayer(const step::Collective& c) {
-  return c.purpose == CollectivePurpose::mlp_output ? Sublayer::mlp : Sublayer::attention;
+  return c.purpose == CollectivePurpose::mlp_output || c.purpose == CollectivePurpose::block_output
+             ? Sublayer::mlp
+             : Sublayer::attention;
 }
 } // namespace detail
 
 /// Which half of its layer an op belongs to, from its step alone where the step says (norms,
-/// residual adds, collectives, the MLP's ops), else attention for ops inside a layer.
+/// residual adds, collectives, the MLP's ops), else attention for ops inside a layer. A parallel
+/// block's sum of both branches, its all-reduce and residual add count as the MLP half, which
+/// ends the layer; the embedding and the LM head are outside every layer.
 constexpr Sublayer sublayer_of(const Op& op) {
   if (op.layer < 0)
     return Sublayer::none;
@@ -177,6 +181,10 @@ constexpr Sublayer sublayer_of(const Op& op) {
               [](const step::Gelu&) { return Sublayer::mlp; },
               [](const step::SwiGlu&) { return Sublayer::mlp; },
               [](const step::Fc2&) { return Sublayer::mlp; },
+              [](const step::ParallelSum&) { return Sublayer::mlp; },
+              [](const step::Embedding&) { return Sublayer::none; },
+              [](const step::LastToken&) { return Sublayer::none; },
+              [](const step::LmHead&) { return Sublayer::none; },
               [](const step::AllReduce& c) { return detail::collective_sublayer(c); },
               [](const step::ReduceScatter& c) { return detail::collective_sublayer(c); },
               [](const step::AllGather& c) { return detail::collective_sublayer(c); },

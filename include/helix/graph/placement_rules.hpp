@@ -217,6 +217,30 @@ inline PlacementResult placement_rule(const Op& op, const std::vector<TensorPlac
                                                              : Placement::replicate());
                      },
                      [&](const step::KVAppend&) { same_inputs("the KV append"); },
+                     [&](const step::Embedding&) {
+                       // A vocabulary slice finds only its own tokens: a partial sum along the
+                       // axes where the slice changes.
+                       no_partial("the embedding");
+                       for (Role role : roles) {
+                         const Placement ids = input(0)[role];
+                         if (role == Role::data) {
+                           if (vary(role).rows)
+                             fail("its vocabulary slice changes along " + detail::axis_words(role));
+                           r.output[role] = ids;
+                         } else if (!ids.is_replicate()) {
+                           fail("reads token ids not whole along " + detail::axis_words(role));
+                         } else {
+                           r.output[role] =
+                               vary(role).rows ? Placement::partial() : Placement::replicate();
+                         }
+                       }
+                     },
+                     [&](const step::LastToken&) {
+                       no_partial("the last-token selection");
+                       r.output = input(0);
+                     },
+                     [&](const step::LmHead& l) { linear(l); },
+                     [&](const step::ParallelSum&) { same_inputs("the parallel block's sum"); },
                      [&](const step::Norm&) {
                        no_partial("the norm");
                        r.output = input(0);

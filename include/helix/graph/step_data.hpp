@@ -11,9 +11,15 @@
 
 namespace helix {
 
-/// The full (unsharded) weights of one block; each is held by the Linear step that names it
-/// (`block_weights` below lists them from the steps).
-enum class Weight : std::uint8_t { wq, wk, wv, wo, w1, w2, w_gate };
+/// The full (unsharded) weights: those of one block, and the token embedding and LM head of a
+/// model with a vocabulary; each is held by the step that names it (`block_weights` and
+/// `vocabulary_weights` list them from the steps).
+enum class Weight : std::uint8_t { wq, wk, wv, wo, w1, w2, w_gate, embedding, lm_head };
+
+/// Whether `weight` belongs to every block (rather than once to the model).
+constexpr bool is_block_weight(Weight weight) {
+  return weight != Weight::embedding && weight != Weight::lm_head;
+}
 
 constexpr std::string_view weight_name(Weight w) {
   switch (w) {
@@ -31,11 +37,16 @@ constexpr std::string_view weight_name(Weight w) {
     return "w2";
   case Weight::w_gate:
     return "w_gate";
+  case Weight::embedding:
+    return "embedding";
+  case Weight::lm_head:
+    return "lm_head";
   }
   return "?";
 }
 
-/// Shape [rows, columns] of a full (unsharded) weight of `model`, stored [in, out].
+/// Shape [rows, columns] of a full (unsharded) weight of `model`, stored [in, out]; the embedding
+/// is a table of one row per (padded) vocabulary entry.
 /// Example: `full_weight_shape(models::llama3_70b, Weight::wk)` is {8192, 8 · 128}.
 constexpr std::array<std::int64_t, 2> full_weight_shape(const Model& model, Weight weight) {
   switch (weight) {
@@ -49,6 +60,10 @@ constexpr std::array<std::int64_t, 2> full_weight_shape(const Model& model, Weig
   case Weight::w1:
   case Weight::w_gate:
     return {model.hidden, model.ffn_hidden};
+  case Weight::embedding:
+    return {padded_vocab(model), model.hidden};
+  case Weight::lm_head:
+    return {model.hidden, padded_vocab(model)};
   case Weight::w2:
     break;
   }
@@ -99,8 +114,24 @@ enum class Sublayer : std::uint8_t {
   mlp,       ///< norm, FC1, GELU, FC2, their collectives and the residual add y + MLP
 };
 
-/// What a collective is for, so views and costs can name it.
-enum class CollectivePurpose : std::uint8_t { attention_scores, attention_output, mlp_output };
+/// What a collective is for, so views and costs can name it: summing partial scores, a
+/// sublayer's partial outputs (a parallel block sums attention and MLP together), the
+/// vocab-parallel embedding's masked lookups, or gathering the vocab-parallel logits.
+enum class CollectivePurpose : std::uint8_t {
+  attention_scores,
+  attention_output,
+  mlp_output,
+  block_output,
+  embedding,
+  logits
+};
+
+/// Whether the plan decides how a collective of `purpose` runs (flat or hierarchical): the sums
+/// of a stage's partial outputs do; partial scores (a head_dim group) and the logits' all-gather
+/// (one ring over the stage's tensor devices) do not.
+constexpr bool follows_plan_all_reduce(CollectivePurpose purpose) {
+  return purpose != CollectivePurpose::attention_scores && purpose != CollectivePurpose::logits;
+}
 
 /// Which step of an all-reduce a collective vertex is.
 enum class CollectivePhase : std::uint8_t {

@@ -21,7 +21,8 @@ namespace helix {
 
 /// The op kinds, in the order of `Step`'s alternatives (checked below).
 enum class OpKind : std::uint8_t {
-  input,             ///< the microbatch's activations enter on a device
+  input,             ///< the microbatch enters on a device: hidden states, or token ids
+  embedding,         ///< token ids → rows of the device's vocabulary slice of the embedding
   kv_cache,          ///< decode: keys or values of the `seq_len` cached tokens (a source)
   norm,              ///< layernorm / rmsnorm over hidden (weights replicated)
   q_projection,      ///< a @ Wq[:, cols]
@@ -38,6 +39,9 @@ enum class OpKind : std::uint8_t {
   gelu,              ///< tanh-approximated GELU
   swiglu,            ///< SiLU(gate) ⊙ up
   fc2,               ///< h @ W2[rows, :], a partial sum
+  parallel_sum,      ///< parallel block: attention + MLP partial outputs, before their one sum
+  last_token,        ///< the last position of each sequence, whose logits predict the next token
+  lm_head,           ///< a @ W_lm_head[:, cols]: logits over a vocabulary slice
   all_reduce,        ///< collective: every member ends with the sum
   reduce_scatter,    ///< collective: member j ends with slice j (of the last dim) of the sum
   all_gather,        ///< collective: every member ends with the concatenation of the slices
@@ -68,6 +72,15 @@ struct Input {
   static constexpr std::string_view name = "input", color = "#d9d9d9";
   friend constexpr bool operator==(const Input&, const Input&) = default;
 };
+/// Megatron's vocab-parallel embedding: the device holds rows [rows) of the [padded vocab, h]
+/// table and looks up the tokens that fall in them (zeros for the rest), so the devices' outputs
+/// are partial sums of the embedding.
+struct Embedding : LinearSlice {
+  static constexpr Weight weight = Weight::embedding;
+  static constexpr OpKind kind = OpKind::embedding;
+  static constexpr std::string_view name = "embedding", color = "#e5d8bd";
+  friend constexpr bool operator==(const Embedding&, const Embedding&) = default;
+};
 struct KVCache : AttentionHeads {
   bool values = false; ///< false = keys
   static constexpr OpKind kind = OpKind::kv_cache;
@@ -75,7 +88,9 @@ struct KVCache : AttentionHeads {
   friend constexpr bool operator==(const KVCache&, const KVCache&) = default;
 };
 struct Norm {
-  std::int64_t slot = 0; ///< 0 before attention, 1 before the MLP
+  /// 0 before attention (a parallel block's only norm), 1 before the MLP, `final_norm_slot` after
+  /// the last block.
+  std::int64_t slot = 0;
   static constexpr OpKind kind = OpKind::norm;
   static constexpr std::string_view name = "norm", color = "#ffffb3";
   friend constexpr bool operator==(const Norm&, const Norm&) = default;
@@ -160,6 +175,22 @@ struct Fc2 : LinearSlice {
   static constexpr std::string_view name = "fc2", color = "#fd8d3c";
   friend constexpr bool operator==(const Fc2&, const Fc2&) = default;
 };
+struct ParallelSum {
+  static constexpr OpKind kind = OpKind::parallel_sum;
+  static constexpr std::string_view name = "parallel_sum", color = "#f1b6da";
+  friend constexpr bool operator==(const ParallelSum&, const ParallelSum&) = default;
+};
+struct LastToken {
+  static constexpr OpKind kind = OpKind::last_token;
+  static constexpr std::string_view name = "last_token", color = "#e0e0e0";
+  friend constexpr bool operator==(const LastToken&, const LastToken&) = default;
+};
+struct LmHead : LinearSlice {
+  static constexpr Weight weight = Weight::lm_head;
+  static constexpr OpKind kind = OpKind::lm_head;
+  static constexpr std::string_view name = "lm_head", color = "#b15928";
+  friend constexpr bool operator==(const LmHead&, const LmHead&) = default;
+};
 struct AllReduce : Collective {
   static constexpr OpKind kind = OpKind::all_reduce;
   static constexpr std::string_view name = "all_reduce", color = "#fb8072";
@@ -191,15 +222,19 @@ struct Output {
 } // namespace step
 
 using Step =
-    std::variant<step::Input, step::KVCache, step::Norm, step::QProjection, step::KProjection,
-                 step::VProjection, step::KVAppend, step::AttentionScores, step::Softmax,
-                 step::AttentionContext, step::OutProjection, step::ResidualAdd, step::Fc1,
-                 step::GateProjection, step::Gelu, step::SwiGlu, step::Fc2, step::AllReduce,
+    std::variant<step::Input, step::Embedding, step::KVCache, step::Norm, step::QProjection,
+                 step::KProjection, step::VProjection, step::KVAppend, step::AttentionScores,
+                 step::Softmax, step::AttentionContext, step::OutProjection, step::ResidualAdd,
+                 step::Fc1, step::GateProjection, step::Gelu, step::SwiGlu, step::Fc2,
+                 step::ParallelSum, step::LastToken, step::LmHead, step::AllReduce,
                  step::ReduceScatter, step::AllGather, step::Transfer, step::Output>;
+
+/// The norm after the last block (`step::Norm::slot`).
+inline constexpr std::int64_t final_norm_slot = 2;
 
 inline constexpr std::size_t op_kind_count = std::variant_size_v<Step>;
 
-/// A step that holds a slice of a full weight.
+/// A step that holds a slice of a full weight (a Linear, or the embedding's rows).
 template <class S>
 concept LinearStep = std::derived_from<S, LinearSlice> && requires {
   { S::weight } -> std::convertible_to<Weight>;
@@ -261,14 +296,21 @@ static_assert(
     "a name and a #rrggbb colour, and OpKind has one enumerator per alternative");
 
 namespace detail {
-template <std::size_t... I>
-constexpr auto linear_step_weights(std::index_sequence<I...>) {
+template <class S, bool Block>
+constexpr bool holds_weight_of_scope() {
+  if constexpr (LinearStep<S>)
+    return is_block_weight(S::weight) == Block;
+  else
+    return false;
+}
+template <bool Block, std::size_t... I>
+constexpr auto step_weights(std::index_sequence<I...>) {
   constexpr std::size_t count =
-      (std::size_t{LinearStep<std::variant_alternative_t<I, Step>>} + ...);
+      (std::size_t{holds_weight_of_scope<std::variant_alternative_t<I, Step>, Block>()} + ...);
   std::array<Weight, count> weights{};
   std::size_t n = 0;
   const auto add = [&]<class S>(const S*) {
-    if constexpr (LinearStep<S>)
+    if constexpr (holds_weight_of_scope<S, Block>())
       weights[n++] = S::weight;
   };
   (add(static_cast<const std::variant_alternative_t<I, Step>*>(nullptr)), ...);
@@ -276,14 +318,21 @@ constexpr auto linear_step_weights(std::index_sequence<I...>) {
 }
 } // namespace detail
 
-/// The weights of a block, one per Linear step alternative in variant order: what weight tiling
-/// checks and memory counts. A new Linear step brings its weight here by itself.
+/// The weights of a block, one per weight-holding step alternative in variant order: what weight
+/// tiling checks and memory counts. A new Linear step brings its weight here by itself.
 inline constexpr auto block_weights =
-    detail::linear_step_weights(std::make_index_sequence<op_kind_count>{});
-inline constexpr std::size_t weight_count = block_weights.size();
+    detail::step_weights<true>(std::make_index_sequence<op_kind_count>{});
+/// The weights a model with a vocabulary holds once: the embedding and the LM head.
+inline constexpr auto vocabulary_weights =
+    detail::step_weights<false>(std::make_index_sequence<op_kind_count>{});
+/// Every weight kind; memory keys norms after them.
+inline constexpr std::size_t weight_count = block_weights.size() + vocabulary_weights.size();
 
-/// Whether `model`'s blocks hold `weight`: W_gate only with a SwiGLU MLP.
+/// Whether `model` holds `weight`: W_gate only with a SwiGLU MLP, the embedding and LM head only
+/// with a vocabulary.
 constexpr bool uses_weight(const Model& model, Weight weight) {
+  if (!is_block_weight(weight))
+    return model.vocab > 0;
   return weight != Weight::w_gate || model.activation == Activation::swiglu;
 }
 

@@ -116,6 +116,9 @@ inline nlohmann::json npy_sizes_json(const Model& model, const Workload& workloa
           {"seq_len", model.seq_len},
           {"norm", std::string(norm_name(model.norm))},
           {"activation", std::string(activation_name(model.activation))},
+          {"vocab", model.vocab},
+          {"padded_vocab", model.vocab > 0 ? padded_vocab(model) : 0},
+          {"parallel_block", model.parallel_block},
           {"workload", std::string(phase_name(workload.phase))}};
 }
 

@@ -179,6 +179,10 @@ NpyArray<Scalar> read_npy(const std::filesystem::path& path) {
 /// ([in, out], y = x @ W), `layer{l}_norm{1,2}_gain.npy` (and `_shift` for layernorm), and in
 /// decode `layer{l}_{keys,values}_cache.npy` [batch, seq_len, kv_heads·head_dim];
 /// `y_reference.npy`; and `y_<plan>.npy` (see plan_file_part) with each plan's executed output.
+/// A model with a vocabulary has `token_ids.npy` [batch, tokens] (whole numbers, as floats)
+/// instead of `x.npy`, plus `embedding.npy` [padded vocab, hidden], `lm_head.npy` [hidden, padded
+/// vocab] and `final_norm_gain.npy` (and `_shift`), and its outputs are the last position's
+/// logits [batch, 1, padded vocab].
 /// Weights and input come from `seed` as in `numerics::verify`; `model` is used as given (pass a
 /// verification-size model such as `models::shrink(model, plans, workload)`).
 /// @returns the files written. @throws PlanError for a plan that does not suit the model;
@@ -202,7 +206,18 @@ write_numerics_npy(const std::filesystem::path& folder, const Model& model,
         std::span<const Scalar>(tensor.data(), static_cast<std::size_t>(tensor.size())), shape);
   };
   const std::int64_t b = model.batch, t = input.tokens, h = model.hidden;
-  put("x.npy", input.x, {b, t, h});
+  if (model.vocab > 0) {
+    const std::int64_t vocab = padded_vocab(model);
+    put("token_ids.npy", input.token_ids, {b, t});
+    put("embedding.npy", weights.embedding, {vocab, h});
+    put("lm_head.npy", weights.lm_head, {h, vocab});
+    if (model.norm != Norm::none)
+      put("final_norm_gain.npy", weights.final_norm_gain, {h});
+    if (model.norm == Norm::layernorm)
+      put("final_norm_shift.npy", weights.final_norm_shift, {h});
+  } else {
+    put("x.npy", input.x, {b, t, h});
+  }
   for (std::int64_t l = 0; l < model.layers; ++l) {
     const numerics::LayerWeights<Scalar>& w = weights.layers[static_cast<std::size_t>(l)];
     const std::string layer = "layer" + std::to_string(l) + "_";
@@ -212,7 +227,9 @@ write_numerics_npy(const std::filesystem::path& folder, const Model& model,
       const Matrix<Scalar>& m = w.weight(which);
       put(layer + std::string(weight_name(which)) + ".npy", m, {m.rows(), m.cols()});
     }
-    for (std::size_t slot = 0; slot < 2 && model.norm != Norm::none; ++slot) {
+    for (std::size_t slot = 0;
+         slot < static_cast<std::size_t>(norms_per_layer(model)) && model.norm != Norm::none;
+         ++slot) {
       const std::string norm = layer + "norm" + std::to_string(slot + 1);
       put(norm + "_gain.npy", w.norm_gain[slot], {h});
       if (model.norm == Norm::layernorm)
@@ -224,11 +241,14 @@ write_numerics_npy(const std::filesystem::path& folder, const Model& model,
       put(layer + "values_cache.npy", input.cached_values[i], {b, model.seq_len, kv_width(model)});
     }
   }
+  const std::int64_t out_tokens = model.vocab > 0 ? 1 : t;
+  const std::int64_t out_width = model.vocab > 0 ? padded_vocab(model) : h;
   put("y_reference.npy", numerics::reference_forward(model, workload, weights, input).output,
-      {b, t, h});
+      {b, out_tokens, out_width});
   for (const PlanSpec& plan : plans)
     put("y_" + plan_file_part(plan) + ".npy",
-        numerics::execute(build_dag(model, plan, workload), weights, input).assemble(), {b, t, h});
+        numerics::execute(build_dag(model, plan, workload), weights, input).assemble(),
+        {b, out_tokens, out_width});
   return written;
 }
 

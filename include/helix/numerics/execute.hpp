@@ -43,23 +43,29 @@ struct SequenceTensor {
 template <std::floating_point Scalar>
 struct Execution {
   std::int64_t batch = 0, tokens = 0, hidden = 0;
+  /// Rows per sequence and width of the output: tokens × hidden, or with a vocabulary 1 × padded
+  /// vocab (the logits of the last position).
+  std::int64_t output_tokens = 0, output_width = 0;
   /// One per output vertex: every device of the last stage holds the output of its sequences.
   std::vector<SequenceTensor<Scalar>> outputs;
   /// One per device, layer, replica and microbatch: the layer's final residual add.
   std::vector<SequenceTensor<Scalar>> layer_outputs;
 
-  /// The full `[batch, tokens, hidden]` output as (batch·tokens) × hidden, each sequence taken
-  /// from the first device that holds it. @throws std::runtime_error when a sequence has none.
-  Matrix<Scalar> assemble() const { return assemble_from(outputs, -1); }
-  /// The same for the output of `layer`.
+  /// The full output, `[batch, tokens, hidden]` as (batch·tokens) × hidden (with a vocabulary
+  /// batch × padded vocab), each sequence taken from the first device that holds it.
+  /// @throws std::runtime_error when a sequence has none.
+  Matrix<Scalar> assemble() const {
+    return assemble_from(outputs, -1, output_tokens, output_width);
+  }
+  /// The `[batch, tokens, hidden]` output of `layer`.
   Matrix<Scalar> assemble_layer(std::int64_t layer) const {
-    return assemble_from(layer_outputs, layer);
+    return assemble_from(layer_outputs, layer, tokens, hidden);
   }
 
 private:
-  Matrix<Scalar> assemble_from(const std::vector<SequenceTensor<Scalar>>& parts,
-                               std::int64_t layer) const {
-    Matrix<Scalar> full(batch * tokens, hidden);
+  Matrix<Scalar> assemble_from(const std::vector<SequenceTensor<Scalar>>& parts, std::int64_t layer,
+                               std::int64_t tokens, std::int64_t width) const {
+    Matrix<Scalar> full(batch * tokens, width);
     std::vector<bool> filled(static_cast<std::size_t>(batch), false);
     for (const SequenceTensor<Scalar>& part : parts) {
       if (part.layer != layer || filled[static_cast<std::size_t>(part.batch_begin)])
@@ -117,6 +123,8 @@ public:
     result_.batch = model_.batch;
     result_.tokens = input_.tokens;
     result_.hidden = model_.hidden;
+    result_.output_tokens = model_.vocab > 0 ? 1 : input_.tokens;
+    result_.output_width = model_.vocab > 0 ? padded_vocab(model_) : model_.hidden;
     for (auto it = reversed.rbegin(); it != reversed.rend(); ++it) {
       const Vertex v = *it;
       const std::vector<const Matrix<Scalar>*> inputs = arguments(v);
@@ -206,12 +214,27 @@ private:
     visit_step(
         op, helix::detail::overloaded{
                 [&](const step::Input&) {
-                  // [b, tokens, hidden] of sequences [batch_begin, +b).
-                  computed(input_.x.middleRows(op.batch_begin * input_.tokens,
-                                               op.output[0] * input_.tokens));
+                  // [b, tokens, hidden] (or [b, tokens] token ids) of sequences
+                  // [batch_begin, +b).
+                  if (model_.vocab > 0)
+                    computed(input_.token_ids.middleRows(op.batch_begin, op.output[0]));
+                  else
+                    computed(input_.x.middleRows(op.batch_begin * input_.tokens,
+                                                 op.output[0] * input_.tokens));
                 },
+                [&](const step::Embedding& e) { computed(embedding_lookup(v, e, in(0))); },
+                [&](const step::LastToken&) {
+                  computed(last_rows<Scalar>(in(0), in(0).rows() / op.output[0]));
+                },
+                [&](const step::LmHead& s) { computed(linear(in(0), weights_.lm_head, s)); },
+                [&](const step::ParallelSum&) { computed(in(0) + in(1)); },
                 [&](const step::KVCache& c) { computed(read_cache(v, c)); },
                 [&](const step::Norm& n) {
+                  if (n.slot == final_norm_slot) {
+                    computed(apply_norm(model_.norm, in(0), weights_.final_norm_gain,
+                                        weights_.final_norm_shift));
+                    return;
+                  }
                   const std::size_t slot = static_cast<std::size_t>(n.slot);
                   const LayerWeights<Scalar>& w = layer_weights(v);
                   computed(apply_norm(model_.norm, in(0), w.norm_gain[slot], w.norm_shift[slot]));
@@ -268,6 +291,24 @@ private:
                   });
                 },
             });
+  }
+
+  /// Rows of the device's vocabulary slice of the embedding for the token ids in it, zeros for
+  /// the others: summed over the devices, every token gets its row exactly once.
+  Matrix<Scalar> embedding_lookup(Vertex v, const step::Embedding& e,
+                                  const Matrix<Scalar>& ids) const {
+    const IndexRuns& rows = e.rows;
+    if (rows.count != 1 || rows.begin < 0 || rows.begin + rows.size > weights_.embedding.rows() ||
+        e.cols != IndexRuns::range(0, model_.hidden))
+      fail(v, "its vocabulary slice does not fit the embedding");
+    Matrix<Scalar> x = Matrix<Scalar>::Zero(ids.size(), model_.hidden);
+    for (std::int64_t b = 0; b < ids.rows(); ++b)
+      for (std::int64_t t = 0; t < ids.cols(); ++t) {
+        const auto id = static_cast<std::int64_t>(ids(b, t));
+        if (id >= rows.begin && id < rows.begin + rows.size)
+          x.row(b * ids.cols() + t) = weights_.embedding.row(id);
+      }
+    return x;
   }
 
   /// A layer ends with the residual add of its MLP branch.

@@ -19,7 +19,8 @@ namespace helix::numerics {
 
 template <std::floating_point Scalar>
 struct ReferenceResult {
-  /// `[batch, tokens, hidden]` as (batch·tokens) × hidden.
+  /// `[batch, tokens, hidden]` as (batch·tokens) × hidden; with a vocabulary the logits of each
+  /// sequence's last position, `[batch, 1, padded vocab]` as batch × padded vocab.
   Matrix<Scalar> output;
   /// Per layer, the block's output z (same layout); the last equals `output`.
   std::vector<Matrix<Scalar>> layer_outputs;
@@ -46,9 +47,23 @@ void require_matching(const Model& model, const Workload& workload, const Weight
         w.wk.cols() != kv_width(model) || w.w1.cols() != model.ffn_hidden ||
         (model.activation == Activation::swiglu && w.w_gate.cols() != model.ffn_hidden))
       fail("weights do not have the model's sizes");
-  if (input.batch != model.batch || input.tokens != new_tokens(model, workload) ||
-      input.x.rows() != input.batch * input.tokens || input.x.cols() != model.hidden)
+  if (model.vocab > 0) {
+    if (weights.embedding.rows() != padded_vocab(model) ||
+        weights.embedding.cols() != model.hidden || weights.lm_head.rows() != model.hidden ||
+        weights.lm_head.cols() != padded_vocab(model))
+      fail("the embedding or LM head is not [padded vocab, hidden] / [hidden, padded vocab]");
+    if (input.batch != model.batch || input.tokens != new_tokens(model, workload) ||
+        input.token_ids.rows() != input.batch || input.token_ids.cols() != input.tokens)
+      fail("input is not [batch, tokens] token ids of the model and workload");
+    for (std::int64_t i = 0; i < input.token_ids.size(); ++i)
+      if (!(input.token_ids.data()[i] >= 0 &&
+            input.token_ids.data()[i] < static_cast<Scalar>(model.vocab)))
+        fail("token id " + std::to_string(input.token_ids.data()[i]) + " is outside [0, " +
+             std::to_string(model.vocab) + ")");
+  } else if (input.batch != model.batch || input.tokens != new_tokens(model, workload) ||
+             input.x.rows() != input.batch * input.tokens || input.x.cols() != model.hidden) {
     fail("input is not [batch, tokens, hidden] of the model and workload");
+  }
   if (workload.phase == Phase::decode) {
     if (static_cast<std::int64_t>(input.cached_keys.size()) != model.layers ||
         static_cast<std::int64_t>(input.cached_values.size()) != model.layers)
@@ -74,6 +89,26 @@ Matrix<Scalar> append_per_sequence(const Matrix<Scalar>& cache, const Matrix<Sca
   return all;
 }
 
+/// Rows E[id] of the embedding for every token id, (batch·tokens) × hidden.
+template <std::floating_point Scalar>
+Matrix<Scalar> embed(const Matrix<Scalar>& token_ids, const Matrix<Scalar>& embedding) {
+  Matrix<Scalar> x(token_ids.size(), embedding.cols());
+  for (std::int64_t b = 0; b < token_ids.rows(); ++b)
+    for (std::int64_t t = 0; t < token_ids.cols(); ++t)
+      x.row(b * token_ids.cols() + t) = embedding.row(static_cast<std::int64_t>(token_ids(b, t)));
+  return x;
+}
+
+/// The last of every `tokens` rows: each sequence's last position.
+template <std::floating_point Scalar>
+Matrix<Scalar> last_rows(const Matrix<Scalar>& x, std::int64_t tokens) {
+  const std::int64_t batch = x.rows() / tokens;
+  Matrix<Scalar> last(batch, x.cols());
+  for (std::int64_t b = 0; b < batch; ++b)
+    last.row(b) = x.row(b * tokens + tokens - 1);
+  return last;
+}
+
 } // namespace detail
 
 /// Runs `input` through every block of `model`:
@@ -83,6 +118,9 @@ Matrix<Scalar> append_per_sequence(const Matrix<Scalar>& cache, const Matrix<Sca
 ///     y = x + concat_h(c_h) Wo;  z = y + GELU(Norm2(y) W1) W2
 ///
 /// with the causal mask in prefill only (the decode token sees the whole cache and itself).
+/// A parallel block is z = x + concat_h(c_h) Wo + MLP(a), the MLP reading Norm1's output. With
+/// a vocabulary, x = E[token ids] and the result is the logits of each sequence's last position:
+/// Norm_final(z_last) W_lm_head.
 /// @throws std::invalid_argument when weights or input do not match model and workload.
 template <std::floating_point Scalar>
 ReferenceResult<Scalar> reference_forward(const Model& model, const Workload& workload,
@@ -94,7 +132,8 @@ ReferenceResult<Scalar> reference_forward(const Model& model, const Workload& wo
   const std::int64_t heads_per_kv = model.heads / model.kv_heads;
   const bool prefill = workload.phase == Phase::prefill;
   ReferenceResult<Scalar> result;
-  Matrix<Scalar> x = input.x;
+  Matrix<Scalar> x =
+      model.vocab > 0 ? detail::embed<Scalar>(input.token_ids, weights.embedding) : input.x;
   for (std::int64_t layer = 0; layer < model.layers; ++layer) {
     const std::size_t l = static_cast<std::size_t>(layer);
     const LayerWeights<Scalar>& w = weights.layers[l];
@@ -115,20 +154,28 @@ ReferenceResult<Scalar> reference_forward(const Model& model, const Workload& wo
         softmax_rows(p, tokens, d, prefill);
         context.block(b * tokens, h * d, tokens, d) = p * v.block(b * keys, g * d, keys, d);
       }
-    const Matrix<Scalar> y = x + context * w.wo;
-    const Matrix<Scalar> normed = apply_norm(model.norm, y, w.norm_gain[1], w.norm_shift[1]);
-    const Matrix<Scalar> up = normed * w.w1;
-    if (model.activation == Activation::swiglu) {
-      const Matrix<Scalar> gate = normed * w.w_gate;
-      x = y + apply_swiglu(gate, up) * w.w2;
+    const auto mlp = [&](const Matrix<Scalar>& normed) -> Matrix<Scalar> {
+      const Matrix<Scalar> up = normed * w.w1;
+      if (model.activation == Activation::swiglu)
+        return apply_swiglu<Scalar>(normed * w.w_gate, up) * w.w2;
+      return apply_gelu<Scalar>(up) * w.w2;
+    };
+    if (model.parallel_block) {
+      x = x + (context * w.wo + mlp(a));
     } else {
-      x = y + apply_gelu(up) * w.w2;
+      const Matrix<Scalar> y = x + context * w.wo;
+      x = y + mlp(apply_norm(model.norm, y, w.norm_gain[1], w.norm_shift[1]));
     }
     result.layer_outputs.push_back(x);
     result.keys.push_back(std::move(k));
     result.values.push_back(std::move(v));
   }
-  result.output = x;
+  if (model.vocab > 0)
+    result.output = apply_norm(model.norm, detail::last_rows<Scalar>(x, tokens),
+                               weights.final_norm_gain, weights.final_norm_shift) *
+                    weights.lm_head;
+  else
+    result.output = x;
   return result;
 }
 
@@ -142,14 +189,20 @@ Input<Scalar> make_input(const Model& model, const Workload& workload,
   Input<Scalar> input;
   input.batch = model.batch;
   input.tokens = model.seq_len;
-  input.x = make_tokens<Scalar>(model.batch, model.seq_len, model.hidden, generator);
+  const auto draw = [&](std::int64_t tokens) {
+    if (model.vocab > 0)
+      input.token_ids = make_token_ids<Scalar>(model.batch, tokens, model.vocab, generator);
+    else
+      input.x = make_tokens<Scalar>(model.batch, tokens, model.hidden, generator);
+  };
+  draw(model.seq_len);
   if (workload.phase == Phase::prefill)
     return input;
   ReferenceResult<Scalar> context = reference_forward(model, Workload::prefill(), weights, input);
   input.cached_keys = std::move(context.keys);
   input.cached_values = std::move(context.values);
   input.tokens = 1;
-  input.x = make_tokens<Scalar>(model.batch, 1, model.hidden, generator);
+  draw(1);
   return input;
 }
 

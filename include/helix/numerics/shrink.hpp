@@ -24,7 +24,8 @@ namespace helix::models {
 /// - hidden = heads · head_dim and ffn = 4 · hidden, which every tensor degree and group size
 ///   divides because the heads and head_dim do;
 /// - layers kept with an explicit layer split, else min(layers, max(2, pipeline stages));
-/// - batch 2 · (data parallel · microbatches), the lcm over the plans; seq_len 16; norm kept.
+/// - batch 2 · (data parallel · microbatches), the lcm over the plans; seq_len 16; norm kept;
+/// - a vocabulary of 125 (padded to 128) tokens, or more when a tensor degree needs it.
 /// @pre every plan is valid for `model` and `workload`.
 ///
 /// Example: helix_seed with `hp=4x4` or `pp=2,tg=4x4` → 2 layers, 16 heads × 8, hidden 128,
@@ -63,6 +64,15 @@ inline Model shrink(const Model& model, std::span<const PlanSpec> plans,
     small.layers = std::min(model.layers, std::max<std::int64_t>(2, stages));
   small.batch = 2 * replicas * workload.microbatches;
   small.seq_len = 16;
+  if (model.vocab > 0) {
+    // Padded to the smallest multiple of 128 every plan's tensor degree divides (it divides the
+    // full model's padded vocabulary, a multiple of 128, so this is at most that), less 3 so that
+    // padded rows exist, never looked up, as in GPT-3's 50,257 → 50,304.
+    std::int64_t padded = vocab_padding_multiple;
+    for (const PlanSpec& p : plans)
+      padded = std::lcm(padded, tensor_degree(p));
+    small.vocab = std::min(model.vocab, padded - 3);
+  }
   return small;
 }
 

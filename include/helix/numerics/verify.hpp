@@ -127,7 +127,8 @@ inline std::pair<std::int64_t, std::string_view> largest_tensor(const Model& mod
   for (const auto& candidate :
        {std::pair<std::int64_t, std::string_view>{model.batch * keys * widest, "activation"},
         {model.hidden * std::max(model.ffn_hidden, attention_width(model)), "weight"},
-        {model.batch * keys * kv_width(model), "KV cache"}})
+        {model.batch * keys * kv_width(model), "KV cache"},
+        {model.hidden * padded_vocab(model), "embedding"}})
     if (candidate.first > largest.first)
       largest = candidate;
   return largest;
@@ -195,7 +196,9 @@ template <std::floating_point Scalar>
   for (const SequenceTensor<Scalar>& part : executed.outputs)
     outputs.push_back(&part);
   complete = complete && covers_batch(outputs);
-  report.output = detail::measure(outputs, reference.output, input.tokens, agree);
+  // With a vocabulary the output is one row of logits per sequence.
+  report.output =
+      detail::measure(outputs, reference.output, model.vocab > 0 ? 1 : input.tokens, agree);
   report.output_copies = outputs.size();
   report.complete = complete;
   report.replicas_agree = agree;

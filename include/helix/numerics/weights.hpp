@@ -13,6 +13,7 @@
 #include <concepts>
 #include <cstdint>
 #include <random>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -53,6 +54,10 @@ struct LayerWeights {
       break;
     case Weight::w_gate:
       return w_gate;
+    case Weight::embedding:
+    case Weight::lm_head:
+      throw std::logic_error(
+          "helix: numerics: the embedding and LM head are not a block's weights");
     }
     return w2;
   }
@@ -61,15 +66,22 @@ struct LayerWeights {
 template <std::floating_point Scalar>
 struct Weights {
   std::vector<LayerWeights<Scalar>> layers;
+  /// With a vocabulary: the token embedding [padded vocab, hidden], the LM head [hidden, padded
+  /// vocab] and the final norm; empty otherwise.
+  Matrix<Scalar> embedding, lm_head;
+  RowVector<Scalar> final_norm_gain, final_norm_shift;
 };
 
-/// What enters the block stack. Decode keeps the KV cache the context tokens produced.
+/// What enters the model. Decode keeps the KV cache the context tokens produced.
 template <std::floating_point Scalar>
 struct Input {
   std::int64_t batch = 0;
   std::int64_t tokens = 0; ///< new tokens per sequence: seq_len in prefill, 1 in decode
-  /// `[batch, tokens, hidden]` as (batch·tokens) × hidden, row b·tokens + t.
+  /// Without a vocabulary: `[batch, tokens, hidden]` as (batch·tokens) × hidden, row b·tokens + t.
   Matrix<Scalar> x;
+  /// With a vocabulary: the token ids `[batch, tokens]`, each in [0, vocab), as batch × tokens.
+  /// They are whole numbers held in Scalar so that they flow through the DAG like any tensor.
+  Matrix<Scalar> token_ids;
   /// Decode only, per layer: keys and values of the seq_len context tokens as
   /// (batch·seq_len) × (kv_heads·head_dim), row b·seq_len + t, columns head-major.
   std::vector<Matrix<Scalar>> cached_keys, cached_values;
@@ -140,7 +152,30 @@ Weights<Scalar> make_weights(const Model& model, std::uint64_t seed = default_se
     }
     weights.layers.push_back(std::move(w));
   }
+  // Drawn after every block, so a block stack's weights are the same with or without a vocabulary.
+  if (model.vocab > 0) {
+    weights.embedding =
+        detail::random_matrix<Scalar>(padded_vocab(model), h, 1.0, generator); // unit variance
+    weights.lm_head = draw(h, padded_vocab(model));
+    if (model.norm != Norm::none) {
+      weights.final_norm_gain = detail::random_near<Scalar>(h, 1.0, 0.1, generator);
+      if (model.norm == Norm::layernorm)
+        weights.final_norm_shift = detail::random_near<Scalar>(h, 0.0, 0.1, generator);
+    }
+  }
   return weights;
+}
+
+/// `[batch, tokens]` token ids, uniform in [0, vocab) from the raw draws (the modulo's bias is
+/// below 2^-40 for any vocabulary up to 2^24), as batch × tokens.
+template <std::floating_point Scalar>
+Matrix<Scalar> make_token_ids(std::int64_t batch, std::int64_t tokens, std::int64_t vocab,
+                              std::mt19937_64& generator) {
+  Matrix<Scalar> ids(batch, tokens);
+  for (std::int64_t b = 0; b < batch; ++b)
+    for (std::int64_t t = 0; t < tokens; ++t)
+      ids(b, t) = static_cast<Scalar>(generator() % static_cast<std::uint64_t>(vocab));
+  return ids;
 }
 
 /// `[batch, tokens, hidden]` tokens of unit variance, as (batch·tokens) × hidden.

@@ -43,6 +43,10 @@ namespace helix {
   X(ffn_vs_tensor_degree, "ffn vs tensor degree",                                                  \
     "the MLP hidden size must divide by the tensor-parallel degree", "ffn hidden",                 \
     "tensor degree")                                                                               \
+  X(vocab_vs_tensor_degree, "vocab vs tensor degree",                                              \
+    "the padded vocabulary (a multiple of 128) must divide by the tensor-parallel degree, which "  \
+    "splits the embedding and the LM head",                                                        \
+    "padded vocab", "tensor degree")                                                               \
   X(hidden_vs_group_size, "hidden vs group size",                                                  \
     "hidden must divide by the tensor group size (reduce-scatter splits the hidden dimension)",    \
     "hidden", "group size")                                                                        \
@@ -190,6 +194,8 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
         Degree{"ffn_hidden", m.ffn_hidden}, Degree{"batch", m.batch}, Degree{"seq_len", m.seq_len}})
     if (d.value < 1)
       sheet.fail(model_size_positive, d.value, 1, d.name);
+  if (m.vocab < 0) // 0 is a block stack without a vocabulary
+    sheet.fail(model_size_positive, m.vocab, 0, "vocab");
 
   if (p.kv_parallel > 1)
     sheet.fail(kv_parallel_supported, p.kv_parallel, 1);
@@ -227,6 +233,14 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
     sheet.fail(head_dim_vs_dim_slices, m.head_dim, head_dim_split(p));
   if (!divides(tensor_degree(p), m.ffn_hidden))
     sheet.fail(ffn_vs_tensor_degree, m.ffn_hidden, tensor_degree(p));
+  const detail::CheckedProduct embedding{m.vocab, m.hidden, bits(m.dtype)};
+  if (embedding.overflow) {
+    sheet.fail(sizes_fit_64_bit, embedding.culprit_a, embedding.culprit_b,
+               "embedding bits = vocab × hidden × dtype bits");
+    return sheet.findings;
+  }
+  if (m.vocab > 0 && !divides(tensor_degree(p), padded_vocab(m)))
+    sheet.fail(vocab_vs_tensor_degree, padded_vocab(m), tensor_degree(p));
   // Only a hierarchical all-reduce materializes the reduce-scatter shard [.., hidden / S].
   if (groups_per_stage(p) > 1 && !divides(tensor_group_size(p), m.hidden))
     sheet.fail(hidden_vs_group_size, m.hidden, tensor_group_size(p));
@@ -305,6 +319,8 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
                 {8, m.layers, m.batch, m.seq_len, m.ffn_hidden}},
            Size{"norm and residual FLOPs = 12 × layers × batch × seq_len × hidden",
                 {12, m.layers, m.batch, m.seq_len, m.hidden}},
+           Size{"LM head FLOPs = 2 × batch × hidden × padded vocab",
+                {2, m.batch, m.hidden, padded_vocab(m)}},
        }) {
     if (s.product.overflow) {
       sheet.fail(sizes_fit_64_bit, s.product.culprit_a, s.product.culprit_b, s.name);
@@ -312,7 +328,7 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
     }
     if (__builtin_add_overflow(forward_flops, s.product.value, &forward_flops)) {
       sheet.fail(sizes_fit_64_bit, forward_flops, s.product.value,
-                 "forward FLOPs = the six terms summed (the numbers: sum so far, next term)");
+                 "forward FLOPs = the terms summed (the numbers: sum so far, next term)");
       return sheet.findings;
     }
   }
@@ -320,14 +336,15 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
   // Vertices per forward (one replica, one microbatch): per layer and device at most 20 compute
   // ops (14, a gate and SwiGLU, a KV cache and append for K and V in decode) and at most 9
   // collective vertices (3 all-reduces of 3 phases, each phase at most one vertex per device);
-  // per device an input, an output and a transfer per stage boundary.
-  // 31·max(layers, stages) ≥ 29·layers + stages + 1, without a sum that could overflow.
-  const detail::CheckedProduct vertices{p.data_parallel, w.microbatches, tensor_degree(p), 31,
+  // per device an input, an output and a transfer per stage boundary, and with a vocabulary at most
+  // 10 more (embedding and its 3 all-reduce phases, last token, final norm, LM head, gather).
+  // 41·max(layers, stages) ≥ 29·layers + stages + 11, without a sum that could overflow.
+  const detail::CheckedProduct vertices{p.data_parallel, w.microbatches, tensor_degree(p), 41,
                                         m.layers > p.pipeline_stages ? m.layers
                                                                      : p.pipeline_stages};
   if (vertices.overflow)
     sheet.fail(dag_size, vertices.culprit_a, vertices.culprit_b,
-               "vertex bound = data parallel × microbatches × tensor degree × 31 × "
+               "vertex bound = data parallel × microbatches × tensor degree × 41 × "
                "max(layers, stages), past 64 bits");
   else if (vertices.value > max_dag_vertices)
     sheet.fail(dag_size, vertices.value, max_dag_vertices);

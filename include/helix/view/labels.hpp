@@ -57,6 +57,12 @@ inline std::string purpose_name(CollectivePurpose purpose) {
     return "attention output";
   case CollectivePurpose::mlp_output:
     return "MLP output";
+  case CollectivePurpose::block_output:
+    return "attention + MLP output";
+  case CollectivePurpose::embedding:
+    return "embedding lookups";
+  case CollectivePurpose::logits:
+    return "logits";
   }
   return "";
 }
@@ -113,8 +119,12 @@ inline std::string vertex_name(const Graph& dag, Vertex v) {
   };
   const auto linear = [&]<LinearStep S>(const S& l) {
     const auto [rows, cols] = full_weight_shape(model, S::weight);
+    // "Wq", "W_gate"; model-level weights keep their name after "W_": "W_lm_head".
     std::string weight(weight_name(S::weight));
-    weight[0] = 'W';
+    if (is_block_weight(S::weight))
+      weight[0] = 'W';
+    else
+      weight = "W_" + weight;
     return kind + " " + weight + "[" + detail::runs_text(l.rows, rows) + ", " +
            detail::runs_text(l.cols, cols) + "]";
   };
@@ -124,42 +134,54 @@ inline std::string vertex_name(const Graph& dag, Vertex v) {
       text += " (" + std::string(collective_phase_name(c.phase)) + ")";
     return text;
   };
-  return visit_step(op, helix::detail::overloaded{
-                            [&](const step::Input&) { return kind; },
-                            [&](const step::Output&) { return kind; },
-                            [&](const step::Gelu&) { return kind; },
-                            [&](const step::SwiGlu&) { return kind; },
-                            [&](const step::QProjection& l) { return linear(l); },
-                            [&](const step::KProjection& l) { return linear(l); },
-                            [&](const step::VProjection& l) { return linear(l); },
-                            [&](const step::OutProjection& l) { return linear(l); },
-                            [&](const step::Fc1& l) { return linear(l); },
-                            [&](const step::GateProjection& l) { return linear(l); },
-                            [&](const step::Fc2& l) { return linear(l); },
-                            [&](const step::KVCache& c) {
-                              return kind + (c.values ? " values" : " keys") + heads(c);
-                            },
-                            [&](const step::KVAppend& c) {
-                              return kind + (c.values ? " values" : " keys") + heads(c);
-                            },
-                            [&](const step::AttentionScores& a) { return kind + heads(a); },
-                            [&](const step::Softmax& a) { return kind + heads(a); },
-                            [&](const step::AttentionContext& a) { return kind + heads(a); },
-                            [&](const step::ResidualAdd& r) {
-                              return kind +
-                                     (r.branch == Sublayer::mlp ? " y + MLP" : " x + attention");
-                            },
-                            [&](const step::Norm& n) {
-                              return kind + (n.slot == 0 ? " before attention" : " before MLP");
-                            },
-                            [&](const step::AllReduce& c) { return collective(c); },
-                            [&](const step::ReduceScatter& c) { return collective(c); },
-                            [&](const step::AllGather& c) { return collective(c); },
-                            [&](const step::Transfer&) {
-                              return kind + " stage " + std::to_string(op.stage - 1) + " → " +
-                                     std::to_string(op.stage);
-                            },
-                        });
+  return visit_step(op,
+                    helix::detail::overloaded{
+                        [&](const step::Input&) { return kind; },
+                        [&](const step::Output&) { return kind; },
+                        [&](const step::Gelu&) { return kind; },
+                        [&](const step::SwiGlu&) { return kind; },
+                        [&](const step::QProjection& l) { return linear(l); },
+                        [&](const step::KProjection& l) { return linear(l); },
+                        [&](const step::VProjection& l) { return linear(l); },
+                        [&](const step::OutProjection& l) { return linear(l); },
+                        [&](const step::Fc1& l) { return linear(l); },
+                        [&](const step::GateProjection& l) { return linear(l); },
+                        [&](const step::Fc2& l) { return linear(l); },
+                        [&](const step::LmHead& l) { return linear(l); },
+                        [&](const step::Embedding& l) {
+                          return kind + " rows " + detail::runs_text(l.rows, padded_vocab(model));
+                        },
+                        [&](const step::LastToken&) { return kind; },
+                        [&](const step::ParallelSum&) { return kind + " attention + MLP"; },
+                        [&](const step::KVCache& c) {
+                          return kind + (c.values ? " values" : " keys") + heads(c);
+                        },
+                        [&](const step::KVAppend& c) {
+                          return kind + (c.values ? " values" : " keys") + heads(c);
+                        },
+                        [&](const step::AttentionScores& a) { return kind + heads(a); },
+                        [&](const step::Softmax& a) { return kind + heads(a); },
+                        [&](const step::AttentionContext& a) { return kind + heads(a); },
+                        [&](const step::ResidualAdd& r) {
+                          if (model.parallel_block)
+                            return kind + " x + attention + MLP";
+                          return kind + (r.branch == Sublayer::mlp ? " y + MLP" : " x + attention");
+                        },
+                        [&](const step::Norm& n) {
+                          if (n.slot == final_norm_slot)
+                            return kind + " after the last block";
+                          if (model.parallel_block)
+                            return kind + " before attention and MLP";
+                          return kind + (n.slot == 0 ? " before attention" : " before MLP");
+                        },
+                        [&](const step::AllReduce& c) { return collective(c); },
+                        [&](const step::ReduceScatter& c) { return collective(c); },
+                        [&](const step::AllGather& c) { return collective(c); },
+                        [&](const step::Transfer&) {
+                          return kind + " stage " + std::to_string(op.stage - 1) + " → " +
+                                 std::to_string(op.stage);
+                        },
+                    });
 }
 
 /// The devices line of one Dag vertex: "GPU 3", a collective's "GPUs 0–3", a transfer's

@@ -29,7 +29,16 @@ namespace helix {
 namespace detail {
 
 /// What a Dag vertex becomes in the model view; vertices with equal keys share one node.
-enum class BlockPart : std::uint8_t { input, transfer, compute, residual, collective, output };
+enum class BlockPart : std::uint8_t {
+  input,
+  transfer,
+  compute,
+  residual,
+  collective,
+  output,
+  embedding, ///< the vocab-parallel lookups and their all-reduce
+  head       ///< last token, final norm, LM head and the logits' all-gather
+};
 using BlockKey = std::tuple<BlockPart, std::int64_t, std::int64_t>;
 
 template <class Graph = Dag>
@@ -38,7 +47,12 @@ inline BlockKey block_key(const Graph& dag, Vertex v) {
   const auto part = static_cast<std::int64_t>(sublayer_of(op));
   const BlockKey compute{BlockPart::compute, op.layer, part};
   // Partial scores are summed inside attention, before softmax: part of the MHA block.
+  const BlockKey embedding{BlockPart::embedding, 0, 0}, head{BlockPart::head, 0, 0};
   const auto collective = [&](const step::Collective& c) {
+    if (c.purpose == CollectivePurpose::embedding)
+      return embedding;
+    if (c.purpose == CollectivePurpose::logits)
+      return head;
     return c.purpose == CollectivePurpose::attention_scores
                ? compute
                : BlockKey{BlockPart::collective, op.layer, part};
@@ -59,7 +73,11 @@ inline BlockKey block_key(const Graph& dag, Vertex v) {
                             [&](const step::AllReduce& c) { return collective(c); },
                             [&](const step::ReduceScatter& c) { return collective(c); },
                             [&](const step::AllGather& c) { return collective(c); },
-                            [&](const step::Norm&) { return compute; },
+                            [&](const step::Norm&) { return op.layer < 0 ? head : compute; },
+                            [&](const step::Embedding&) { return embedding; },
+                            [&](const step::LastToken&) { return head; },
+                            [&](const step::LmHead&) { return head; },
+                            [&](const step::ParallelSum&) { return compute; },
                             [&](const step::QProjection&) { return compute; },
                             [&](const step::KProjection&) { return compute; },
                             [&](const step::VProjection&) { return compute; },
@@ -132,6 +150,11 @@ inline ViewNode block_node(const Graph& dag, const BlockKey& key,
     node.lines = {"output" + count, shapes, devices_text(devices)};
     node.stage = -1;
     break;
+  case BlockPart::embedding:
+  case BlockPart::head:
+    node.lines = {part == BlockPart::embedding ? "vocab-parallel embedding" : "LM head",
+                  kinds_text(dag, vertices), shapes, devices_text(devices)};
+    break;
   case BlockPart::transfer: {
     node.kind = ViewNodeKind::transfer;
     std::vector<std::int64_t> sources, destinations;
@@ -148,7 +171,9 @@ inline ViewNode block_node(const Graph& dag, const BlockKey& key,
   }
   case BlockPart::residual:
     node.lines = {layer + "residual add" + count +
-                      (static_cast<Sublayer>(b) == Sublayer::mlp ? " (y + MLP)" : " (x + MHA)"),
+                      (dag[boost::graph_bundle].model.parallel_block ? " (x + MHA + MLP)"
+                       : static_cast<Sublayer>(b) == Sublayer::mlp   ? " (y + MLP)"
+                                                                     : " (x + MHA)"),
                   shapes, devices_text(devices)};
     break;
   case BlockPart::collective: {
