@@ -116,10 +116,12 @@ template <class StepSeconds>
         continue;
       }
       const std::int64_t mid = midpoint(lo, hi);
+      // Simulated in this order: the ends (known but for the first segment), then the middle.
+      const double at_lo = f(lo), at_hi = f(hi), at_mid = f(mid);
       const double chord_at_mid =
-          f(lo) + (f(hi) - f(lo)) * static_cast<double>(mid - lo) / static_cast<double>(hi - lo);
-      const double gap = chord_at_mid - f(mid);
-      if (std::abs(gap) <= affine_tolerance * std::max(std::abs(f(mid)), std::abs(chord_at_mid))) {
+          at_lo + (at_hi - at_lo) * static_cast<double>(mid - lo) / static_cast<double>(hi - lo);
+      const double gap = chord_at_mid - at_mid;
+      if (std::abs(gap) <= affine_tolerance * std::max(std::abs(at_mid), std::abs(chord_at_mid))) {
         sum += chord_sum(lo, hi);
         continue;
       }
