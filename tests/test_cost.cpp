@@ -470,6 +470,36 @@ TEST_CASE("a generation is TTFT = the prefill's makespan, TPOT = the mean of eve
   CHECK_FALSE(one.last_step_memory);
 }
 
+TEST_CASE("a decode step that turns compute-bound past a KV length is kinked: generation bisects, "
+          "and its TPOT lies above the mean of every step by at most the bound it states") {
+  // GPT-3's attention in decode, per sequence: scores do 2·96·K·128 FLOPs and move
+  // 2·(96·128 + K·96·128 + 96·K) bytes (q, keys, scores in BF16); the intensity 12288·K /
+  // (12288 + 12384·K) climbs from 0.5 FLOP/B towards 0.99 (the context's is the same). A ridge of
+  // 0.95 FLOP/B (0.95 TFLOP/s over 1 TB/s) makes both turn compute-bound at K = 11673.6 / 523.2
+  // ≈ 22, inside 2 … 301: each decode step's time is the max of its memory and compute lines.
+  cost::Hardware hw = compute_only;
+  hw.memory_bandwidth_bytes_per_second = 1e12;
+  hw.compute_efficiency = 0.95e12 / compute_only.effective_flops();
+  const Model model = models::gpt3_175b.with_layers(1).with_batch(1).with_seq_len(1);
+  const PlanSpec plan = parse_plan("tp=1");
+  double sum = 0;
+  for (std::int64_t kv = 2; kv <= 301; ++kv)
+    sum += cost::simulate(build_dag(model.with_seq_len(kv - 1), plan, Workload::decode()), hw)
+               .makespan_seconds;
+  const double mean = sum / 300;
+  const cost::Generation g = cost::generation(model, plan, Workload::prefill(), 301, 1.0, hw);
+  CHECK(g.decode.convex);
+  CHECK(g.decode.points.size() <= 9);
+  CHECK(g.decode.error_bound_seconds > 0);
+  CHECK(g.tpot_seconds >= mean * (1 - 1e-12));
+  CHECK(g.tpot_seconds - mean <= g.decode.error_bound_seconds * (1 + 1e-9));
+  // A budget that corners the kink between neighbouring lengths makes it exact.
+  const cost::Generation exact =
+      cost::generation(model, plan, Workload::prefill(), 301, 1.0, hw, {}, 40);
+  CHECK(exact.decode.error_bound_seconds == 0);
+  CHECK(exact.tpot_seconds == doctest::Approx(mean).epsilon(1e-12));
+}
+
 TEST_CASE("make_generation: 8 sequences, 0.5 s to the first token, then 100 more at 20 ms") {
   // e2e = 0.5 + 100 · 0.02 = 2.5 s; 8 · 101 = 808 tokens / 2.5 s = 323.2 tokens/s; over 4 GPUs
   // 80.8 each.
