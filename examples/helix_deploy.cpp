@@ -371,7 +371,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
       ->option_text("NAME");
   app.add_option("--baseline", o.baseline_text,
                  "the plan the seed's claims are judged against, one of the --plan (default: "
-                 "hp=4x4 when given, else the first)")
+                 "when a seed plan is compared, hp=4x4 if given, else the first; otherwise no "
+                 "claim is judged and the table is ranked by --objective)")
       ->option_text("PLAN");
   app.add_flag("--verify,!--no-verify", o.verify,
                "verify numerics on a shrunk model (default: on; --no-verify skips it)");
