@@ -2,7 +2,8 @@
 // writes its views as Graphviz DOT (and SVG when Graphviz is installed), and summarizes it.
 // With no options it shows the seed's optimized plan against its two-level-attention baseline.
 // main runs named steps: parse options → read the inputs and plans → prove the paths writable →
-// build and draw the plans → verify numerics → cost (each plan simulated once) → write.
+// build and draw the plans → verify numerics → cost (each plan simulated once, plus a few decode
+// steps for a generation) → write.
 #include <helix/helix.hpp>
 #include <helix/io.hpp>
 #include <helix/io/json.hpp>
@@ -56,14 +57,30 @@ struct FileNames {
   std::string communication_view() const { return prefix + "_communication_patterns.dot"; }
 };
 
+/// Whether `plan` on `model` is one of the seed document's two deployments: its optimized plan
+/// or its two-level-attention baseline, on the seed's model as the document sizes it.
+bool is_seed_plan(const helix::Model& model, const helix::PlanSpec& plan) {
+  const std::string text = helix::to_string(plan);
+  return model == helix::models::helix_seed && (text == "pp=2,tg=4x4" || text == "hp=4x4");
+}
+
 FileNames file_names(const helix::Model& model, const helix::PlanSpec& plan) {
   const std::string text = helix::to_string(plan);
-  if (model == helix::models::helix_seed && text == "pp=2,tg=4x4")
+  if (is_seed_plan(model, plan) && text == "pp=2,tg=4x4")
     return {"optimized", "complete_helix_model", "_pipeline_parallel", "_grouped_tensor_parallel"};
-  if (model == helix::models::helix_seed && text == "hp=4x4")
+  if (is_seed_plan(model, plan) && text == "hp=4x4")
     return {"baseline", "complete_helix_model", "_two_level_partition", "_tensor_parallel"};
   return {helix::io::plan_file_part(plan), "complete_model", "", ""};
 }
+
+/// Which pictures are drawn: none; the whole-model and communication views (`summary`); those and
+/// the MHA and MLP views of the detailed layers (`all`). The timeline SVG is drawn unless `none`.
+enum class Views : std::uint8_t { none, summary, all };
+
+/// Up to this many layers the views default to `all` (the seed's 2 layers: its twelve files);
+/// above it to `summary`, so a deep model does not spend its run in dot (the per-layer views of
+/// an 80-layer model are 160 files of one repeated layer).
+constexpr std::int64_t max_layers_drawn_by_default = 4;
 
 /// The layers drawn in detail: all of them for small models, else the first and the last.
 std::vector<std::int64_t> detailed_layers(const helix::Model& model) {
@@ -184,7 +201,7 @@ bool print_checks(const helix::Dag& dag) {
 /// World size, graph size, communication, what check() says and the files written. Whether
 /// the checks passed.
 bool print_summary(const std::string& name, const helix::Dag& dag, std::string_view model_name,
-                   const Written& written, const std::filesystem::path& folder) {
+                   const Written& written, const std::filesystem::path& folder, Views views) {
   const helix::DagInfo& info = dag[boost::graph_bundle];
   std::cout << name << ": " << model_name << ", plan " << helix::to_string(info.plan) << ", "
             << helix::phase_name(info.workload.phase) << ", " << info.workload.microbatches
@@ -193,6 +210,10 @@ bool print_summary(const std::string& name, const helix::Dag& dag, std::string_v
             << " vertices, " << boost::num_edges(dag) << " edges\n";
   print_communication(dag);
   const bool sound = print_checks(dag);
+  if (views == Views::none) {
+    std::cout << "  no views written (--views none)\n";
+    return sound;
+  }
   std::cout << "  wrote " << written.dot << " DOT and " << written.svg << " SVG files to "
             << folder.string();
   if (written.replaced > 0)
@@ -287,6 +308,9 @@ struct Options {
   std::string npy_folder;
   std::string json_file;
   bool overlap = false;
+  std::string output_tokens_text = "1";
+  std::string views_text; ///< empty: all up to max_layers_drawn_by_default layers, else summary
+  std::string objective_text = "tokens_per_s_per_gpu";
 };
 
 /// Bad input: helix_deploy says what on one line of stderr and exits 2.
@@ -301,9 +325,14 @@ struct Context {
   helix::Workload workload;
   const helix::cost::Hardware* hardware = nullptr;
   std::vector<helix::PlanSpec> plans;
-  /// Index in `plans` of the plan the claims are judged against.
+  /// Index in `plans` of the plan the claims are judged against; past the end when no claim is
+  /// judged (no seed plan among them and no --baseline): a plain comparison.
   std::size_t baseline = 0;
   std::optional<std::filesystem::path> dot_program;
+  /// Tokens generated per sequence: 1 costs the prefill alone, more adds the decode steps.
+  std::int64_t output_tokens = 1;
+  Views views = Views::all;
+  helix::cost::Objective objective = helix::cost::Objective::tokens_per_s_per_gpu;
 };
 
 /// Step 1: the command line. Returns the exit code when the run ends here (--help, bad syntax).
@@ -342,7 +371,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
       ->option_text("NAME");
   app.add_option("--baseline", o.baseline_text,
                  "the plan the seed's claims are judged against, one of the --plan (default: "
-                 "hp=4x4 when given, else the first)")
+                 "when a seed plan is compared, hp=4x4 if given, else the first; otherwise no "
+                 "claim is judged and the table is ranked by --objective)")
       ->option_text("PLAN");
   app.add_flag("--verify,!--no-verify", o.verify,
                "verify numerics on a shrunk model (default: on; --no-verify skips it)");
@@ -356,6 +386,26 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
       ->option_text("FILE");
   app.add_flag("--overlap", o.overlap,
                "let communication overlap compute in the timeline (default: off)");
+  app.add_option(
+         "--output-tokens", o.output_tokens_text,
+         "tokens generated per sequence: the prefill of the prompt yields the first, one "
+         "decode step each further one; above 1 the cost reports TTFT, TPOT, e2e and output "
+         "tokens/s (and per GPU); needs --workload prefill, since a generation starts with "
+         "the prefill (default: 1, the prefill alone)")
+      ->option_text("N");
+  app.add_option("--views", o.views_text,
+                 "pictures to write to --out: none (nothing, not even the timeline; --out is not "
+                 "made), summary (whole model, communication, timeline) or all (also each detailed "
+                 "layer's MHA and MLP) (default: all up to " +
+                     std::to_string(max_layers_drawn_by_default) + " layers, summary above)")
+      ->check(CLI::IsMember({"none", "summary", "all"}))
+      ->option_text("WHICH");
+  app.add_option("--objective", o.objective_text,
+                 "what a comparison without the seed's claims is ranked by: tokens_per_s_per_gpu "
+                 "(output tokens for a generation), or ttft, tpot or e2e (lowest first; tpot needs "
+                 "--output-tokens above 1) (default: tokens_per_s_per_gpu)")
+      ->check(CLI::IsMember({"tokens_per_s_per_gpu", "ttft", "tpot", "e2e"}))
+      ->option_text("WHAT");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -397,6 +447,29 @@ Context read_inputs(const Options& o) {
                 .with_seq_len(size(o.input_tokens_text, "--input-tokens", model->seq_len));
   c.workload = {o.phase == "decode" ? helix::Phase::decode : helix::Phase::prefill, *microbatches};
   c.hardware = hardware;
+  const std::optional<std::int64_t> output_tokens = parse_count(o.output_tokens_text);
+  if (!output_tokens || *output_tokens < 1)
+    throw BadInput("--output-tokens '" + o.output_tokens_text +
+                   "' is not a whole number from 1 to 10^15 (the prefill yields the first token)");
+  c.output_tokens = *output_tokens;
+  // A generation starts with the prefill; a decode step alone is --workload decode at 1 token.
+  if (c.workload.phase == helix::Phase::decode && c.output_tokens > 1)
+    throw BadInput("--output-tokens " + o.output_tokens_text +
+                   " needs --workload prefill: a generation is the prefill of the prompt and then "
+                   "its decode steps (--workload decode costs one decode step)");
+  c.objective = *helix::cost::objective_by_name(o.objective_text);
+  if (c.objective != helix::cost::Objective::tokens_per_s_per_gpu &&
+      c.workload.phase == helix::Phase::decode)
+    throw BadInput("--objective " + o.objective_text +
+                   " needs --workload prefill: a decode step alone has no TTFT, TPOT or e2e");
+  if (c.objective == helix::cost::Objective::tpot && c.output_tokens == 1)
+    throw BadInput("--objective tpot needs --output-tokens above 1: with one output token there "
+                   "is no decode step");
+  c.views = o.views_text == "none"                          ? Views::none
+            : o.views_text == "summary"                     ? Views::summary
+            : o.views_text == "all"                         ? Views::all
+            : c.model.layers <= max_layers_drawn_by_default ? Views::all
+                                                            : Views::summary;
   return c;
 }
 
@@ -414,10 +487,32 @@ void read_plans(Context& c) {
     if (!problems.empty())
       throw BadInput("--plan '" + helix::to_string(c.plans.back()) + "' is invalid for " +
                      o.model_name + ": " + joined(problems));
+    // The decode step with the longest cache is the largest the generation builds.
+    const std::int64_t last_kv = c.model.seq_len + c.output_tokens - 1;
+    if (const std::vector<std::string> decode_problems =
+            c.output_tokens > 1
+                ? helix::validate(helix::cost::decode_model(c.model, last_kv), c.plans.back(),
+                                  helix::cost::decode_workload(c.workload))
+                : std::vector<std::string>{};
+        !decode_problems.empty())
+      throw BadInput("--output-tokens " + o.output_tokens_text + ": the last decode step (KV " +
+                     "length " + std::to_string(last_kv) + ") of --plan '" +
+                     helix::to_string(c.plans.back()) + "' is invalid for " + o.model_name + ": " +
+                     joined(decode_problems));
     for (std::size_t i = 0; i + 1 < c.plans.size(); ++i)
       if (same_partition(c.model, c.plans[i], c.plans.back()))
         throw BadInput("--plan '" + text + "' partitions " + o.model_name + " exactly as --plan '" +
                        o.plans[i] + "' does: give it once");
+  }
+  // The seed's claims are about the seed's deployments: judged when one of them is compared or
+  // when --baseline asks for it; otherwise the comparison is a plain ranking.
+  const bool claims =
+      !o.baseline_text.empty() || std::ranges::any_of(c.plans, [&](const helix::PlanSpec& plan) {
+        return is_seed_plan(c.model, plan);
+      });
+  if (!claims) {
+    c.baseline = c.plans.size();
+    return;
   }
   const std::string wanted = o.baseline_text.empty() ? "hp=4x4" : o.baseline_text;
   bool found = false;
@@ -437,7 +532,7 @@ void read_plans(Context& c) {
 
 /// The first place to write that cannot be written, said as helix_deploy says it; every folder
 /// made on the way is appended to `created`.
-std::optional<std::string> first_unwritable(const Options& o,
+std::optional<std::string> first_unwritable(const Options& o, bool draws,
                                             std::vector<std::filesystem::path>& created) {
   if (!o.npy_folder.empty())
     if (const auto why = unwritable_folder(o.npy_folder, created))
@@ -455,6 +550,8 @@ std::optional<std::string> first_unwritable(const Options& o,
     if (const auto why = unwritable_folder(parent, created))
       return "--json '" + o.json_file + "': its folder '" + parent.string() + "': " + *why;
   }
+  if (!draws)
+    return std::nullopt;
   if (const auto why = unwritable_folder(o.out, created))
     return "--out '" + o.out + "': " + *why;
   return std::nullopt;
@@ -462,9 +559,10 @@ std::optional<std::string> first_unwritable(const Options& o,
 
 /// Step 4: every place written to is proven writable before the first file, so a bad path costs
 /// nothing and leaves nothing behind (the folders made for it are taken back). @throws BadInput
-void prove_writable(const Options& o) {
+void prove_writable(const Options& o, Views views) {
   std::vector<std::filesystem::path> created;
-  if (const std::optional<std::string> problem = first_unwritable(o, created)) {
+  if (const std::optional<std::string> problem =
+          first_unwritable(o, views != Views::none, created)) {
     remove_folders(created);
     throw BadInput(*problem);
   }
@@ -476,11 +574,13 @@ std::optional<Context> prepare(const Options& options) {
   try {
     context = read_inputs(options);
     read_plans(*context);
-    prove_writable(options);
+    prove_writable(options, context->views);
   } catch (const BadInput& e) {
     std::cerr << "helix_deploy: " << e.what() << '\n';
     return std::nullopt;
   }
+  if (context->views == Views::none)
+    return context;
   context->dot_program = helix::io::find_graphviz_dot();
   if (!context->dot_program)
     std::cout << "Graphviz 'dot' is not on PATH: writing DOT files only, no SVG\n";
@@ -505,19 +605,23 @@ std::vector<BuiltPlan> build_and_draw(const Context& c) {
     helix::Dag dag = helix::build_dag(c.model, plan, c.workload);
     const FileNames names = file_names(c.model, plan);
     Written written;
-    write_view(folder, names.model_view(), helix::model_view(dag), c.dot_program, written);
-    for (std::int64_t layer : detailed_layers(c.model)) {
-      write_view(folder, names.attention_view(layer), helix::attention_view(dag, layer),
-                 c.dot_program, written);
-      write_view(folder, names.mlp_view(layer), helix::mlp_view(dag, layer), c.dot_program,
-                 written);
-    }
+    if (c.views != Views::none)
+      write_view(folder, names.model_view(), helix::model_view(dag), c.dot_program, written);
+    if (c.views == Views::all)
+      for (std::int64_t layer : detailed_layers(c.model)) {
+        write_view(folder, names.attention_view(layer), helix::attention_view(dag, layer),
+                   c.dot_program, written);
+        write_view(folder, names.mlp_view(layer), helix::mlp_view(dag, layer), c.dot_program,
+                   written);
+      }
     // Past 8 layers the communication view keeps the layers drawn in detail: the others repeat.
-    write_view(folder, names.communication_view(),
-               helix::communication_view(dag, c.model.layers > 8 ? detailed_layers(c.model)
-                                                                 : std::vector<std::int64_t>{}),
-               c.dot_program, written);
-    const bool sound = print_summary(names.prefix, dag, c.options.model_name, written, folder);
+    if (c.views != Views::none)
+      write_view(folder, names.communication_view(),
+                 helix::communication_view(dag, c.model.layers > 8 ? detailed_layers(c.model)
+                                                                   : std::vector<std::int64_t>{}),
+                 c.dot_program, written);
+    const bool sound =
+        print_summary(names.prefix, dag, c.options.model_name, written, folder, c.views);
     built.push_back(
         {names.prefix, names.prefix + " (" + helix::to_string(plan) + ")", std::move(dag), sound});
   }
@@ -566,18 +670,26 @@ struct Costed {
   std::vector<helix::cost::Timeline> timelines;
 };
 
-/// Step 8: each plan simulated once; the comparison printed.
+/// Step 8: each plan simulated once (a generation adds a few decode steps, see
+/// cost/generation.hpp); the comparison printed.
 Costed cost_plans(const Context& c, const std::vector<BuiltPlan>& built) {
   std::cout << "\n## Cost\n";
   const helix::cost::SimulationOptions options{.overlap_communication = c.options.overlap};
   Costed costed;
   std::vector<helix::cost::PlanSummary> summaries;
-  for (const BuiltPlan& plan : built) {
+  for (std::size_t i = 0; i < built.size(); ++i) {
+    const BuiltPlan& plan = built[i];
     costed.timelines.push_back(helix::cost::simulate(plan.dag, *c.hardware, options));
     summaries.push_back(helix::cost::summarize(plan.label, plan.dag, costed.timelines.back(),
                                                helix::cost::memory(plan.dag, *c.hardware)));
+    if (c.workload.phase == helix::Phase::prefill)
+      summaries.back() = helix::cost::with_generation(
+          std::move(summaries.back()),
+          helix::cost::generation(c.model, c.plans[i], c.workload, c.output_tokens,
+                                  costed.timelines.back().makespan_seconds, *c.hardware, options));
   }
-  costed.comparison = helix::cost::compare(std::move(summaries), *c.hardware, c.baseline, options);
+  costed.comparison =
+      helix::cost::compare(std::move(summaries), *c.hardware, c.baseline, options, c.objective);
   helix::io::write_markdown(std::cout, costed.comparison);
   return costed;
 }
@@ -605,8 +717,9 @@ void write_json_report(const Context& c, const helix::cost::Comparison& comparis
     checks_ok.push_back(plan.checks_ok);
   std::error_code error;
   const bool existed = std::filesystem::exists(file, error);
-  helix::io::write_json_file(
-      file, helix::io::to_json(c.options.model_name, c.workload, comparison, checks_ok, numerics));
+  helix::io::write_json_file(file,
+                             helix::io::to_json(c.options.model_name, c.model, c.workload,
+                                                c.output_tokens, comparison, checks_ok, numerics));
   std::cout << "wrote " << file << (existed ? " (replacing the file there)" : "") << '\n';
 }
 
@@ -623,7 +736,8 @@ bool run(const Context& c) {
   if (!c.options.npy_folder.empty())
     dump_npy(c);
   const Costed costed = cost_plans(c, built);
-  write_timelines(c, built, costed.timelines);
+  if (c.views != Views::none)
+    write_timelines(c, built, costed.timelines);
   if (!c.options.json_file.empty())
     write_json_report(c, costed.comparison, built, numerics);
   return all_sound;

@@ -37,6 +37,14 @@ set(cases
   "--input-tokens|99999999999999999999" "--input-tokens '99999999999999999999'"
   "--batch|3|--plan|dp=2"          "batch vs data parallel and microbatches"
   "--json|missing/r.json"          "--json 'missing/r.json': its folder 'missing' does not exist"
+  "--output-tokens|0"              "--output-tokens '0' is not a whole number from 1"
+  "--output-tokens|many"           "--output-tokens 'many'"
+  "--workload|decode|--output-tokens|2" "--output-tokens 2 needs --workload prefill"
+  "--objective|tpot"               "--objective tpot needs --output-tokens above 1"
+  "--workload|decode|--objective|ttft" "--objective ttft needs --workload prefill"
+  "--objective|fastest"            "objective"
+  "--views|some"                   "views"
+  "--output-tokens|999999999999999|--plan|tp=16" "--output-tokens 999999999999999: the last decode step"
 )
 list(LENGTH cases n)
 math(EXPR last "${n} - 1")

@@ -401,4 +401,205 @@ TEST_CASE("the LM head costs 2·b·h·V/t FLOPs per GPU on the last position; th
   // parameters() counts the same weights once: blocks, embedding, LM head, final norm.
   CHECK(parameters(model) ==
         static_cast<std::int64_t>(2 * (12 * h * h + 2 * h) + 2 * padded * h + 2 * h));
+
+TEST_CASE("integrate_decode: the mean of an affine step time over k = a … b is its value at the "
+          "mean KV length, from the first, middle and last length alone") {
+  // Σ_{k=a}^{b} (c0 + c1·k) = n·c0 + c1·n·(a + b)/2 with n = b − a + 1, so the mean is
+  // c0 + c1·(a + b)/2.
+  const double c0 = 0.004, c1 = 2.5e-7;
+  std::vector<std::int64_t> asked;
+  const cost::DecodeIntegral d = cost::integrate_decode(1000, 1999, [&](std::int64_t k) {
+    asked.push_back(k);
+    return c0 + c1 * static_cast<double>(k);
+  });
+  CHECK(d.mean_seconds == doctest::Approx(c0 + c1 * (1000.0 + 1999.0) / 2).epsilon(1e-12));
+  CHECK(asked == std::vector<std::int64_t>{1000, 1999, 1499});
+  CHECK(d.points.size() == 3);
+  CHECK(d.error_bound_seconds == 0);
+  CHECK(d.convex);
+  // No more lengths than the budget: each is simulated and the mean is the plain mean.
+  const cost::DecodeIntegral few = cost::integrate_decode(
+      7, 9, [](std::int64_t k) { return k * k; }, 3);
+  CHECK(few.mean_seconds == doctest::Approx((49.0 + 64.0 + 81.0) / 3));
+  CHECK(few.points.size() == 3);
+}
+
+TEST_CASE("integrate_decode: a convex kinked step time is bisected within the budget and the "
+          "estimate lies above the true mean by at most the stated bound") {
+  // f(k) = max(10 + k, 3k − 200): two affine paths, the second critical past k = 105. The true
+  // mean over 1 … 300 is the plain sum over every k divided by 300.
+  const auto f = [](std::int64_t k) {
+    return std::max(10.0 + static_cast<double>(k), 3.0 * static_cast<double>(k) - 200.0);
+  };
+  double sum = 0;
+  for (std::int64_t k = 1; k <= 300; ++k)
+    sum += f(k);
+  const double mean = sum / 300;
+  const cost::DecodeIntegral d = cost::integrate_decode(1, 300, f, 9);
+  CHECK(d.convex);
+  CHECK(d.points.size() <= 9);
+  CHECK(d.mean_seconds >= mean - 1e-9);
+  CHECK(d.mean_seconds - mean <= d.error_bound_seconds + 1e-9);
+  CHECK(d.error_bound_seconds > 0);
+  // With a budget large enough to corner the kink between neighbouring lengths, every segment is
+  // affine and the mean exact: each bisection level costs at most two midpoints, and the kink
+  // needs log2(300) < 9 levels.
+  const cost::DecodeIntegral exact = cost::integrate_decode(1, 300, f, 3 + 2 * 9);
+  CHECK(exact.mean_seconds == doctest::Approx(mean).epsilon(1e-12));
+  CHECK(exact.error_bound_seconds == 0);
+}
+
+TEST_CASE("integrate_decode: a midpoint above its chord (not convex) leaves the bound infinite") {
+  // f(k) = min(k, 200 − k) is concave: its midpoint 150 lies above the chord from 1 to 299.
+  const cost::DecodeIntegral d = cost::integrate_decode(
+      1, 299, [](std::int64_t k) { return std::min<double>(k, 200 - k); }, 5);
+  CHECK_FALSE(d.convex);
+  CHECK(std::isinf(d.error_bound_seconds));
+}
+
+TEST_CASE("a simulated decode step is affine in the KV length: the middle length's makespan lies "
+          "on the chord of the first and last") {
+  // With fixed sizes only the attention ops' FLOPs and bytes grow with the KV length; on H100 they
+  // stay memory-bound (GQA-free GPT-3: about 1 FLOP per byte, far below the ridge), collectives
+  // move [b, 1, h] whatever the cache, so each path through the schedule grows linearly.
+  const Model model = models::gpt3_175b.with_layers(2).with_batch(4);
+  for (const auto& [plan, microbatches, overlap] :
+       {std::tuple{"tp=2", 1, false}, std::tuple{"pp=2,tp=2", 2, false},
+        std::tuple{"pp=2,tg=2x2", 4, true}}) {
+    CAPTURE(plan);
+    const auto step = [&](std::int64_t kv_length) {
+      const Dag dag = build_dag(model.with_seq_len(kv_length - 1), parse_plan(plan),
+                                Workload::decode(microbatches));
+      return cost::simulate(dag, cost::hardware::h100_sxm_nvl8, {.overlap_communication = overlap})
+          .makespan_seconds;
+    };
+    const double first = step(129), middle = step(1153), last = step(2177);
+    CHECK(last > first); // the cache's growth shows
+    CHECK(middle == doctest::Approx((first + last) / 2).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("a generation is TTFT = the prefill's makespan, TPOT = the mean of every decode step, "
+          "e2e = TTFT + (N − 1)·TPOT and N·batch / e2e output tokens per second") {
+  // 12 output tokens after a prompt of 64: the prefill yields token 1, decode steps 2 … 12 attend
+  // to 65 … 75 keys (a cache of 64 … 74 plus the new token). The mean is taken here over all 11
+  // steps, each built and simulated; generation() simulates only three of them.
+  const Model model = models::gpt3_175b.with_layers(2).with_batch(4).with_seq_len(64);
+  const PlanSpec plan = parse_plan("pp=2,tp=2");
+  const cost::Hardware& hw = cost::hardware::h100_sxm_nvl8;
+  const double ttft =
+      cost::simulate(build_dag(model, plan, Workload::prefill(2)), hw).makespan_seconds;
+  double sum = 0;
+  for (std::int64_t kv = 65; kv <= 75; ++kv)
+    sum += cost::simulate(build_dag(model.with_seq_len(kv - 1), plan, Workload::decode(2)), hw)
+               .makespan_seconds;
+  const double tpot = sum / 11;
+  const cost::Generation g = cost::generation(model, plan, Workload::prefill(2), 12, ttft, hw);
+  CHECK(g.ttft_seconds == ttft);
+  CHECK(g.tpot_seconds == doctest::Approx(tpot).epsilon(1e-9));
+  CHECK(g.decode.points.size() == 3);
+  CHECK(g.decode.first_kv_length == 65);
+  CHECK(g.decode.last_kv_length == 75);
+  CHECK(g.e2e_seconds == doctest::Approx(ttft + 11 * tpot).epsilon(1e-9));
+  CHECK(g.output_tokens_per_second == doctest::Approx(4.0 * 12 / (ttft + 11 * tpot)));
+  CHECK(g.output_tokens_per_second_per_gpu == doctest::Approx(4.0 * 12 / (ttft + 11 * tpot) / 4));
+  CHECK(g.world_size == 4);
+
+  // One output token: the prefill alone; no decode step, the e2e is the TTFT.
+  const cost::Generation one = cost::generation(model, plan, Workload::prefill(2), 1, ttft, hw);
+  CHECK(one.tpot_seconds == 0);
+  CHECK(one.e2e_seconds == ttft);
+  CHECK(one.output_tokens_per_second == doctest::Approx(4 / ttft));
+  CHECK(one.decode.points.empty());
+  CHECK_FALSE(one.last_step_memory);
+}
+
+TEST_CASE("a decode step that turns compute-bound past a KV length is kinked: generation bisects, "
+          "and its TPOT lies above the mean of every step by at most the bound it states") {
+  // GPT-3's attention in decode, per sequence: scores do 2·96·K·128 FLOPs and move
+  // 2·(96·128 + K·96·128 + 96·K) bytes (q, keys, scores in BF16); the intensity 12288·K /
+  // (12288 + 12384·K) climbs from 0.5 FLOP/B towards 0.99 (the context's is the same). A ridge of
+  // 0.95 FLOP/B (0.95 TFLOP/s over 1 TB/s) makes both turn compute-bound at K = 11673.6 / 523.2
+  // ≈ 22, inside 2 … 301: each decode step's time is the max of its memory and compute lines.
+  cost::Hardware hw = compute_only;
+  hw.memory_bandwidth_bytes_per_second = 1e12;
+  hw.compute_efficiency = 0.95e12 / compute_only.effective_flops();
+  const Model model = models::gpt3_175b.with_layers(1).with_batch(1).with_seq_len(1);
+  const PlanSpec plan = parse_plan("tp=1");
+  double sum = 0;
+  for (std::int64_t kv = 2; kv <= 301; ++kv)
+    sum += cost::simulate(build_dag(model.with_seq_len(kv - 1), plan, Workload::decode()), hw)
+               .makespan_seconds;
+  const double mean = sum / 300;
+  const cost::Generation g = cost::generation(model, plan, Workload::prefill(), 301, 1.0, hw);
+  CHECK(g.decode.convex);
+  CHECK(g.decode.points.size() <= 9);
+  CHECK(g.decode.error_bound_seconds > 0);
+  CHECK(g.tpot_seconds >= mean * (1 - 1e-12));
+  CHECK(g.tpot_seconds - mean <= g.decode.error_bound_seconds * (1 + 1e-9));
+  // A budget that corners the kink between neighbouring lengths makes it exact.
+  const cost::Generation exact =
+      cost::generation(model, plan, Workload::prefill(), 301, 1.0, hw, {}, 40);
+  CHECK(exact.decode.error_bound_seconds == 0);
+  CHECK(exact.tpot_seconds == doctest::Approx(mean).epsilon(1e-12));
+}
+
+TEST_CASE("make_generation: 8 sequences, 0.5 s to the first token, then 100 more at 20 ms") {
+  // e2e = 0.5 + 100 · 0.02 = 2.5 s; 8 · 101 = 808 tokens / 2.5 s = 323.2 tokens/s; over 4 GPUs
+  // 80.8 each.
+  const cost::Generation g = cost::make_generation(8, 2048, 101, 4, 0.5, 0.02);
+  CHECK(g.e2e_seconds == doctest::Approx(2.5));
+  CHECK(g.output_tokens_per_second == doctest::Approx(323.2));
+  CHECK(g.output_tokens_per_second_per_gpu == doctest::Approx(80.8));
+}
+
+TEST_CASE("a long generation's memory is its last decode step's: the KV cache of prompt + N − 1 "
+          "tokens") {
+  // GPT-3 (96 kv heads of 128) over tp=2: 48 kv heads, 6144 values per token per device for keys
+  // and as many for values, 2 layers, batch 2, BF16. The cache holds the prompt (16) and every
+  // output token but the last (3999): 4015 tokens, far more than the prefill's few MB.
+  const Model model = models::gpt3_175b.with_layers(2).with_batch(2).with_seq_len(16);
+  const PlanSpec plan = parse_plan("tp=2");
+  const cost::Hardware& hw = cost::hardware::h100_sxm_nvl8;
+  const Dag prefill = build_dag(model, plan, Workload::prefill());
+  const cost::Timeline timeline = cost::simulate(prefill, hw);
+  const cost::PlanSummary summary = cost::with_generation(
+      cost::summarize("tp=2", prefill, timeline, cost::memory(prefill, hw)),
+      cost::generation(model, plan, Workload::prefill(), 4000, timeline.makespan_seconds, hw));
+  const double kv = 2.0 * 2 * 2 * 4015 * 6144 * 2;
+  CHECK(summary.memory_phase == Phase::decode);
+  CHECK(summary.fullest_device.kv_cache_bytes == doctest::Approx(kv));
+  CHECK(summary.memory_per_device_max == doctest::Approx(summary.fullest_device.total_bytes));
+  CHECK(summary.plan == "tp=2");
+}
+
+TEST_CASE("without a baseline the comparison judges no claim and ranks by the objective") {
+  // Three plans on 1, 2 and 4 GPUs: A 100 output tokens/s (100 per GPU), B 300 (150 per GPU),
+  // C 400 (100 per GPU, tied with A: the given order stays). TTFT: A 0.1 s, B 0.3 s, C 0.2 s.
+  std::vector<cost::PlanSummary> plans(3);
+  const std::array<std::int64_t, 3> gpus{1, 2, 4};
+  const std::array<double, 3> ttft{0.1, 0.3, 0.2};
+  const std::array<double, 3> rate{100, 300, 400};
+  for (std::size_t i = 0; i < 3; ++i) {
+    plans[i].name = std::string(1, static_cast<char>('A' + i));
+    plans[i].world_size = gpus[i];
+    // 10 sequences of 100 tokens: e2e = 1000 / rate, TPOT = (e2e − TTFT) / 99.
+    const double e2e = 1000 / rate[i];
+    plans[i].generation =
+        cost::make_generation(10, 64, 100, gpus[i], ttft[i], (e2e - ttft[i]) / 99);
+  }
+  const std::size_t none = plans.size();
+  const cost::Comparison c = cost::compare(plans, cost::hardware::h100_sxm_nvl8, none);
+  CHECK(c.verdicts.empty());
+  CHECK(c.ranking == std::vector<std::size_t>{1, 0, 2});
+  const cost::Comparison by_ttft =
+      cost::compare(plans, cost::hardware::h100_sxm_nvl8, none, {}, cost::Objective::ttft);
+  CHECK(by_ttft.ranking == std::vector<std::size_t>{0, 2, 1});
+  std::ostringstream out;
+  io::write_markdown(out, by_ttft);
+  const std::string text = out.str();
+  CHECK(text.starts_with("Cost on h100_sxm_nvl8, ranked by TTFT (best first)\n"));
+  CHECK(text.find("| A |") < text.find("| C |"));
+  CHECK(text.find("| C |") < text.find("| B |"));
+  CHECK(text.find("| TTFT | TPOT | e2e | bubble | tokens/s | tokens/s/GPU |") != std::string::npos);
 }

@@ -392,12 +392,24 @@ cost::Comparison hand_made_comparison() {
   a.fits = false;
   a.bubble_fraction = 0.25;
   a.tokens_per_second = 1234.5;
+  a.tokens_per_second_per_gpu = 617.25;
+  a.plan = "tp=2";
+  a.fullest_device = {.device = 1,
+                      .weight_bytes = 3e9,
+                      .kv_cache_bytes = 5e8,
+                      .activation_bytes = 2.5e8,
+                      .total_bytes = 3.75e9,
+                      .fits = false};
+  a.memory_per_device_max = 3.75e9;
   cost::PlanSummary b = a;
   b.name = "b (pp=2)";
+  b.plan = "pp=2";
   b.world_size = 4;
   b.allreduce_logical = 0;
   b.fits = true;
+  b.tokens_per_second_per_gpu = 308.625;
   c.plans = {a, b};
+  c.ranking = {0, 1};
   c.verdicts.push_back(cost::ClaimVerdict{
       "enhanced TPS", a.name, b.name, {}, cost::Verdict::partly_holds, "the verdict text"});
   c.notes.push_back("a does not fit");
@@ -439,6 +451,9 @@ TEST_CASE("markdown: a comparison prints a table row per plan, then a line per v
     CHECK(contains(rows[1 + i], p.fits ? " | yes | " : " | no | "));
   }
   CHECK(contains(rows[1], " | 25.0% | "));
+  // The fullest GPU's memory, then its weights, KV cache and activations; tokens/s/GPU last.
+  CHECK(contains(rows[1], " | 3.75 GB | 3 GB | 500 MB | 250 MB | no | "));
+  CHECK(rows[1].ends_with(" | 1.23 k | 617 |"));
   REQUIRE(items.size() == c.verdicts.size() + c.notes.size());
   CHECK(items[0] ==
         "- " + c.verdicts[0].plan + " vs " + c.verdicts[0].baseline + ": " + c.verdicts[0].text);
@@ -452,7 +467,8 @@ TEST_CASE("markdown: a comparison prints a table row per plan, then a line per v
   alone.baseline = 7; // out of range: judged against no plan
   std::ostringstream quiet;
   io::write_markdown(quiet, alone);
-  CHECK(lines_of(quiet.str()).front() == "Cost on test_hw, claims judged against no plan");
+  // No baseline: a plain comparison ranked by its objective.
+  CHECK(lines_of(quiet.str()).front() == "Cost on test_hw, ranked by tokens/s/GPU (best first)");
   CHECK(lines_of(quiet.str()).size() == 2 + 1 + c.plans.size() + 1);
 }
 
@@ -502,7 +518,19 @@ TEST_CASE("json: a comparison's fields hold the numbers put in, and helix_deploy
     CHECK(e["cost"]["bytes_by_link"]["InfiniBand"] == p.bytes_by_link[1]);
     CHECK(e["cost"]["fits"] == p.fits);
     CHECK(e["cost"]["tokens_per_s"] == p.tokens_per_second);
+    CHECK(e["plan"] == p.plan);
+    CHECK(e["rank"] == i + 1);
+    CHECK(e["cost"]["tokens_per_s_per_gpu"] == p.tokens_per_second_per_gpu);
+    // The fullest device's split: weights + KV cache + activations = total.
+    const nlohmann::json& m = e["cost"]["memory_per_device"];
+    CHECK(m["weights"] == 3e9);
+    CHECK(m["kv_cache"] == 5e8);
+    CHECK(m["activations"] == 2.5e8);
+    CHECK(m["total"] == 3.75e9);
+    CHECK(m["phase"] == "prefill");
+    CHECK(e["cost"]["generation"].is_null()); // no generation put in
   }
+  CHECK(j["objective"] == "tokens_per_s_per_gpu");
   REQUIRE(j["claims"].size() == 1);
   CHECK(j["claims"][0]["verdict"] == "partly holds");
   CHECK(j["claims"][0]["plan"] == c.verdicts[0].plan);
@@ -517,10 +545,19 @@ TEST_CASE("json: a comparison's fields hold the numbers put in, and helix_deploy
   n.in_double.passed = true;
   n.in_float.output = {0.125, 0.0625};
   n.in_float.passed = false;
+  const Model model =
+      models::llama3_70b.with_batch(8).with_seq_len(2048).with_kv_dtype(DataType::fp8);
   const nlohmann::json document =
-      io::to_json("some_model", Workload::decode(), c, std::vector<bool>{true}, {n});
+      io::to_json("some_model", model, Workload::decode(), 1, c, std::vector<bool>{true}, {n});
   CHECK(document["model"] == "some_model");
-  CHECK(document["workload"] == nlohmann::json{{"phase", "decode"}, {"microbatches", 1}});
+  CHECK(document["workload"] == nlohmann::json{{"phase", "decode"},
+                                               {"batch", 8},
+                                               {"input_tokens", 2048},
+                                               {"output_tokens", 1},
+                                               {"microbatches", 1},
+                                               {"dtype", "bf16"},
+                                               {"kv_dtype", "fp8"},
+                                               {"attention", "flash"}});
   CHECK(document["plans"][0]["checks"]["ok"] == true);
   CHECK(document["plans"][1]["checks"]["ok"] == false); // past the end of checks_ok
   CHECK(document["plans"][0]["numerics"]["max_abs_err"] == 0.5);
@@ -536,6 +573,52 @@ TEST_CASE("json: a comparison's fields hold the numbers put in, and helix_deploy
     plan.erase("numerics");
   }
   CHECK(rest == j);
+}
+
+TEST_CASE("json: a plan's generation holds TTFT, TPOT, e2e and output tokens per second; one "
+          "output token has no TPOT") {
+  // 8 sequences, TTFT 0.5 s, 100 decode steps of 20 ms: e2e 2.5 s, 808 tokens / 2.5 s = 323.2
+  // tokens/s, 80.8 per GPU of 4. Decode simulated at KV lengths 2049, 2098 and 2148.
+  cost::Comparison c = hand_made_comparison();
+  cost::Generation g = cost::make_generation(8, 2048, 101, 4, 0.5, 0.02);
+  g.decode = {2049, 2148, 0.02, {{2049, 0.019}, {2098, 0.02}, {2148, 0.021}}, 0, true};
+  c.plans[1].generation = g;
+  const nlohmann::json j = io::to_json(c)["plans"][1]["cost"]["generation"];
+  CHECK(j["ttft_s"] == 0.5);
+  CHECK(j["tpot_s"] == 0.02);
+  CHECK(j["e2e_s"].get<double>() == doctest::Approx(2.5));
+  CHECK(j["output_tokens_per_s"].get<double>() == doctest::Approx(323.2));
+  CHECK(j["output_tokens_per_s_per_gpu"].get<double>() == doctest::Approx(80.8));
+  CHECK(j["decode"]["kv_lengths"] == nlohmann::json{2049, 2148});
+  CHECK(j["decode"]["points"][1] == nlohmann::json{{"kv_length", 2098}, {"step_s", 0.02}});
+  CHECK(j["decode"]["tpot_error_bound_s"] == 0.0);
+  // The prefill alone: TTFT is the e2e, there is no decode step and so no TPOT.
+  c.plans[1].generation = cost::make_generation(8, 2048, 1, 4, 0.5, 0);
+  const nlohmann::json one = io::to_json(c)["plans"][1]["cost"]["generation"];
+  CHECK(one["tpot_s"].is_null());
+  CHECK(one["decode"].is_null());
+  CHECK(one["e2e_s"] == 0.5);
+  CHECK(one["output_tokens_per_s"].get<double>() == doctest::Approx(16.0));
+}
+
+TEST_CASE("markdown: a generation prints TTFT, TPOT and e2e columns and a line per plan") {
+  // The same numbers as the JSON test: TTFT 0.5 s, TPOT 20 ms, e2e 2.5 s, 323 tokens/s, 80.8 per
+  // GPU.
+  cost::Comparison c = hand_made_comparison();
+  cost::Generation g = cost::make_generation(8, 2048, 101, 4, 0.5, 0.02);
+  g.decode = {2049, 2148, 0.02, {{2049, 0.019}, {2098, 0.02}, {2148, 0.021}}, 0, true};
+  for (cost::PlanSummary& p : c.plans)
+    p.generation = g;
+  std::ostringstream out;
+  io::write_markdown(out, c);
+  const std::string text = out.str();
+  CHECK(contains(text, "Generation: batch 8, 2048 input and 101 output tokens per sequence."));
+  CHECK(contains(text, "KV lengths 2049 … 2148"));
+  CHECK(contains(text, "| fits | TTFT | TPOT | e2e | bubble | tokens/s | tokens/s/GPU |\n"));
+  CHECK(contains(text, " | no | 500 ms | 20 ms | 2.5 s | 25.0% | 323 | 80.8 |\n"));
+  CHECK(contains(text, "- b (pp=2): TTFT 500 ms, TPOT 20 ms, e2e 2.5 s, 323 tokens/s (80.8 "
+                       "tokens/s per GPU); memory 3.75 GB on the fullest GPU (3 GB weights, 500 "
+                       "MB KV cache, 250 MB activations, in the prefill)\n"));
 }
 
 TEST_CASE("plan_file_part keeps letters and digits, makes the rest '_', and tells plans apart") {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "helix/cost/compare.hpp"
+#include "helix/cost/generation.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/memory.hpp"
 #include "helix/cost/op_cost.hpp"

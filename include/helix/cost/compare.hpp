@@ -1,15 +1,18 @@
-// Plans side by side: per plan, the counts, bytes, FLOPs, memory and simulated time that decide
-// which scheme to deploy, and a verdict on each claim of the seed document (fewer all-reduces,
-// less communication, more tokens per second) computed from the DAGs, never assumed.
+// Plans side by side: per plan, the counts, bytes, FLOPs, memory and simulated time (and, for a
+// generation, TTFT and TPOT) that decide which scheme to deploy, ranked by an objective, and a
+// verdict on each claim of the seed document (fewer all-reduces, less communication, more tokens
+// per second) computed from the DAGs, never assumed.
 // Plain structs only: io/markdown.hpp prints them, io/json.hpp writes them as JSON.
 #pragma once
 
+#include "helix/cost/generation.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/memory.hpp"
 #include "helix/cost/simulate.hpp"
 #include "helix/cost/units.hpp"
 #include "helix/graph/dag.hpp"
 #include "helix/graph/ops.hpp"
+#include "helix/plan/parse.hpp"
 
 #include <algorithm>
 #include <array>
@@ -18,6 +21,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <iterator>
+#include <limits>
+#include <numeric>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -54,7 +60,82 @@ struct PlanSummary {
   double makespan_seconds = 0;
   double bubble_fraction = 0;
   double tokens_per_second = 0;
+  /// The plan as text ("pp=2,tg=4x4"), whatever its display name.
+  std::string plan;
+  /// The fullest device's weights, KV cache and activations (`memory_per_device_max` is its
+  /// total), in the step `memory_phase` says: the DAG's own, or for a generation whichever of the
+  /// prefill and the last decode step needs more.
+  DeviceMemory fullest_device{};
+  Phase memory_phase = Phase::prefill;
+  /// tokens_per_second / world_size.
+  double tokens_per_second_per_gpu = 0;
+  /// TTFT, TPOT and output tokens per second when the DAG is a generation's prefill.
+  std::optional<Generation> generation;
 };
+
+/// Whether the summary is of a generation with decode steps (more than one output token).
+inline bool generates(const PlanSummary& s) {
+  return s.generation && s.generation->output_tokens > 1;
+}
+
+/// What plans are ranked by. Tokens per second per GPU is the step's (batch · new tokens /
+/// makespan), or for a generation the output tokens' (batch · N / e2e); TTFT, TPOT and e2e are a
+/// generation's, lower first.
+enum class Objective : std::uint8_t { tokens_per_s_per_gpu, ttft, tpot, e2e };
+
+struct ObjectiveInfo {
+  Objective objective;
+  /// As given on the command line and written in JSON.
+  std::string_view name;
+  /// As the table's column says it.
+  std::string_view column;
+};
+
+inline constexpr std::array<ObjectiveInfo, 4> objectives{
+    {{Objective::tokens_per_s_per_gpu, "tokens_per_s_per_gpu", "tokens/s/GPU"},
+     {Objective::ttft, "ttft", "TTFT"},
+     {Objective::tpot, "tpot", "TPOT"},
+     {Objective::e2e, "e2e", "e2e"}}};
+
+constexpr const ObjectiveInfo& objective_info(Objective objective) {
+  return objectives[static_cast<std::size_t>(objective)];
+}
+
+/// The objective called `name`, or nothing.
+constexpr std::optional<Objective> objective_by_name(std::string_view name) {
+  for (const ObjectiveInfo& info : objectives)
+    if (info.name == name)
+      return info.objective;
+  return std::nullopt;
+}
+
+/// The plan's value under `objective`, larger is better (times are negated); a time the plan does
+/// not have (no generation, or no decode step for TPOT) is the worst.
+inline double objective_score(const PlanSummary& s, Objective objective) {
+  constexpr double missing = -std::numeric_limits<double>::infinity();
+  switch (objective) {
+  case Objective::tokens_per_s_per_gpu:
+    return generates(s) ? s.generation->output_tokens_per_second_per_gpu
+                        : s.tokens_per_second_per_gpu;
+  case Objective::ttft:
+    return s.generation ? -s.generation->ttft_seconds : missing;
+  case Objective::tpot:
+    return generates(s) ? -s.generation->tpot_seconds : missing;
+  case Objective::e2e:
+    return s.generation ? -s.generation->e2e_seconds : missing;
+  }
+  return missing;
+}
+
+/// Indices of `plans`, best first under `objective`; ties keep the given order.
+inline std::vector<std::size_t> rank(const std::vector<PlanSummary>& plans, Objective objective) {
+  std::vector<std::size_t> order(plans.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::ranges::stable_sort(order, [&](std::size_t a, std::size_t b) {
+    return objective_score(plans[a], objective) > objective_score(plans[b], objective);
+  });
+  return order;
+}
 
 enum class Verdict : std::uint8_t { holds, partly_holds, does_not_hold };
 
@@ -89,8 +170,11 @@ struct Comparison {
   bool overlap_communication = false;
   std::vector<PlanSummary> plans;
   /// Index in `plans` of the plan every other plan's claims are judged against (none when
-  /// out of range).
+  /// out of range: a plain comparison, no claims).
   std::size_t baseline = 0;
+  Objective objective = Objective::tokens_per_s_per_gpu;
+  /// Indices of `plans`, best first under `objective`.
+  std::vector<std::size_t> ranking;
   std::vector<ClaimVerdict> verdicts;
   /// Plans that need more memory than a device has, with the numbers.
   std::vector<std::string> notes;
@@ -148,7 +232,29 @@ inline PlanSummary summarize(std::string name, const Graph& dag, const Timeline&
   s.makespan_seconds = timeline.makespan_seconds;
   s.bubble_fraction = timeline.bubble_fraction;
   s.tokens_per_second = timeline.tokens_per_second;
+  s.plan = helix::to_string(info.plan);
+  if (memory.max_device >= 0 && static_cast<std::size_t>(memory.max_device) < memory.devices.size())
+    s.fullest_device = memory.devices[static_cast<std::size_t>(memory.max_device)];
+  s.memory_phase = info.workload.phase;
+  s.tokens_per_second_per_gpu =
+      s.world_size > 0 ? s.tokens_per_second / static_cast<double>(s.world_size) : 0.0;
   return s;
+}
+
+/// `summary` (of a generation's prefill) with its generation; its memory becomes the last decode
+/// step's when that step needs more (the KV cache is longest there), and it fits only if both fit.
+inline PlanSummary with_generation(PlanSummary summary, Generation generation) {
+  if (const std::optional<MemoryReport>& last = generation.last_step_memory) {
+    summary.fits = summary.fits && last->fits;
+    if (last->max_total_bytes > summary.memory_per_device_max &&
+        static_cast<std::size_t>(last->max_device) < last->devices.size()) {
+      summary.memory_per_device_max = last->max_total_bytes;
+      summary.fullest_device = last->devices[static_cast<std::size_t>(last->max_device)];
+      summary.memory_phase = Phase::decode;
+    }
+  }
+  summary.generation = std::move(generation);
+  return summary;
 }
 
 /// Simulates `dag` on `hw`, estimates its memory and summarizes both.
@@ -226,15 +332,20 @@ inline std::vector<ClaimVerdict> judge_claims(const PlanSummary& baseline,
           detail::more_tokens(baseline, plan)};
 }
 
-/// Every other plan's claims judged against `plans[baseline]`, and a note for each plan that does
-/// not fit, from summaries already made (e.g. from a simulation kept for a timeline).
+/// Every other plan's claims judged against `plans[baseline]` (none when `baseline` is out of
+/// range), the plans ranked by `objective`, a note for each plan that does not fit and for each
+/// whose TPOT is interpolated with an error bound, from summaries already made (e.g. from a
+/// simulation kept for a timeline).
 inline Comparison compare(std::vector<PlanSummary> plans, const Hardware& hw,
-                          std::size_t baseline = 0, const SimulationOptions& options = {}) {
+                          std::size_t baseline = 0, const SimulationOptions& options = {},
+                          Objective objective = Objective::tokens_per_s_per_gpu) {
   Comparison c;
   c.hardware = std::string(hw.name);
   c.overlap_communication = options.overlap_communication;
   c.plans = std::move(plans);
   c.baseline = baseline;
+  c.objective = objective;
+  c.ranking = rank(c.plans, objective);
   for (std::size_t i = 0; i < c.plans.size(); ++i) {
     if (i != baseline && baseline < c.plans.size())
       for (ClaimVerdict& v : judge_claims(c.plans[baseline], c.plans[i]))
@@ -244,6 +355,19 @@ inline Comparison compare(std::vector<PlanSummary> plans, const Hardware& hw,
       c.notes.push_back(s.name + " does not fit: " + format_si(s.memory_per_device_max, "B") +
                         " on its fullest GPU, " + format_si(s.memory_capacity, "B") + " of HBM (" +
                         c.hardware + ")");
+    if (!generates(s))
+      continue;
+    const DecodeIntegral& d = s.generation->decode;
+    const std::string where =
+        "TPOT interpolated from decode steps simulated at " + std::to_string(d.points.size()) +
+        " of the " + std::to_string(d.last_kv_length - d.first_kv_length + 1) + " KV lengths";
+    if (!d.convex)
+      c.notes.push_back(s.name + ": the decode step time is not convex in the KV length (a " +
+                        "midpoint lay above its chord), so the " + where + " has no error bound");
+    else if (d.error_bound_seconds > 0)
+      c.notes.push_back(s.name + ": the decode step time is piecewise affine in the KV length; " +
+                        where + " overestimates it by at most " +
+                        format_si(d.error_bound_seconds, "s"));
   }
   return c;
 }
@@ -253,11 +377,12 @@ inline Comparison compare(std::vector<PlanSummary> plans, const Hardware& hw,
 /// Dag) so that only a TU that calls it instantiates the simulation.
 template <class Graph = Dag>
 Comparison compare(const std::vector<std::pair<std::string, Graph>>& plans, const Hardware& hw,
-                   std::size_t baseline = 0, const SimulationOptions& options = {}) {
+                   std::size_t baseline = 0, const SimulationOptions& options = {},
+                   Objective objective = Objective::tokens_per_s_per_gpu) {
   std::vector<PlanSummary> summaries;
   for (const auto& [name, dag] : plans)
     summaries.push_back(summarize(name, dag, hw, options));
-  return compare(std::move(summaries), hw, baseline, options);
+  return compare(std::move(summaries), hw, baseline, options, objective);
 }
 
 } // namespace helix::cost

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "helix/cost/compare.hpp"
+#include "helix/cost/generation.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/io/atomic_file.hpp"
 #include "helix/model/model.hpp"
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -27,14 +29,56 @@ inline nlohmann::json to_json(const Workload& workload) {
           {"microbatches", workload.microbatches}};
 }
 
-/// A plan's name, world size, DAG size and cost ("cost": FLOPs, all-reduce counts, bytes per
-/// link class, memory, makespan, bubble, tokens per second).
+/// What a run costs, in the words of serving benchmarks: {"phase", "batch", "input_tokens" (the
+/// prompt, or the KV cache a decode step reads), "output_tokens", "microbatches", "dtype",
+/// "kv_dtype", "attention"}.
+inline nlohmann::json to_json(const Model& model, const Workload& workload,
+                              std::int64_t output_tokens) {
+  nlohmann::json j = to_json(workload);
+  j["batch"] = model.batch;
+  j["input_tokens"] = model.seq_len;
+  j["output_tokens"] = output_tokens;
+  j["dtype"] = std::string(data_type_name(model.dtype));
+  j["kv_dtype"] = std::string(data_type_name(model.kv_dtype));
+  j["attention"] = std::string(attention_kernel_name(workload.attention));
+  return j;
+}
+
+/// {"ttft_s", "tpot_s" (null with one output token: no decode step), "e2e_s",
+/// "output_tokens_per_s", "output_tokens_per_s_per_gpu", "decode": {"kv_lengths": [first, last],
+/// "points": [{"kv_length", "step_s"}...], "tpot_error_bound_s" (null when the step time showed it
+/// is not convex)}}
+inline nlohmann::json to_json(const cost::Generation& g) {
+  nlohmann::json points = nlohmann::json::array();
+  for (const cost::DecodePoint& p : g.decode.points)
+    points.push_back({{"kv_length", p.kv_length}, {"step_s", p.seconds}});
+  const bool decodes = g.output_tokens > 1;
+  return {{"ttft_s", g.ttft_seconds},
+          {"tpot_s", decodes ? nlohmann::json(g.tpot_seconds) : nlohmann::json(nullptr)},
+          {"e2e_s", g.e2e_seconds},
+          {"output_tokens_per_s", g.output_tokens_per_second},
+          {"output_tokens_per_s_per_gpu", g.output_tokens_per_second_per_gpu},
+          {"decode",
+           decodes
+               ? nlohmann::json{{"kv_lengths", {g.decode.first_kv_length, g.decode.last_kv_length}},
+                                {"points", points},
+                                {"tpot_error_bound_s",
+                                 g.decode.convex ? nlohmann::json(g.decode.error_bound_seconds)
+                                                 : nlohmann::json(nullptr)}}
+               : nlohmann::json(nullptr)}};
+}
+
+/// A plan's name, its text, world size, DAG size and cost ("cost": FLOPs, all-reduce counts, bytes
+/// per link class, memory with the fullest device's split, makespan, bubble, tokens per second
+/// (and per GPU), and the generation: null for a decode step).
 inline nlohmann::json to_json(const cost::PlanSummary& p) {
   nlohmann::json bytes;
   for (std::size_t link = 0; link < cost::link_class_count; ++link)
     bytes[std::string(cost::link_class_name(static_cast<cost::LinkClass>(link)))] =
         p.bytes_by_link[link];
+  const cost::DeviceMemory& m = p.fullest_device;
   return {{"name", p.name},
+          {"plan", p.plan},
           {"world_size", p.world_size},
           {"dag", {{"vertices", p.vertices}, {"edges", p.edges}}},
           {"cost",
@@ -48,9 +92,18 @@ inline nlohmann::json to_json(const cost::PlanSummary& p) {
             {"memory_per_device_max", p.memory_per_device_max},
             {"memory_capacity", p.memory_capacity},
             {"fits", p.fits},
+            {"memory_per_device",
+             {{"weights", m.weight_bytes},
+              {"kv_cache", m.kv_cache_bytes},
+              {"activations", m.activation_bytes},
+              {"total", m.total_bytes},
+              {"device", m.device},
+              {"phase", std::string(phase_name(p.memory_phase))}}},
             {"makespan_s", p.makespan_seconds},
             {"bubble_fraction", p.bubble_fraction},
-            {"tokens_per_s", p.tokens_per_second}}}};
+            {"tokens_per_s", p.tokens_per_second},
+            {"tokens_per_s_per_gpu", p.tokens_per_second_per_gpu},
+            {"generation", p.generation ? to_json(*p.generation) : nlohmann::json(nullptr)}}}};
 }
 
 /// The double run's output errors, tolerance and replica agreement; "passed" when both the
@@ -74,27 +127,35 @@ inline nlohmann::json to_json(const cost::ClaimVerdict& v) {
           {"text", v.text}};
 }
 
-/// {"hardware", "plans": [summary...], "claims": [verdict...], "notes": [text...]}
+/// {"hardware", "objective", "plans": [summary with its "rank" under the objective, 1 = best...],
+/// "claims": [verdict...], "notes": [text...]}
 inline nlohmann::json to_json(const cost::Comparison& c) {
   nlohmann::json plans = nlohmann::json::array();
   for (const cost::PlanSummary& p : c.plans)
     plans.push_back(to_json(p));
+  for (std::size_t place = 0; place < c.ranking.size() && place < plans.size(); ++place)
+    plans[c.ranking[place]]["rank"] = place + 1;
   nlohmann::json claims = nlohmann::json::array();
   for (const cost::ClaimVerdict& v : c.verdicts)
     claims.push_back(to_json(v));
-  return {{"hardware", c.hardware}, {"plans", plans}, {"claims", claims}, {"notes", c.notes}};
+  return {{"hardware", c.hardware},
+          {"objective", std::string(cost::objective_info(c.objective).name)},
+          {"plans", plans},
+          {"claims", claims},
+          {"notes", c.notes}};
 }
 
-/// What `helix_deploy --json` writes: the comparison with the model's name and the workload, and
-/// per plan i "checks": {"ok": checks_ok[i]} and "numerics" (numerics[i], null past its end:
-/// not verified).
-inline nlohmann::json to_json(std::string_view model_name, const Workload& workload,
+/// What `helix_deploy --json` writes: the comparison with the model's name and the workload
+/// (`model` sized as run: batch and prompt), and per plan i "checks": {"ok": checks_ok[i]} and
+/// "numerics" (numerics[i], null past its end: not verified).
+inline nlohmann::json to_json(std::string_view model_name, const Model& model,
+                              const Workload& workload, std::int64_t output_tokens,
                               const cost::Comparison& comparison,
                               const std::vector<bool>& checks_ok,
                               const std::vector<numerics::PlanNumerics>& numerics) {
   nlohmann::json document = to_json(comparison);
   document["model"] = std::string(model_name);
-  document["workload"] = to_json(workload);
+  document["workload"] = to_json(model, workload, output_tokens);
   nlohmann::json& plans = document["plans"];
   for (std::size_t i = 0; i < plans.size(); ++i) {
     plans[i]["checks"] = {{"ok", i < checks_ok.size() && checks_ok[i]}};

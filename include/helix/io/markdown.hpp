@@ -12,28 +12,79 @@
 #include "helix/numerics/verify.hpp"
 #include "helix/plan/parse.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdio>
 #include <iomanip>
+#include <numeric>
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace helix::io {
 
-/// The comparison: a heading (hardware, overlap, baseline), a markdown table with a row per plan,
-/// then one line per claim verdict and per note.
+namespace detail {
+
+/// "92.3 ms" or, when the plan has no such time, "—".
+inline std::string seconds_or_dash(bool has, double seconds) {
+  return has ? cost::format_si(seconds, "s") : "—";
+}
+
+/// A rate with 3 significant digits: "626 k" above 1, "0.819" below (a milli prefix on tokens per
+/// second reads as a typo).
+inline std::string rate(double per_second, std::string_view unit = "") {
+  if (per_second >= 1 || per_second == 0)
+    return cost::format_si(per_second, unit);
+  char number[32];
+  std::snprintf(number, sizeof number, "%.3g", per_second);
+  return unit.empty() ? std::string(number) : std::string(number) + " " + std::string(unit);
+}
+
+} // namespace detail
+
+/// The comparison: a heading (hardware, overlap, and the baseline of the claims or, with no
+/// claims, the objective the rows are ranked by; for a generation its sizes), a markdown table
+/// with a row per plan (in the given order when claims are judged, else best first), then one line
+/// per claim verdict and per note.
+///
+/// Columns: counts, bytes and FLOPs of the step the DAG is (a generation's prefill), the fullest
+/// GPU's memory with its weights, KV cache and activations, then either the step's makespan,
+/// bubble and tokens per second (and per GPU), or for a generation with decode steps TTFT, TPOT,
+/// e2e, the prefill's bubble and output tokens per second (and per GPU).
 inline void write_markdown(std::ostream& out, const cost::Comparison& c) {
   using cost::format_si;
   using cost::LinkClass;
-  out << "Cost on " << c.hardware << (c.overlap_communication ? " (communication overlapped)" : "")
-      << ", claims judged against "
-      << (c.baseline < c.plans.size() ? c.plans[c.baseline].name : "no plan") << "\n\n";
+  const bool claims = c.baseline < c.plans.size();
+  const bool generation = std::ranges::any_of(c.plans, cost::generates);
+  out << "Cost on " << c.hardware << (c.overlap_communication ? " (communication overlapped)" : "");
+  if (claims)
+    out << ", claims judged against " << c.plans[c.baseline].name << "\n\n";
+  else
+    out << ", ranked by " << cost::objective_info(c.objective).column << " (best first)\n\n";
+  if (generation) {
+    const cost::Generation& g = *std::ranges::find_if(c.plans, cost::generates)->generation;
+    out << "Generation: batch " << g.batch << ", " << g.input_tokens << " input and "
+        << g.output_tokens << " output tokens per sequence. TTFT is the prefill's makespan, TPOT "
+        << "the mean decode step over KV lengths " << g.decode.first_kv_length << " … "
+        << g.decode.last_kv_length << ", e2e = TTFT + " << g.output_tokens - 1
+        << " · TPOT, tokens/s = batch · output tokens / e2e. Counts, bytes, FLOPs and bubble are "
+           "the prefill's; memory is the fuller of the prefill and the last decode step.\n\n";
+  }
   out << "| plan | GPUs | all-reduces (logical) | collective phases | sent/GPU NVLink "
          "| sent/GPU InfiniBand | comm time/GPU | FLOPs/GPU (max) | FLOPs total "
-         "| memory/GPU (max) | fits | makespan | bubble | tokens/s |\n"
-      << "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|--:|--:|--:|\n";
-  for (const cost::PlanSummary& s : c.plans) {
+         "| memory/GPU (max) | weights | KV cache | activations | fits | "
+      << (generation ? "TTFT | TPOT | e2e | bubble | tokens/s | tokens/s/GPU |\n"
+                     : "makespan | bubble | tokens/s | tokens/s/GPU |\n")
+      << "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|"
+      << (generation ? "--:|--:|--:|--:|--:|--:|\n" : "--:|--:|--:|--:|\n");
+  std::vector<std::size_t> rows(c.plans.size());
+  std::iota(rows.begin(), rows.end(), std::size_t{0});
+  if (!claims && c.ranking.size() == c.plans.size())
+    rows = c.ranking;
+  for (std::size_t row : rows) {
+    const cost::PlanSummary& s = c.plans[row];
     char bubble[16];
     std::snprintf(bubble, sizeof bubble, "%.1f%%", s.bubble_fraction * 100.0);
     out << "| " << s.name << " | " << s.world_size << " | " << s.allreduce_logical << " | "
@@ -43,9 +94,43 @@ inline void write_markdown(std::ostream& out, const cost::Comparison& c) {
         << format_si(s.communication_seconds_per_device, "s") << " | "
         << format_si(static_cast<double>(s.flops_per_device_max), "FLOP") << " | "
         << format_si(static_cast<double>(s.flops_total), "FLOP") << " | "
-        << format_si(s.memory_per_device_max, "B") << " | " << (s.fits ? "yes" : "no") << " | "
-        << format_si(s.makespan_seconds, "s") << " | " << bubble << " | "
-        << format_si(s.tokens_per_second, "") << " |\n";
+        << format_si(s.memory_per_device_max, "B") << " | "
+        << format_si(s.fullest_device.weight_bytes, "B") << " | "
+        << format_si(s.fullest_device.kv_cache_bytes, "B") << " | "
+        << format_si(s.fullest_device.activation_bytes, "B") << " | " << (s.fits ? "yes" : "no")
+        << " | ";
+    if (generation) {
+      const bool decodes = cost::generates(s);
+      const cost::Generation* g = decodes ? &*s.generation : nullptr;
+      out << detail::seconds_or_dash(decodes, decodes ? g->ttft_seconds : 0) << " | "
+          << detail::seconds_or_dash(decodes, decodes ? g->tpot_seconds : 0) << " | "
+          << detail::seconds_or_dash(decodes, decodes ? g->e2e_seconds : 0) << " | " << bubble
+          << " | " << (decodes ? detail::rate(g->output_tokens_per_second) : "—") << " | "
+          << (decodes ? detail::rate(g->output_tokens_per_second_per_gpu) : "—") << " |\n";
+    } else {
+      out << format_si(s.makespan_seconds, "s") << " | " << bubble << " | "
+          << detail::rate(s.tokens_per_second) << " | " << detail::rate(s.tokens_per_second_per_gpu)
+          << " |\n";
+    }
+  }
+  if (generation) { // the same numbers, one readable line per plan
+    out << '\n';
+    for (std::size_t row : rows) {
+      const cost::PlanSummary& s = c.plans[row];
+      if (!cost::generates(s))
+        continue;
+      const cost::Generation& g = *s.generation;
+      out << "- " << s.name << ": TTFT " << format_si(g.ttft_seconds, "s") << ", TPOT "
+          << format_si(g.tpot_seconds, "s") << ", e2e " << format_si(g.e2e_seconds, "s") << ", "
+          << detail::rate(g.output_tokens_per_second, "tokens/s") << " ("
+          << detail::rate(g.output_tokens_per_second_per_gpu, "tokens/s") << " per GPU); memory "
+          << format_si(s.memory_per_device_max, "B") << " on the fullest GPU ("
+          << format_si(s.fullest_device.weight_bytes, "B") << " weights, "
+          << format_si(s.fullest_device.kv_cache_bytes, "B") << " KV cache, "
+          << format_si(s.fullest_device.activation_bytes, "B") << " activations, "
+          << (s.memory_phase == Phase::decode ? "at the last decode step" : "in the prefill")
+          << ")\n";
+    }
   }
   if (!c.verdicts.empty() || !c.notes.empty())
     out << '\n';
