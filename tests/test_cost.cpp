@@ -401,6 +401,7 @@ TEST_CASE("the LM head costs 2·b·h·V/t FLOPs per GPU on the last position; th
   // parameters() counts the same weights once: blocks, embedding, LM head, final norm.
   CHECK(parameters(model) ==
         static_cast<std::int64_t>(2 * (12 * h * h + 2 * h) + 2 * padded * h + 2 * h));
+}
 
 TEST_CASE("integrate_decode: the mean of an affine step time over k = a … b is its value at the "
           "mean KV length, from the first, middle and last length alone") {
