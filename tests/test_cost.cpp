@@ -270,8 +270,8 @@ TEST_CASE("an op computes at the peak of the model's dtype: fp8 halves a compute
   CHECK(cost::op_cost(matmul, info, a100).seconds == doctest::Approx(flops / (312e12 * 0.7)));
 }
 
-TEST_CASE("every hardware preset has positive numbers, efficiencies in (0, 1], and the InfiniBand "
-          "bandwidth its NICs give each GPU") {
+TEST_CASE("every hardware preset has positive numbers, efficiencies above 0 and at most 1, and the "
+          "InfiniBand bandwidth its NICs give each GPU") {
   // The cost model sends between nodes at infiniband.bandwidth per GPU; a node's NICs shared by
   // its GPUs give nics_per_node · nic_bandwidth / gpus_per_node, one 400 Gb/s (50 GB/s) NIC per
   // GPU on H100, H200 and GB200, one 200 Gb/s (25 GB/s) NIC per GPU on A100.
