@@ -58,7 +58,8 @@ public:
   /// constant expression).
   constexpr explicit HardwareName(std::string_view text) {
     if (text.size() > hardware_name_capacity)
-      throw std::length_error("helix: a hardware name has at most 63 characters");
+      throw std::length_error("helix: a hardware name has at most " +
+                              std::to_string(hardware_name_capacity) + " characters");
     for (std::size_t i = 0; i < text.size(); ++i)
       characters_[i] = text[i];
     length_ = text.size();
@@ -167,6 +168,12 @@ constexpr double nic_bandwidth_per_gpu(const Hardware& hw) {
                                hw.nic_bandwidth_bytes_per_second);
 }
 
+/// `hw` with the InfiniBand bandwidth its NICs give each GPU, so a preset states its NICs once.
+constexpr Hardware with_infiniband_from_nics(Hardware hw) {
+  hw.infiniband.bandwidth_bytes_per_second = nic_bandwidth_per_gpu(hw);
+  return hw;
+}
+
 namespace hardware {
 
 /// Efficiencies shared by every preset, for want of measurements per GPU generation: compute 0.7
@@ -191,7 +198,7 @@ inline constexpr double hdr_200_nic_bytes_per_second = 200e9 / 8;
 /// HBM3 80 GB at 3.35 TB/s. 8 GPUs per node on NVLink 4 (900 GB/s bidirectional = 450 GB/s per
 /// direction); DGX H100 has 8 single-port 400 Gb/s ConnectX-7 NICs for the compute fabric (DGX
 /// BasePOD reference architecture), one per GPU.
-inline constexpr Hardware h100_sxm_nvl8{
+inline constexpr Hardware h100_sxm_nvl8 = with_infiniband_from_nics({
     .name = "h100_sxm_nvl8",
     .gpus_per_node = 8,
     .peak_flops_per_second =
@@ -205,16 +212,14 @@ inline constexpr Hardware h100_sxm_nvl8{
     .nvlink = {.bandwidth_bytes_per_second = 450e9,
                .efficiency = typical_nvlink_efficiency,
                .latency_seconds = nvlink_step_latency_seconds},
-    .infiniband = {.bandwidth_bytes_per_second =
-                       nic_bandwidth_per_gpu(8, 8, ndr_400_nic_bytes_per_second),
-                   .efficiency = typical_infiniband_efficiency,
+    .infiniband = {.efficiency = typical_infiniband_efficiency,
                    .latency_seconds = infiniband_step_latency_seconds},
-};
+});
 
 /// DGX/HGX H200: the H100's GH100 compute (NVIDIA H200 datasheet: same tensor-core figures) with
 /// HBM3e 141 GB at 4.8 TB/s; NVLink 4 at 900 GB/s bidirectional; DGX H200 has the DGX H100's
 /// 8 × 400 Gb/s ConnectX-7 (DGX BasePOD reference architecture).
-inline constexpr Hardware h200_sxm_nvl8{
+inline constexpr Hardware h200_sxm_nvl8 = with_infiniband_from_nics({
     .name = "h200_sxm_nvl8",
     .gpus_per_node = 8,
     .peak_flops_per_second = h100_sxm_nvl8.peak_flops_per_second,
@@ -227,18 +232,16 @@ inline constexpr Hardware h200_sxm_nvl8{
     .nvlink = {.bandwidth_bytes_per_second = 450e9,
                .efficiency = typical_nvlink_efficiency,
                .latency_seconds = nvlink_step_latency_seconds},
-    .infiniband = {.bandwidth_bytes_per_second =
-                       nic_bandwidth_per_gpu(8, 8, ndr_400_nic_bytes_per_second),
-                   .efficiency = typical_infiniband_efficiency,
+    .infiniband = {.efficiency = typical_infiniband_efficiency,
                    .latency_seconds = infiniband_step_latency_seconds},
-};
+});
 
 /// DGX/HGX A100 SXM4 80GB (NVIDIA A100 datasheet): dense BF16 and FP16 312 TFLOP/s, plain FP32
 /// 19.5 (TF32 tensor cores: 156). Ampere has no FP8 or FP4 tensor cores: fp8 and fp4 weights are
 /// widened to 16 bits before the multiply (weight-only quantization), so both run at the BF16
 /// rate. HBM2e 80 GB at 2.039 TB/s. NVLink 3 at 600 GB/s bidirectional = 300 GB/s per direction;
 /// DGX A100 has 8 single-port 200 Gb/s HDR ConnectX-6 NICs for the compute fabric.
-inline constexpr Hardware a100_sxm4_80gb_nvl8{
+inline constexpr Hardware a100_sxm4_80gb_nvl8 = with_infiniband_from_nics({
     .name = "a100_sxm4_80gb_nvl8",
     .gpus_per_node = 8,
     .peak_flops_per_second =
@@ -252,11 +255,9 @@ inline constexpr Hardware a100_sxm4_80gb_nvl8{
     .nvlink = {.bandwidth_bytes_per_second = 300e9,
                .efficiency = typical_nvlink_efficiency,
                .latency_seconds = nvlink_step_latency_seconds},
-    .infiniband = {.bandwidth_bytes_per_second =
-                       nic_bandwidth_per_gpu(8, 8, hdr_200_nic_bytes_per_second),
-                   .efficiency = typical_infiniband_efficiency,
+    .infiniband = {.efficiency = typical_infiniband_efficiency,
                    .latency_seconds = infiniband_step_latency_seconds},
-};
+});
 
 /// GB200 NVL72: 72 Blackwell GPUs in one NVLink 5 domain (1.8 TB/s bidirectional = 900 GB/s per
 /// direction per GPU). Per GPU, the rack's figures (NVIDIA GB200 NVL72 specifications, with
@@ -265,7 +266,7 @@ inline constexpr Hardware a100_sxm4_80gb_nvl8{
 /// later revisions list 6,480, i.e. 90); TF32 tensor cores 1.25 PFLOP/s. HBM3e 186 GB and
 /// 8 TB/s per GPU (13.4 TB and 576 TB/s per rack). Each compute tray of 4 GPUs has 4 × 400 Gb/s
 /// ConnectX-7 for the fabric between racks: 72 NICs per NVLink domain, one per GPU.
-inline constexpr Hardware gb200_nvl72{
+inline constexpr Hardware gb200_nvl72 = with_infiniband_from_nics({
     .name = "gb200_nvl72",
     .gpus_per_node = 72,
     .peak_flops_per_second =
@@ -279,11 +280,9 @@ inline constexpr Hardware gb200_nvl72{
     .nvlink = {.bandwidth_bytes_per_second = 900e9,
                .efficiency = typical_nvlink_efficiency,
                .latency_seconds = nvlink_step_latency_seconds},
-    .infiniband = {.bandwidth_bytes_per_second =
-                       nic_bandwidth_per_gpu(72, 72, ndr_400_nic_bytes_per_second),
-                   .efficiency = typical_infiniband_efficiency,
+    .infiniband = {.efficiency = typical_infiniband_efficiency,
                    .latency_seconds = infiniband_step_latency_seconds},
-};
+});
 
 inline constexpr std::array<Hardware, 4> all{a100_sxm4_80gb_nvl8, h100_sxm_nvl8, h200_sxm_nvl8,
                                              gb200_nvl72};
