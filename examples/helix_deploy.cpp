@@ -359,7 +359,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   app.add_option("--dtype", o.dtype_text,
                  "number format of weights, activations and KV cache: fp32, bf16, fp16, fp8 or "
                  "fp4; it changes cost and memory only, numerics run in double and float "
-                 "(default: the model's, fp16 for helix_seed and bf16 for the other presets)")
+                 "(default: the model's own, fp16 for helix_seed)")
       ->option_text("FORMAT");
   app.add_option("--kv-dtype", o.kv_dtype_text,
                  "number format of the KV cache alone, the same choices (default: --dtype when "
