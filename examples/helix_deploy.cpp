@@ -6,6 +6,7 @@
 // steps for a generation) → write.
 #include <helix/helix.hpp>
 #include <helix/io.hpp>
+#include <helix/io/hardware_json.hpp>
 #include <helix/io/json.hpp>
 
 #include <CLI/CLI.hpp>
@@ -61,7 +62,10 @@ struct FileNames {
 /// or its two-level-attention baseline, on the seed's model as the document sizes it.
 bool is_seed_plan(const helix::Model& model, const helix::PlanSpec& plan) {
   const std::string text = helix::to_string(plan);
-  return model == helix::models::helix_seed && (text == "pp=2,tg=4x4" || text == "hp=4x4");
+  // The number formats change no view and no claim's subject: the seed in fp8 is the seed.
+  const helix::Model seed = helix::models::helix_seed;
+  const bool is_seed = model.with_dtype(seed.dtype).with_kv_dtype(seed.kv_dtype) == seed;
+  return is_seed && (text == "pp=2,tg=4x4" || text == "hp=4x4");
 }
 
 FileNames file_names(const helix::Model& model, const helix::PlanSpec& plan) {
@@ -303,6 +307,10 @@ struct Options {
   std::string input_tokens_text; ///< empty: the model's seq_len
   std::string out = "helix_out";
   std::string hardware_name = "h100_sxm_nvl8";
+  std::string hardware_file;  ///< empty: the --hardware preset
+  std::string dtype_text;     ///< empty: the model's
+  std::string kv_dtype_text;  ///< empty: --dtype when given, else the model's
+  std::string attention_text; ///< empty: flash, or materialized for helix_seed
   std::string baseline_text;
   bool verify = true;
   std::string npy_folder;
@@ -323,7 +331,8 @@ struct Context {
   Options options;
   helix::Model model;
   helix::Workload workload;
-  const helix::cost::Hardware* hardware = nullptr;
+  /// A preset or what --hardware-file describes (a value: it owns its name).
+  helix::cost::Hardware hardware;
   std::vector<helix::PlanSpec> plans;
   /// Index in `plans` of the plan the claims are judged against; past the end when no claim is
   /// judged (no seed plan among them and no --baseline): a plain comparison.
@@ -366,9 +375,31 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
                  "prompt length in tokens: prefill runs them all, decode attends to them as its "
                  "KV cache (default: the model's seq_len)")
       ->option_text("N");
-  app.add_option("--hardware", o.hardware_name,
-                 "hardware preset, h100_sxm_nvl8 or gb200_nvl72 (default: h100_sxm_nvl8)")
-      ->option_text("NAME");
+  CLI::Option* hardware =
+      app.add_option("--hardware", o.hardware_name,
+                     "hardware preset, one of " + helix::cost::hardware::names() +
+                         "; not with --hardware-file (default: h100_sxm_nvl8)")
+          ->option_text("NAME");
+  app.add_option("--hardware-file", o.hardware_file,
+                 "a JSON file describing the hardware with every field a preset has (README, "
+                 "\"Hardware files\"); not with --hardware (default: none, the --hardware preset)")
+      ->option_text("PATH")
+      ->excludes(hardware);
+  app.add_option("--dtype", o.dtype_text,
+                 "number format of weights, activations and KV cache: fp32, bf16, fp16, fp8 or "
+                 "fp4; it changes cost and memory only, numerics run in double and float "
+                 "(default: the model's own, fp16 for helix_seed)")
+      ->option_text("FORMAT");
+  app.add_option("--kv-dtype", o.kv_dtype_text,
+                 "number format of the KV cache alone, the same choices (default: --dtype when "
+                 "given, else the model's)")
+      ->option_text("FORMAT");
+  app.add_option("--attention", o.attention_text,
+                 "attention kernel for cost and memory: flash (FlashAttention: no score matrix in "
+                 "memory, a causal prefill computes the lower triangle only) or materialized "
+                 "(scores and probabilities written as the DAG draws them) (default: flash, but "
+                 "materialized for helix_seed, whose material describes explicit score tensors)")
+      ->option_text("KERNEL");
   app.add_option("--baseline", o.baseline_text,
                  "the plan the seed's claims are judged against, one of the --plan (default: "
                  "when a seed plan is compared, hp=4x4 if given, else the first; otherwise no "
@@ -427,10 +458,41 @@ Context read_inputs(const Options& o) {
   if (!microbatches)
     throw BadInput("--microbatches '" + o.microbatches_text +
                    "' is not a whole number from 0 to 10^15");
-  const helix::cost::Hardware* hardware = helix::cost::hardware::by_name(o.hardware_name);
-  if (!hardware)
+  helix::cost::Hardware hardware;
+  if (!o.hardware_file.empty()) {
+    try {
+      hardware = helix::io::read_hardware_json(o.hardware_file);
+    } catch (const helix::io::HardwareJsonError& e) {
+      throw BadInput(std::string("--hardware-file: ") + e.what());
+    }
+  } else if (const helix::cost::Hardware* preset =
+                 helix::cost::hardware::by_name(o.hardware_name)) {
+    hardware = *preset;
+  } else {
     throw BadInput("unknown --hardware '" + o.hardware_name +
-                   "'; known: h100_sxm_nvl8, gb200_nvl72");
+                   "'; known: " + helix::cost::hardware::names());
+  }
+  const auto data_type = [](const std::string& text, std::string_view option,
+                            helix::DataType otherwise) {
+    if (text.empty())
+      return otherwise;
+    if (const std::optional<helix::DataType> type = helix::data_type_by_name(text))
+      return *type;
+    throw BadInput("unknown " + std::string(option) + " '" + text +
+                   "'; known: fp32, bf16, fp16, fp8, fp4");
+  };
+  const helix::DataType dtype = data_type(o.dtype_text, "--dtype", model->dtype);
+  const helix::DataType kv_dtype =
+      data_type(o.kv_dtype_text, "--kv-dtype", o.dtype_text.empty() ? model->kv_dtype : dtype);
+  // The seed's material draws explicit score tensors: its comparison keeps them unless asked.
+  helix::AttentionKernel attention = o.model_name == "helix_seed"
+                                         ? helix::AttentionKernel::materialized
+                                         : helix::AttentionKernel::flash;
+  if (o.attention_text == "flash" || o.attention_text == "materialized")
+    attention = o.attention_text == "flash" ? helix::AttentionKernel::flash
+                                            : helix::AttentionKernel::materialized;
+  else if (!o.attention_text.empty())
+    throw BadInput("unknown --attention '" + o.attention_text + "'; known: flash, materialized");
   // Sizes are read as text like --microbatches; whether they suit the plan is validate's.
   const auto size = [](const std::string& text, std::string_view option,
                        std::int64_t otherwise) -> std::int64_t {
@@ -444,8 +506,11 @@ Context read_inputs(const Options& o) {
   Context c;
   c.options = o;
   c.model = model->with_batch(size(o.batch_text, "--batch", model->batch))
-                .with_seq_len(size(o.input_tokens_text, "--input-tokens", model->seq_len));
-  c.workload = {o.phase == "decode" ? helix::Phase::decode : helix::Phase::prefill, *microbatches};
+                .with_seq_len(size(o.input_tokens_text, "--input-tokens", model->seq_len))
+                .with_dtype(dtype)
+                .with_kv_dtype(kv_dtype);
+  c.workload = {o.phase == "decode" ? helix::Phase::decode : helix::Phase::prefill, *microbatches,
+                attention};
   c.hardware = hardware;
   const std::optional<std::int64_t> output_tokens = parse_count(o.output_tokens_text);
   if (!output_tokens || *output_tokens < 1)
@@ -568,6 +633,27 @@ void prove_writable(const Options& o, Views views) {
   }
 }
 
+/// Which attention kernel is costed and why, on one line.
+std::string attention_note(const Context& c) {
+  const bool flash = c.workload.attention == helix::AttentionKernel::flash;
+  std::string note =
+      "attention kernel: " + std::string(helix::attention_kernel_name(c.workload.attention)) + " (";
+  if (!c.options.attention_text.empty())
+    note += "--attention";
+  else if (flash)
+    note += "the default: FlashAttention, what servers run; --attention materialized to change";
+  else
+    note += "the default for helix_seed, whose material describes explicit score tensors; "
+            "--attention flash to change";
+  note += ")";
+  if (flash && std::ranges::any_of(c.plans, [](const helix::PlanSpec& plan) {
+        return helix::head_dim_split(plan) > 1;
+      }))
+    note += "; plans that split head_dim all-reduce partial scores, which no fused kernel can, "
+            "so their attention is costed materialized";
+  return note;
+}
+
 /// Steps 2 to 4, then where Graphviz is. On bad input: one line on stderr and no context.
 std::optional<Context> prepare(const Options& options) {
   std::optional<Context> context;
@@ -579,6 +665,7 @@ std::optional<Context> prepare(const Options& options) {
     std::cerr << "helix_deploy: " << e.what() << '\n';
     return std::nullopt;
   }
+  std::cout << attention_note(*context) << '\n';
   if (context->views == Views::none)
     return context;
   context->dot_program = helix::io::find_graphviz_dot();
@@ -679,17 +766,17 @@ Costed cost_plans(const Context& c, const std::vector<BuiltPlan>& built) {
   std::vector<helix::cost::PlanSummary> summaries;
   for (std::size_t i = 0; i < built.size(); ++i) {
     const BuiltPlan& plan = built[i];
-    costed.timelines.push_back(helix::cost::simulate(plan.dag, *c.hardware, options));
+    costed.timelines.push_back(helix::cost::simulate(plan.dag, c.hardware, options));
     summaries.push_back(helix::cost::summarize(plan.label, plan.dag, costed.timelines.back(),
-                                               helix::cost::memory(plan.dag, *c.hardware)));
+                                               helix::cost::memory(plan.dag, c.hardware)));
     if (c.workload.phase == helix::Phase::prefill)
       summaries.back() = helix::cost::with_generation(
           std::move(summaries.back()),
           helix::cost::generation(c.model, c.plans[i], c.workload, c.output_tokens,
-                                  costed.timelines.back().makespan_seconds, *c.hardware, options));
+                                  costed.timelines.back().makespan_seconds, c.hardware, options));
   }
   costed.comparison =
-      helix::cost::compare(std::move(summaries), *c.hardware, c.baseline, options, c.objective);
+      helix::cost::compare(std::move(summaries), c.hardware, c.baseline, options, c.objective);
   helix::io::write_markdown(std::cout, costed.comparison);
   return costed;
 }

@@ -1,8 +1,21 @@
 # helix_deploy with bad options: each must exit non-zero with one line on stderr that carries the
-# expected words, and never abort. Run by CTest with DEPLOY=<helix_deploy> WORK=<scratch folder>.
+# expected words, and never abort. Run by CTest with DEPLOY=<helix_deploy> WORK=<scratch folder>
+# HARDWARE=<a good hardware file (tests/support/h100_sxm_nvl8.json)>.
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 file(WRITE "${WORK}/a_file" "in the way")
+# Broken hardware files, each the good one with one fault, in a folder of their own: WORK must hold
+# nothing but a_file at the end.
+set(inputs "${WORK}-inputs")
+file(REMOVE_RECURSE "${inputs}")
+file(READ "${HARDWARE}" good)
+string(JSON unknown_key SET "${good}" nvlink speed 1)
+string(JSON wrong_type SET "${good}" gpus_per_node "\"8\"")
+string(JSON missing_key REMOVE "${good}" memory_capacity_bytes)
+string(JSON bad_efficiency SET "${good}" compute_efficiency 1.5)
+foreach(name unknown_key wrong_type missing_key bad_efficiency)
+  file(WRITE "${inputs}/${name}.json" "${${name}}")
+endforeach()
 set(cases
   "--model|gpt4"                   "unknown --model 'gpt4'"
   "--plan|tp=3"                    "heads vs tensor degree"
@@ -45,6 +58,17 @@ set(cases
   "--objective|fastest"            "objective"
   "--views|some"                   "views"
   "--output-tokens|999999999999999|--plan|tp=16" "--output-tokens 999999999999999: the last decode step"
+  "--dtype|fp33"                   "unknown --dtype 'fp33'"
+  "--kv-dtype|int8"                "unknown --kv-dtype 'int8'"
+  "--attention|fast"               "unknown --attention 'fast'"
+  "--hardware|h100_sxm_nvl8|--hardware-file|${HARDWARE}" "--hardware excludes --hardware-file"
+  "--hardware-file|${WORK}/missing.json" "hardware file '${WORK}/missing.json': cannot open it"
+  "--hardware-file|${WORK}/a_file" "hardware file '${WORK}/a_file': not JSON"
+  "--hardware-file|${WORK}"        "it is a folder, not a file"
+  "--hardware-file|${inputs}/unknown_key.json" "unknown_key.json': unknown key 'nvlink.speed'"
+  "--hardware-file|${inputs}/wrong_type.json" "key 'gpus_per_node' must be a whole number from 1, got string \"8\""
+  "--hardware-file|${inputs}/missing_key.json" "missing key 'memory_capacity_bytes'"
+  "--hardware-file|${inputs}/bad_efficiency.json" "key 'compute_efficiency' must be a number in (0, 1], got number 1.5"
 )
 list(LENGTH cases n)
 math(EXPR last "${n} - 1")
@@ -74,6 +98,7 @@ file(READ "${WORK}/a_file" kept)
 if(NOT kept STREQUAL "in the way")
   message(SEND_ERROR "the file in the way of --out was changed")
 endif()
+file(REMOVE_RECURSE "${inputs}")
 if(failures GREATER 0)
   message(FATAL_ERROR "${failures} bad input(s) not answered as expected")
 endif()

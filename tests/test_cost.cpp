@@ -27,15 +27,18 @@ using namespace helix;
 
 namespace {
 
-/// Hardware on which only FLOPs take time: infinite memory and link bandwidth, no latency.
+/// Hardware on which only FLOPs take time: infinite memory and link bandwidth, no latency; the same
+/// peak for every data type.
 constexpr cost::Hardware compute_only{
     .name = "compute_only",
     .gpus_per_node = 8,
-    .peak_flops_per_second = 1e15,
+    .peak_flops_per_second = {.fp32 = 1e15, .bf16 = 1e15, .fp16 = 1e15, .fp8 = 1e15, .fp4 = 1e15},
     .compute_efficiency = 1,
     .memory_bandwidth_bytes_per_second = std::numeric_limits<double>::infinity(),
     .memory_efficiency = 1,
     .memory_capacity_bytes = 80e9,
+    .nics_per_node = 8,
+    .nic_bandwidth_bytes_per_second = std::numeric_limits<double>::infinity(),
     .nvlink = {.bandwidth_bytes_per_second = std::numeric_limits<double>::infinity(),
                .efficiency = 1,
                .latency_seconds = 0},
@@ -73,13 +76,15 @@ TEST_CASE("matmul FLOPs of a GPT-3 175B prefill are 24·B·s·l·h²·(1 + s/(6h
   // Narayanan et al. 2021, eq. (3): 96·B·s·l·h²·(1 + s/(6h) + V/(16lh)) counts four passes
   // (forward, backward twice as much, recomputation) and the logits; one forward without logits is
   // a quarter of it without the V term. Per layer: Q, K, V, out-projection 4·2·B·s·h², fc1 and fc2
-  // 2·2·B·s·h·4h, scores and context 2·2·B·s²·h (causal attention counted in full).
+  // 2·2·B·s·h·4h, scores and context 2·2·B·s²·h (causal attention counted in full, as the
+  // materialized kernel computes it).
   // The full 96 layers: a plan only moves FLOPs between devices, so the sum is the formula's.
   const double B = 1, s = 2048, l = 96, h = 12288;
   const double expected = 24 * B * s * l * h * h * (1 + s / (6 * h));
+  const Workload materialized = Workload::prefill().with_attention(AttentionKernel::materialized);
   for (const std::string plan : {"tp=8", "pp=8,tp=8", "hp=8x2", "tg=4x4", "pp=2,tg=8x2"}) {
     CAPTURE(plan);
-    const Dag dag = build_dag(models::gpt3_175b, parse_plan(plan), Workload::prefill());
+    const Dag dag = build_dag(models::gpt3_175b, parse_plan(plan), materialized);
     CHECK(std::abs(matmul_flops(dag) / expected - 1) < 1e-3);
   }
 }
@@ -98,7 +103,7 @@ TEST_CASE("a pure pipeline of m microbatches over p equal stages takes (m + p �
     for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
       if (dag[v].stage == 0 && dag[v].microbatch == 0)
         stage_flops += static_cast<double>(cost::work(dag[v], dag[boost::graph_bundle]).flops);
-    const double t_stage = stage_flops / compute_only.peak_flops_per_second;
+    const double t_stage = stage_flops / compute_only.peak_flops(model.dtype);
     const cost::Timeline timeline = cost::simulate(dag, compute_only);
     CHECK(timeline.makespan_seconds == doctest::Approx(static_cast<double>(m + p - 1) * t_stage));
     // Each device idles p − 1 of the m + p − 1 slots: the textbook bubble.
@@ -122,7 +127,7 @@ TEST_CASE(
     if (dag[v].stage == 0 && dag[v].microbatch == 0)
       stage_flops += static_cast<double>(cost::work(dag[v], dag[boost::graph_bundle]).flops);
   cost::Hardware hw = compute_only;
-  const double t = stage_flops / hw.peak_flops_per_second;
+  const double t = stage_flops / hw.peak_flops(model.dtype);
   const double size = 1.0 * 128 * 12288 * 2; // one microbatch's [1, s, h] in FP16
   const double tau = t / 4;
   hw.nvlink.bandwidth_bytes_per_second = size / tau; // GPUs 0 and 1 share a node
@@ -225,6 +230,210 @@ TEST_CASE("a compute op costs the larger of FLOPs over effective peak and bytes 
         doctest::Approx(bytes / (3.35e12 * hw.memory_efficiency)));
 }
 
+TEST_CASE("an op computes at the peak of the model's dtype: fp8 halves a compute-bound matmul on "
+          "H100, fp4 runs at the fp8 rate there, and A100 runs fp8 at its bf16 rate") {
+  // x [1, 10⁴, 10⁴] @ W[10⁴, 10⁴] is 2·10¹² FLOPs whatever the format. In bf16 its 3·10⁸
+  // elements are 6·10⁸ bytes, in fp8 3·10⁸: on H100 (dense BF16 989 TFLOP/s, FP8 1979, 3.35 TB/s)
+  // compute takes 2·10¹² / (989·10¹² · 0.7) = 2.89 ms against 6·10⁸ / (3.35·10¹² · 0.8) =
+  // 0.22 ms of memory in bf16 (1.44 ms against 0.11 ms in fp8): compute bound both ways, so the
+  // fp8 op takes 989 / 1979 ≈ 0.4997 of the bf16 one's time.
+  const cost::Hardware& h100 = cost::hardware::h100_sxm_nvl8;
+  DagInfo info;
+  info.model = models::gpt3_175b.with_batch(1).with_dtype(DataType::bf16);
+  info.mesh = make_mesh(parse_plan("tp=1"));
+  Op matmul;
+  step::Fc1 fc1;
+  fc1.rows = IndexRuns::range(0, 10'000);
+  fc1.cols = IndexRuns::range(0, 10'000);
+  matmul.step = fc1;
+  matmul.device = 0;
+  matmul.inputs[0] = Shape{1, 10'000, 10'000};
+  matmul.input_count = 1;
+  matmul.output = Shape{1, 10'000, 10'000};
+  const double flops = 2e12;
+  const double bf16_seconds = cost::op_cost(matmul, info, h100).seconds;
+  CHECK(bf16_seconds == doctest::Approx(flops / (989e12 * 0.7)));
+  info.model = info.model.with_dtype(DataType::fp8);
+  CHECK(cost::work(matmul, info).memory_bytes == 300'000'000);
+  const double fp8_seconds = cost::op_cost(matmul, info, h100).seconds;
+  CHECK(fp8_seconds == doctest::Approx(flops / (1979e12 * 0.7)));
+  CHECK(fp8_seconds / bf16_seconds == doctest::Approx(989.0 / 1979.0));
+  // Hopper has no FP4 tensor cores: its fp4 field holds the FP8 rate.
+  info.model = info.model.with_dtype(DataType::fp4);
+  CHECK(cost::op_cost(matmul, info, h100).seconds == doctest::Approx(fp8_seconds));
+  // fp32 is the plain FP32 rate, 67 TFLOP/s, not TF32 tensor cores.
+  info.model = info.model.with_dtype(DataType::fp32);
+  CHECK(cost::op_cost(matmul, info, h100).seconds == doctest::Approx(flops / (67e12 * 0.7)));
+  // Ampere has no FP8 tensor cores: A100 runs fp8 at its BF16 312 TFLOP/s.
+  const cost::Hardware& a100 = cost::hardware::a100_sxm4_80gb_nvl8;
+  info.model = info.model.with_dtype(DataType::fp8);
+  CHECK(cost::op_cost(matmul, info, a100).seconds == doctest::Approx(flops / (312e12 * 0.7)));
+}
+
+TEST_CASE("every hardware preset has positive numbers, efficiencies above 0 and at most 1, and the "
+          "InfiniBand bandwidth its NICs give each GPU") {
+  // The cost model sends between nodes at infiniband.bandwidth per GPU; a node's NICs shared by
+  // its GPUs give nics_per_node · nic_bandwidth / gpus_per_node, one 400 Gb/s (50 GB/s) NIC per
+  // GPU on H100, H200 and GB200, one 200 Gb/s (25 GB/s) NIC per GPU on A100.
+  const std::map<std::string, double> per_gpu{{"a100_sxm4_80gb_nvl8", 25e9},
+                                              {"h100_sxm_nvl8", 50e9},
+                                              {"h200_sxm_nvl8", 50e9},
+                                              {"gb200_nvl72", 50e9}};
+  CHECK(cost::hardware::all.size() == per_gpu.size());
+  for (const cost::Hardware& hw : cost::hardware::all) {
+    const std::string name(hw.name);
+    CAPTURE(name);
+    REQUIRE(per_gpu.contains(name));
+    CHECK(cost::hardware::by_name(name) == &hw);
+    CHECK(hw.gpus_per_node > 0);
+    CHECK(hw.nics_per_node > 0);
+    for (const DataTypeInfo& type : data_types)
+      CHECK(hw.peak_flops(type.type) > 0);
+    // Narrower formats are never slower than wider ones.
+    CHECK(hw.peak_flops(DataType::fp32) <= hw.peak_flops(DataType::bf16));
+    CHECK(hw.peak_flops(DataType::bf16) <= hw.peak_flops(DataType::fp8));
+    CHECK(hw.peak_flops(DataType::fp8) <= hw.peak_flops(DataType::fp4));
+    for (const double efficiency : {hw.compute_efficiency, hw.memory_efficiency,
+                                    hw.nvlink.efficiency, hw.infiniband.efficiency}) {
+      CHECK(efficiency > 0);
+      CHECK(efficiency <= 1);
+    }
+    CHECK(hw.memory_bandwidth_bytes_per_second > 0);
+    CHECK(hw.memory_capacity_bytes > 0);
+    CHECK(hw.nic_bandwidth_bytes_per_second > 0);
+    CHECK(hw.nvlink.bandwidth_bytes_per_second > 0);
+    CHECK(hw.nvlink.latency_seconds > 0);
+    CHECK(hw.infiniband.latency_seconds > 0);
+    CHECK(hw.infiniband.bandwidth_bytes_per_second == doctest::Approx(per_gpu.at(name)));
+    CHECK(
+        hw.infiniband.bandwidth_bytes_per_second ==
+        doctest::Approx(static_cast<double>(hw.nics_per_node) * hw.nic_bandwidth_bytes_per_second /
+                        static_cast<double>(hw.gpus_per_node)));
+  }
+  // The datasheet figures the brief names: H200 computes as H100 with 141 GB at 4.8 TB/s; GB200
+  // 2.5, 5 and 10 PFLOP/s dense in BF16, FP8 and FP4; A100 312 TFLOP/s BF16 at 2.039 TB/s.
+  CHECK(cost::hardware::h200_sxm_nvl8.peak_flops_per_second ==
+        cost::hardware::h100_sxm_nvl8.peak_flops_per_second);
+  CHECK(cost::hardware::h200_sxm_nvl8.memory_capacity_bytes == 141e9);
+  CHECK(cost::hardware::gb200_nvl72.peak_flops(DataType::fp4) == 10e15);
+  CHECK(cost::hardware::a100_sxm4_80gb_nvl8.memory_bandwidth_bytes_per_second == 2.039e12);
+  CHECK(cost::hardware::by_name("tpu_v5") == nullptr);
+}
+
+namespace {
+
+/// One block, no norms, tp=1, b = 1, T = K = 64 tokens, h = 64, 4 heads × 16, ffn 64, bf16: every
+/// [b, T, ·] activation is 64·64 = 4096 elements, each [b, heads, T, K] scores tensor
+/// 4·64·64 = 16384.
+const Model small_attention_model{.layers = 1,
+                                  .hidden = 64,
+                                  .heads = 4,
+                                  .kv_heads = 4,
+                                  .head_dim = 16,
+                                  .ffn_hidden = 64,
+                                  .batch = 1,
+                                  .seq_len = 64,
+                                  .dtype = DataType::bf16,
+                                  .kv_dtype = DataType::bf16,
+                                  .norm = Norm::none};
+
+/// The work of the first op of `kind` in `dag`.
+cost::Work work_of(const Dag& dag, OpKind kind) {
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    if (dag[v].kind() == kind)
+      return cost::work(dag[v], dag[boost::graph_bundle]);
+  FAIL("no op of kind " << op_kind_name(kind));
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("flash attention keeps no scores or probabilities in memory: a prefill's peak loses the "
+          "2·b·heads·T·K elements of scores and probabilities") {
+  // Keys and values count as KV cache, not activations, so the live activations in program order
+  // are (elements):
+  //   materialized: at scores x, q, scores = 2·4096 + 16384 = 24576; at softmax x, scores,
+  //     probabilities = 4096 + 2·16384 = 36864 ← the peak; at context x, probabilities, context
+  //     = 24576; after it nothing holds more than three [b, T, ·] tensors (12288).
+  //   flash: the same slots without scores and probabilities: x and q (8192) at scores, x at
+  //     softmax, x and context at context; the peak is three [b, T, ·] tensors, 12288 elements
+  //     (out-projection: x, context, its output; the residual add, GELU and FC2 likewise).
+  // At the softmax slot the 2·b·heads·T·K = 2·1·4·64·64 = 32768 elements (65536 bytes in bf16)
+  // that the materialized kernel writes are gone. The KV cache is the same either way.
+  const Workload materialized = Workload::prefill().with_attention(AttentionKernel::materialized);
+  const Workload flash = Workload::prefill().with_attention(AttentionKernel::flash);
+  const double bytes = 2; // bf16
+  const cost::MemoryReport written =
+      cost::memory(build_dag(small_attention_model, parse_plan("tp=1"), materialized),
+                   cost::hardware::h100_sxm_nvl8);
+  const cost::MemoryReport fused = cost::memory(
+      build_dag(small_attention_model, parse_plan("tp=1"), flash), cost::hardware::h100_sxm_nvl8);
+  const double score_elements = 1.0 * 4 * 64 * 64;
+  CHECK(written.devices[0].activation_bytes ==
+        doctest::Approx((4096 + 2 * score_elements) * bytes));
+  CHECK(fused.devices[0].activation_bytes == doctest::Approx(3 * 4096 * bytes));
+  CHECK(written.devices[0].kv_cache_bytes == fused.devices[0].kv_cache_bytes);
+  CHECK(written.devices[0].weight_bytes == fused.devices[0].weight_bytes);
+}
+
+TEST_CASE("flash counts T(T + 1)/2 of the T·K score entries of a causal prefill (K = T), reads "
+          "Q, K and V and writes the context once; decode and materialized count every entry") {
+  // Per head, query i (from 0) of a causal prefill sees keys 0..i: 1 + 2 + ... + T = T(T + 1)/2
+  // entries, the diagonal included (so not T²/2). With T = K = 64: 2080 of 4096, a ratio of
+  // (T + 1)/(2T) = 65/128. Scores and context each take 2 FLOPs per entry and head_dim element:
+  // flash 2·b·heads·2080·16 = 266,240, materialized 2·1·4·4096·16 = 524,288; softmax 5 per entry.
+  CHECK(cost::causal_score_entries(4, 4) == 10); // 1 + 2 + 3 + 4
+  CHECK(cost::causal_score_entries(1, 9) == 9);  // decode: one token sees every key
+  CHECK(cost::causal_score_entries(2, 5) == 9);  // positions 3 and 4 of 5: 4 + 5 keys
+  CHECK(cost::causal_score_entries(64, 64) == 2080);
+  const Workload materialized = Workload::prefill().with_attention(AttentionKernel::materialized);
+  const Workload flash = Workload::prefill().with_attention(AttentionKernel::flash);
+  const Dag written = build_dag(small_attention_model, parse_plan("tp=1"), materialized);
+  const Dag fused = build_dag(small_attention_model, parse_plan("tp=1"), flash);
+  const double entries = 1.0 * 4 * 64 * 64, causal_entries = 1.0 * 4 * 2080;
+  for (const OpKind kind : {OpKind::attention_scores, OpKind::attention_context}) {
+    CAPTURE(op_kind_name(kind));
+    CHECK(work_of(written, kind).flops == 2 * entries * 16);
+    CHECK(work_of(fused, kind).flops == 2 * causal_entries * 16);
+    CHECK(static_cast<double>(work_of(fused, kind).flops) / work_of(written, kind).flops ==
+          doctest::Approx(65.0 / 128));
+  }
+  CHECK(work_of(written, OpKind::softmax).flops == 5 * entries);
+  CHECK(work_of(fused, OpKind::softmax).flops == 5 * causal_entries);
+  // Memory traffic, bf16: materialized scores read Q and K (4096 each) and write the scores
+  // (16384); softmax reads scores and writes probabilities; context reads probabilities and V
+  // and writes the context. Flash: scores read Q and K, softmax nothing, context reads V and
+  // writes the context.
+  CHECK(work_of(written, OpKind::attention_scores).memory_bytes == (4096 + 4096 + 16384) * 2);
+  CHECK(work_of(written, OpKind::softmax).memory_bytes == 2 * 16384 * 2);
+  CHECK(work_of(written, OpKind::attention_context).memory_bytes == (16384 + 4096 + 4096) * 2);
+  CHECK(work_of(fused, OpKind::attention_scores).memory_bytes == (4096 + 4096) * 2);
+  CHECK(work_of(fused, OpKind::softmax).memory_bytes == 0);
+  CHECK(work_of(fused, OpKind::attention_context).memory_bytes == (4096 + 4096) * 2);
+  // Decode attends one new token to all 65 keys (64 cached and its own): nothing is masked, so
+  // flash and materialized compute the same 4·65 entries; the cached keys are read in the KV
+  // cache's format (fp8 here: 65·64 bytes) while Q stays bf16 (64·2 bytes).
+  const Model fp8_cache = small_attention_model.with_kv_dtype(DataType::fp8);
+  const Dag decode = build_dag(fp8_cache, parse_plan("tp=1"),
+                               Workload::decode().with_attention(AttentionKernel::flash));
+  CHECK(work_of(decode, OpKind::attention_scores).flops == 2 * 4 * 65 * 16);
+  CHECK(work_of(decode, OpKind::attention_scores).memory_bytes == 64 * 2 + 65 * 64 * 1);
+}
+
+TEST_CASE("a head_dim-split plan all-reduces partial scores, so its attention stays materialized "
+          "under flash") {
+  // hp=2x2 gives each device half of head_dim (8 of 16): its scores are a partial sum that must
+  // cross devices before the softmax, which a fused kernel cannot do. Its scores op writes its
+  // [1, 2, 64, 64] partial scores (8192 elements) after reading Q and K slices of [1, 64, 2·8]
+  // (1024 each), and counts every entry: 2·1·2·4096·8 FLOPs.
+  const Workload flash = Workload::prefill().with_attention(AttentionKernel::flash);
+  const Dag dag = build_dag(small_attention_model, parse_plan("hp=2x2"), flash);
+  const cost::Work scores = work_of(dag, OpKind::attention_scores);
+  CHECK(scores.flops == 2 * 2 * 4096 * 8);
+  CHECK(scores.memory_bytes == (1024 + 1024 + 8192) * 2);
+  CHECK(work_of(dag, OpKind::softmax).memory_bytes == 2 * 8192 * 2);
+}
+
 TEST_CASE("ranks map to nodes of gpus_per_node: link classes follow the mesh") {
   const cost::Hardware& h100 = cost::hardware::h100_sxm_nvl8;
   CHECK(cost::link_between(h100, 0, 7) == cost::LinkClass::nvlink);
@@ -270,7 +479,8 @@ TEST_CASE("weights per device are the device's slices: 12h²/t per layer plus re
   CHECK_FALSE(single.fits);
 }
 
-TEST_CASE("peak activations: live tensors from producer through last consumer, at their widest") {
+TEST_CASE("peak activations (materialized attention): live tensors from producer through last "
+          "consumer, at their widest") {
   // One block, no norms, tp=1, B = 1, S = 16, h = 64, 4 heads × 16, ffn 256, FP16. In elements:
   // x, q, k, v, context, attention out, y: 16·64 = 1024; scores, probabilities: 4·16·16 = 1024;
   // FC1 and GELU out: 16·256 = 4096. Live sets in program order:
@@ -287,12 +497,13 @@ TEST_CASE("peak activations: live tensors from producer through last consumer, a
                     .batch = 1,
                     .seq_len = 16,
                     .norm = Norm::none};
-  const Dag dag = build_dag(model, parse_plan("tp=1"), Workload::prefill());
+  const Workload materialized = Workload::prefill().with_attention(AttentionKernel::materialized);
+  const Dag dag = build_dag(model, parse_plan("tp=1"), materialized);
   const cost::MemoryReport report = cost::memory(dag, cost::hardware::h100_sxm_nvl8);
   CHECK(report.devices[0].activation_bytes == doctest::Approx(9216.0 * 2));
   // tp=2 halves q, k, v, context, scores, probabilities and the FFN slices, not x, y or the
   // partial sums: at GELU y + 2 · 2048 = 5120 elements.
-  const Dag split = build_dag(model, parse_plan("tp=2"), Workload::prefill());
+  const Dag split = build_dag(model, parse_plan("tp=2"), materialized);
   for (const cost::DeviceMemory& m : cost::memory(split, cost::hardware::h100_sxm_nvl8).devices)
     CHECK(m.activation_bytes == doctest::Approx(5120.0 * 2));
 }
@@ -314,11 +525,12 @@ TEST_CASE("decode keeps b·(s + 1) keys and values per layer for the device's kv
 TEST_CASE("the seed comparison counts 6 → 4 logical all-reduces and 6 → 12 phases") {
   // hp=4x4: per layer, scores (over the 4 slices of each group), attention output and MLP output
   // (over 16) = 3 flat all-reduces; pp=2,tg=4x4: 2 per layer, each 3 hierarchical phases.
+  // The seed's material describes explicit score tensors: its comparison is materialized.
   const Model model = models::helix_seed;
+  const Workload materialized = Workload::prefill().with_attention(AttentionKernel::materialized);
   std::vector<std::pair<std::string, Dag>> plans;
-  plans.emplace_back("hp=4x4", build_dag(model, parse_plan("hp=4x4"), Workload::prefill()));
-  plans.emplace_back("pp=2,tg=4x4",
-                     build_dag(model, parse_plan("pp=2,tg=4x4"), Workload::prefill()));
+  plans.emplace_back("hp=4x4", build_dag(model, parse_plan("hp=4x4"), materialized));
+  plans.emplace_back("pp=2,tg=4x4", build_dag(model, parse_plan("pp=2,tg=4x4"), materialized));
   std::ostringstream out;
   const cost::Comparison c = cost::compare(plans, cost::hardware::h100_sxm_nvl8, 0);
   io::write_markdown(out, c);
@@ -524,23 +736,24 @@ TEST_CASE("a decode step that turns compute-bound past a KV length is kinked: ge
   // ≈ 22, inside 2 … 301: each decode step's time is the max of its memory and compute lines.
   cost::Hardware hw = compute_only;
   hw.memory_bandwidth_bytes_per_second = 1e12;
-  hw.compute_efficiency = 0.95e12 / compute_only.effective_flops();
-  const Model model = models::gpt3_175b.with_layers(1).with_batch(1).with_seq_len(1);
+  hw.compute_efficiency = 0.95e12 / compute_only.effective_flops(DataType::bf16);
+  const Model model = models::gpt3_175b.with_layers(1).with_batch(1).with_seq_len(1).with_vocab(0);
+  // The derivation counts the scores written and read: materialized attention.
+  const Workload prefill = Workload::prefill().with_attention(AttentionKernel::materialized);
+  const Workload decode = Workload::decode().with_attention(AttentionKernel::materialized);
   const PlanSpec plan = parse_plan("tp=1");
   double sum = 0;
   for (std::int64_t kv = 2; kv <= 301; ++kv)
-    sum += cost::simulate(build_dag(model.with_seq_len(kv - 1), plan, Workload::decode()), hw)
-               .makespan_seconds;
+    sum += cost::simulate(build_dag(model.with_seq_len(kv - 1), plan, decode), hw).makespan_seconds;
   const double mean = sum / 300;
-  const cost::Generation g = cost::generation(model, plan, Workload::prefill(), 301, 1.0, hw);
+  const cost::Generation g = cost::generation(model, plan, prefill, 301, 1.0, hw);
   CHECK(g.decode.convex);
   CHECK(g.decode.points.size() <= 9);
   CHECK(g.decode.error_bound_seconds > 0);
   CHECK(g.tpot_seconds >= mean * (1 - 1e-12));
   CHECK(g.tpot_seconds - mean <= g.decode.error_bound_seconds * (1 + 1e-9));
   // A budget that corners the kink between neighbouring lengths makes it exact.
-  const cost::Generation exact =
-      cost::generation(model, plan, Workload::prefill(), 301, 1.0, hw, {}, 40);
+  const cost::Generation exact = cost::generation(model, plan, prefill, 301, 1.0, hw, {}, 40);
   CHECK(exact.decode.error_bound_seconds == 0);
   CHECK(exact.tpot_seconds == doctest::Approx(mean).epsilon(1e-12));
 }

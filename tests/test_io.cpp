@@ -1,9 +1,11 @@
 // io area: the views of a Dag (what they select, counted by hand), DOT text and its escaping,
-// atomic file writing, Graphviz accepting every file the seed plans produce, and the markdown and
-// JSON of hand-made reports.
+// atomic file writing, Graphviz accepting every file the seed plans produce, the markdown and
+// JSON of hand-made reports, and hardware files.
 #include "helix/cost/compare.hpp"
+#include "helix/cost/hardware.hpp"
 #include "helix/graph.hpp"
 #include "helix/io.hpp"
+#include "helix/io/hardware_json.hpp"
 #include "helix/io/json.hpp"
 #include "helix/io/markdown.hpp"
 #include "helix/model.hpp"
@@ -642,4 +644,124 @@ TEST_CASE("plan_file_part keeps letters and digits, makes the rest '_', and tell
     parts.insert(part);
   }
   CHECK(parts.size() == texts.size());
+}
+
+namespace {
+
+/// The message `hardware_from_json` throws for `document`, or "" when it accepts it.
+std::string hardware_error(const nlohmann::json& document) {
+  try {
+    io::hardware_from_json(document);
+  } catch (const io::HardwareJsonError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST_CASE("hardware JSON: every preset written to a file and read back is the same hardware") {
+  // The document holds every field of Hardware (doubles written in nlohmann's shortest form that
+  // reads back to the same bits), so reading returns the preset, field for field.
+  const std::filesystem::path folder = fresh_folder("helix_test_io_hardware");
+  for (const cost::Hardware& preset : cost::hardware::all) {
+    const std::string name(preset.name);
+    CAPTURE(name);
+    const std::filesystem::path file = folder / (name + ".json");
+    io::write_hardware_json(file, preset);
+    const cost::Hardware read_back = io::read_hardware_json(file);
+    CHECK(read_back == preset);
+    CHECK(read_back.name.view() == name);
+    CHECK(io::hardware_from_json(io::to_json(preset)) == preset);
+  }
+  // The document's keys are the Hardware's fields, in its words.
+  const nlohmann::json h100 = io::to_json(cost::hardware::h100_sxm_nvl8);
+  CHECK(h100["peak_flops_per_second"]["fp8"] == 1979e12);
+  CHECK(h100["nvlink"]["bandwidth_bytes_per_second"] == 450e9);
+  CHECK(h100["nics_per_node"] == 8);
+  // A copy owns its name: the file's hardware outlives the document it came from.
+  cost::Hardware copy;
+  {
+    nlohmann::json renamed = h100;
+    renamed["name"] = "my_cluster";
+    copy = io::hardware_from_json(renamed);
+  }
+  CHECK(copy.name.view() == "my_cluster");
+  std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("hardware JSON: unknown, missing, mistyped and out-of-range keys are errors naming the "
+          "key; files that cannot be read name the path") {
+  const nlohmann::json good = io::to_json(cost::hardware::h100_sxm_nvl8);
+  CHECK(hardware_error(good).empty());
+  nlohmann::json unknown = good;
+  unknown["nvlink"]["speed"] = 1;
+  CHECK(contains(hardware_error(unknown), "unknown key 'nvlink.speed'"));
+  nlohmann::json unknown_top = good;
+  unknown_top["tflops"] = 1;
+  CHECK(contains(hardware_error(unknown_top), "unknown key 'tflops'"));
+  nlohmann::json missing = good;
+  missing.erase("memory_capacity_bytes");
+  CHECK(contains(hardware_error(missing), "missing key 'memory_capacity_bytes'"));
+  nlohmann::json missing_peak = good;
+  missing_peak["peak_flops_per_second"].erase("fp4");
+  CHECK(contains(hardware_error(missing_peak), "missing key 'peak_flops_per_second.fp4'"));
+  nlohmann::json text_count = good;
+  text_count["gpus_per_node"] = "8";
+  CHECK(contains(hardware_error(text_count),
+                 "key 'gpus_per_node' must be a whole number from 1, got string \"8\""));
+  nlohmann::json fractional = good;
+  fractional["nics_per_node"] = 7.5;
+  CHECK(contains(hardware_error(fractional), "key 'nics_per_node' must be a whole number"));
+  nlohmann::json text_peak = good;
+  text_peak["peak_flops_per_second"]["bf16"] = "fast";
+  CHECK(contains(hardware_error(text_peak),
+                 "key 'peak_flops_per_second.bf16' must be a number, got string \"fast\""));
+  nlohmann::json efficiency = good;
+  efficiency["infiniband"]["efficiency"] = 1.5;
+  CHECK(contains(hardware_error(efficiency),
+                 "key 'infiniband.efficiency' must be a number in (0, 1], got number 1.5"));
+  nlohmann::json negative = good;
+  negative["nvlink"]["latency_seconds"] = -1;
+  CHECK(contains(hardware_error(negative), "key 'nvlink.latency_seconds' must be a number from 0"));
+  nlohmann::json not_object = good;
+  not_object["nvlink"] = 450e9;
+  CHECK(contains(hardware_error(not_object), "key 'nvlink' must be a JSON object"));
+  nlohmann::json long_name = good;
+  long_name["name"] = std::string(cost::hardware_name_capacity + 1, 'x');
+  CHECK(contains(hardware_error(long_name), "key 'name' must be a string of 1 to 63 characters"));
+  CHECK(contains(hardware_error(nlohmann::json::array()), "the document must be a JSON object"));
+  // 8 NICs of 50 GB/s for 8 GPUs give each GPU 50 GB/s; an InfiniBand link of 25 GB/s would
+  // leave one of the two numbers unused, so it is refused with both.
+  nlohmann::json inconsistent = good;
+  inconsistent["infiniband"]["bandwidth_bytes_per_second"] = 25e9;
+  CHECK(contains(hardware_error(inconsistent),
+                 "key 'infiniband.bandwidth_bytes_per_second' must be nics_per_node · "
+                 "nic_bandwidth_bytes_per_second / gpus_per_node = 8 · 5e+10 / 8 = 5e+10, got "
+                 "2.5e+10"));
+
+  const std::filesystem::path folder = fresh_folder("helix_test_io_hardware_errors");
+  const auto file_error = [](const std::filesystem::path& path) -> std::string {
+    try {
+      io::read_hardware_json(path);
+    } catch (const io::HardwareJsonError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const std::filesystem::path absent = folder / "absent.json";
+  CHECK(file_error(absent) == "hardware file '" + absent.string() + "': cannot open it");
+  const std::filesystem::path broken = folder / "broken.json";
+  std::ofstream(broken) << "{\"name\": ";
+  CHECK(contains(file_error(broken), "hardware file '" + broken.string() + "': not JSON"));
+  const std::filesystem::path typo = folder / "typo.json";
+  std::ofstream(typo) << unknown_top.dump();
+  CHECK(file_error(typo) == "hardware file '" + typo.string() +
+                                "': unknown key 'tflops' (known here: name, gpus_per_node, "
+                                "peak_flops_per_second, compute_efficiency, "
+                                "memory_bandwidth_bytes_per_second, memory_efficiency, "
+                                "memory_capacity_bytes, nics_per_node, "
+                                "nic_bandwidth_bytes_per_second, nvlink, infiniband)");
+  CHECK(contains(file_error(folder), "it is a folder, not a file"));
+  std::filesystem::remove_all(folder);
 }

@@ -5,12 +5,15 @@
 
 #include "helix/graph/dag.hpp"
 #include "helix/graph/ops.hpp"
+#include "helix/model/data_type.hpp"
 #include "helix/plan/device_group.hpp"
 #include "helix/plan/mesh.hpp"
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 
 namespace helix::cost {
@@ -35,25 +38,114 @@ struct Link {
   double latency_seconds = 0;
 
   constexpr double effective_bandwidth() const { return bandwidth_bytes_per_second * efficiency; }
+
+  friend constexpr bool operator==(const Link&, const Link&) = default;
+};
+
+/// Longest hardware name, in characters. Names live inside `Hardware` so that a hardware read from
+/// a file is a plain value like a preset (copyable, comparable, constexpr); 63 characters hold
+/// every preset's name with room to spare, and a file's longer name is refused naming the key.
+inline constexpr std::size_t hardware_name_capacity = 63;
+
+/// A hardware's name, held in the value itself rather than pointing at storage someone else owns.
+class HardwareName {
+public:
+  constexpr HardwareName() = default;
+  /// From a string literal, so presets and tests spell `.name = "h100_sxm_nvl8"`.
+  template <std::size_t N>
+  constexpr HardwareName(const char (&text)[N]) : HardwareName(std::string_view(text, N - 1)) {}
+  /// @throws std::length_error past `hardware_name_capacity` characters (a compile error in a
+  /// constant expression).
+  constexpr explicit HardwareName(std::string_view text) {
+    if (text.size() > hardware_name_capacity)
+      throw std::length_error("helix: a hardware name has at most " +
+                              std::to_string(hardware_name_capacity) + " characters");
+    for (std::size_t i = 0; i < text.size(); ++i)
+      characters_[i] = text[i];
+    length_ = text.size();
+  }
+
+  constexpr std::string_view view() const { return {characters_.data(), length_}; }
+  constexpr operator std::string_view() const { return view(); }
+
+  friend constexpr bool operator==(const HardwareName& a, const HardwareName& b) {
+    return a.view() == b.view();
+  }
+  friend constexpr bool operator==(const HardwareName& a, std::string_view b) {
+    return a.view() == b;
+  }
+
+private:
+  std::array<char, hardware_name_capacity> characters_{};
+  std::size_t length_ = 0;
+};
+
+/// Dense (no 2:4 structured sparsity) peak FLOP/s of one GPU per data type: the rate of a matmul
+/// whose operands are in that format. Datasheets quote sparse figures, twice these.
+///
+/// `fp32` is the plain FP32 (CUDA core) rate, not TF32 tensor cores: TF32 rounds operands to a
+/// 10-bit mantissa, a different format from the fp32 a model declares, and PyTorch multiplies fp32
+/// matrices in full FP32 unless told otherwise (`torch.backends.cuda.matmul.allow_tf32` is false
+/// by default since 1.12). Who runs TF32 puts the TF32 figure in a hardware file.
+/// Where a GPU has no tensor cores for a format (fp8 on A100, fp4 before Blackwell), the field
+/// holds the rate of the next wider format it runs, as weight-only quantized kernels widen the
+/// operands before the multiply; each preset says which.
+struct PeakFlops {
+  double fp32 = 0;
+  double bf16 = 0;
+  double fp16 = 0;
+  double fp8 = 0;
+  double fp4 = 0;
+
+  /// The peak for matmuls in `type`.
+  constexpr double of(DataType type) const {
+    switch (type) {
+    case DataType::fp32:
+      return fp32;
+    case DataType::bf16:
+      return bf16;
+    case DataType::fp16:
+      return fp16;
+    case DataType::fp8:
+      return fp8;
+    case DataType::fp4:
+      return fp4;
+    }
+    return 0;
+  }
+
+  friend constexpr bool operator==(const PeakFlops&, const PeakFlops&) = default;
 };
 
 /// A GPU and the links between GPUs. Ranks map to nodes in blocks of `gpus_per_node`, so the
 /// innermost mesh axes (the tensor axes) land on NVLink first.
 struct Hardware {
-  std::string_view name;
+  HardwareName name;
   std::int64_t gpus_per_node = 8;
-  /// Dense FP16/BF16 tensor-core peak per GPU.
-  double peak_flops_per_second = 0;
+  /// Dense tensor-core peak per GPU for each data type; an op runs at the peak of the model's
+  /// `dtype`.
+  PeakFlops peak_flops_per_second{};
   /// Fraction of the peak a large matmul sustains.
   double compute_efficiency = 1;
   double memory_bandwidth_bytes_per_second = 0;
   /// Fraction of the HBM bandwidth a streaming kernel sustains.
   double memory_efficiency = 1;
   double memory_capacity_bytes = 0;
+  /// Network cards of a node for traffic between nodes (storage and management cards left out),
+  /// and what each carries per direction. Today's cost model spreads them evenly over the node's
+  /// GPUs: `infiniband.bandwidth_bytes_per_second` is `nics_per_node · nic_bandwidth /
+  /// gpus_per_node` (see `nic_bandwidth_per_gpu`).
+  std::int64_t nics_per_node = 8;
+  double nic_bandwidth_bytes_per_second = 0;
   Link nvlink{};
   Link infiniband{};
 
-  constexpr double effective_flops() const { return peak_flops_per_second * compute_efficiency; }
+  friend constexpr bool operator==(const Hardware&, const Hardware&) = default;
+
+  constexpr double peak_flops(DataType type) const { return peak_flops_per_second.of(type); }
+  constexpr double effective_flops(DataType type) const {
+    return peak_flops(type) * compute_efficiency;
+  }
   constexpr double effective_memory_bandwidth() const {
     return memory_bandwidth_bytes_per_second * memory_efficiency;
   }
@@ -62,43 +154,138 @@ struct Hardware {
   }
 };
 
+/// What the node's NICs give each of its GPUs per direction when all GPUs send at once: the value
+/// `infiniband.bandwidth_bytes_per_second` must hold.
+///
+/// Example: DGX H100, 8 × 400 Gb/s ConnectX-7 for 8 GPUs: 8 · 50 GB/s / 8 = 50 GB/s.
+constexpr double nic_bandwidth_per_gpu(std::int64_t gpus_per_node, std::int64_t nics_per_node,
+                                       double nic_bandwidth_bytes_per_second) {
+  return static_cast<double>(nics_per_node) * nic_bandwidth_bytes_per_second /
+         static_cast<double>(gpus_per_node);
+}
+constexpr double nic_bandwidth_per_gpu(const Hardware& hw) {
+  return nic_bandwidth_per_gpu(hw.gpus_per_node, hw.nics_per_node,
+                               hw.nic_bandwidth_bytes_per_second);
+}
+
+/// `hw` with the InfiniBand bandwidth its NICs give each GPU, so a preset states its NICs once.
+constexpr Hardware with_infiniband_from_nics(Hardware hw) {
+  hw.infiniband.bandwidth_bytes_per_second = nic_bandwidth_per_gpu(hw);
+  return hw;
+}
+
 namespace hardware {
 
-/// DGX/HGX H100 SXM5: 8 GPUs per node on NVLink 4 (900 GB/s bidirectional = 450 GB/s per
-/// direction), one 400 Gb/s ConnectX-7 NIC per GPU (50 GB/s).
-/// Efficiencies: compute 0.7 (large BF16 GEMMs reach 650–750 TFLOP/s, Megatron-LM reports
-/// 0.5–0.6 of peak end to end), HBM 0.8 (STREAM-like kernels), NVLink 0.75 (NCCL all-reduce bus
-/// bandwidth ≈ 340 of 450 GB/s), InfiniBand 0.9 (NCCL reaches ≈ 45 of 50 GB/s per NIC).
+/// Efficiencies shared by every preset, for want of measurements per GPU generation: compute 0.7
+/// (large BF16 GEMMs reach 650–750 of H100's 989 TFLOP/s; Megatron-LM reports 0.5–0.6 of peak end
+/// to end), HBM 0.8 (STREAM-like kernels), NVLink 0.75 (NCCL all-reduce bus bandwidth ≈ 340 of
+/// 450 GB/s on H100), InfiniBand 0.9 (NCCL reaches ≈ 45 of 50 GB/s per NIC).
+inline constexpr double typical_compute_efficiency = 0.7;
+inline constexpr double typical_memory_efficiency = 0.8;
+inline constexpr double typical_nvlink_efficiency = 0.75;
+inline constexpr double typical_infiniband_efficiency = 0.9;
 /// Latencies per ring step: NVLink 3 µs, InfiniBand 6 µs (NCCL small-message latencies).
-inline constexpr Hardware h100_sxm_nvl8{
+inline constexpr double nvlink_step_latency_seconds = 3e-6;
+inline constexpr double infiniband_step_latency_seconds = 6e-6;
+
+/// A 400 Gb/s NIC (ConnectX-7 NDR) carries 50 GB/s per direction; 200 Gb/s (ConnectX-6 HDR) 25.
+inline constexpr double ndr_400_nic_bytes_per_second = 400e9 / 8;
+inline constexpr double hdr_200_nic_bytes_per_second = 200e9 / 8;
+
+/// DGX/HGX H100 SXM5 (NVIDIA H100 datasheet; figures there are with sparsity, halved here): dense
+/// BF16 and FP16 989 TFLOP/s, FP8 1979, plain FP32 67 (TF32 tensor cores: 494.7); Hopper has no
+/// FP4 tensor cores, so fp4 runs at the FP8 rate (FP4 weights widened to FP8, as W4A8 kernels do).
+/// HBM3 80 GB at 3.35 TB/s. 8 GPUs per node on NVLink 4 (900 GB/s bidirectional = 450 GB/s per
+/// direction); DGX H100 has 8 single-port 400 Gb/s ConnectX-7 NICs for the compute fabric (DGX
+/// BasePOD reference architecture), one per GPU.
+inline constexpr Hardware h100_sxm_nvl8 = with_infiniband_from_nics({
     .name = "h100_sxm_nvl8",
     .gpus_per_node = 8,
-    .peak_flops_per_second = 989e12,
-    .compute_efficiency = 0.7,
+    .peak_flops_per_second =
+        {.fp32 = 67e12, .bf16 = 989e12, .fp16 = 989e12, .fp8 = 1979e12, .fp4 = 1979e12},
+    .compute_efficiency = typical_compute_efficiency,
     .memory_bandwidth_bytes_per_second = 3.35e12,
-    .memory_efficiency = 0.8,
+    .memory_efficiency = typical_memory_efficiency,
     .memory_capacity_bytes = 80e9,
-    .nvlink = {.bandwidth_bytes_per_second = 450e9, .efficiency = 0.75, .latency_seconds = 3e-6},
-    .infiniband = {.bandwidth_bytes_per_second = 50e9, .efficiency = 0.9, .latency_seconds = 6e-6},
-};
+    .nics_per_node = 8,
+    .nic_bandwidth_bytes_per_second = ndr_400_nic_bytes_per_second,
+    .nvlink = {.bandwidth_bytes_per_second = 450e9,
+               .efficiency = typical_nvlink_efficiency,
+               .latency_seconds = nvlink_step_latency_seconds},
+    .infiniband = {.efficiency = typical_infiniband_efficiency,
+                   .latency_seconds = infiniband_step_latency_seconds},
+});
+
+/// DGX/HGX H200: the H100's GH100 compute (NVIDIA H200 datasheet: same tensor-core figures) with
+/// HBM3e 141 GB at 4.8 TB/s; NVLink 4 at 900 GB/s bidirectional; DGX H200 has the DGX H100's
+/// 8 × 400 Gb/s ConnectX-7 (DGX BasePOD reference architecture).
+inline constexpr Hardware h200_sxm_nvl8 = with_infiniband_from_nics({
+    .name = "h200_sxm_nvl8",
+    .gpus_per_node = 8,
+    .peak_flops_per_second = h100_sxm_nvl8.peak_flops_per_second,
+    .compute_efficiency = typical_compute_efficiency,
+    .memory_bandwidth_bytes_per_second = 4.8e12,
+    .memory_efficiency = typical_memory_efficiency,
+    .memory_capacity_bytes = 141e9,
+    .nics_per_node = 8,
+    .nic_bandwidth_bytes_per_second = ndr_400_nic_bytes_per_second,
+    .nvlink = {.bandwidth_bytes_per_second = 450e9,
+               .efficiency = typical_nvlink_efficiency,
+               .latency_seconds = nvlink_step_latency_seconds},
+    .infiniband = {.efficiency = typical_infiniband_efficiency,
+                   .latency_seconds = infiniband_step_latency_seconds},
+});
+
+/// DGX/HGX A100 SXM4 80GB (NVIDIA A100 datasheet): dense BF16 and FP16 312 TFLOP/s, plain FP32
+/// 19.5 (TF32 tensor cores: 156). Ampere has no FP8 or FP4 tensor cores: fp8 and fp4 weights are
+/// widened to 16 bits before the multiply (weight-only quantization), so both run at the BF16
+/// rate. HBM2e 80 GB at 2.039 TB/s. NVLink 3 at 600 GB/s bidirectional = 300 GB/s per direction;
+/// DGX A100 has 8 single-port 200 Gb/s HDR ConnectX-6 NICs for the compute fabric.
+inline constexpr Hardware a100_sxm4_80gb_nvl8 = with_infiniband_from_nics({
+    .name = "a100_sxm4_80gb_nvl8",
+    .gpus_per_node = 8,
+    .peak_flops_per_second =
+        {.fp32 = 19.5e12, .bf16 = 312e12, .fp16 = 312e12, .fp8 = 312e12, .fp4 = 312e12},
+    .compute_efficiency = typical_compute_efficiency,
+    .memory_bandwidth_bytes_per_second = 2.039e12,
+    .memory_efficiency = typical_memory_efficiency,
+    .memory_capacity_bytes = 80e9,
+    .nics_per_node = 8,
+    .nic_bandwidth_bytes_per_second = hdr_200_nic_bytes_per_second,
+    .nvlink = {.bandwidth_bytes_per_second = 300e9,
+               .efficiency = typical_nvlink_efficiency,
+               .latency_seconds = nvlink_step_latency_seconds},
+    .infiniband = {.efficiency = typical_infiniband_efficiency,
+                   .latency_seconds = infiniband_step_latency_seconds},
+});
 
 /// GB200 NVL72: 72 Blackwell GPUs in one NVLink 5 domain (1.8 TB/s bidirectional = 900 GB/s per
-/// direction per GPU), 2.5 PFLOP/s dense BF16 per GPU (NVIDIA lists 5 PFLOP/s with sparsity),
-/// HBM3e 8 TB/s and 186 GB per GPU (13.4 TB per rack). Racks join over 400 Gb/s InfiniBand per GPU.
-/// Efficiencies as for the H100 preset: compute 0.7, HBM 0.8, NVLink 0.75, InfiniBand 0.9.
-inline constexpr Hardware gb200_nvl72{
+/// direction per GPU). Per GPU, the rack's figures (NVIDIA GB200 NVL72 specifications, with
+/// sparsity: FP4 1,440 PFLOP/s, FP8 720, BF16 and FP16 360) over 72 and halved: dense FP4
+/// 10 PFLOP/s, FP8 5, BF16 and FP16 2.5; plain FP32 80 TFLOP/s (5,760 TFLOP/s per rack at launch;
+/// later revisions list 6,480, i.e. 90); TF32 tensor cores 1.25 PFLOP/s. HBM3e 186 GB and
+/// 8 TB/s per GPU (13.4 TB and 576 TB/s per rack). Each compute tray of 4 GPUs has 4 × 400 Gb/s
+/// ConnectX-7 for the fabric between racks: 72 NICs per NVLink domain, one per GPU.
+inline constexpr Hardware gb200_nvl72 = with_infiniband_from_nics({
     .name = "gb200_nvl72",
     .gpus_per_node = 72,
-    .peak_flops_per_second = 2.5e15,
-    .compute_efficiency = 0.7,
+    .peak_flops_per_second =
+        {.fp32 = 80e12, .bf16 = 2.5e15, .fp16 = 2.5e15, .fp8 = 5e15, .fp4 = 10e15},
+    .compute_efficiency = typical_compute_efficiency,
     .memory_bandwidth_bytes_per_second = 8e12,
-    .memory_efficiency = 0.8,
+    .memory_efficiency = typical_memory_efficiency,
     .memory_capacity_bytes = 186e9,
-    .nvlink = {.bandwidth_bytes_per_second = 900e9, .efficiency = 0.75, .latency_seconds = 3e-6},
-    .infiniband = {.bandwidth_bytes_per_second = 50e9, .efficiency = 0.9, .latency_seconds = 6e-6},
-};
+    .nics_per_node = 72,
+    .nic_bandwidth_bytes_per_second = ndr_400_nic_bytes_per_second,
+    .nvlink = {.bandwidth_bytes_per_second = 900e9,
+               .efficiency = typical_nvlink_efficiency,
+               .latency_seconds = nvlink_step_latency_seconds},
+    .infiniband = {.efficiency = typical_infiniband_efficiency,
+                   .latency_seconds = infiniband_step_latency_seconds},
+});
 
-inline constexpr std::array<Hardware, 2> all{h100_sxm_nvl8, gb200_nvl72};
+inline constexpr std::array<Hardware, 4> all{a100_sxm4_80gb_nvl8, h100_sxm_nvl8, h200_sxm_nvl8,
+                                             gb200_nvl72};
 
 /// The preset called `name`, or nullptr.
 constexpr const Hardware* by_name(std::string_view name) {
@@ -106,6 +293,14 @@ constexpr const Hardware* by_name(std::string_view name) {
     if (hw.name == name)
       return &hw;
   return nullptr;
+}
+
+/// The presets' names, comma separated, for messages and help text.
+inline std::string names() {
+  std::string text;
+  for (const Hardware& hw : all)
+    text += (text.empty() ? "" : ", ") + std::string(hw.name);
+  return text;
 }
 
 } // namespace hardware

@@ -5,6 +5,7 @@
 
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/schedule.hpp"
+#include "helix/cost/work.hpp"
 #include "helix/graph/dag.hpp"
 #include "helix/graph/ops.hpp"
 
@@ -49,6 +50,12 @@ constexpr bool is_kv_tensor(OpKind kind) {
          kind == OpKind::kv_append;
 }
 
+/// The scores and probabilities a fused attention kernel (`fused_attention`) keeps in on-chip
+/// memory: they never occupy device memory. The context it writes does.
+constexpr bool kept_on_chip(const Op& op, const DagInfo& info) {
+  return op.kind() != OpKind::attention_context && fused_attention(op, info.model, info.workload);
+}
+
 /// Peak bytes of tensors living on `device` while it runs `sequence` in order. A tensor lives on
 /// the device from its producer's slot to the slot of its last consumer there (one tensor per
 /// producer, however many consumers read it); a collective's input and output are both alive at
@@ -60,6 +67,7 @@ inline double peak_activation_bytes(const Graph& dag, std::int64_t device,
   const std::size_t slots = sequence.size();
   for (std::size_t i = 0; i < slots; ++i)
     position[sequence[i]] = static_cast<std::int64_t>(i);
+  const DagInfo& info = dag[boost::graph_bundle];
   std::vector<double> delta(slots + 1, 0.0);
   auto live = [&](std::int64_t from, std::int64_t to, double bytes) {
     delta[static_cast<std::size_t>(from)] += bytes;
@@ -67,7 +75,7 @@ inline double peak_activation_bytes(const Graph& dag, std::int64_t device,
   };
   for (std::size_t i = 0; i < slots; ++i) {
     const Vertex v = sequence[i];
-    if (is_kv_tensor(dag[v].kind()))
+    if (is_kv_tensor(dag[v].kind()) || kept_on_chip(dag[v], info))
       continue;
     std::int64_t last = -1;
     double bytes = 0;
@@ -85,7 +93,8 @@ inline double peak_activation_bytes(const Graph& dag, std::int64_t device,
     // transfer's output is produced by the transfer, which the receiver takes part in).
     for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag))) {
       const Vertex u = boost::source(e, dag);
-      if (dag[e].device == device && position[u] < 0 && !is_kv_tensor(dag[u].kind()))
+      if (dag[e].device == device && position[u] < 0 && !is_kv_tensor(dag[u].kind()) &&
+          !kept_on_chip(dag[u], info))
         live(0, static_cast<std::int64_t>(i),
              exact_bytes_of(static_cast<double>(dag[e].shape.elements()), dag[e].dtype));
     }
@@ -105,8 +114,10 @@ inline double peak_activation_bytes(const Graph& dag, std::int64_t device,
 /// Memory per device of `dag` against the HBM of `hw`.
 ///
 /// Activations are estimated by liveness over the list schedule (schedule.hpp), forward only:
-/// every tensor on an edge is materialized (no fused attention, so prefill scores are
-/// [b, heads, s, s]), freed after its last consumer on the device, and nothing is recomputed.
+/// every tensor on an edge is materialized, freed after its last consumer on the device, and
+/// nothing is recomputed — except, with `AttentionKernel::flash`, the [b, heads, T, K] scores and
+/// probabilities of a fused attention kernel, which stay on chip (`kept_on_chip`). With
+/// `materialized` they are in memory, prefill scores [b, heads, s, s].
 /// Framework workspaces, allocator fragmentation and communication buffers are not counted.
 template <class Graph = Dag>
 inline MemoryReport memory(const Graph& dag, const Hardware& hw) {

@@ -19,7 +19,8 @@ namespace helix::cost {
 /// and `link` the class it travels on.
 struct OpCost {
   double seconds = 0;
-  /// Roofline parts of a compute op: FLOPs over effective peak, bytes over effective HBM bandwidth.
+  /// Roofline parts of a compute op: FLOPs over the effective peak of the model's dtype, bytes over
+  /// effective HBM bandwidth.
   double compute_seconds = 0;
   double memory_seconds = 0;
   bool communication = false;
@@ -35,7 +36,8 @@ constexpr OpCost op_cost(const Op& op, const DagInfo& info, const Hardware& hw) 
   OpCost cost;
   const Work w = work(op, info);
   if (!is_communication(op.kind())) {
-    cost.compute_seconds = static_cast<double>(w.flops) / hw.effective_flops();
+    // Every op of the model computes in its `dtype`, so it runs at that format's peak.
+    cost.compute_seconds = static_cast<double>(w.flops) / hw.effective_flops(info.model.dtype);
     cost.memory_seconds = static_cast<double>(w.memory_bytes) / hw.effective_memory_bandwidth();
     cost.seconds = std::max(cost.compute_seconds, cost.memory_seconds);
     return cost;

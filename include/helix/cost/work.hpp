@@ -47,7 +47,36 @@ struct Work {
   friend constexpr bool operator==(const Work&, const Work&) = default;
 };
 
-/// The work of `op` in the DAG described by `info`.
+/// Score entries one head computes for T new tokens against K keys under the causal mask, the T
+/// tokens being the last T of the K positions: new token i (from 0) sees the K − T keys before the
+/// new ones and i + 1 of its own block, K − T + i + 1 in all, so the heads compute
+/// T·(K − T) + T(T + 1)/2. Prefill (K = T) is T(T + 1)/2 — the diagonal is computed, so not T²/2;
+/// decode (T = 1) is K, every key.
+///
+/// Example: T = K = 4 computes 1 + 2 + 3 + 4 = 10 of the 16 entries.
+constexpr std::int64_t causal_score_entries(std::int64_t new_tokens, std::int64_t keys) {
+  // T(T + 1)/2 with the halving on the even factor, so no intermediate passes T·K.
+  const std::int64_t triangle =
+      new_tokens % 2 == 0 ? new_tokens / 2 * (new_tokens + 1) : (new_tokens + 1) / 2 * new_tokens;
+  return new_tokens * (keys - new_tokens) + triangle;
+}
+
+/// Whether `op` is an attention scores, softmax or context op that FlashAttention runs as one
+/// fused kernel: the workload asks for `AttentionKernel::flash` and the op covers whole heads. A
+/// plan that splits head_dim (hp=) computes partial scores that must be all-reduced between
+/// devices, which a fused kernel cannot do, so its attention stays materialized whatever the
+/// workload asks (as the DAG draws it: scores, all-reduce, softmax, context).
+constexpr bool fused_attention(const Op& op, const Model& model, const Workload& workload) {
+  const OpKind kind = op.kind();
+  if (workload.attention != AttentionKernel::flash ||
+      (kind != OpKind::attention_scores && kind != OpKind::softmax &&
+       kind != OpKind::attention_context))
+    return false;
+  const AttentionHeads* heads = attention_heads_of(op);
+  return heads != nullptr && heads->dims == model.head_dim;
+}
+
+/// The work of `op` in a DAG of `model` under `workload` over `mesh`.
 ///
 /// FLOPs: a Linear (the LM head included) 2·tokens·|rows|·|cols|; an embedding lookup none; scores
 /// and context 2·b·heads·T·K·dims each; softmax and norm 5 per element, GELU 8 (tanh
@@ -55,13 +84,23 @@ struct Work {
 /// Memory: every input and the output once, plus the weights a Linear or norm holds; sources and
 /// sinks (input, output, KV cache) move nothing (already resident, left in place); a KV append
 /// writes the new token into a preallocated cache (as paged-attention servers do), reading and
-/// writing the fresh keys once. Sent: ring algorithms as above; a transfer sends its tensor once,
-/// as one message.
+/// writing the fresh keys once. Keys and values read by attention are in the KV cache's format in
+/// decode (they come from the cache) and in the model's in prefill (they come from the
+/// projections). Sent: ring algorithms as above; a transfer sends its tensor once, as one message.
+///
+/// Attention (`Workload::attention`): `materialized` counts what the DAG draws, every [b, heads,
+/// T, K] scores and probabilities tensor written and read. `flash` (see `fused_attention`) runs
+/// scores, softmax and context of a device as one kernel that keeps the scores on chip: the
+/// scores op reads Q and K once, the context op reads V and writes the context once, softmax moves
+/// nothing (its exponentials happen inside the kernel; counted at the softmax op, 5 FLOPs per
+/// computed score); and the kernel skips the masked part of a causal prefill, so scores, softmax
+/// and context count `causal_score_entries` per head instead of T·K.
 ///
 /// Example: helix_seed `pp=2,tg=4x4`, FC1 on one GPU: x [1024, 10000, 8192] @ W1[:, 4096 cols]
 /// is 2 · 1024·10000 · 8192 · 4096 = 687,194,767,360,000 FLOPs.
-constexpr Work work(const Op& op, const Model& model, const Mesh& mesh) {
+constexpr Work work(const Op& op, const Model& model, const Workload& workload, const Mesh& mesh) {
   const DataType dtype = model.dtype;
+  const DataType key_value_dtype = workload.phase == Phase::decode ? model.kv_dtype : model.dtype;
   const auto elements = [](const Shape& s) { return s.elements(); };
   // Inputs and output once each, plus `held` elements of weights.
   const auto streamed = [&](std::int64_t held) {
@@ -76,6 +115,25 @@ constexpr Work work(const Op& op, const Model& model, const Mesh& mesh) {
   const auto linear = [&](const LinearSlice& l) {
     const std::int64_t tokens = op.inputs[0][0] * op.inputs[0][1];
     return compute(2 * tokens * l.rows.total() * l.cols.total(), l.rows.total() * l.cols.total());
+  };
+  const bool fused = fused_attention(op, model, workload);
+  // Score entries per sequence and head: scores and probabilities are [b, heads, T, K], the
+  // context's first input too; a fused kernel computes only the unmasked ones.
+  const auto score_entries = [&](const Shape& scores) {
+    const std::int64_t tokens = scores[2], keys = scores[3];
+    return fused && workload.phase == Phase::prefill ? causal_score_entries(tokens, keys)
+                                                     : tokens * keys;
+  };
+  const auto scores_computed = [&](const Shape& scores) {
+    return scores[0] * scores[1] * score_entries(scores);
+  };
+  // A materialized attention op streams its inputs and output; the keys or values (input 1) are
+  // in `key_value_dtype`. A fused one reads Q, K and V and writes the context only.
+  const auto attention_bytes = [&](bool reads_first, bool writes_output) {
+    std::int64_t model_format = elements(op.inputs[0]) * (reads_first ? 1 : 0);
+    if (writes_output)
+      model_format += elements(op.output);
+    return bytes_of(model_format, dtype) + bytes_of(elements(op.inputs[1]), key_value_dtype);
   };
   const auto message = exact_bytes_of(static_cast<double>(elements(op.inputs[0])), dtype);
   const auto group = [&](const step::Collective& c) { return group_size(mesh, c.group); };
@@ -110,12 +168,20 @@ constexpr Work work(const Op& op, const Model& model, const Mesh& mesh) {
               [&](const step::GateProjection& l) { return linear(l); },
               [&](const step::Fc2& l) { return linear(l); },
               [&](const step::AttentionScores& a) {
-                return compute(2 * elements(op.output) * a.dims, 0);
+                // Q [b, T, heads·dims] and K [b, K, kv_heads·dims] read; scores written unless
+                // fused.
+                return Work{2 * scores_computed(op.output) * a.dims, attention_bytes(true, !fused),
+                            0.0, 1, 0};
               },
-              [&](const step::Softmax&) { return compute(5 * elements(op.output), 0); },
-              [&](const step::AttentionContext&) {
-                // [b, T, heads·dims] outputs, each a dot product over K keys.
-                return compute(2 * elements(op.output) * op.inputs[0][3], 0);
+              [&](const step::Softmax&) {
+                const std::int64_t flops = 5 * scores_computed(op.output);
+                return fused ? Work{flops, 0, 0.0, 1, 0} : compute(flops, 0);
+              },
+              [&](const step::AttentionContext& a) {
+                // P [b, heads, T, K] @ V [b, K, kv_heads·dims]: a dot product over the computed
+                // keys per output; P is read unless fused, V always, the context always written.
+                return Work{2 * scores_computed(op.inputs[0]) * a.dims,
+                            attention_bytes(!fused, true), 0.0, 1, 0};
               },
               [&](const step::ResidualAdd&) { return compute(elements(op.output), 0); },
               [&](const step::Gelu&) { return compute(8 * elements(op.output), 0); },
@@ -138,7 +204,7 @@ constexpr Work work(const Op& op, const Model& model, const Mesh& mesh) {
 
 /// The same, for an op of a Dag built with `info`.
 constexpr Work work(const Op& op, const DagInfo& info) {
-  return work(op, info.model, info.mesh);
+  return work(op, info.model, info.workload, info.mesh);
 }
 
 } // namespace helix::cost
