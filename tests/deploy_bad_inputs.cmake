@@ -3,6 +3,32 @@
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 file(WRITE "${WORK}/a_file" "in the way")
+# Model files for --model-file, beside WORK (WORK must end with only a_file in it): a good tiny
+# model, and copies of it each broken in one key.
+set(MODELS "${WORK}_models")
+file(REMOVE_RECURSE "${MODELS}")
+file(MAKE_DIRECTORY "${MODELS}")
+set(tiny [=[{"name": "tiny", "layers": 2, "hidden": 64, "heads": 4, "kv_heads": 2, "head_dim": 16, "ffn_hidden": 256, "mlp": "gelu", "norm": "layernorm"}]=])
+file(WRITE "${MODELS}/tiny.json" "${tiny}")
+function(broken_model name from to)
+  string(REPLACE "${from}" "${to}" text "${tiny}")
+  if(text STREQUAL tiny)
+    message(FATAL_ERROR "broken_model ${name}: '${from}' is not in the tiny model")
+  endif()
+  file(WRITE "${MODELS}/${name}.json" "${text}")
+endfunction()
+broken_model(unknown_key [=["norm": "layernorm"]=] [=["norm": "layernorm", "rope_theta": 10000]=])
+broken_model(layers_text [=["layers": 2]=] [=["layers": "2"]=])
+broken_model(zero_heads [=["heads": 4]=] [=["heads": 0]=])
+broken_model(negative_vocab [=["norm": "layernorm"]=] [=["norm": "layernorm", "vocab": -5]=])
+broken_model(no_ffn [=["ffn_hidden": 256, ]=] "")
+broken_model(relu [=["gelu"]=] [=["relu"]=])
+broken_model(norm_typo [=["layernorm"]=] [=["LayerNorm"]=])
+broken_model(dtype_typo [=["norm": "layernorm"]=] [=["norm": "layernorm", "dtype": "int8"]=])
+broken_model(parallel_text [=["norm": "layernorm"]=] [=["norm": "layernorm", "parallel_block": "yes"]=])
+broken_model(twice [=["layers": 2]=] [=["layers": 2, "layers": 3]=])
+broken_model(not_json [=["norm": "layernorm"}]=] [=["norm": "layernorm"]=])
+broken_model(kv_heads_3 [=["kv_heads": 2]=] [=["kv_heads": 3]=])
 set(cases
   "--model|gpt4"                   "unknown --model 'gpt4'"
   "--plan|tp=3"                    "heads vs tensor degree"
@@ -37,6 +63,22 @@ set(cases
   "--input-tokens|99999999999999999999" "--input-tokens '99999999999999999999'"
   "--batch|3|--plan|dp=2"          "batch vs data parallel and microbatches"
   "--json|missing/r.json"          "--json 'missing/r.json': its folder 'missing' does not exist"
+  "--model-file|${MODELS}/missing.json" "--model-file '${MODELS}/missing.json': no such file"
+  "--model-file|${MODELS}"         "--model-file '${MODELS}': it is a folder, not a file"
+  "--model-file|${MODELS}/unknown_key.json" "unknown_key.json': unknown key 'rope_theta' = 10000"
+  "--model-file|${MODELS}/layers_text.json" "layers_text.json': key 'layers' = \"2\": expected a whole number from 1"
+  "--model-file|${MODELS}/zero_heads.json" "key 'heads' = 0: expected a whole number from 1"
+  "--model-file|${MODELS}/negative_vocab.json" "key 'vocab' = -5: expected a whole number from 0"
+  "--model-file|${MODELS}/no_ffn.json" "no_ffn.json': missing required key 'ffn_hidden'"
+  "--model-file|${MODELS}/relu.json" "key 'mlp' = \"relu\": expected \"gelu\" or \"swiglu\""
+  "--model-file|${MODELS}/norm_typo.json" "key 'norm' = \"LayerNorm\""
+  "--model-file|${MODELS}/dtype_typo.json" "key 'dtype' = \"int8\""
+  "--model-file|${MODELS}/parallel_text.json" "key 'parallel_block' = \"yes\": expected true or false"
+  "--model-file|${MODELS}/twice.json" "key 'layers' given twice"
+  "--model-file|${MODELS}/not_json.json" "not_json.json': not valid JSON"
+  "--model-file|${MODELS}/kv_heads_3.json|--plan|tp=2" "is invalid for tiny: helix: heads vs kv heads"
+  "--model-file|${MODELS}/tiny.json|--plan|tp=3" "--plan 'tp=3' is invalid for tiny"
+  "--model-file|${MODELS}/tiny.json|--model|gpt3_175b" "--model excludes --model-file"
 )
 list(LENGTH cases n)
 math(EXPR last "${n} - 1")

@@ -299,7 +299,7 @@ TEST_CASE("peak activations: live tensors from producer through last consumer, a
 
 TEST_CASE("decode keeps b·(s + 1) keys and values per layer for the device's kv heads") {
   // Llama 3 70B, 8 kv heads over tp=8: one kv head of 128 per device; batch 4, 1024 cached tokens
-  // plus the new one, 2 layers, keys and values, FP16.
+  // plus the new one, 2 layers, keys and values, bf16 (2 bytes).
   const Model model = models::llama3_70b.with_layers(2).with_batch(4).with_seq_len(1024);
   const Dag dag = build_dag(model, parse_plan("tp=8"), Workload::decode());
   const cost::MemoryReport report = cost::memory(dag, cost::hardware::h100_sxm_nvl8);
