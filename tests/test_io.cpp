@@ -675,6 +675,9 @@ TEST_CASE("model JSON: bad input is refused with the key and the value in the me
       {tiny_model_json(R"(, "parallel_block": 1)"), "key 'parallel_block' = 1: expected true or "
                                                     "false"},
       {tiny_model_json(R"(, "layers": 3)"), "key 'layers' given twice"},
+      // A key or value that would break the one-line message is escaped, as JSON escapes it.
+      {tiny_model_json(R"(, "a\nb": "\u00e9")"), R"(unknown key 'a\nb' = "\u00e9"; known: ...)"},
+      {tiny_model_json(R"(, "dtype": "bf16\n")"), R"(key 'dtype' = "bf16\n": expected one of ...)"},
       {R"([{"name": "x"}])", R"(a model is a JSON object, not [{"name":"x"}])"},
       {R"({"name": "x",})", "not valid JSON: [json.exception.parse_error.101] parse error at "
                             "line 1, column 14: ..."},

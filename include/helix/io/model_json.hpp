@@ -62,10 +62,19 @@ inline std::string known_keys() {
   return text;
 }
 
-/// The value as JSON text, cut short so an error stays one readable line.
+/// The value as JSON text, ASCII only (control characters and non-ASCII escaped), cut short so an
+/// error stays one readable line.
 inline std::string shown(const nlohmann::json& value) {
-  std::string text = value.dump();
+  std::string text = value.dump(-1, ' ', true);
   return text.size() > 60 ? text.substr(0, 57) + "..." : text;
+}
+
+/// A key from the file as the messages quote it: 'key', escaped like shown() (a key may hold a
+/// line break).
+inline std::string quoted_key(const std::string& key) {
+  const std::string json = nlohmann::json(key).dump(-1, ' ', true);
+  const std::string inner = json.substr(1, json.size() - 2);
+  return "'" + (inner.size() > 40 ? inner.substr(0, 37) + "..." : inner) + "'";
 }
 
 [[noreturn]] inline void bad_value(std::string_view key, const nlohmann::json& value,
@@ -136,7 +145,7 @@ inline ModelDefinition model_from_json(const nlohmann::json& object) {
     throw ModelJsonError("a model is a JSON object, not " + d::shown(object));
   for (const auto& [key, value] : object.items())
     if (std::find(d::keys.begin(), d::keys.end(), key) == d::keys.end())
-      throw ModelJsonError("unknown key '" + key + "' = " + d::shown(value) +
+      throw ModelJsonError("unknown key " + d::quoted_key(key) + " = " + d::shown(value) +
                            "; known: " + d::known_keys());
   for (std::string_view key : d::required)
     if (!object.contains(std::string(key)))
@@ -200,7 +209,7 @@ inline ModelDefinition parse_model_json(std::string_view text) {
     throw ModelJsonError(std::string("not valid JSON: ") + e.what());
   }
   if (repeated)
-    throw ModelJsonError("key '" + *repeated + "' given twice");
+    throw ModelJsonError("key " + detail::model_json::quoted_key(*repeated) + " given twice");
   return model_from_json(object);
 }
 
