@@ -8,6 +8,7 @@
 #include <helix/io.hpp>
 #include <helix/io/hardware_json.hpp>
 #include <helix/io/json.hpp>
+#include <helix/io/model_json.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -300,6 +301,7 @@ std::string joined(const std::vector<std::string>& lines) {
 /// The command line as given.
 struct Options {
   std::string model_name = "helix_seed";
+  std::string model_file; ///< empty: the preset --model names
   std::vector<std::string> plans{"pp=2,tg=4x4", "hp=4x4"};
   std::string phase = "prefill";
   std::string microbatches_text = "1";
@@ -329,6 +331,8 @@ struct BadInput : std::runtime_error {
 /// What the steps after the command line share: the options, and what was read from them.
 struct Context {
   Options options;
+  /// The preset's name, or the model file's `name`: the run's title.
+  std::string model_name;
   helix::Model model;
   helix::Workload workload;
   /// A preset or what --hardware-file describes (a value: it owns its name).
@@ -348,9 +352,15 @@ struct Context {
 std::optional<int> parse_options(int argc, char** argv, Options& o) {
   CLI::App app{"helix_deploy: build, check and draw transformer partition schemes"};
   // Defaults are said in words: CLI11 would print the plan list as one bracketed value.
-  app.add_option("--model", o.model_name,
-                 "model preset, one of " + known_models() + " (default: helix_seed)")
-      ->option_text("NAME");
+  CLI::Option* preset =
+      app.add_option("--model", o.model_name,
+                     "model preset, one of " + known_models() + " (default: helix_seed)")
+          ->option_text("NAME");
+  app.add_option("--model-file", o.model_file,
+                 "read the model from this JSON file instead of a preset (keys in the README, "
+                 "\"Model files\"); not with --model (default: none)")
+      ->option_text("PATH")
+      ->excludes(preset);
   app.add_option("--plan", o.plans,
                  "a partition plan as text, e.g. pp=2,tg=4x4; give it once per plan to compare "
                  "(default: the seed's two plans, pp=2,tg=4x4 and hp=4x4)")
@@ -450,9 +460,26 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
 
 /// Step 2: model, workload and hardware by name. @throws BadInput
 Context read_inputs(const Options& o) {
-  const std::optional<helix::Model> model = helix::models::by_name(o.model_name);
-  if (!model)
-    throw BadInput("unknown --model '" + o.model_name + "'; known: " + known_models());
+  std::optional<helix::Model> model;
+  std::string model_name = o.model_name;
+  if (!o.model_file.empty()) {
+    try {
+      helix::ModelDefinition definition = helix::read_model_json(o.model_file);
+      model = definition.model;
+      model_name = std::move(definition.name);
+    } catch (const helix::ModelJsonError& e) {
+      // "model file 'PATH': why" said as the other options say theirs: "--model-file 'PATH': why".
+      const std::string what = e.what();
+      const std::string_view file_prefix = "model file ";
+      throw BadInput("--model-file " + (what.starts_with(file_prefix)
+                                            ? what.substr(file_prefix.size())
+                                            : "'" + o.model_file + "': " + what));
+    }
+  } else {
+    model = helix::models::by_name(o.model_name);
+    if (!model)
+      throw BadInput("unknown --model '" + o.model_name + "'; known: " + known_models());
+  }
   // Read as text: CLI11 would clamp 99999999999999999999 to 2^63 - 1 and show that instead.
   const std::optional<std::int64_t> microbatches = parse_count(o.microbatches_text);
   if (!microbatches)
@@ -485,7 +512,7 @@ Context read_inputs(const Options& o) {
   const helix::DataType kv_dtype =
       data_type(o.kv_dtype_text, "--kv-dtype", o.dtype_text.empty() ? model->kv_dtype : dtype);
   // The seed's material draws explicit score tensors: its comparison keeps them unless asked.
-  helix::AttentionKernel attention = o.model_name == "helix_seed"
+  helix::AttentionKernel attention = o.model_file.empty() && o.model_name == "helix_seed"
                                          ? helix::AttentionKernel::materialized
                                          : helix::AttentionKernel::flash;
   if (o.attention_text == "flash" || o.attention_text == "materialized")
@@ -505,6 +532,7 @@ Context read_inputs(const Options& o) {
   };
   Context c;
   c.options = o;
+  c.model_name = std::move(model_name);
   c.model = model->with_batch(size(o.batch_text, "--batch", model->batch))
                 .with_seq_len(size(o.input_tokens_text, "--input-tokens", model->seq_len))
                 .with_dtype(dtype)
@@ -551,7 +579,7 @@ void read_plans(Context& c) {
     const std::vector<std::string> problems = helix::validate(c.model, c.plans.back(), c.workload);
     if (!problems.empty())
       throw BadInput("--plan '" + helix::to_string(c.plans.back()) + "' is invalid for " +
-                     o.model_name + ": " + joined(problems));
+                     c.model_name + ": " + joined(problems));
     // The decode step with the longest cache is the largest the generation builds.
     const std::int64_t last_kv = c.model.seq_len + c.output_tokens - 1;
     if (const std::vector<std::string> decode_problems =
@@ -562,11 +590,11 @@ void read_plans(Context& c) {
         !decode_problems.empty())
       throw BadInput("--output-tokens " + o.output_tokens_text + ": the last decode step (KV " +
                      "length " + std::to_string(last_kv) + ") of --plan '" +
-                     helix::to_string(c.plans.back()) + "' is invalid for " + o.model_name + ": " +
+                     helix::to_string(c.plans.back()) + "' is invalid for " + c.model_name + ": " +
                      joined(decode_problems));
     for (std::size_t i = 0; i + 1 < c.plans.size(); ++i)
       if (same_partition(c.model, c.plans[i], c.plans.back()))
-        throw BadInput("--plan '" + text + "' partitions " + o.model_name + " exactly as --plan '" +
+        throw BadInput("--plan '" + text + "' partitions " + c.model_name + " exactly as --plan '" +
                        o.plans[i] + "' does: give it once");
   }
   // The seed's claims are about the seed's deployments: judged when one of them is compared or
@@ -707,8 +735,7 @@ std::vector<BuiltPlan> build_and_draw(const Context& c) {
                  helix::communication_view(dag, c.model.layers > 8 ? detailed_layers(c.model)
                                                                    : std::vector<std::int64_t>{}),
                  c.dot_program, written);
-    const bool sound =
-        print_summary(names.prefix, dag, c.options.model_name, written, folder, c.views);
+    const bool sound = print_summary(names.prefix, dag, c.model_name, written, folder, c.views);
     built.push_back(
         {names.prefix, names.prefix + " (" + helix::to_string(plan) + ")", std::move(dag), sound});
   }
@@ -805,8 +832,8 @@ void write_json_report(const Context& c, const helix::cost::Comparison& comparis
   std::error_code error;
   const bool existed = std::filesystem::exists(file, error);
   helix::io::write_json_file(file,
-                             helix::io::to_json(c.options.model_name, c.model, c.workload,
-                                                c.output_tokens, comparison, checks_ok, numerics));
+                             helix::io::to_json(c.model_name, c.model, c.workload, c.output_tokens,
+                                                comparison, checks_ok, numerics));
   std::cout << "wrote " << file << (existed ? " (replacing the file there)" : "") << '\n';
 }
 

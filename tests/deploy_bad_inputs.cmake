@@ -16,6 +16,32 @@ string(JSON bad_efficiency SET "${good}" compute_efficiency 1.5)
 foreach(name unknown_key wrong_type missing_key bad_efficiency)
   file(WRITE "${inputs}/${name}.json" "${${name}}")
 endforeach()
+# Model files for --model-file, beside WORK (WORK must end with only a_file in it): a good tiny
+# model, and copies of it each broken in one key.
+set(MODELS "${WORK}_models")
+file(REMOVE_RECURSE "${MODELS}")
+file(MAKE_DIRECTORY "${MODELS}")
+set(tiny [=[{"name": "tiny", "layers": 2, "hidden": 64, "heads": 4, "kv_heads": 2, "head_dim": 16, "ffn_hidden": 256, "mlp": "gelu", "norm": "layernorm"}]=])
+file(WRITE "${MODELS}/tiny.json" "${tiny}")
+function(broken_model name from to)
+  string(REPLACE "${from}" "${to}" text "${tiny}")
+  if(text STREQUAL tiny)
+    message(FATAL_ERROR "broken_model ${name}: '${from}' is not in the tiny model")
+  endif()
+  file(WRITE "${MODELS}/${name}.json" "${text}")
+endfunction()
+broken_model(unknown_key [=["norm": "layernorm"]=] [=["norm": "layernorm", "rope_theta": 10000]=])
+broken_model(layers_text [=["layers": 2]=] [=["layers": "2"]=])
+broken_model(zero_heads [=["heads": 4]=] [=["heads": 0]=])
+broken_model(negative_vocab [=["norm": "layernorm"]=] [=["norm": "layernorm", "vocab": -5]=])
+broken_model(no_ffn [=["ffn_hidden": 256, ]=] "")
+broken_model(relu [=["gelu"]=] [=["relu"]=])
+broken_model(norm_typo [=["layernorm"]=] [=["LayerNorm"]=])
+broken_model(dtype_typo [=["norm": "layernorm"]=] [=["norm": "layernorm", "dtype": "int8"]=])
+broken_model(parallel_text [=["norm": "layernorm"]=] [=["norm": "layernorm", "parallel_block": "yes"]=])
+broken_model(twice [=["layers": 2]=] [=["layers": 2, "layers": 3]=])
+broken_model(not_json [=["norm": "layernorm"}]=] [=["norm": "layernorm"]=])
+broken_model(kv_heads_3 [=["kv_heads": 2]=] [=["kv_heads": 3]=])
 set(cases
   "--model|gpt4"                   "unknown --model 'gpt4'"
   "--plan|tp=3"                    "heads vs tensor degree"
@@ -68,6 +94,23 @@ set(cases
   "--hardware-file|${inputs}/unknown_key.json" "unknown_key.json': unknown key 'nvlink.speed'"
   "--hardware-file|${inputs}/wrong_type.json" "key 'gpus_per_node' must be a whole number from 1, got string \"8\""
   "--hardware-file|${inputs}/missing_key.json" "missing key 'memory_capacity_bytes'"
+  "--model-file|${MODELS}/missing.json" "--model-file '${MODELS}/missing.json': no such file"
+  "--model-file|${MODELS}"         "--model-file '${MODELS}': it is a folder, not a file"
+  "--model-file|${MODELS}/unknown_key.json" "unknown_key.json': unknown key 'rope_theta' = 10000"
+  "--model-file|${MODELS}/layers_text.json" "layers_text.json': key 'layers' = \"2\": expected a whole number from 1"
+  "--model-file|${MODELS}/zero_heads.json" "key 'heads' = 0: expected a whole number from 1"
+  "--model-file|${MODELS}/negative_vocab.json" "key 'vocab' = -5: expected a whole number from 0"
+  "--model-file|${MODELS}/no_ffn.json" "no_ffn.json': missing required key 'ffn_hidden'"
+  "--model-file|${MODELS}/relu.json" "key 'mlp' = \"relu\": expected \"gelu\" or \"swiglu\""
+  "--model-file|${MODELS}/norm_typo.json" "key 'norm' = \"LayerNorm\""
+  "--model-file|${MODELS}/dtype_typo.json" "key 'dtype' = \"int8\""
+  "--model-file|${MODELS}/parallel_text.json" "key 'parallel_block' = \"yes\": expected true or false"
+  "--model-file|${MODELS}/twice.json" "key 'layers' given twice"
+  "--model-file|${MODELS}/not_json.json" "not_json.json': not valid JSON"
+  "--model-file|${MODELS}/kv_heads_3.json|--plan|tp=2" "is invalid for tiny: helix: heads vs kv heads"
+  "--model-file|${MODELS}/tiny.json|--plan|tp=3" "--plan 'tp=3' is invalid for tiny"
+  "--model-file|${MODELS}/tiny.json|--model|gpt3_175b" "--model excludes --model-file"
+  # Last: its "]" would make CMake join the elements after it when splitting the list.
   "--hardware-file|${inputs}/bad_efficiency.json" "key 'compute_efficiency' must be a number in (0, 1], got number 1.5"
 )
 list(LENGTH cases n)

@@ -92,7 +92,9 @@ TEST_CASE("matmul FLOPs of a GPT-3 175B prefill are 24·B·s·l·h²·(1 + s/(6h
 TEST_CASE("a pure pipeline of m microbatches over p equal stages takes (m + p − 1)·t_stage") {
   // GPipe forward: stage k starts microbatch j at (j + k)·t_stage. With free communication and
   // infinite memory bandwidth a stage's time is its FLOPs over the peak.
-  const Model model = models::gpt3_175b.with_layers(4).with_batch(8).with_seq_len(128);
+  // A bare block stack (no vocabulary), so that the four stages are equal.
+  const Model model =
+      models::gpt3_175b.with_layers(4).with_batch(8).with_seq_len(128).with_vocab(0);
   for (std::int64_t m : {1, 4, 8}) {
     const std::int64_t p = 4;
     CAPTURE(m);
@@ -143,7 +145,10 @@ TEST_CASE("a ring all-reduce over n GPUs sends 2(n−1)/n·size per GPU") {
   const Dag dag = build_dag(model, parse_plan("tp=8"), Workload::prefill());
   const double size = 1.0 * 256 * 12288 * 2; // b·s·h elements of 2 bytes
   const double per_all_reduce = 2.0 * (8 - 1) / 8 * size;
-  const double expected = 2 * 2 * per_all_reduce; // 2 layers × 2 all-reduces
+  // GPT-3's 50,257 tokens are held as 50,304 rows: the embedding's lookups are all-reduced like a
+  // block output, and each GPU forwards the 7 logit shards [1, 1, 50304 / 8] it does not own.
+  const double logits_gather = 7.0 * (50304 / 8) * 2;
+  const double expected = (2 * 2 + 1) * per_all_reduce + logits_gather; // 2 layers × 2 + embedding
   const cost::Timeline timeline = cost::simulate(dag, cost::hardware::h100_sxm_nvl8);
   for (const cost::DeviceUsage& usage : timeline.devices) {
     CHECK(usage.bytes_sent[0] == doctest::Approx(expected)); // all inside one NVLink node
@@ -462,7 +467,10 @@ TEST_CASE("weights per device are the device's slices: 12h²/t per layer plus re
   const Dag dag = build_dag(model, parse_plan("tp=8"), Workload::prefill());
   const cost::MemoryReport report = cost::memory(dag, cost::hardware::h100_sxm_nvl8);
   const double h = 12288;
-  const double weights = 2 * (12 * h * h / 8 + 2 * 2 * h) * 2; // 2 layers, FP16
+  // Plus an eighth of the embedding and of the LM head (50,304 padded rows each) and the final
+  // layernorm.
+  const double weights =
+      (2 * (12 * h * h / 8 + 2 * 2 * h) + 2 * 50304 * h / 8 + 2 * h) * 2; // 2 layers, BF16
   // Prefill KV cache: keys and values of 128 tokens for 96/8 heads of 128, per layer.
   const double kv = 2 * 2 * 128 * (96.0 / 8 * 128) * 2;
   for (const cost::DeviceMemory& m : report.devices) {
@@ -510,7 +518,7 @@ TEST_CASE("peak activations (materialized attention): live tensors from producer
 
 TEST_CASE("decode keeps b·(s + 1) keys and values per layer for the device's kv heads") {
   // Llama 3 70B, 8 kv heads over tp=8: one kv head of 128 per device; batch 4, 1024 cached tokens
-  // plus the new one, 2 layers, keys and values, FP16.
+  // plus the new one, 2 layers, keys and values, bf16 (2 bytes).
   const Model model = models::llama3_70b.with_layers(2).with_batch(4).with_seq_len(1024);
   const Dag dag = build_dag(model, parse_plan("tp=8"), Workload::decode());
   const cost::MemoryReport report = cost::memory(dag, cost::hardware::h100_sxm_nvl8);

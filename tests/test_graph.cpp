@@ -30,8 +30,9 @@ using Baseline = Plan<HeadPartitions<4, 4>>;
 static_assert(dag_shapes_consistent<models::helix_seed, Optimized>());
 static_assert(dag_shapes_consistent<models::helix_seed, Baseline>());
 static_assert(dag_shapes_consistent<models::helix_seed, Baseline, Workload::decode()>());
+// llama3_70b as served: SwiGLU, a 128,256-token vocabulary (embedding, final norm, LM head).
 static_assert(dag_shapes_consistent<models::llama3_70b.with_layers(2).with_batch(4),
-                                    Plan<PipelineStages<2>, TensorParallel<16>, DataParallel<2>>,
+                                    Plan<PipelineStages<2>, TensorParallel<8>, DataParallel<2>>,
                                     Workload::prefill(2)>());
 
 } // namespace
@@ -242,10 +243,10 @@ TEST_CASE("data parallel and microbatches split the batch; each microbatch is it
 
 TEST_CASE("the DAG size rule's bound holds for every scheme, prefill and decode") {
   // The bound of rules.hpp: dp · microbatches · tensor degree · 31 · max(layers, stages), for a
-  // GELU and a SwiGLU MLP (two more ops per device and layer).
+  // GELU and a SwiGLU MLP (llama3_70b's own: one more op per device and layer, the gate).
   for (const Model& m :
-       {models::llama3_70b.with_layers(4).with_batch(8),
-        models::llama3_70b.with_layers(4).with_batch(8).with_activation(Activation::swiglu)})
+       {models::llama3_70b.with_layers(4).with_batch(8).with_activation(Activation::gelu),
+        models::llama3_70b.with_layers(4).with_batch(8)})
     for (const char* text : {"tp=8", "pp=2,tg=2x4", "pp=4,tp=2,dp=2", "hp=4x2", "tp=16,dp=2"})
       for (const Workload& w : {Workload::prefill(), Workload::decode(2), Workload::prefill(4)}) {
         CAPTURE(text);
@@ -381,13 +382,18 @@ TEST_CASE("check names each corruption of a sound DAG with its rule") {
 }
 
 TEST_CASE("llama31_405b with pp=16,tp=8,dp=8 and 8 microbatches builds and checks") {
-  // 126 layers × 8 devices × 14 ops × 8 replicas × 8 microbatches = 903,168 compute vertices,
-  // + 126 × 2 all-reduces × 64 forwards, + inputs, transfers and outputs.
+  // 126 layers × 8 devices × 15 ops (the 14 of a GELU block, plus the gate projection of its
+  // SwiGLU MLP, whose product replaces GELU) × 8 replicas × 8 microbatches = 967,680 compute
+  // vertices, + 126 × 2 all-reduces × 64 forwards, + inputs, transfers and outputs, + per forward
+  // the vocabulary's 34 (below): 994,688.
   const Model m = models::llama31_405b.with_batch(64);
   const Dag dag = build_dag(m, parse_plan("pp=16,tp=8,dp=8"), Workload::prefill(8));
   const std::size_t forwards = 8 * 8;
   CHECK(boost::num_vertices(dag) ==
-        forwards * (126 * 8 * 14 + 126 * 2 + 8 /* inputs */ + 15 * 8 /* transfers */ + 8));
+        forwards * (126 * 8 * 15 + 126 * 2 + 8 /* inputs */ + 15 * 8 /* transfers */ + 8 + 8 +
+                    1 /* embedding lookups, their all-reduce */ + 3 * 8 +
+                    1 /* last token, final norm, LM head, the logits' all-gather */));
+  CHECK(boost::num_vertices(dag) == 994'688);
   CHECK(check(dag).empty());
 }
 

@@ -1,6 +1,6 @@
 // io area: the views of a Dag (what they select, counted by hand), DOT text and its escaping,
 // atomic file writing, Graphviz accepting every file the seed plans produce, the markdown and
-// JSON of hand-made reports, and hardware files.
+// JSON of hand-made reports, hardware files, and model files (read, written, refused).
 #include "helix/cost/compare.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/graph.hpp"
@@ -8,6 +8,7 @@
 #include "helix/io/hardware_json.hpp"
 #include "helix/io/json.hpp"
 #include "helix/io/markdown.hpp"
+#include "helix/io/model_json.hpp"
 #include "helix/model.hpp"
 #include "helix/numerics/report.hpp"
 #include "helix/plan.hpp"
@@ -763,5 +764,175 @@ TEST_CASE("hardware JSON: unknown, missing, mistyped and out-of-range keys are e
                                 "memory_capacity_bytes, nics_per_node, "
                                 "nic_bandwidth_bytes_per_second, nvlink, infiniband)");
   CHECK(contains(file_error(folder), "it is a folder, not a file"));
+  std::filesystem::remove_all(folder);
+}
+
+namespace {
+
+/// A tiny model as JSON text with every required key; `extra` is spliced in before the final '}'.
+std::string tiny_model_json(const std::string& extra = "") {
+  return R"({"name": "tiny", "layers": 2, "hidden": 64, "heads": 4, "kv_heads": 2,)"
+         R"( "head_dim": 16, "ffn_hidden": 256, "mlp": "gelu", "norm": "layernorm")" +
+         extra + "}";
+}
+
+/// The message parse_model_json throws for `text`, or "" when it throws nothing.
+std::string model_json_error(const std::string& text) {
+  try {
+    static_cast<void>(parse_model_json(text));
+  } catch (const ModelJsonError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST_CASE("model JSON: every preset survives writing and reading, as text and as a file") {
+  const std::filesystem::path folder = fresh_folder("helix_test_model_json");
+  for (const models::NamedModel& entry : models::all) {
+    CAPTURE(entry.name);
+    const ModelDefinition expected{std::string(entry.name), entry.model};
+    CHECK(model_from_json(model_to_json(entry.name, entry.model)) == expected);
+    CHECK(parse_model_json(model_to_json(entry.name, entry.model).dump(2)) == expected);
+    const std::filesystem::path file = folder / (std::string(entry.name) + ".json");
+    write_model_json(file, entry.name, entry.model);
+    CHECK(read_model_json(file) == expected);
+  }
+  std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("model JSON: optional keys take their documented defaults") {
+  // Required keys only: no vocabulary, sequential block, batch 1, seq_len 2048, bf16 everywhere.
+  const ModelDefinition d = parse_model_json(tiny_model_json());
+  CHECK(d.name == "tiny");
+  const Model expected{.layers = 2,
+                       .hidden = 64,
+                       .heads = 4,
+                       .kv_heads = 2,
+                       .head_dim = 16,
+                       .ffn_hidden = 256,
+                       .batch = 1,
+                       .seq_len = 2048,
+                       .dtype = DataType::bf16,
+                       .kv_dtype = DataType::bf16,
+                       .norm = Norm::layernorm,
+                       .activation = Activation::gelu,
+                       .vocab = 0,
+                       .parallel_block = false};
+  CHECK(d.model == expected);
+  // kv_dtype follows dtype unless given: a file that says fp8 means an fp8 cache too.
+  CHECK(parse_model_json(tiny_model_json(R"(, "dtype": "fp8")")).model.kv_dtype == DataType::fp8);
+  const Model mixed =
+      parse_model_json(tiny_model_json(R"(, "dtype": "bf16", "kv_dtype": "fp8")")).model;
+  CHECK(mixed.dtype == DataType::bf16);
+  CHECK(mixed.kv_dtype == DataType::fp8);
+  // Every key given: each lands in its field.
+  const Model full = parse_model_json(tiny_model_json(R"(, "vocab": 1000, "parallel_block": true,)"
+                                                      R"( "batch": 8, "seq_len": 128)"))
+                         .model;
+  CHECK(full.vocab == 1000);
+  CHECK(full.parallel_block);
+  CHECK(full.batch == 8);
+  CHECK(full.seq_len == 128);
+}
+
+TEST_CASE("model JSON: the README's Mistral 7B file is Mistral's published 7,241,732,096 "
+          "parameters") {
+  // mistralai/Mistral-7B-v0.1 config.json: 32 layers, hidden 4096, 32 heads × 128, 8 kv heads,
+  // intermediate 14336, vocab 32000, untied head: 32 · (2·4096² + 2·4096·1024 + 3·4096·14336 +
+  // 2·4096) + 2·32000·4096 + 4096 = 7,241,732,096, the count HF shows as "7.24B".
+  const ModelDefinition d =
+      read_model_json(std::filesystem::path(HELIX_SOURCE_DIR) / "examples/models/mistral_7b.json");
+  CHECK(d.name == "mistral_7b");
+  CHECK(d.model.activation == Activation::swiglu);
+  CHECK(d.model.norm == Norm::rmsnorm);
+  CHECK(parameters(d.model) == 7'241'732'096);
+}
+
+TEST_CASE("model JSON: bad input is refused with the key and the value in the message") {
+  struct Case {
+    std::string text;
+    std::string message; // the whole message, or its start when it ends in "..."
+  };
+  const Case cases[] = {
+      {tiny_model_json(R"(, "rope_theta": 10000)"),
+       "unknown key 'rope_theta' = 10000; known: name, layers, hidden, heads, kv_heads, "
+       "head_dim, ffn_hidden, mlp, norm, vocab, parallel_block, batch, seq_len, dtype, kv_dtype"},
+      {R"({"name": "x", "layers": 2})", "missing required key 'hidden'"},
+      {R"({"name": "x", "layers": 2, "hidden": 64, "heads": 4, "kv_heads": 2, "head_dim": 16,)"
+       R"( "ffn_hidden": 256, "mlp": "gelu"})",
+       "missing required key 'norm'"},
+      {tiny_model_json(R"(, "batch": 0)"), "key 'batch' = 0: expected a whole number from 1 to "
+                                           "10^15"},
+      {tiny_model_json(R"(, "vocab": -1)"), "key 'vocab' = -1: expected a whole number from 0 to "
+                                            "10^15"},
+      {tiny_model_json(R"(, "seq_len": 2.5)"), "key 'seq_len' = 2.5: expected a whole number "
+                                               "from 1 to 10^15"},
+      {tiny_model_json(R"(, "seq_len": "4096")"), "key 'seq_len' = \"4096\": expected a whole "
+                                                  "number from 1 to 10^15"},
+      // Past 10^15 (and past 2^64, which the parser keeps as a double): a typo, not a size.
+      {tiny_model_json(R"(, "batch": 1000000000000001)"), "key 'batch' = 1000000000000001: ..."},
+      {tiny_model_json(R"(, "batch": 18446744073709551616)"),
+       "key 'batch' = 1.8446744073709552e+19: ..."},
+      {tiny_model_json(R"(, "dtype": "int8")"),
+       "key 'dtype' = \"int8\": expected one of \"fp32\", \"bf16\", \"fp16\", \"fp8\", \"fp4\""},
+      {tiny_model_json(R"(, "parallel_block": 1)"), "key 'parallel_block' = 1: expected true or "
+                                                    "false"},
+      {tiny_model_json(R"(, "layers": 3)"), "key 'layers' given twice"},
+      // A key or value that would break the one-line message is escaped, as JSON escapes it.
+      {tiny_model_json(R"(, "a\nb": "\u00e9")"), R"(unknown key 'a\nb' = "\u00e9"; known: ...)"},
+      {tiny_model_json(R"(, "dtype": "bf16\n")"), R"(key 'dtype' = "bf16\n": expected one of ...)"},
+      {R"([{"name": "x"}])", R"(a model is a JSON object, not [{"name":"x"}])"},
+      {R"({"name": "x",})", "not valid JSON: [json.exception.parse_error.101] parse error at "
+                            "line 1, column 14: ..."},
+      {"", "not valid JSON: ..."},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.text);
+    const std::string message = model_json_error(c.text);
+    if (c.message.ends_with("..."))
+      CHECK(message.starts_with(c.message.substr(0, c.message.size() - 3)));
+    else
+      CHECK(message == c.message);
+  }
+  // Names, norms and MLPs outside their lists.
+  std::string text = tiny_model_json();
+  text.replace(text.find(R"("tiny")"), 6, R"("")");
+  CHECK(model_json_error(text) == R"(key 'name' = "": expected a non-empty string)");
+  text = tiny_model_json();
+  text.replace(text.find(R"("gelu")"), 6, R"("relu")");
+  CHECK(model_json_error(text) == R"(key 'mlp' = "relu": expected "gelu" or "swiglu")");
+  text = tiny_model_json();
+  text.replace(text.find(R"("layernorm")"), 11, R"("LayerNorm")");
+  CHECK(model_json_error(text) ==
+        R"(key 'norm' = "LayerNorm": expected "layernorm", "rmsnorm" or "none")");
+  text = tiny_model_json();
+  text.replace(text.find(R"("heads": 4)"), 10, R"("heads": 0)");
+  CHECK(model_json_error(text) == "key 'heads' = 0: expected a whole number from 1 to 10^15");
+}
+
+TEST_CASE("model JSON: a file's errors name the file; a missing file or a folder is refused") {
+  const std::filesystem::path folder = fresh_folder("helix_test_model_json_errors");
+  const std::filesystem::path missing = folder / "missing.json";
+  const auto error_of = [](const std::filesystem::path& path) -> std::string {
+    try {
+      static_cast<void>(read_model_json(path));
+    } catch (const ModelJsonError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK(error_of(missing) == "model file '" + missing.string() + "': no such file");
+  CHECK(error_of(folder) == "model file '" + folder.string() + "': it is a folder, not a file");
+  const std::filesystem::path bad = folder / "bad.json";
+  std::ofstream(bad) << tiny_model_json(R"(, "mlp_kind": "gelu")");
+  CHECK(error_of(bad).starts_with("model file '" + bad.string() +
+                                  "': unknown key 'mlp_kind' = \"gelu\"; known: "));
+  // A ModelJsonError is a std::runtime_error: callers that catch those see it.
+  CHECK_THROWS_AS(read_model_json(missing), std::runtime_error);
+  // Writing into a missing folder fails naming the file and leaves nothing.
+  CHECK_THROWS_WITH_AS(write_model_json(folder / "no" / "m.json", "x", models::helix_seed),
+                       doctest::Contains("m.json"), std::runtime_error);
   std::filesystem::remove_all(folder);
 }
