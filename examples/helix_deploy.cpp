@@ -143,6 +143,8 @@ struct CommunicationCounts {
   std::map<helix::OpKind, std::size_t> kinds;
   std::map<helix::CollectivePhase, std::size_t> phases;
   std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> logical;
+  /// Those inside the layers (the rest sum the embedding's lookups).
+  std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> logical_in_layers;
 };
 
 CommunicationCounts count_communication(const helix::Dag& dag) {
@@ -154,7 +156,11 @@ CommunicationCounts count_communication(const helix::Dag& dag) {
     ++counts.kinds[op.kind()];
     if (const helix::step::Collective* c = helix::collective_of(op)) {
       ++counts.phases[c->phase];
-      counts.logical.insert({op.replica, op.microbatch, c->logical});
+      // The logits' all-gather sums nothing: not one of the logical all-reduces.
+      if (c->purpose != helix::CollectivePurpose::logits)
+        counts.logical.insert({op.replica, op.microbatch, c->logical});
+      if (c->purpose != helix::CollectivePurpose::logits && op.layer >= 0)
+        counts.logical_in_layers.insert({op.replica, op.microbatch, c->logical});
     }
   }
   return counts;
@@ -178,9 +184,15 @@ void print_communication(const helix::Dag& dag) {
   const std::int64_t forwards =
       info.plan.data_parallel * info.workload.microbatches * info.model.layers;
   const std::int64_t logical = static_cast<std::int64_t>(counts.logical.size());
+  const std::int64_t in_layers = static_cast<std::int64_t>(counts.logical_in_layers.size());
   std::cout << "  logical all-reduces: " << logical;
-  if (logical % forwards == 0)
-    std::cout << " (" << logical / forwards << " per layer, per replica and microbatch)";
+  if (in_layers % forwards == 0) {
+    std::cout << " (" << in_layers / forwards << " per layer, per replica and microbatch";
+    if (logical > in_layers)
+      std::cout << ", and " << (logical - in_layers) / (forwards / info.model.layers)
+                << " of the embedding per replica and microbatch";
+    std::cout << ")";
+  }
   std::cout << ", as phases:";
   const char* separator = " ";
   for (const auto& [phase, n] : counts.phases) {
