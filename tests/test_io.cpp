@@ -936,3 +936,27 @@ TEST_CASE("model JSON: a file's errors name the file; a missing file or a folder
                        doctest::Contains("m.json"), std::runtime_error);
   std::filesystem::remove_all(folder);
 }
+
+TEST_CASE("the whole-model view folds a stage's middle layers into one box") {
+  // 10 layers on one stage: layers 0, 1 and 9 drawn as MHA/MLP boxes, layers 2–8 one box; under
+  // pp=2 (5 layers a stage) layers 2–3 and 7–8 are folded, 0, 1, 4 and 5, 6, 9 drawn.
+  const Model model = models::gpt3_175b.with_layers(10).with_seq_len(16).with_vocab(0);
+  for (const auto& [plan, folds] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"tp=2", {"layers 2–8 ×7"}}, {"pp=2,tp=2", {"layers 2–3 ×2", "layers 7–8 ×2"}}}) {
+    CAPTURE(plan);
+    const View view = model_view(build_dag(model, parse_plan(plan)));
+    std::vector<std::string> found;
+    std::set<std::string> layers_drawn;
+    for (ViewVertex v : boost::make_iterator_range(boost::vertices(view.graph))) {
+      const std::string& first = view.graph[v].lines.front();
+      if (first.starts_with("layers "))
+        found.push_back(first);
+      else if (first.starts_with("layer "))
+        layers_drawn.insert(first.substr(0, first.find(' ', 6)));
+    }
+    std::sort(found.begin(), found.end());
+    CHECK(found == folds);
+    CHECK(layers_drawn.size() == (plan == "tp=2" ? 3u : 6u));
+    CHECK(layers_drawn.count("layer 5") == (plan == "tp=2" ? 0u : 1u));
+  }
+}

@@ -7,6 +7,9 @@
 #include "helix/graph/detail/overloaded.hpp"
 #include "helix/graph/ops.hpp"
 #include "helix/graph/shape.hpp"
+#include "helix/model/model.hpp"
+#include "helix/plan/spec.hpp"
+#include "helix/plan/stages.hpp"
 #include "helix/view/labels.hpp"
 #include "helix/view/layer_view.hpp"
 #include "helix/view/view.hpp"
@@ -16,6 +19,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -37,13 +41,31 @@ enum class BlockPart : std::uint8_t {
   collective,
   output,
   embedding, ///< the vocab-parallel lookups and their all-reduce
-  head       ///< last token, final norm, LM head and the logits' all-gather
+  head,      ///< last token, final norm, LM head and the logits' all-gather
+  folded     ///< a stage's middle layers, drawn as one box: they repeat the layers around them
 };
+
+/// Layers of a stage drawn in detail: the first two and the last; the ones between are folded
+/// into one box, so a 126-layer model draws about as tall as a 4-layer one.
+inline constexpr std::int64_t detailed_leading_layers = 2;
+
+/// Whether `layer` is folded: past the first two of its stage and before its last.
+inline bool folded_layer(const Model& model, const PlanSpec& plan, std::int64_t stage,
+                         std::int64_t layer) {
+  if (layer < 0)
+    return false;
+  const std::int64_t first = first_layer_of_stage(model, plan, stage);
+  const std::int64_t last = first + layers_in_stage(model, plan, stage) - 1;
+  return layer >= first + detailed_leading_layers && layer < last;
+}
 using BlockKey = std::tuple<BlockPart, std::int64_t, std::int64_t>;
 
 template <class Graph = Dag>
 inline BlockKey block_key(const Graph& dag, Vertex v) {
   const Op& op = dag[v];
+  const DagInfo& info = dag[boost::graph_bundle];
+  if (folded_layer(info.model, info.plan, op.stage, op.layer))
+    return BlockKey{BlockPart::folded, op.stage, 0};
   const auto part = static_cast<std::int64_t>(sublayer_of(op));
   const BlockKey compute{BlockPart::compute, op.layer, part};
   // Partial scores are summed inside attention, before softmax: part of the MHA block.
@@ -143,13 +165,28 @@ inline ViewNode block_node(const Graph& dag, const BlockKey& key,
   std::vector<std::int64_t> devices = devices_of_all(dag, vertices);
   switch (part) {
   case BlockPart::input:
-    node.lines = {"input x" + count, shapes, devices_text(devices)};
+    node.lines = {(dag[boost::graph_bundle].model.vocab > 0 ? "input token ids" : "input x") +
+                      count,
+                  shapes, devices_text(devices)};
     node.stage = -1;
     break;
   case BlockPart::output:
     node.lines = {"output" + count, shapes, devices_text(devices)};
     node.stage = -1;
     break;
+  case BlockPart::folded: {
+    std::int64_t low = std::numeric_limits<std::int64_t>::max(), high = -1;
+    for (Vertex v : vertices) {
+      low = std::min(low, dag[v].layer);
+      high = std::max(high, dag[v].layer);
+    }
+    node.lines = {"layers " + std::to_string(low) + "–" + std::to_string(high) + " ×" +
+                      std::to_string(high - low + 1),
+                  "each as layer " + std::to_string(low - 1) +
+                      " above: MHA, MLP, their all-reduces and residual adds",
+                  std::to_string(vertices.size()) + " operators", devices_text(devices)};
+    break;
+  }
   case BlockPart::embedding:
   case BlockPart::head:
     node.lines = {part == BlockPart::embedding ? "vocab-parallel embedding" : "LM head",
@@ -221,8 +258,9 @@ inline ViewNode block_node(const Graph& dag, const BlockKey& key,
 
 /// The whole model, coarsened: per stage and layer one box for the MHA and one for the MLP, the
 /// logical all-reduces between them with their phases summarized, the residual adds, the
-/// send/recv between stages, the input and the output. Edges carry the tensor shape and how many
-/// per-device tensors they stand for.
+/// send/recv between stages, the input and the output. Past a stage's first two layers, its
+/// layers up to the last are one box ("layers 2–124 ×123"): they repeat the ones drawn. Edges carry
+/// the tensor shape and how many per-device tensors they stand for.
 template <class Graph = Dag>
 inline View model_view(const Graph& dag) {
   using detail::BlockKey;
