@@ -26,6 +26,7 @@
 #include <exception>
 #include <iomanip>
 #include <iostream>
+#include <numeric>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -237,8 +238,13 @@ Setup read_setup(const Options& o, int world) {
   }
   // Shrunk sizes keep every plan's divisibilities; validate judges the plans on the full model
   // first, as helix_deploy does, so a plan that does not suit the model is not shrunk into one.
+  // The batch is judged on the shrunk model (shrink makes it 2 · data parallel · microbatches).
+  std::int64_t replicas = 1;
+  for (const helix::PlanSpec& p : s.plans)
+    replicas = std::lcm(replicas, std::max<std::int64_t>(p.data_parallel, 1));
+  const helix::Model judged = model->with_batch(2 * replicas * s.workload.microbatches);
   for (std::size_t i = 0; i < s.plans.size(); ++i)
-    if (const std::vector<std::string> problems = helix::validate(*model, s.plans[i], s.workload);
+    if (const std::vector<std::string> problems = helix::validate(judged, s.plans[i], s.workload);
         !problems.empty() && o.size == "shrunk")
       throw BadInput("--plan '" + s.plan_texts[i] + "': " + problems.front());
   s.model = o.size == "shrunk" ? helix::models::shrink(*model, s.plans, s.workload) : *model;

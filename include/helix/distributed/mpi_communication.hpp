@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -109,9 +110,11 @@ inline void wait_all(std::vector<MPI_Request>& requests, double timeout_seconds,
       return;
     const double waited =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (waited > timeout_seconds)
-      throw DistributedError("helix: mpi: timed out after " + std::to_string(timeout_seconds) +
-                             " s " + what);
+    if (waited > timeout_seconds) {
+      std::ostringstream text;
+      text << "helix: mpi: timed out after " << timeout_seconds << " s " << what;
+      throw DistributedError(text.str());
+    }
     if (polls < 1000)
       std::this_thread::yield();
     else
