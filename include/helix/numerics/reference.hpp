@@ -1,6 +1,7 @@
 // The unsharded model in Eigen: the README's block equations, one block after another, on one
-// "device". It is the yardstick the DAG executor is measured against, and it builds the decode
-// KV cache from the context tokens.
+// "device". It is the yardstick the DAG executors are measured against; it builds the decode KV
+// cache from the context tokens, and (reference_sample) checks a sample of a model too large for
+// one process, block by block with one block's weights in memory.
 #pragma once
 
 #include "helix/model/model.hpp"
