@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <numeric>
@@ -286,6 +287,12 @@ Setup read_setup(const Options& o, int world) {
     s.reference_sequences = std::clamp<std::int64_t>(helix::numerics::max_verify_tensor_elements /
                                                          std::max<std::int64_t>(per_sequence, 1),
                                                      1, s.model.batch);
+  }
+  if (!o.json_file.empty()) {
+    const std::filesystem::path folder = std::filesystem::path(o.json_file).parent_path();
+    if (!folder.empty() && !std::filesystem::is_directory(folder))
+      throw BadInput("--json '" + o.json_file + "': folder '" + folder.string() +
+                     "' does not exist");
   }
   if (!o.fault.empty()) {
     const std::size_t colon = o.fault.find(':');

@@ -17,6 +17,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -147,6 +148,10 @@ public:
   GroupCommunicators(const GroupCommunicators&) = delete;
   GroupCommunicators& operator=(const GroupCommunicators&) = delete;
   ~GroupCommunicators() {
+    // Not while a failure unwinds: the caller is about to abort every rank, and freeing a
+    // communicator must not wait on ranks that will never get here.
+    if (std::uncaught_exceptions() > 0)
+      return;
     for (auto& [axes, comm] : communicators_)
       MPI_Comm_free(&comm);
   }
