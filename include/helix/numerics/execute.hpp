@@ -106,11 +106,15 @@ struct Arrival {
   const Matrix<Scalar>* value = nullptr;
 };
 
+namespace detail {
+template <class S>
+inline constexpr bool moves_data = helix::detail::kind_row<S>().communication;
+} // namespace detail
+
 /// A step that moves data between devices (a collective or a transfer): a communication
 /// backend's to run, never a kernel's.
 template <class S>
-concept CommunicationStep = helix::detail::kind_row<S>()
-.communication;
+concept CommunicationStep = detail::moves_data<S>;
 
 /// A backend that runs communication step `S`: given the vertex, its op and the arrivals this
 /// process holds, it returns the tensors the step leaves on this process's devices.
@@ -123,19 +127,28 @@ concept Communicates = requires(C& c, Vertex v, const Op& op, const S& s,
 namespace detail {
 template <class C, class Scalar, std::size_t... I>
 constexpr bool communicates_every_step(std::index_sequence<I...>) {
-  return ((!CommunicationStep<std::variant_alternative_t<I, Step>> ||
-           Communicates<C, Scalar, std::variant_alternative_t<I, Step>>)&&...);
+  constexpr bool handled[] = {!CommunicationStep<std::variant_alternative_t<I, Step>> ||
+                              Communicates<C, Scalar, std::variant_alternative_t<I, Step>>...};
+  for (const bool h : handled)
+    if (!h)
+      return false;
+  return true;
 }
+template <class C, class Scalar>
+inline constexpr bool runs_every_communication_step =
+    communicates_every_step<C, Scalar>(std::make_index_sequence<op_kind_count>{});
+template <class C>
+concept KnowsLocalDevices = requires(const C& c, std::int64_t device) {
+  { c.is_local(device) } -> std::convertible_to<bool>;
+};
 } // namespace detail
 
 /// A communication backend: which devices live in this process (`is_local(device)`), and a
 /// `communicate` for every communication alternative of `Step`, so a new collective kind does not
 /// compile until every backend (the in-process rings, MPI) runs it.
 template <class C, class Scalar>
-concept Communication = requires(const C& c, std::int64_t device) {
-  { c.is_local(device) } -> std::convertible_to<bool>;
-}
-&&detail::communicates_every_step<C, Scalar>(std::make_index_sequence<op_kind_count>{});
+concept Communication =
+    detail::KnowsLocalDevices<C> && detail::runs_every_communication_step<C, Scalar>;
 
 /// The order every interpreter walks a Dag in: a topological order fixed by the graph alone
 /// (Kahn's algorithm, the smallest ready vertex first), so every process that builds the same Dag
@@ -177,10 +190,12 @@ struct RunOptions {
 /// live tensors only (`peak_live_bytes`).
 template <std::floating_point Scalar, WeightSource<Scalar> W, InputSource<Scalar> I, class C>
 class DagRunner {
-  static_assert(
-      detail::communicates_every_step<C, Scalar>(std::make_index_sequence<op_kind_count>{}),
-      "helix: communication: the backend has no communicate() for a communication step "
-      "(a collective or transfer kind): every backend runs every kind");
+  static_assert(detail::KnowsLocalDevices<C>,
+                "helix: communication: the backend has no is_local(device) saying which devices "
+                "live in this process");
+  static_assert(detail::runs_every_communication_step<C, Scalar>,
+                "helix: communication: the backend has no communicate() for a communication step "
+                "(a collective or transfer kind): every backend runs every kind");
 
 public:
   DagRunner(const Dag& dag, const W& weights, const I& input, C& communication,
