@@ -5,6 +5,7 @@
 #include <helix/io/markdown.hpp>
 #include <helix/io/npy.hpp>
 #include <helix/numerics/execute.hpp>
+#include <helix/numerics/local_share.hpp>
 #include <helix/numerics/reference.hpp>
 #include <helix/numerics/report.hpp>
 #include <helix/numerics/shrink.hpp>
@@ -459,4 +460,111 @@ TEST_CASE("the numerics dump holds input, every weight, the reference and each p
   const auto wq = helix::io::read_npy<double>(folder / "layer0_wq.npy");
   CHECK(wq.shape == std::vector<std::int64_t>{128, 128});
   std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("a weight slice drawn alone holds the full weight's numbers there, bit for bit") {
+  const Model model = gqa.with_activation(helix::Activation::swiglu).with_vocab(250);
+  const auto weights = helix::numerics::make_weights<double>(model);
+  // Strided columns (a head_dim slice of every head) and a row range.
+  const helix::LinearSlice slice{helix::IndexRuns::range(8, 24), {2, 4, 8, 6}};
+  const Matrix<double> drawn =
+      helix::numerics::draw_weight_slice<double>(model, 1, helix::Weight::wq, slice);
+  CHECK(drawn == helix::numerics::pack_slice(weights.layers[1].wq, slice));
+  CHECK(helix::numerics::draw_weight<double>(model, -1, helix::Weight::lm_head) == weights.lm_head);
+  CHECK(helix::numerics::make_layer_weights<double>(model, 0).w_gate == weights.layers[0].w_gate);
+  CHECK_THROWS_WITH_AS(helix::numerics::draw_weight_slice<double>(
+                           model, 0, helix::Weight::wk,
+                           {helix::IndexRuns::range(0, 64), helix::IndexRuns::range(8, 16)}),
+                       doctest::Contains("columns of a slice of wk"), std::invalid_argument);
+  // The tokens of sequence 1 alone are rows 16..31 of the whole batch's.
+  const auto input = helix::numerics::make_input<double>(gqa, {}, weights);
+  CHECK(helix::numerics::draw_tokens<double>(gqa, 1, 1, gqa.seq_len, false) ==
+        input.x.middleRows(gqa.seq_len, gqa.seq_len));
+}
+
+TEST_CASE("the DAG run from each device's own slices and sequences gives the executor's bits") {
+  // The MPI ranks' weight and input sources, in one process with the in-memory rings: any
+  // difference from execute() would be the sources' (MPI's part is tested under label mpi).
+  const Model vocab = gqa.with_activation(helix::Activation::swiglu).with_vocab(250);
+  for (const auto& [model, plan, workload] :
+       {std::tuple{seed_for("pp=2,tg=4x4"), "pp=2,tg=4x4", Workload{}},
+        std::tuple{seed_for("hp=4x4", Workload::decode()), "hp=4x4", Workload::decode()},
+        std::tuple{vocab, "tp=4", Workload::decode()},
+        std::tuple{vocab, "pp=2,tg=2x2,dp=2", Workload::prefill(2)}}) {
+    CAPTURE(plan);
+    const Model m = model.with_batch(std::max<std::int64_t>(model.batch, 4));
+    const helix::Dag dag = helix::build_dag(m, helix::parse_plan(plan), workload);
+    const auto weights = helix::numerics::make_weights<double>(m);
+    const auto input = helix::numerics::make_input<double>(m, workload, weights);
+    const auto expected = helix::numerics::execute(dag, weights, input);
+    const auto everywhere = [](std::int64_t) { return true; };
+    const helix::numerics::LocalWeights<double> local(dag, everywhere);
+    const helix::numerics::LocalInput<double> sequences(dag, everywhere);
+    helix::numerics::InProcessRing<double> rings(dag[boost::graph_bundle].mesh);
+    const auto got = helix::numerics::run_dag<double>(dag, local, sequences, rings);
+    const helix::numerics::OutputComparison c =
+        helix::numerics::compare_outputs(got.outputs, expected.outputs);
+    CHECK(c.matched);
+    CHECK(c.bit_identical);
+    CHECK(c.tensors == expected.outputs.size());
+  }
+}
+
+TEST_CASE("a device draws its share of the weights: a quarter of the blocks under tp=4") {
+  const Model model = seed_for("tp=4");
+  const helix::Dag dag = helix::build_dag(model, helix::parse_plan("tp=4"));
+  const helix::numerics::LocalWeights<double> device1(
+      dag, [](std::int64_t device) { return device == 1; });
+  // Every matrix split 4 ways; the norms (2 per layer, gain and shift, hidden each) replicated.
+  const std::int64_t norms = model.layers * 2 * 2 * model.hidden;
+  const std::int64_t matrices = helix::parameters(model) - norms;
+  CHECK(device1.bytes() == static_cast<std::int64_t>((matrices / 4 + norms) * sizeof(double)));
+  CHECK(device1.slices() == static_cast<std::size_t>(model.layers * 6));
+  CHECK_THROWS_WITH_AS(static_cast<void>(device1.slice(0, helix::Weight::wq, {})),
+                       doctest::Contains("no local op holds this slice of wq"), std::logic_error);
+}
+
+TEST_CASE("the execution order is a topological order fixed by the graph alone") {
+  const helix::Dag dag =
+      helix::build_dag(seed_for("pp=2,tg=4x4"), helix::parse_plan("pp=2,tg=4x4"));
+  const std::vector<helix::Vertex> order = helix::numerics::execution_order(dag);
+  CHECK(order == helix::numerics::execution_order(helix::Dag(dag)));
+  REQUIRE(order.size() == boost::num_vertices(dag));
+  std::vector<std::size_t> position(order.size());
+  for (std::size_t i = 0; i < order.size(); ++i)
+    position[order[i]] = i;
+  for (auto [e, end] = boost::edges(dag); e != end; ++e)
+    CHECK(position[boost::source(*e, dag)] < position[boost::target(*e, dag)]);
+}
+
+TEST_CASE("the reference at scale, block by block on a sample, is the reference's rows") {
+  const Model vocab = gqa.with_activation(helix::Activation::swiglu).with_vocab(250).with_batch(4);
+  for (const Model& model : {gqa.with_batch(4), vocab})
+    for (const Workload& workload : {Workload{}, Workload::decode()}) {
+      const auto weights = helix::numerics::make_weights<double>(model);
+      const auto input = helix::numerics::make_input<double>(model, workload, weights);
+      const Matrix<double> full =
+          helix::numerics::reference_forward(model, workload, weights, input).output;
+      const std::vector<std::int64_t> sample = helix::numerics::sample_sequences(4, 2);
+      CHECK(sample == std::vector<std::int64_t>{0, 2});
+      const Matrix<double> sampled =
+          helix::numerics::reference_sample<double>(model, workload, sample);
+      const std::int64_t rows = full.rows() / model.batch;
+      REQUIRE(sampled.rows() == 2 * rows);
+      CHECK((sampled.topRows(rows) - full.topRows(rows)).cwiseAbs().maxCoeff() < 1e-12);
+      CHECK((sampled.bottomRows(rows) - full.middleRows(2 * rows, rows)).cwiseAbs().maxCoeff() <
+            1e-12);
+      // verify_sample judges an execution's outputs on the sample; a changed bit shows.
+      const helix::Dag dag = helix::build_dag(model, helix::parse_plan("tp=2"), workload);
+      auto outputs = helix::numerics::execute(dag, weights, input).outputs;
+      const auto report = helix::numerics::verify_sample<double>(model, workload, outputs, sample);
+      CHECK(report.passed);
+      CHECK(report.error.max_relative < 1e-12);
+      outputs[1].value(0, 0) += 1;
+      const auto broken = helix::numerics::verify_sample<double>(model, workload, outputs, sample);
+      CHECK_FALSE(broken.replicas_agree);
+      CHECK_FALSE(broken.passed);
+    }
+  CHECK(helix::numerics::sample_sequences(8, 3) == std::vector<std::int64_t>{0, 2, 5});
+  CHECK(helix::numerics::sample_sequences(3, 0).size() == 3);
 }

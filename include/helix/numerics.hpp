@@ -8,6 +8,8 @@
 #include "helix/numerics/collectives.hpp"
 #include "helix/numerics/execute.hpp"
 #include "helix/numerics/kernels.hpp"
+#include "helix/numerics/local_share.hpp"
+#include "helix/numerics/op_kernels.hpp"
 #include "helix/numerics/reference.hpp"
 #include "helix/numerics/report.hpp"
 #include "helix/numerics/shrink.hpp"

@@ -37,6 +37,20 @@ inline std::int64_t ring_mod(std::int64_t value, std::int64_t n) {
 }
 } // namespace detail
 
+/// The chunk member `member` of an `n`-member ring passes on at step `step` of a reduce-scatter
+/// (its running sum of that chunk) with rotation `shift`; it receives the chunk member − 1 passes.
+/// One schedule for every executor: the in-memory ring below and the MPI ranks' sendrecv steps.
+inline std::int64_t reduce_scatter_chunk(std::int64_t member, std::int64_t step, std::int64_t shift,
+                                         std::int64_t n) {
+  return detail::ring_mod(member - step + shift, n);
+}
+
+/// The chunk member `member` passes on at step `step` of an all-gather with rotation `shift`.
+inline std::int64_t all_gather_chunk(std::int64_t member, std::int64_t step, std::int64_t shift,
+                                     std::int64_t n) {
+  return detail::ring_mod(member + 1 + shift - step, n);
+}
+
 /// Ring reduce-scatter in place over buffers[0 → 1 → … → N-1 → 0]: at step s member i passes
 /// its running sum of chunk (i − s + shift) to member i+1, which adds its own share.
 /// @pre at least one buffer, every buffer of the same shape (as for every function below).
@@ -49,7 +63,7 @@ void ring_reduce_scatter(std::vector<Matrix<Scalar>>& buffers, std::int64_t shif
   // Within a step no member sends the chunk it receives, so updating in place is one step.
   for (std::int64_t step = 0; step + 1 < n; ++step)
     for (std::int64_t i = 0; i < n; ++i) {
-      const RingChunk c = ring_chunk(columns, n, detail::ring_mod(i - step + shift, n));
+      const RingChunk c = ring_chunk(columns, n, reduce_scatter_chunk(i, step, shift, n));
       Matrix<Scalar>& receiver = buffers[static_cast<std::size_t>((i + 1) % n)];
       receiver.middleCols(c.begin, c.size) +=
           buffers[static_cast<std::size_t>(i)].middleCols(c.begin, c.size);
@@ -65,7 +79,7 @@ void ring_all_gather(std::vector<Matrix<Scalar>>& buffers, std::int64_t shift) {
   const Eigen::Index columns = buffers[0].cols();
   for (std::int64_t step = 0; step + 1 < n; ++step)
     for (std::int64_t i = 0; i < n; ++i) {
-      const RingChunk c = ring_chunk(columns, n, detail::ring_mod(i + 1 + shift - step, n));
+      const RingChunk c = ring_chunk(columns, n, all_gather_chunk(i, step, shift, n));
       buffers[static_cast<std::size_t>((i + 1) % n)].middleCols(c.begin, c.size) =
           buffers[static_cast<std::size_t>(i)].middleCols(c.begin, c.size);
     }

@@ -1,6 +1,8 @@
-// Runs a Dag on the CPU: every vertex in topological order, one kernel per step alternative, a
-// tensor per device. Everything about the sharding comes from the vertices' steps and the edges, so
-// this executes the very graph that is drawn and costed, collectives in their ring order included.
+// Runs a Dag on the CPU: every vertex in one deterministic topological order, a kernel per compute
+// step (op_kernels.hpp), a communication backend for collectives and transfers, a tensor per
+// device. The single-process executor's backend runs the rings in memory; the MPI backend
+// (helix/distributed) runs the same vertices on the ranks. Everything about the sharding comes
+// from the vertices' steps and the edges, so this executes the very graph that is drawn and costed.
 #pragma once
 
 #include "helix/graph/dag.hpp"
@@ -9,18 +11,23 @@
 #include "helix/model/model.hpp"
 #include "helix/numerics/collectives.hpp"
 #include "helix/numerics/kernels.hpp"
+#include "helix/numerics/op_kernels.hpp"
 #include "helix/numerics/reference.hpp"
 #include "helix/numerics/weights.hpp"
 
-#include <boost/graph/topological_sort.hpp>
+#include <boost/graph/exception.hpp>
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <iterator>
+#include <functional>
+#include <queue>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace helix::numerics {
@@ -83,238 +90,237 @@ private:
   }
 };
 
-namespace detail {
-
-/// `y = x @ W[rows, cols]` read straight out of the full weight: one block product per pair of
-/// row run and column run, row runs summed in order (each is a partial sum over those inputs).
+/// One tensor a communication vertex leaves on a device of this process.
 template <std::floating_point Scalar>
-Matrix<Scalar> linear(const Matrix<Scalar>& x, const Matrix<Scalar>& weight,
-                      const LinearSlice& slice) {
-  const IndexRuns& rows = slice.rows;
-  const IndexRuns& cols = slice.cols;
-  if (x.cols() != rows.total() ||
-      rows.begin + (rows.count - 1) * rows.stride + rows.size > weight.rows() ||
-      cols.begin + (cols.count - 1) * cols.stride + cols.size > weight.cols())
-    throw std::logic_error("helix: execute: a linear slice does not fit its weight or input");
-  Matrix<Scalar> y = Matrix<Scalar>::Zero(x.rows(), cols.total());
-  for (std::int64_t c = 0; c < cols.count; ++c)
-    for (std::int64_t r = 0; r < rows.count; ++r)
-      y.middleCols(c * cols.size, cols.size).noalias() +=
-          x.middleCols(r * rows.size, rows.size) * weight.block(rows.begin + r * rows.stride,
-                                                                cols.begin + c * cols.stride,
-                                                                rows.size, cols.size);
-  return y;
+struct Placed {
+  std::int64_t device = -1;
+  Matrix<Scalar> value;
+};
+
+/// One input of a communication vertex that this process holds: the port it arrives on (a
+/// collective's member index in ring order), the device it lives on, the tensor.
+template <std::floating_point Scalar>
+struct Arrival {
+  std::size_t port = 0;
+  std::int64_t device = -1;
+  const Matrix<Scalar>* value = nullptr;
+};
+
+namespace detail {
+template <class S>
+inline constexpr bool moves_data = helix::detail::kind_row<S>().communication;
+} // namespace detail
+
+/// A step that moves data between devices (a collective or a transfer): a communication
+/// backend's to run, never a kernel's.
+template <class S>
+concept CommunicationStep = detail::moves_data<S>;
+
+/// A backend that runs communication step `S`: given the vertex, its op and the arrivals this
+/// process holds, it returns the tensors the step leaves on this process's devices.
+template <class C, class Scalar, class S>
+concept Communicates = requires(C& c, Vertex v, const Op& op, const S& s,
+                                const std::vector<Arrival<Scalar>>& in) {
+  { c.communicate(v, op, s, in) } -> std::same_as<std::vector<Placed<Scalar>>>;
+};
+
+namespace detail {
+template <class C, class Scalar, std::size_t... I>
+constexpr bool communicates_every_step(std::index_sequence<I...>) {
+  constexpr bool handled[] = {!CommunicationStep<std::variant_alternative_t<I, Step>> ||
+                              Communicates<C, Scalar, std::variant_alternative_t<I, Step>>...};
+  for (const bool h : handled)
+    if (!h)
+      return false;
+  return true;
+}
+template <class C, class Scalar>
+inline constexpr bool runs_every_communication_step =
+    communicates_every_step<C, Scalar>(std::make_index_sequence<op_kind_count>{});
+template <class C>
+concept KnowsLocalDevices = requires(const C& c, std::int64_t device) {
+  { c.is_local(device) } -> std::convertible_to<bool>;
+};
+} // namespace detail
+
+/// A communication backend: which devices live in this process (`is_local(device)`), and a
+/// `communicate` for every communication alternative of `Step`, so a new collective kind does not
+/// compile until every backend (the in-process rings, MPI) runs it.
+template <class C, class Scalar>
+concept Communication =
+    detail::KnowsLocalDevices<C> && detail::runs_every_communication_step<C, Scalar>;
+
+/// The order every interpreter walks a Dag in: a topological order fixed by the graph alone
+/// (Kahn's algorithm, the smallest ready vertex first), so every process that builds the same Dag
+/// walks the same order, which is what makes a distributed run deadlock-free (README).
+/// @throws boost::not_a_dag when the graph has a cycle.
+template <class Graph = Dag>
+std::vector<Vertex> execution_order(const Graph& dag) {
+  const std::size_t n = boost::num_vertices(dag);
+  std::vector<std::size_t> waiting(n);
+  std::priority_queue<Vertex, std::vector<Vertex>, std::greater<>> ready;
+  for (Vertex v = 0; v < n; ++v)
+    if ((waiting[v] = boost::in_degree(v, dag)) == 0)
+      ready.push(v);
+  std::vector<Vertex> order;
+  order.reserve(n);
+  while (!ready.empty()) {
+    const Vertex v = ready.top();
+    ready.pop();
+    order.push_back(v);
+    for (auto [e, end] = boost::out_edges(v, dag); e != end; ++e)
+      if (--waiting[boost::target(*e, dag)] == 0)
+        ready.push(boost::target(*e, dag));
+  }
+  if (order.size() != n)
+    throw boost::not_a_dag();
+  return order;
 }
 
-template <std::floating_point Scalar>
-class Executor {
-public:
-  Executor(const Dag& dag, const Weights<Scalar>& weights, const Input<Scalar>& input)
-      : dag_(dag), info_(dag[boost::graph_bundle]), model_(info_.model), weights_(weights),
-        input_(input), store_(boost::num_vertices(dag)), pending_reads_(store_.size()) {
-    require_matching(model_, info_.workload, weights, input);
-  }
+/// What a run may skip.
+struct RunOptions {
+  /// Keep a copy of every layer's output (`Execution::layer_outputs`, for per-layer errors).
+  bool record_layer_outputs = true;
+};
 
-  Execution<Scalar> run() {
-    std::vector<Vertex> reversed;
-    boost::topological_sort(dag_, std::back_inserter(reversed));
-    for (Vertex v : reversed)
-      pending_reads_[v] = boost::out_degree(v, dag_);
+/// Runs the vertices of a Dag that a process takes part in, in `execution_order`: compute ops on
+/// its devices through `OpKernels`, collectives and transfers through the communication backend.
+/// One handler per step alternative: the compute kinds are the kernels', the communication kinds
+/// the backend's. Tensors are dropped as soon as every local reader has run, so memory holds the
+/// live tensors only (`peak_live_bytes`).
+template <std::floating_point Scalar, WeightSource<Scalar> W, InputSource<Scalar> I, class C>
+class DagRunner {
+  static_assert(detail::KnowsLocalDevices<C>,
+                "helix: communication: the backend has no is_local(device) saying which devices "
+                "live in this process");
+  static_assert(detail::runs_every_communication_step<C, Scalar>,
+                "helix: communication: the backend has no communicate() for a communication step "
+                "(a collective or transfer kind): every backend runs every kind");
+
+public:
+  DagRunner(const Dag& dag, const W& weights, const I& input, C& communication,
+            RunOptions options = {})
+      : dag_(dag), info_(dag[boost::graph_bundle]), model_(info_.model),
+        kernels_(model_, weights, input), communication_(communication), options_(options),
+        store_(boost::num_vertices(dag)), pending_reads_(store_.size(), 0) {}
+
+  Execution<Scalar> run() { return run(execution_order(dag_)); }
+
+  /// Runs the vertices of `order` (a topological order) this process takes part in.
+  Execution<Scalar> run(const std::vector<Vertex>& order) {
+    for (auto [e, end] = boost::edges(dag_); e != end; ++e)
+      if (communication_.is_local(dag_[*e].device))
+        ++pending_reads_[boost::source(*e, dag_)];
+    const std::int64_t tokens = new_tokens(model_, info_.workload);
     result_.batch = model_.batch;
-    result_.tokens = input_.tokens;
+    result_.tokens = tokens;
     result_.hidden = model_.hidden;
-    result_.output_tokens = model_.vocab > 0 ? 1 : input_.tokens;
+    result_.output_tokens = model_.vocab > 0 ? 1 : tokens;
     result_.output_width = model_.vocab > 0 ? padded_vocab(model_) : model_.hidden;
-    for (auto it = reversed.rbegin(); it != reversed.rend(); ++it) {
-      const Vertex v = *it;
-      const std::vector<const Matrix<Scalar>*> inputs = arguments(v);
-      run_vertex(v, inputs);
-      // Tensors nobody reads any more are dropped, so memory holds the live tensors only.
+    for (const Vertex v : order) {
+      if (!takes_part(v))
+        continue;
+      run_vertex(v);
+      ++vertices_run_;
       for (auto [e, end] = boost::in_edges(v, dag_); e != end; ++e)
-        if (--pending_reads_[boost::source(*e, dag_)] == 0)
-          store_[boost::source(*e, dag_)].clear();
+        if (communication_.is_local(dag_[*e].device) &&
+            --pending_reads_[boost::source(*e, dag_)] == 0)
+          drop(boost::source(*e, dag_));
       if (pending_reads_[v] == 0)
-        store_[v].clear();
+        drop(v);
     }
     return std::move(result_);
   }
+
+  /// Most bytes of tensors held at once (outputs recorded in the Execution not counted).
+  std::int64_t peak_live_bytes() const { return peak_live_bytes_; }
+  /// Vertices this process ran.
+  std::size_t vertices_run() const { return vertices_run_; }
 
 private:
   struct Held {
     std::int64_t device = -1;
     Matrix<Scalar> value;
   };
+  using Kernels = OpKernels<Scalar, W, I>;
 
   const Dag& dag_;
   const DagInfo& info_;
   const Model& model_;
-  const Weights<Scalar>& weights_;
-  const Input<Scalar>& input_;
-  std::vector<std::vector<Held>> store_; ///< per vertex, its output on each device holding it
+  Kernels kernels_;
+  C& communication_;
+  RunOptions options_;
+  std::vector<std::vector<Held>> store_; ///< per vertex, its output on each local device
   std::vector<std::size_t> pending_reads_;
   Execution<Scalar> result_;
+  std::int64_t live_bytes_ = 0, peak_live_bytes_ = 0;
+  std::size_t vertices_run_ = 0;
 
   [[noreturn]] void fail(Vertex v, const std::string& what) const {
-    const Op& op = dag_[v];
-    throw std::logic_error("helix: execute: vertex " + std::to_string(v) + " (" +
-                           std::string(op_kind_name(op.kind())) + ", layer " +
-                           std::to_string(op.layer) + "): " + what);
+    Kernels::fail(v, dag_[v], what);
   }
 
-  /// The tensors on `v`'s in-edges by port (the member index for a collective), each read from
-  /// the device the edge says it lives on.
-  std::vector<const Matrix<Scalar>*> arguments(Vertex v) const {
-    std::vector<const Matrix<Scalar>*> inputs(boost::in_degree(v, dag_), nullptr);
+  bool takes_part(Vertex v) const {
+    for (const std::int64_t device : devices_of(dag_, v))
+      if (communication_.is_local(device))
+        return true;
+    return false;
+  }
+
+  void drop(Vertex v) {
+    for (const Held& held : store_[v])
+      live_bytes_ -= static_cast<std::int64_t>(held.value.size() * sizeof(Scalar));
+    store_[v].clear();
+  }
+
+  /// The tensors on `v`'s in-edges that this process holds, by port (the member index for a
+  /// collective), each read from the device the edge says it lives on.
+  std::vector<Arrival<Scalar>> arrivals(Vertex v) const {
+    const Op& op = dag_[v];
+    const std::size_t ports = boost::in_degree(v, dag_);
+    std::vector<bool> seen(ports, false);
+    std::vector<Arrival<Scalar>> arrived;
     for (auto [e, end] = boost::in_edges(v, dag_); e != end; ++e) {
       const Tensor& tensor = dag_[*e];
       const Vertex producer = boost::source(*e, dag_);
-      if (tensor.port >= inputs.size() || inputs[tensor.port])
-        fail(v, "in-edge ports are not 0.." + std::to_string(inputs.size() - 1) + ", each once");
+      if (tensor.port >= ports || seen[tensor.port])
+        fail(v, "in-edge ports are not 0.." + std::to_string(ports - 1) + ", each once");
+      seen[tensor.port] = true;
+      if (!communication_.is_local(tensor.device)) {
+        if (!is_communication(op.kind()))
+          fail(v, "port " + std::to_string(tensor.port) + " is read on device " +
+                      std::to_string(tensor.device) + ", which another process holds");
+        continue;
+      }
+      const Matrix<Scalar>* value = nullptr;
       for (const Held& held : store_[producer])
         if (held.device == tensor.device)
-          inputs[tensor.port] = &held.value;
-      if (!inputs[tensor.port])
+          value = &held.value;
+      if (!value)
         fail(v, "its producer " + std::to_string(producer) + " left nothing on device " +
                     std::to_string(tensor.device));
-      if (inputs[tensor.port]->size() != tensor.shape.elements() ||
-          inputs[tensor.port]->cols() != tensor.shape.last())
+      if (value->size() != tensor.shape.elements() || value->cols() != tensor.shape.last())
         fail(v, "port " + std::to_string(tensor.port) + " holds a tensor of another shape than " +
                     to_string(tensor.shape));
       // The kernels trust their arguments' sizes: a tensor the op does not expect stops here.
-      const Op& op = dag_[v];
       const std::size_t slot = is_collective(op.kind()) ? 0 : tensor.port;
       if (slot >= op.input_count || slot >= op.inputs.size() || tensor.shape != op.inputs[slot])
         fail(v, "port " + std::to_string(tensor.port) + " receives " + to_string(tensor.shape) +
                     (slot < op.input_count && slot < op.inputs.size()
                          ? ", but the op expects " + to_string(op.inputs[slot])
                          : ", which the op has no argument for"));
+      arrived.push_back(Arrival<Scalar>{tensor.port, tensor.device, value});
     }
-    return inputs;
+    return arrived;
   }
 
   void keep(Vertex v, std::int64_t device, Matrix<Scalar> value) {
     const Shape& shape = dag_[v].output;
     if (value.size() != shape.elements() || value.cols() != shape.last())
       fail(v, "computed a tensor of another shape than " + to_string(shape));
+    live_bytes_ += static_cast<std::int64_t>(value.size() * sizeof(Scalar));
+    peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
     store_[v].push_back(Held{device, std::move(value)});
-  }
-
-  /// Runs `v`'s step: a compute kernel on its device, a send to the receiver, or a collective
-  /// over its members. One handler per step alternative, none by default.
-  void run_vertex(Vertex v, const std::vector<const Matrix<Scalar>*>& inputs) {
-    const Op& op = dag_[v];
-    if (!is_collective(op.kind()) && inputs.size() != op.input_count)
-      fail(v, "has " + std::to_string(inputs.size()) + " inputs, expects " +
-                  std::to_string(op.input_count));
-    const auto in = [&](std::size_t port) -> const Matrix<Scalar>& { return *inputs[port]; };
-    const auto computed = [&](Matrix<Scalar> value) { keep(v, op.device, std::move(value)); };
-    const auto linear_step = [&]<LinearStep S>(const S& slice) {
-      computed(linear(in(0), layer_weights(v).weight(S::weight), slice));
-    };
-    visit_step(
-        op, helix::detail::overloaded{
-                [&](const step::Input&) {
-                  // [b, tokens, hidden] (or [b, tokens] token ids) of sequences
-                  // [batch_begin, +b).
-                  if (model_.vocab > 0)
-                    computed(input_.token_ids.middleRows(op.batch_begin, op.output[0]));
-                  else
-                    computed(input_.x.middleRows(op.batch_begin * input_.tokens,
-                                                 op.output[0] * input_.tokens));
-                },
-                [&](const step::Embedding& e) { computed(embedding_lookup(v, e, in(0))); },
-                [&](const step::LastToken&) {
-                  computed(last_rows<Scalar>(in(0), in(0).rows() / op.output[0]));
-                },
-                [&](const step::LmHead& s) { computed(linear(in(0), weights_.lm_head, s)); },
-                [&](const step::ParallelSum&) { computed(in(0) + in(1)); },
-                [&](const step::KVCache& c) { computed(read_cache(v, c)); },
-                [&](const step::Norm& n) {
-                  if (n.slot == final_norm_slot) {
-                    computed(apply_norm(model_.norm, in(0), weights_.final_norm_gain,
-                                        weights_.final_norm_shift));
-                    return;
-                  }
-                  const std::size_t slot = static_cast<std::size_t>(n.slot);
-                  const LayerWeights<Scalar>& w = layer_weights(v);
-                  computed(apply_norm(model_.norm, in(0), w.norm_gain[slot], w.norm_shift[slot]));
-                },
-                [&](const step::QProjection& s) { linear_step(s); },
-                [&](const step::KProjection& s) { linear_step(s); },
-                [&](const step::VProjection& s) { linear_step(s); },
-                [&](const step::OutProjection& s) { linear_step(s); },
-                [&](const step::Fc1& s) { linear_step(s); },
-                [&](const step::GateProjection& s) { linear_step(s); },
-                [&](const step::Fc2& s) { linear_step(s); },
-                [&](const step::KVAppend&) {
-                  computed(append_per_sequence<Scalar>(in(0), in(1), op.output[0]));
-                },
-                [&](const step::AttentionScores& a) { computed(scores(v, a, in(0), in(1))); },
-                [&](const step::Softmax& a) {
-                  Matrix<Scalar> p = in(0);
-                  softmax_rows(p, op.output[2], model_.head_dim, a.causal);
-                  computed(std::move(p));
-                },
-                [&](const step::AttentionContext& a) { computed(context(v, a, in(0), in(1))); },
-                [&](const step::ResidualAdd&) {
-                  Matrix<Scalar> sum = in(0) + in(1);
-                  if (ends_layer(v))
-                    record(v, result_.layer_outputs, sum);
-                  computed(std::move(sum));
-                },
-                [&](const step::Gelu&) { computed(apply_gelu(in(0))); },
-                [&](const step::SwiGlu&) { computed(apply_swiglu(in(0), in(1))); },
-                [&](const step::Output&) {
-                  record(v, result_.outputs, in(0));
-                  computed(in(0));
-                },
-                // A send/recv copies the sender's tensor to the receiver.
-                [&](const step::Transfer& t) { keep(v, t.destination, in(0)); },
-                [&](const step::AllReduce& c) {
-                  // Reduce-scatter then all-gather around the ring, for the flat and inter-group
-                  // phases.
-                  run_collective(v, c, inputs,
-                                 [](std::vector<Matrix<Scalar>>& b) { ring_all_reduce(b); });
-                },
-                [&](const step::ReduceScatter& c) {
-                  run_collective(v, c, inputs, [](std::vector<Matrix<Scalar>>& b) {
-                    ring_reduce_scatter_to_owners(b);
-                  });
-                },
-                [&](const step::AllGather& c) {
-                  run_collective(v, c, inputs, [&](std::vector<Matrix<Scalar>>& b) {
-                    try {
-                      gather_concatenate(b, op.output.last());
-                    } catch (const std::invalid_argument& error) {
-                      fail(v, error.what());
-                    }
-                  });
-                },
-            });
-  }
-
-  /// Rows of the device's vocabulary slice of the embedding for the token ids in it, zeros for
-  /// the others: summed over the devices, every token gets its row exactly once.
-  Matrix<Scalar> embedding_lookup(Vertex v, const step::Embedding& e,
-                                  const Matrix<Scalar>& ids) const {
-    const IndexRuns& rows = e.rows;
-    if (rows.count != 1 || rows.begin < 0 || rows.begin + rows.size > weights_.embedding.rows() ||
-        e.cols != IndexRuns::range(0, model_.hidden))
-      fail(v, "its vocabulary slice does not fit the embedding");
-    Matrix<Scalar> x = Matrix<Scalar>::Zero(ids.size(), model_.hidden);
-    for (std::int64_t b = 0; b < ids.rows(); ++b)
-      for (std::int64_t t = 0; t < ids.cols(); ++t) {
-        const auto id = static_cast<std::int64_t>(ids(b, t));
-        if (id >= rows.begin && id < rows.begin + rows.size)
-          x.row(b * ids.cols() + t) = weights_.embedding.row(id);
-      }
-    return x;
-  }
-
-  /// A layer ends with the residual add of its MLP branch.
-  bool ends_layer(Vertex v) const {
-    const step::ResidualAdd* add = step_if<step::ResidualAdd>(dag_[v]);
-    return add && add->branch == Sublayer::mlp;
   }
 
   void record(Vertex v, std::vector<SequenceTensor<Scalar>>& into, const Matrix<Scalar>& value) {
@@ -324,90 +330,111 @@ private:
                                           value});
   }
 
-  const LayerWeights<Scalar>& layer_weights(Vertex v) const {
-    const std::int64_t layer = dag_[v].layer;
-    if (layer < 0 || layer >= model_.layers)
-      fail(v, "has no layer");
-    return weights_.layers[static_cast<std::size_t>(layer)];
-  }
-
-  /// The op's keys or values of the cached context: its sequences, and for each of its kv heads
-  /// the head_dim slice it covers.
-  Matrix<Scalar> read_cache(Vertex v, const step::KVCache& a) const {
+  /// Runs `v`'s step: a kernel on its device, or the backend's transfer or collective. One
+  /// handler for the communication kinds and one for the compute kinds, each checked to exist
+  /// for every alternative.
+  void run_vertex(Vertex v) {
     const Op& op = dag_[v];
-    const std::vector<Matrix<Scalar>>& caches =
-        a.values ? input_.cached_values : input_.cached_keys;
-    const std::int64_t layer = dag_[v].layer;
-    if (layer < 0 || layer >= static_cast<std::int64_t>(caches.size()))
-      fail(v, "reads a KV cache the input does not have");
-    const Matrix<Scalar>& cache = caches[static_cast<std::size_t>(layer)];
-    const std::int64_t cached = op.output[1], rows = op.output[0] * cached;
-    Matrix<Scalar> out(rows, a.kv_heads * a.dims);
-    for (std::int64_t g = 0; g < a.kv_heads; ++g)
-      out.middleCols(g * a.dims, a.dims) =
-          cache.block(op.batch_begin * cached,
-                      (a.kv_head_begin + g) * model_.head_dim + a.dim_begin, rows, a.dims);
-    return out;
-  }
-
-  /// Local kv head that local query head `h` reads (the model's grouping g(h) = h / (heads/kv)).
-  std::int64_t kv_of(Vertex v, const AttentionHeads& a, std::int64_t h) const {
-    const std::int64_t g = (a.head_begin + h) / (model_.heads / model_.kv_heads) - a.kv_head_begin;
-    if (g < 0 || g >= a.kv_heads)
-      fail(v, "query head " + std::to_string(a.head_begin + h) + " reads a kv head it lacks");
-    return g;
-  }
-
-  /// q kᵀ per (sequence, local head) over this op's head_dim slice: [b, heads, tokens, keys].
-  Matrix<Scalar> scores(Vertex v, const AttentionHeads& a, const Matrix<Scalar>& q,
-                        const Matrix<Scalar>& k) const {
-    const Op& op = dag_[v];
-    const std::int64_t b = op.output[0], heads = op.output[1], tokens = op.output[2],
-                       keys = op.output[3];
-    Matrix<Scalar> out(b * heads * tokens, keys);
-    for (std::int64_t s = 0; s < b; ++s)
-      for (std::int64_t h = 0; h < heads; ++h)
-        out.middleRows((s * heads + h) * tokens, tokens).noalias() =
-            q.block(s * tokens, h * a.dims, tokens, a.dims) *
-            k.block(s * keys, kv_of(v, a, h) * a.dims, keys, a.dims).transpose();
-    return out;
-  }
-
-  /// p v per (sequence, local head): [b, tokens, heads · dims], heads outermost in the columns.
-  Matrix<Scalar> context(Vertex v, const AttentionHeads& a, const Matrix<Scalar>& p,
-                         const Matrix<Scalar>& values) const {
-    const Op& op = dag_[v];
-    const std::int64_t b = op.output[0], tokens = op.output[1];
-    const std::int64_t keys = p.cols();
-    Matrix<Scalar> out(b * tokens, a.heads * a.dims);
-    for (std::int64_t s = 0; s < b; ++s)
-      for (std::int64_t h = 0; h < a.heads; ++h)
-        out.block(s * tokens, h * a.dims, tokens, a.dims).noalias() =
-            p.middleRows((s * a.heads + h) * tokens, tokens) *
-            values.block(s * keys, kv_of(v, a, h) * a.dims, keys, a.dims);
-    return out;
-  }
-
-  /// Runs a collective over its group's members in ring order (member i's input is port i) with
-  /// `algorithm` over their buffers, and leaves member i's buffer on member i.
-  template <class Algorithm>
-  void run_collective(Vertex v, const step::Collective& c,
-                      const std::vector<const Matrix<Scalar>*>& inputs, Algorithm&& algorithm) {
-    const std::int64_t n = group_size(info_.mesh, c.group);
-    if (static_cast<std::int64_t>(inputs.size()) != n)
-      fail(v, "has " + std::to_string(inputs.size()) + " members' inputs, its group " +
-                  std::to_string(n) + " members");
-    std::vector<Matrix<Scalar>> buffers;
-    for (const Matrix<Scalar>* input : inputs)
-      buffers.push_back(*input);
-    algorithm(buffers);
-    for (std::int64_t i = 0; i < n; ++i)
-      keep(v, group_member(info_.mesh, c.group, i),
-           std::move(buffers[static_cast<std::size_t>(i)]));
+    const std::vector<Arrival<Scalar>> arrived = arrivals(v);
+    if (const step::Collective* c = collective_of(op)) {
+      const std::int64_t n = group_size(info_.mesh, c->group);
+      if (static_cast<std::int64_t>(boost::in_degree(v, dag_)) != n)
+        fail(v, "has " + std::to_string(boost::in_degree(v, dag_)) +
+                    " members' inputs, its group " + std::to_string(n) + " members");
+    }
+    visit_step(op, [&]<class S>(const S& s) {
+      if constexpr (CommunicationStep<S>) {
+        static_assert(Communicates<C, Scalar, S>,
+                      "helix: communication: the backend has no communicate() for this step");
+        std::vector<Placed<Scalar>> placed;
+        try {
+          placed = communication_.communicate(v, op, s, arrived);
+        } catch (const std::invalid_argument& error) {
+          fail(v, error.what());
+        }
+        for (Placed<Scalar>& p : placed)
+          keep(v, p.device, std::move(p.value));
+      } else {
+        static_assert(std::is_invocable_r_v<Matrix<Scalar>, const Kernels&, Vertex, const Op&,
+                                            const S&, const typename Kernels::Inputs&>,
+                      "helix: execute: OpKernels has no kernel for this compute step");
+        if (arrived.size() != op.input_count)
+          fail(v, "has " + std::to_string(arrived.size()) + " inputs, expects " +
+                      std::to_string(op.input_count));
+        typename Kernels::Inputs inputs(arrived.size(), nullptr);
+        for (const Arrival<Scalar>& a : arrived)
+          inputs[a.port] = a.value;
+        Matrix<Scalar> value = kernels_(v, op, s, inputs);
+        if constexpr (std::same_as<S, step::Output>)
+          record(v, result_.outputs, value);
+        if constexpr (std::same_as<S, step::ResidualAdd>)
+          if (options_.record_layer_outputs && s.branch == Sublayer::mlp)
+            record(v, result_.layer_outputs, value); // a layer ends with its MLP's residual add
+        keep(v, op.device, std::move(value));
+      }
+    });
   }
 };
 
-} // namespace detail
+/// The single-process backend: every device lives here, and each collective runs its ring over
+/// the members' buffers in the order real rings move data (collectives.hpp).
+template <std::floating_point Scalar>
+class InProcessRing {
+public:
+  explicit InProcessRing(const Mesh& mesh) : mesh_(mesh) {}
+
+  bool is_local(std::int64_t) const { return true; }
+
+  /// A send/recv copies the sender's tensor to the receiver.
+  std::vector<Placed<Scalar>> communicate(Vertex, const Op&, const step::Transfer& t,
+                                          const std::vector<Arrival<Scalar>>& in) const {
+    std::vector<Placed<Scalar>> out;
+    out.push_back(Placed<Scalar>{t.destination, *in.at(0).value});
+    return out;
+  }
+  /// Reduce-scatter then all-gather around the ring, for the flat and inter-group phases.
+  std::vector<Placed<Scalar>> communicate(Vertex, const Op&, const step::AllReduce& c,
+                                          const std::vector<Arrival<Scalar>>& in) const {
+    return over_members(c, in, [](std::vector<Matrix<Scalar>>& b) { ring_all_reduce(b); });
+  }
+  std::vector<Placed<Scalar>> communicate(Vertex, const Op&, const step::ReduceScatter& c,
+                                          const std::vector<Arrival<Scalar>>& in) const {
+    return over_members(c, in,
+                        [](std::vector<Matrix<Scalar>>& b) { ring_reduce_scatter_to_owners(b); });
+  }
+  std::vector<Placed<Scalar>> communicate(Vertex, const Op& op, const step::AllGather& c,
+                                          const std::vector<Arrival<Scalar>>& in) const {
+    return over_members(
+        c, in, [&](std::vector<Matrix<Scalar>>& b) { gather_concatenate(b, op.output.last()); });
+  }
+
+private:
+  const Mesh& mesh_;
+
+  /// Member i's input is port i; member i's buffer ends on member i.
+  template <class Algorithm>
+  std::vector<Placed<Scalar>> over_members(const step::Collective& c,
+                                           const std::vector<Arrival<Scalar>>& in,
+                                           Algorithm&& algorithm) const {
+    std::vector<Matrix<Scalar>> buffers(in.size());
+    for (const Arrival<Scalar>& a : in)
+      buffers.at(a.port) = *a.value;
+    algorithm(buffers);
+    std::vector<Placed<Scalar>> out;
+    for (std::size_t i = 0; i < buffers.size(); ++i)
+      out.push_back(Placed<Scalar>{group_member(mesh_, c.group, static_cast<std::int64_t>(i)),
+                                   std::move(buffers[i])});
+    return out;
+  }
+};
+
+/// Runs `dag` in this process with any weight source, input source and communication backend
+/// (the MPI backend runs a rank's share this way).
+template <std::floating_point Scalar, WeightSource<Scalar> W, InputSource<Scalar> I, class C>
+[[nodiscard]] Execution<Scalar> run_dag(const Dag& dag, const W& weights, const I& input,
+                                        C& communication, RunOptions options = {}) {
+  return DagRunner<Scalar, W, I, C>(dag, weights, input, communication, options).run();
+}
 
 /// Executes `dag` on `input` with the full `weights` (each vertex reads its slice through its
 /// step) and returns every output vertex's tensor and every layer's output per device.
@@ -421,7 +448,12 @@ private:
 template <std::floating_point Scalar>
 [[nodiscard]] Execution<Scalar> execute(const Dag& dag, const Weights<Scalar>& weights,
                                         const Input<Scalar>& input) {
-  return detail::Executor<Scalar>(dag, weights, input).run();
+  const DagInfo& info = dag[boost::graph_bundle];
+  detail::require_matching(info.model, info.workload, weights, input);
+  const FullWeights<Scalar> full(weights);
+  const FullInput<Scalar> batch(info.model, input);
+  InProcessRing<Scalar> rings(info.mesh);
+  return run_dag<Scalar>(dag, full, batch, rings);
 }
 
 } // namespace helix::numerics

@@ -1,6 +1,7 @@
 // The unsharded model in Eigen: the README's block equations, one block after another, on one
-// "device". It is the yardstick the DAG executor is measured against, and it builds the decode
-// KV cache from the context tokens.
+// "device". It is the yardstick the DAG executors are measured against; it builds the decode KV
+// cache from the context tokens, and (reference_sample) checks a sample of a model too large for
+// one process, block by block with one block's weights in memory.
 #pragma once
 
 #include "helix/model/model.hpp"
@@ -9,7 +10,6 @@
 
 #include <concepts>
 #include <cstdint>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -111,6 +111,71 @@ Matrix<Scalar> last_rows(const Matrix<Scalar>& x, std::int64_t tokens) {
 
 } // namespace detail
 
+namespace detail {
+
+/// One block's output on `batch` sequences of `tokens` new tokens, and the keys and values it
+/// attended to (decode: the cache, then the new token's).
+template <std::floating_point Scalar>
+struct BlockResult {
+  Matrix<Scalar> output, keys, values;
+};
+
+/// Block `w` on x (`batch`·`tokens` × hidden): the README's block equations. In decode,
+/// `cached_keys` and `cached_values` are the context's (batch·seq_len × kv width) and the new
+/// tokens' keys and values are appended to them.
+template <std::floating_point Scalar>
+BlockResult<Scalar> reference_block(const Model& model, bool prefill, const LayerWeights<Scalar>& w,
+                                    const Matrix<Scalar>& x, std::int64_t batch,
+                                    std::int64_t tokens, const Matrix<Scalar>* cached_keys,
+                                    const Matrix<Scalar>* cached_values) {
+  const std::int64_t d = model.head_dim;
+  const std::int64_t heads_per_kv = model.heads / model.kv_heads;
+  const Matrix<Scalar> a = apply_norm(model.norm, x, w.norm_gain[0], w.norm_shift[0]);
+  const Matrix<Scalar> q = a * w.wq;
+  BlockResult<Scalar> result;
+  result.keys = a * w.wk;
+  result.values = a * w.wv;
+  if (!prefill) {
+    result.keys = append_per_sequence<Scalar>(*cached_keys, result.keys, batch);
+    result.values = append_per_sequence<Scalar>(*cached_values, result.values, batch);
+  }
+  const Matrix<Scalar>& k = result.keys;
+  const Matrix<Scalar>& v = result.values;
+  const std::int64_t keys = k.rows() / batch;
+  Matrix<Scalar> context(batch * tokens, attention_width(model));
+  for (std::int64_t b = 0; b < batch; ++b)
+    for (std::int64_t h = 0; h < model.heads; ++h) {
+      const std::int64_t g = h / heads_per_kv;
+      Matrix<Scalar> p =
+          q.block(b * tokens, h * d, tokens, d) * k.block(b * keys, g * d, keys, d).transpose();
+      softmax_rows(p, tokens, d, prefill);
+      context.block(b * tokens, h * d, tokens, d) = p * v.block(b * keys, g * d, keys, d);
+    }
+  const auto mlp = [&](const Matrix<Scalar>& normed) -> Matrix<Scalar> {
+    const Matrix<Scalar> up = normed * w.w1;
+    if (model.activation == Activation::swiglu)
+      return apply_swiglu<Scalar>(normed * w.w_gate, up) * w.w2;
+    return apply_gelu<Scalar>(up) * w.w2;
+  };
+  if (model.parallel_block) {
+    result.output = x + (context * w.wo + mlp(a));
+  } else {
+    const Matrix<Scalar> y = x + context * w.wo;
+    result.output = y + mlp(apply_norm(model.norm, y, w.norm_gain[1], w.norm_shift[1]));
+  }
+  return result;
+}
+
+/// The logits of each sequence's last position: Norm_final(x_last) W_lm_head.
+template <std::floating_point Scalar>
+Matrix<Scalar> reference_logits(const Model& model, const Matrix<Scalar>& x, std::int64_t tokens,
+                                const RowVector<Scalar>& gain, const RowVector<Scalar>& shift,
+                                const Matrix<Scalar>& lm_head) {
+  return apply_norm(model.norm, last_rows<Scalar>(x, tokens), gain, shift) * lm_head;
+}
+
+} // namespace detail
+
 /// Runs `input` through every block of `model`:
 ///
 ///     a = Norm1(x);  q, k, v = a Wq, a Wk, a Wv   (decode: k, v appended to the layer's cache)
@@ -127,83 +192,167 @@ ReferenceResult<Scalar> reference_forward(const Model& model, const Workload& wo
                                           const Weights<Scalar>& weights,
                                           const Input<Scalar>& input) {
   detail::require_matching(model, workload, weights, input);
-  const std::int64_t batch = input.batch, tokens = input.tokens, d = model.head_dim;
-  const std::int64_t keys = attended_tokens(model, workload);
-  const std::int64_t heads_per_kv = model.heads / model.kv_heads;
+  const std::int64_t batch = input.batch, tokens = input.tokens;
   const bool prefill = workload.phase == Phase::prefill;
   ReferenceResult<Scalar> result;
   Matrix<Scalar> x =
       model.vocab > 0 ? detail::embed<Scalar>(input.token_ids, weights.embedding) : input.x;
   for (std::int64_t layer = 0; layer < model.layers; ++layer) {
     const std::size_t l = static_cast<std::size_t>(layer);
-    const LayerWeights<Scalar>& w = weights.layers[l];
-    const Matrix<Scalar> a = apply_norm(model.norm, x, w.norm_gain[0], w.norm_shift[0]);
-    const Matrix<Scalar> q = a * w.wq;
-    Matrix<Scalar> k = a * w.wk;
-    Matrix<Scalar> v = a * w.wv;
-    if (!prefill) {
-      k = detail::append_per_sequence<Scalar>(input.cached_keys[l], k, batch);
-      v = detail::append_per_sequence<Scalar>(input.cached_values[l], v, batch);
-    }
-    Matrix<Scalar> context(batch * tokens, attention_width(model));
-    for (std::int64_t b = 0; b < batch; ++b)
-      for (std::int64_t h = 0; h < model.heads; ++h) {
-        const std::int64_t g = h / heads_per_kv;
-        Matrix<Scalar> p =
-            q.block(b * tokens, h * d, tokens, d) * k.block(b * keys, g * d, keys, d).transpose();
-        softmax_rows(p, tokens, d, prefill);
-        context.block(b * tokens, h * d, tokens, d) = p * v.block(b * keys, g * d, keys, d);
-      }
-    const auto mlp = [&](const Matrix<Scalar>& normed) -> Matrix<Scalar> {
-      const Matrix<Scalar> up = normed * w.w1;
-      if (model.activation == Activation::swiglu)
-        return apply_swiglu<Scalar>(normed * w.w_gate, up) * w.w2;
-      return apply_gelu<Scalar>(up) * w.w2;
-    };
-    if (model.parallel_block) {
-      x = x + (context * w.wo + mlp(a));
-    } else {
-      const Matrix<Scalar> y = x + context * w.wo;
-      x = y + mlp(apply_norm(model.norm, y, w.norm_gain[1], w.norm_shift[1]));
-    }
+    detail::BlockResult<Scalar> block = detail::reference_block(
+        model, prefill, weights.layers[l], x, batch, tokens,
+        prefill ? nullptr : &input.cached_keys[l], prefill ? nullptr : &input.cached_values[l]);
+    x = std::move(block.output);
     result.layer_outputs.push_back(x);
-    result.keys.push_back(std::move(k));
-    result.values.push_back(std::move(v));
+    result.keys.push_back(std::move(block.keys));
+    result.values.push_back(std::move(block.values));
   }
   if (model.vocab > 0)
-    result.output = apply_norm(model.norm, detail::last_rows<Scalar>(x, tokens),
-                               weights.final_norm_gain, weights.final_norm_shift) *
-                    weights.lm_head;
+    result.output = detail::reference_logits(model, x, tokens, weights.final_norm_gain,
+                                             weights.final_norm_shift, weights.lm_head);
   else
     result.output = x;
   return result;
 }
 
+/// The hidden states entering the first block for sequences [first, first + count) of `tokens`
+/// tokens each: drawn directly, or the embedding rows of drawn token ids (`embed(ids)`).
+template <std::floating_point Scalar, class Embed>
+Matrix<Scalar> first_block_input(const Model& model, std::int64_t first, std::int64_t count,
+                                 std::int64_t tokens, bool fresh, std::uint64_t seed,
+                                 Embed&& embed) {
+  if (model.vocab > 0)
+    return embed(draw_token_ids<Scalar>(model, first, count, tokens, fresh, seed));
+  return draw_tokens<Scalar>(model, first, count, tokens, fresh, seed);
+}
+
+/// Keys and values of the seq_len context tokens of sequences `sequences`, per layer for the
+/// first `layers` layers, as (sequences·seq_len) × kv width each. Each sequence runs through the
+/// blocks alone, so a sequence's cache is the same bits whatever else is computed beside it;
+/// `block(l)` gives block l's weights and is called once per layer, in order, so a caller may hold
+/// one block at a time; `embed(ids)` looks token ids up in the embedding.
+template <std::floating_point Scalar, class Blocks, class Embed>
+std::pair<std::vector<Matrix<Scalar>>, std::vector<Matrix<Scalar>>>
+context_cache(const Model& model, const std::vector<std::int64_t>& sequences, std::int64_t layers,
+              std::uint64_t seed, Blocks&& block, Embed&& embed) {
+  std::vector<Matrix<Scalar>> x;
+  for (const std::int64_t s : sequences)
+    x.push_back(first_block_input<Scalar>(model, s, 1, model.seq_len, false, seed, embed));
+  std::pair<std::vector<Matrix<Scalar>>, std::vector<Matrix<Scalar>>> cache;
+  const auto n = static_cast<std::int64_t>(sequences.size());
+  for (std::int64_t layer = 0; layer < layers; ++layer) {
+    const auto& w = block(layer);
+    Matrix<Scalar> keys(n * model.seq_len, kv_width(model)), values(keys.rows(), keys.cols());
+    for (std::int64_t i = 0; i < n; ++i) {
+      auto& xi = x[static_cast<std::size_t>(i)];
+      detail::BlockResult<Scalar> r =
+          detail::reference_block<Scalar>(model, true, w, xi, 1, model.seq_len, nullptr, nullptr);
+      keys.middleRows(i * model.seq_len, model.seq_len) = r.keys;
+      values.middleRows(i * model.seq_len, model.seq_len) = r.values;
+      xi = std::move(r.output);
+    }
+    cache.first.push_back(std::move(keys));
+    cache.second.push_back(std::move(values));
+  }
+  return cache;
+}
+
 /// The input of `workload` for `model`, drawn from `seed`: prefill gets seq_len tokens per
-/// sequence; decode draws seq_len context tokens, runs them through the reference to fill each
-/// layer's KV cache, then draws the one new token per sequence.
+/// sequence; decode draws seq_len context tokens, runs them through the reference (one sequence
+/// at a time) to fill each layer's KV cache, then draws the one new token per sequence. Every
+/// sequence's tokens are a pure function of the seed and its index (weights.hpp).
 template <std::floating_point Scalar>
 Input<Scalar> make_input(const Model& model, const Workload& workload,
                          const Weights<Scalar>& weights, std::uint64_t seed = default_seed) {
-  std::mt19937_64 generator = input_generator(seed);
   Input<Scalar> input;
   input.batch = model.batch;
-  input.tokens = model.seq_len;
-  const auto draw = [&](std::int64_t tokens) {
-    if (model.vocab > 0)
-      input.token_ids = make_token_ids<Scalar>(model.batch, tokens, model.vocab, generator);
-    else
-      input.x = make_tokens<Scalar>(model.batch, tokens, model.hidden, generator);
+  const bool prefill = workload.phase == Phase::prefill;
+  input.tokens = prefill ? model.seq_len : 1;
+  const auto embed = [&](const Matrix<Scalar>& ids) {
+    return detail::embed<Scalar>(ids, weights.embedding);
   };
-  draw(model.seq_len);
-  if (workload.phase == Phase::prefill)
+  if (model.vocab > 0)
+    input.token_ids = draw_token_ids<Scalar>(model, 0, model.batch, input.tokens, !prefill, seed);
+  else
+    input.x = draw_tokens<Scalar>(model, 0, model.batch, input.tokens, !prefill, seed);
+  if (prefill)
     return input;
-  ReferenceResult<Scalar> context = reference_forward(model, Workload::prefill(), weights, input);
-  input.cached_keys = std::move(context.keys);
-  input.cached_values = std::move(context.values);
-  input.tokens = 1;
-  draw(1);
+  std::vector<std::int64_t> all(static_cast<std::size_t>(model.batch));
+  for (std::int64_t s = 0; s < model.batch; ++s)
+    all[static_cast<std::size_t>(s)] = s;
+  auto [keys, values] = context_cache<Scalar>(
+      model, all, model.layers, seed,
+      [&](std::int64_t l) -> const LayerWeights<Scalar>& {
+        return weights.layers[static_cast<std::size_t>(l)];
+      },
+      embed);
+  input.cached_keys = std::move(keys);
+  input.cached_values = std::move(values);
   return input;
+}
+
+/// The unsharded output of sequences `sequences` only (rows in that order: tokens × hidden each,
+/// or one row of logits each with a vocabulary), computed block by block with one block's
+/// weights in memory at a time, drawn from `seed` as `make_weights` draws them. This is the
+/// reference at scale: it verifies a model whose weights do not fit one process, on a sample of
+/// its batch, in the memory of one layer plus the sample's activations.
+template <std::floating_point Scalar>
+Matrix<Scalar> reference_sample(const Model& model, const Workload& workload,
+                                const std::vector<std::int64_t>& sequences,
+                                std::uint64_t seed = default_seed) {
+  const bool prefill = workload.phase == Phase::prefill;
+  const std::int64_t tokens = prefill ? model.seq_len : 1;
+  const auto embed = [&](const Matrix<Scalar>& ids) {
+    Matrix<Scalar> x(ids.size(), model.hidden);
+    for (std::int64_t b = 0; b < ids.rows(); ++b)
+      for (std::int64_t t = 0; t < ids.cols(); ++t) {
+        const auto id = static_cast<std::int64_t>(ids(b, t));
+        x.row(b * ids.cols() + t) = draw_weight_slice<Scalar>(
+            model, -1, Weight::embedding,
+            LinearSlice{IndexRuns::range(id, 1), IndexRuns::range(0, model.hidden)}, seed);
+      }
+    return x;
+  };
+  std::vector<Matrix<Scalar>> x, context;
+  for (const std::int64_t s : sequences) {
+    x.push_back(first_block_input<Scalar>(model, s, 1, tokens, !prefill, seed, embed));
+    if (!prefill)
+      context.push_back(first_block_input<Scalar>(model, s, 1, model.seq_len, false, seed, embed));
+  }
+  for (std::int64_t layer = 0; layer < model.layers; ++layer) {
+    const LayerWeights<Scalar> w = make_layer_weights<Scalar>(model, layer, seed);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (prefill) {
+        x[i] = detail::reference_block<Scalar>(model, true, w, x[i], 1, tokens, nullptr, nullptr)
+                   .output;
+        continue;
+      }
+      detail::BlockResult<Scalar> cached = detail::reference_block<Scalar>(
+          model, true, w, context[i], 1, model.seq_len, nullptr, nullptr);
+      x[i] = detail::reference_block<Scalar>(model, false, w, x[i], 1, tokens, &cached.keys,
+                                             &cached.values)
+                 .output;
+      context[i] = std::move(cached.output);
+    }
+  }
+  const std::int64_t rows = model.vocab > 0 ? 1 : tokens;
+  const std::int64_t width = model.vocab > 0 ? padded_vocab(model) : model.hidden;
+  Matrix<Scalar> out(static_cast<std::int64_t>(x.size()) * rows, width);
+  if (model.vocab > 0) {
+    const Matrix<Scalar> lm_head = draw_weight<Scalar>(model, -1, Weight::lm_head, seed);
+    RowVector<Scalar> gain, shift;
+    if (model.norm != Norm::none)
+      gain = draw_norm_parameter<Scalar>(model, -1, final_norm_slot, false, seed);
+    if (model.norm == Norm::layernorm)
+      shift = draw_norm_parameter<Scalar>(model, -1, final_norm_slot, true, seed);
+    for (std::size_t i = 0; i < x.size(); ++i)
+      out.row(static_cast<std::int64_t>(i)) =
+          detail::reference_logits(model, x[i], tokens, gain, shift, lm_head);
+  } else {
+    for (std::size_t i = 0; i < x.size(); ++i)
+      out.middleRows(static_cast<std::int64_t>(i) * rows, rows) = x[i];
+  }
+  return out;
 }
 
 } // namespace helix::numerics

@@ -224,4 +224,125 @@ verify(const Model& model, const PlanSpec& plan, const Workload& workload = {},
   return verify<Scalar>(build_dag(model, plan, workload, variant), seed);
 }
 
+/// Sequences to check against the reference at scale: every one when `requested` is 0 or at
+/// least `batch`, else `requested` of them spread evenly over the batch (so every data-parallel
+/// replica and microbatch tends to be sampled).
+/// Example: `sample_sequences(8, 3)` is {0, 2, 5}.
+inline std::vector<std::int64_t> sample_sequences(std::int64_t batch, std::int64_t requested) {
+  const std::int64_t n = requested <= 0 || requested >= batch ? batch : requested;
+  std::vector<std::int64_t> sample;
+  for (std::int64_t i = 0; i < n; ++i)
+    sample.push_back(i * batch / n);
+  return sample;
+}
+
+/// How gathered outputs compare with the reference on a sample of sequences.
+struct SampleReport {
+  std::vector<std::int64_t> sequences;
+  ErrorMeasure error;
+  /// Every sampled sequence's output is held by some output tensor.
+  bool complete = false;
+  /// Every output tensor holding the same sequences holds the same bits (all sequences, not only
+  /// the sample).
+  bool replicas_agree = false;
+  double tolerance = 0;
+  bool passed = false;
+  double reference_seconds = 0;
+};
+
+/// Compares `outputs` (output tensors from any executor, e.g. gathered from MPI ranks) with
+/// `reference_sample` on `sequences`: the reference at scale, one block's weights in memory at a
+/// time.
+template <std::floating_point Scalar>
+SampleReport verify_sample(const Model& model, const Workload& workload,
+                           const std::vector<SequenceTensor<Scalar>>& outputs,
+                           const std::vector<std::int64_t>& sequences,
+                           std::uint64_t seed = default_seed) {
+  SampleReport report;
+  report.sequences = sequences;
+  report.tolerance = tolerance<Scalar>(model, workload);
+  const auto start = std::chrono::steady_clock::now();
+  const Matrix<Scalar> reference = reference_sample<Scalar>(model, workload, sequences, seed);
+  report.reference_seconds = detail::seconds_since(start);
+  const std::int64_t rows = model.vocab > 0 ? 1 : new_tokens(model, workload);
+  report.replicas_agree = true;
+  std::map<std::int64_t, const SequenceTensor<Scalar>*> first_of;
+  for (const SequenceTensor<Scalar>& part : outputs) {
+    const auto [it, fresh] = first_of.emplace(part.batch_begin, &part);
+    if (!fresh && (it->second->value.rows() != part.value.rows() ||
+                   it->second->value.cols() != part.value.cols() ||
+                   !(it->second->value.array() == part.value.array()).all()))
+      report.replicas_agree = false;
+  }
+  report.complete = true;
+  const double scale = reference.size() ? static_cast<double>(reference.cwiseAbs().maxCoeff()) : 0;
+  for (std::size_t i = 0; i < sequences.size(); ++i) {
+    const std::int64_t s = sequences[i];
+    bool found = false;
+    for (const SequenceTensor<Scalar>& part : outputs) {
+      if (s < part.batch_begin || s >= part.batch_begin + part.sequences)
+        continue;
+      found = true;
+      const Matrix<Scalar> difference =
+          part.value.middleRows((s - part.batch_begin) * rows, rows) -
+          reference.middleRows(static_cast<std::int64_t>(i) * rows, rows);
+      const double worst = difference.allFinite()
+                               ? static_cast<double>(difference.cwiseAbs().maxCoeff())
+                               : std::numeric_limits<double>::infinity();
+      report.error.max_abs = std::max(report.error.max_abs, worst);
+    }
+    report.complete = report.complete && found;
+  }
+  report.error.max_relative =
+      scale > 0 ? report.error.max_abs / scale
+                : (report.error.max_abs > 0 ? std::numeric_limits<double>::infinity() : 0);
+  report.passed =
+      report.complete && report.replicas_agree && report.error.max_relative <= report.tolerance;
+  return report;
+}
+
+/// How two executions' output tensors compare, tensor by tensor (matched by device, replica,
+/// microbatch and sequences).
+struct OutputComparison {
+  /// Every tensor of each has a match in the other.
+  bool matched = false;
+  /// And every match holds the same bits.
+  bool bit_identical = false;
+  /// max|a − b| / max|b| over all matches.
+  double max_relative = 0;
+  std::size_t tensors = 0;
+};
+
+template <std::floating_point Scalar>
+OutputComparison compare_outputs(const std::vector<SequenceTensor<Scalar>>& a,
+                                 const std::vector<SequenceTensor<Scalar>>& b) {
+  OutputComparison c;
+  c.matched = a.size() == b.size();
+  c.bit_identical = c.matched;
+  double worst = 0, scale = 0;
+  for (const SequenceTensor<Scalar>& x : a) {
+    const SequenceTensor<Scalar>* match = nullptr;
+    for (const SequenceTensor<Scalar>& y : b)
+      if (y.layer == x.layer && y.device == x.device && y.replica == x.replica &&
+          y.microbatch == x.microbatch && y.batch_begin == x.batch_begin &&
+          y.sequences == x.sequences && y.value.rows() == x.value.rows() &&
+          y.value.cols() == x.value.cols())
+        match = &y;
+    if (!match) {
+      c.matched = c.bit_identical = false;
+      continue;
+    }
+    ++c.tensors;
+    c.bit_identical = c.bit_identical && (x.value.array() == match->value.array()).all();
+    const Matrix<Scalar> difference = x.value - match->value;
+    worst = std::max(worst, difference.allFinite()
+                                ? static_cast<double>(difference.cwiseAbs().maxCoeff())
+                                : std::numeric_limits<double>::infinity());
+    if (match->value.size())
+      scale = std::max(scale, static_cast<double>(match->value.cwiseAbs().maxCoeff()));
+  }
+  c.max_relative = scale > 0 ? worst / scale : worst;
+  return c;
+}
+
 } // namespace helix::numerics

@@ -1,6 +1,8 @@
-// Deterministic full (unsharded) weights and input tokens of a Model, drawn from a seed, in the
-// README's layout (`y = x @ W`, W stored [in, out]). Every other numerics piece reads these: the
-// reference uses them whole, the executor reads each device's slice out of them.
+// Deterministic weights and input tokens of a Model, drawn from a seed, in the README's layout
+// (`y = x @ W`, W stored [in, out]). Every number is a pure function of the seed and its indices
+// (counter-based, SplitMix64), so a whole weight, one device's slice of it, or one sequence's
+// tokens can be drawn alone and are the same bits: the reference and the single-process executor
+// draw whole weights, an MPI rank only the slices its ops name.
 #pragma once
 
 #include "helix/graph/ops.hpp"
@@ -12,8 +14,8 @@
 #include <cmath>
 #include <concepts>
 #include <cstdint>
-#include <random>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -87,107 +89,206 @@ struct Input {
   std::vector<Matrix<Scalar>> cached_keys, cached_values;
 };
 
+/// The streams numbers are drawn from; with the layer (-1 outside the blocks) they name a stream,
+/// and an element's index within its full tensor names its draw.
+enum class DrawStream : std::uint8_t {
+  weight = 0,          ///< + Weight: the entries of a full weight, index row · cols + col
+  norm_gain = 16,      ///< + norm slot (0, 1, final_norm_slot)
+  norm_shift = 24,     ///< + norm slot
+  context_tokens = 32, ///< hidden states of the seq_len tokens (prefill, decode's context)
+  new_tokens = 33,     ///< hidden states of decode's one new token per sequence
+  context_ids = 34,    ///< token ids of the seq_len tokens
+  new_ids = 35,        ///< token ids of decode's new token
+};
+
 namespace detail {
 
-/// Uniform in [-1, 1) from the raw 64-bit draws: std::uniform_real_distribution's algorithm is
-/// left to the standard library, and the numbers must be the same wherever helix is built.
-inline double symmetric_unit(std::mt19937_64& generator) {
-  const double unit = static_cast<double>(generator() >> 11) * 0x1.0p-53;
+/// SplitMix64's output function (Steele, Lea, Flood 2014): a bijection of 64-bit words whose
+/// outputs for consecutive inputs pass BigCrush.
+constexpr std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+inline constexpr std::uint64_t golden_gamma = 0x9e3779b97f4a7c15ULL;
+
+/// The key of one stream: the seed, the layer and the stream tag hashed together.
+constexpr std::uint64_t stream_key(std::uint64_t seed, std::int64_t layer, std::uint64_t tag) {
+  const std::uint64_t id = (static_cast<std::uint64_t>(layer + 1) << 8) | tag;
+  return mix64(mix64(seed) ^ mix64(id + golden_gamma));
+}
+
+/// Draw `index` of the stream `key`: element `index` of the SplitMix64 sequence seeded with `key`,
+/// computed directly, so draws need no order.
+constexpr std::uint64_t draw(std::uint64_t key, std::uint64_t index) {
+  return mix64(key + (index + 1) * golden_gamma);
+}
+
+/// Uniform in [-1, 1) from a raw 64-bit draw (its top 53 bits): the standard library's
+/// distributions are left to each implementation, and the numbers must be the same wherever
+/// helix is built.
+constexpr double symmetric_unit(std::uint64_t bits) {
+  const double unit = static_cast<double>(bits >> 11) * 0x1.0p-53;
   return 2 * unit - 1;
 }
 
-/// Entries of unit variance scaled by `scale` (√3 · U[-1, 1) has variance 1).
-template <std::floating_point Scalar>
-Matrix<Scalar> random_matrix(std::int64_t rows, std::int64_t cols, double scale,
-                             std::mt19937_64& generator) {
-  Matrix<Scalar> m(rows, cols);
-  const double unit_variance = std::sqrt(3.0) * scale;
-  for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t c = 0; c < cols; ++c)
-      m(r, c) = static_cast<Scalar>(unit_variance * symmetric_unit(generator));
-  return m;
+constexpr std::uint64_t weight_tag(Weight w) {
+  return static_cast<std::uint64_t>(DrawStream::weight) + static_cast<std::uint64_t>(w);
 }
 
-/// `center + spread · U[-1, 1)`: gains near 1 and shifts near 0 that still differ per channel, so
-/// a slice that picked the wrong channel would show.
-template <std::floating_point Scalar>
-RowVector<Scalar> random_near(std::int64_t size, double center, double spread,
-                              std::mt19937_64& generator) {
-  RowVector<Scalar> v(size);
-  for (std::int64_t i = 0; i < size; ++i)
-    v(i) = static_cast<Scalar>(center + spread * symmetric_unit(generator));
-  return v;
+/// Entries of unit variance scaled by 1/sqrt(fan_in) (√3 · U[-1, 1) has variance 1), so
+/// activations keep their scale through the stack; the embedding's rows have unit variance.
+inline double weight_scale(const Model& model, Weight w) {
+  if (w == Weight::embedding)
+    return std::sqrt(3.0);
+  return std::sqrt(3.0) / std::sqrt(static_cast<double>(full_weight_shape(model, w)[0]));
+}
+
+inline void require_runs_fit(const IndexRuns& runs, std::int64_t extent, const char* what,
+                             Weight w) {
+  if (runs.size < 0 || runs.count < 1 || runs.begin < 0 ||
+      runs.begin + (runs.count - 1) * runs.stride + runs.size > extent)
+    throw std::invalid_argument(
+        "helix: weights: the " + std::string(what) + " of a slice of " +
+        std::string(weight_name(w)) + " (begin " + std::to_string(runs.begin) + ", size " +
+        std::to_string(runs.size) + ", stride " + std::to_string(runs.stride) + ", count " +
+        std::to_string(runs.count) + ") do not fit its " + std::to_string(extent));
 }
 
 } // namespace detail
 
-/// Every layer's weights, drawn in order (layer, then wq, wk, wv, wo, w1, w2, for SwiGLU w_gate,
-/// row by row, then the norms) from `std::mt19937_64{seed}`; entries have variance 1/fan_in so
-/// activations keep their scale through the stack. Double and float weights of one seed are the
-/// same numbers up to rounding.
+/// `W[rows, cols]` of the full weight `w` of `layer` (-1 for the embedding and LM head), packed:
+/// row runs one after another, column runs likewise, as rows.total() × cols.total(). Entry
+/// (i, j) of the full weight is drawn from (seed, layer, w, i · cols + j) alone, so a slice holds
+/// exactly the numbers the whole weight holds there, and drawing it costs only its own size.
+/// @throws std::invalid_argument when the runs do not fit the weight's shape.
+template <std::floating_point Scalar>
+Matrix<Scalar> draw_weight_slice(const Model& model, std::int64_t layer, Weight w,
+                                 const LinearSlice& slice, std::uint64_t seed = default_seed) {
+  const auto [full_rows, full_cols] = full_weight_shape(model, w);
+  detail::require_runs_fit(slice.rows, full_rows, "rows", w);
+  detail::require_runs_fit(slice.cols, full_cols, "columns", w);
+  const std::uint64_t key = detail::stream_key(seed, layer, detail::weight_tag(w));
+  const double scale = detail::weight_scale(model, w);
+  Matrix<Scalar> packed(slice.rows.total(), slice.cols.total());
+  for (std::int64_t r = 0; r < packed.rows(); ++r) {
+    const std::int64_t i =
+        slice.rows.begin + (r / slice.rows.size) * slice.rows.stride + r % slice.rows.size;
+    for (std::int64_t c = 0; c < packed.cols(); ++c) {
+      const std::int64_t j =
+          slice.cols.begin + (c / slice.cols.size) * slice.cols.stride + c % slice.cols.size;
+      const auto index = static_cast<std::uint64_t>(i * full_cols + j);
+      packed(r, c) = static_cast<Scalar>(scale * detail::symmetric_unit(detail::draw(key, index)));
+    }
+  }
+  return packed;
+}
+
+/// The whole weight `w` of `layer`, [in, out].
+template <std::floating_point Scalar>
+Matrix<Scalar> draw_weight(const Model& model, std::int64_t layer, Weight w,
+                           std::uint64_t seed = default_seed) {
+  const auto [rows, cols] = full_weight_shape(model, w);
+  return draw_weight_slice<Scalar>(
+      model, layer, w, LinearSlice{IndexRuns::range(0, rows), IndexRuns::range(0, cols)}, seed);
+}
+
+/// A norm's gain (`center` 1) or shift (`center` 0) over hidden: `center + 0.1 · U[-1, 1)` per
+/// channel, so a slice that picked the wrong channel would show.
+template <std::floating_point Scalar>
+RowVector<Scalar> draw_norm_parameter(const Model& model, std::int64_t layer, std::int64_t slot,
+                                      bool shift, std::uint64_t seed = default_seed) {
+  const DrawStream stream = shift ? DrawStream::norm_shift : DrawStream::norm_gain;
+  const std::uint64_t key = detail::stream_key(
+      seed, layer, static_cast<std::uint64_t>(stream) + static_cast<std::uint64_t>(slot));
+  const double center = shift ? 0.0 : 1.0;
+  RowVector<Scalar> v(model.hidden);
+  for (std::int64_t i = 0; i < model.hidden; ++i)
+    v(i) = static_cast<Scalar>(
+        center + 0.1 * detail::symmetric_unit(detail::draw(key, static_cast<std::uint64_t>(i))));
+  return v;
+}
+
+/// Block `layer`'s weights: the same numbers as `make_weights(model, seed).layers[layer]`, drawn
+/// without the others (the reference at scale holds one block at a time).
+template <std::floating_point Scalar>
+LayerWeights<Scalar> make_layer_weights(const Model& model, std::int64_t layer,
+                                        std::uint64_t seed = default_seed) {
+  LayerWeights<Scalar> w;
+  w.wq = draw_weight<Scalar>(model, layer, Weight::wq, seed);
+  w.wk = draw_weight<Scalar>(model, layer, Weight::wk, seed);
+  w.wv = draw_weight<Scalar>(model, layer, Weight::wv, seed);
+  w.wo = draw_weight<Scalar>(model, layer, Weight::wo, seed);
+  w.w1 = draw_weight<Scalar>(model, layer, Weight::w1, seed);
+  w.w2 = draw_weight<Scalar>(model, layer, Weight::w2, seed);
+  if (model.activation == Activation::swiglu)
+    w.w_gate = draw_weight<Scalar>(model, layer, Weight::w_gate, seed);
+  for (std::size_t slot = 0; slot < 2 && model.norm != Norm::none; ++slot) {
+    const auto s = static_cast<std::int64_t>(slot);
+    w.norm_gain[slot] = draw_norm_parameter<Scalar>(model, layer, s, false, seed);
+    if (model.norm == Norm::layernorm)
+      w.norm_shift[slot] = draw_norm_parameter<Scalar>(model, layer, s, true, seed);
+  }
+  return w;
+}
+
+/// Every weight of `model`: entries of variance 1/fan_in (the embedding's 1), norm gains near 1
+/// and shifts near 0, each entry a pure function of the seed, its weight and its indices. Double
+/// and float weights of one seed are the same numbers up to rounding; a block's weights do not
+/// depend on the other blocks or on the vocabulary.
 template <std::floating_point Scalar>
 Weights<Scalar> make_weights(const Model& model, std::uint64_t seed = default_seed) {
-  std::mt19937_64 generator{seed};
-  const std::int64_t h = model.hidden, attention = attention_width(model), kv = kv_width(model);
-  const auto draw = [&](std::int64_t in, std::int64_t out) {
-    return detail::random_matrix<Scalar>(in, out, 1.0 / std::sqrt(static_cast<double>(in)),
-                                         generator);
-  };
   Weights<Scalar> weights;
-  for (std::int64_t layer = 0; layer < model.layers; ++layer) {
-    LayerWeights<Scalar> w;
-    w.wq = draw(h, attention);
-    w.wk = draw(h, kv);
-    w.wv = draw(h, kv);
-    w.wo = draw(attention, h);
-    w.w1 = draw(h, model.ffn_hidden);
-    w.w2 = draw(model.ffn_hidden, h);
-    // Drawn last among the matrices, so a GELU model's weights are what they always were.
-    if (model.activation == Activation::swiglu)
-      w.w_gate = draw(h, model.ffn_hidden);
-    for (std::size_t slot = 0; slot < 2 && model.norm != Norm::none; ++slot) {
-      w.norm_gain[slot] = detail::random_near<Scalar>(h, 1.0, 0.1, generator);
-      if (model.norm == Norm::layernorm)
-        w.norm_shift[slot] = detail::random_near<Scalar>(h, 0.0, 0.1, generator);
-    }
-    weights.layers.push_back(std::move(w));
-  }
-  // Drawn after every block, so a block stack's weights are the same with or without a vocabulary.
+  for (std::int64_t layer = 0; layer < model.layers; ++layer)
+    weights.layers.push_back(make_layer_weights<Scalar>(model, layer, seed));
   if (model.vocab > 0) {
-    weights.embedding =
-        detail::random_matrix<Scalar>(padded_vocab(model), h, 1.0, generator); // unit variance
-    weights.lm_head = draw(h, padded_vocab(model));
+    weights.embedding = draw_weight<Scalar>(model, -1, Weight::embedding, seed);
+    weights.lm_head = draw_weight<Scalar>(model, -1, Weight::lm_head, seed);
     if (model.norm != Norm::none) {
-      weights.final_norm_gain = detail::random_near<Scalar>(h, 1.0, 0.1, generator);
+      weights.final_norm_gain =
+          draw_norm_parameter<Scalar>(model, -1, final_norm_slot, false, seed);
       if (model.norm == Norm::layernorm)
-        weights.final_norm_shift = detail::random_near<Scalar>(h, 0.0, 0.1, generator);
+        weights.final_norm_shift =
+            draw_norm_parameter<Scalar>(model, -1, final_norm_slot, true, seed);
     }
   }
   return weights;
 }
 
-/// `[batch, tokens]` token ids, uniform in [0, vocab) from the raw draws (the modulo's bias is
-/// below 2^-40 for any vocabulary up to 2^24), as batch × tokens.
+/// Hidden states of unit variance for sequences [first, first + count) of `tokens` tokens each,
+/// as (count·tokens) × hidden: the rows the whole batch has there, drawn alone. `fresh` picks
+/// decode's new tokens rather than the context.
 template <std::floating_point Scalar>
-Matrix<Scalar> make_token_ids(std::int64_t batch, std::int64_t tokens, std::int64_t vocab,
-                              std::mt19937_64& generator) {
-  Matrix<Scalar> ids(batch, tokens);
-  for (std::int64_t b = 0; b < batch; ++b)
+Matrix<Scalar> draw_tokens(const Model& model, std::int64_t first, std::int64_t count,
+                           std::int64_t tokens, bool fresh, std::uint64_t seed = default_seed) {
+  const std::uint64_t key = detail::stream_key(
+      seed, -1,
+      static_cast<std::uint64_t>(fresh ? DrawStream::new_tokens : DrawStream::context_tokens));
+  Matrix<Scalar> x(count * tokens, model.hidden);
+  const double scale = std::sqrt(3.0);
+  for (std::int64_t r = 0; r < x.rows(); ++r)
+    for (std::int64_t j = 0; j < model.hidden; ++j) {
+      const auto index = static_cast<std::uint64_t>((first * tokens + r) * model.hidden + j);
+      x(r, j) = static_cast<Scalar>(scale * detail::symmetric_unit(detail::draw(key, index)));
+    }
+  return x;
+}
+
+/// Token ids uniform in [0, vocab) for sequences [first, first + count), as count × tokens (the
+/// modulo's bias is below 2^-40 for any vocabulary up to 2^24).
+template <std::floating_point Scalar>
+Matrix<Scalar> draw_token_ids(const Model& model, std::int64_t first, std::int64_t count,
+                              std::int64_t tokens, bool fresh, std::uint64_t seed = default_seed) {
+  const std::uint64_t key = detail::stream_key(
+      seed, -1, static_cast<std::uint64_t>(fresh ? DrawStream::new_ids : DrawStream::context_ids));
+  Matrix<Scalar> ids(count, tokens);
+  for (std::int64_t b = 0; b < count; ++b)
     for (std::int64_t t = 0; t < tokens; ++t)
-      ids(b, t) = static_cast<Scalar>(generator() % static_cast<std::uint64_t>(vocab));
+      ids(b, t) = static_cast<Scalar>(
+          detail::draw(key, static_cast<std::uint64_t>((first + b) * tokens + t)) %
+          static_cast<std::uint64_t>(model.vocab));
   return ids;
-}
-
-/// `[batch, tokens, hidden]` tokens of unit variance, as (batch·tokens) × hidden.
-template <std::floating_point Scalar>
-Matrix<Scalar> make_tokens(std::int64_t batch, std::int64_t tokens, std::int64_t hidden,
-                           std::mt19937_64& generator) {
-  return detail::random_matrix<Scalar>(batch * tokens, hidden, 1.0, generator);
-}
-
-/// The stream inputs are drawn from: distinct from the weights' stream of the same seed.
-inline std::mt19937_64 input_generator(std::uint64_t seed) {
-  return std::mt19937_64{seed ^ 0x9e3779b97f4a7c15ULL};
 }
 
 } // namespace helix::numerics

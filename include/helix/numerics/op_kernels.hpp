@@ -1,0 +1,331 @@
+// What one compute op of a Dag computes from its inputs, its weights and the input batch: one
+// kernel per compute step alternative, shared by every executor (the single-process one and the
+// MPI ranks), so a sharded run anywhere is the very arithmetic of the DAG. Where the weights and
+// the batch come from is a parameter: whole tensors in one process, or a rank's own slices.
+#pragma once
+
+#include "helix/graph/dag.hpp"
+#include "helix/graph/ops.hpp"
+#include "helix/model/model.hpp"
+#include "helix/numerics/kernels.hpp"
+#include "helix/numerics/reference.hpp"
+#include "helix/numerics/weights.hpp"
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace helix::numerics {
+
+/// Where compute ops read their weights: `slice(layer, weight, slice)` is W[rows, cols] of the
+/// full weight packed (row runs one after another, column runs likewise; layer -1 for the
+/// embedding and LM head), `norm_gain` / `norm_shift(layer, slot)` a norm's parameters
+/// (`final_norm_slot` for the norm after the last block).
+template <class W, class Scalar>
+concept WeightSource = requires(const W& w, std::int64_t layer, Weight which,
+                                const LinearSlice& slice) {
+  { w.slice(layer, which, slice) } -> std::convertible_to<const Matrix<Scalar>&>;
+  { w.norm_gain(layer, layer) } -> std::convertible_to<const RowVector<Scalar>&>;
+  { w.norm_shift(layer, layer) } -> std::convertible_to<const RowVector<Scalar>&>;
+};
+
+/// Where the batch comes from: `sequences(op)` is what an Input op emits (its sequences' hidden
+/// states, or token ids), `cache(op, step)` what a decode KVCache op reads.
+template <class I, class Scalar>
+concept InputSource = requires(const I& in, const Op& op, const step::KVCache& cache) {
+  { in.sequences(op) } -> std::convertible_to<Matrix<Scalar>>;
+  { in.cache(op, cache) } -> std::convertible_to<Matrix<Scalar>>;
+};
+
+/// Packs W[rows, cols] out of a full weight.
+/// @throws std::logic_error when the runs do not fit the weight.
+template <std::floating_point Scalar>
+Matrix<Scalar> pack_slice(const Matrix<Scalar>& full, const LinearSlice& slice) {
+  const IndexRuns& rows = slice.rows;
+  const IndexRuns& cols = slice.cols;
+  if (rows.count < 1 || cols.count < 1 || rows.begin < 0 || cols.begin < 0 ||
+      rows.begin + (rows.count - 1) * rows.stride + rows.size > full.rows() ||
+      cols.begin + (cols.count - 1) * cols.stride + cols.size > full.cols())
+    throw std::logic_error("helix: execute: a linear slice does not fit its weight");
+  Matrix<Scalar> packed(rows.total(), cols.total());
+  for (std::int64_t r = 0; r < rows.count; ++r)
+    for (std::int64_t c = 0; c < cols.count; ++c)
+      packed.block(r * rows.size, c * cols.size, rows.size, cols.size) = full.block(
+          rows.begin + r * rows.stride, cols.begin + c * cols.stride, rows.size, cols.size);
+  return packed;
+}
+
+/// The full weights in memory (the single-process executor's): each slice packed when asked.
+template <std::floating_point Scalar>
+class FullWeights {
+public:
+  explicit FullWeights(const Weights<Scalar>& weights) : weights_(weights) {}
+
+  Matrix<Scalar> slice(std::int64_t layer, Weight which, const LinearSlice& s) const {
+    if (which == Weight::embedding)
+      return pack_slice(weights_.embedding, s);
+    if (which == Weight::lm_head)
+      return pack_slice(weights_.lm_head, s);
+    return pack_slice(block(layer).weight(which), s);
+  }
+  const RowVector<Scalar>& norm_gain(std::int64_t layer, std::int64_t slot) const {
+    return slot == final_norm_slot ? weights_.final_norm_gain
+                                   : block(layer).norm_gain[static_cast<std::size_t>(slot)];
+  }
+  const RowVector<Scalar>& norm_shift(std::int64_t layer, std::int64_t slot) const {
+    return slot == final_norm_slot ? weights_.final_norm_shift
+                                   : block(layer).norm_shift[static_cast<std::size_t>(slot)];
+  }
+
+private:
+  const Weights<Scalar>& weights_;
+  const LayerWeights<Scalar>& block(std::int64_t layer) const {
+    if (layer < 0 || layer >= static_cast<std::int64_t>(weights_.layers.size()))
+      throw std::logic_error("helix: execute: layer " + std::to_string(layer) +
+                             " has no block weights");
+    return weights_.layers[static_cast<std::size_t>(layer)];
+  }
+};
+
+/// The whole batch in memory (the single-process executor's).
+template <std::floating_point Scalar>
+class FullInput {
+public:
+  FullInput(const Model& model, const Input<Scalar>& input) : model_(model), input_(input) {}
+
+  /// `[b, tokens, hidden]` (or `[b, tokens]` token ids) of sequences [batch_begin, +b).
+  Matrix<Scalar> sequences(const Op& op) const {
+    if (model_.vocab > 0)
+      return input_.token_ids.middleRows(op.batch_begin, op.output[0]);
+    return input_.x.middleRows(op.batch_begin * input_.tokens, op.output[0] * input_.tokens);
+  }
+
+  /// The op's keys or values of the cached context: its sequences, and for each of its kv heads
+  /// the head_dim slice it covers.
+  Matrix<Scalar> cache(const Op& op, const step::KVCache& a) const {
+    const std::vector<Matrix<Scalar>>& caches =
+        a.values ? input_.cached_values : input_.cached_keys;
+    if (op.layer < 0 || op.layer >= static_cast<std::int64_t>(caches.size()))
+      throw std::logic_error("helix: execute: reads a KV cache the input does not have");
+    return cache_columns(caches[static_cast<std::size_t>(op.layer)], op, a, op.batch_begin,
+                         model_.head_dim);
+  }
+
+  /// Rows of sequences [batch_begin, +b) (counted from `first`, the cache's first sequence) and
+  /// the columns of the op's kv heads and head_dim slice.
+  static Matrix<Scalar> cache_columns(const Matrix<Scalar>& cache, const Op& op,
+                                      const step::KVCache& a, std::int64_t first_row_sequence,
+                                      std::int64_t head_dim) {
+    const std::int64_t cached = op.output[1], rows = op.output[0] * cached;
+    Matrix<Scalar> out(rows, a.kv_heads * a.dims);
+    for (std::int64_t g = 0; g < a.kv_heads; ++g)
+      out.middleCols(g * a.dims, a.dims) =
+          cache.block(first_row_sequence * cached, (a.kv_head_begin + g) * head_dim + a.dim_begin,
+                      rows, a.dims);
+    return out;
+  }
+
+private:
+  const Model& model_;
+  const Input<Scalar>& input_;
+};
+
+/// `y = x @ W[rows, cols]` from the packed slice: one block product per pair of row run and
+/// column run, row runs summed in order (each is a partial sum over those inputs). Every
+/// executor calls this one function on the same packed operands, so the bits agree.
+template <std::floating_point Scalar>
+Matrix<Scalar> linear_packed(const Matrix<Scalar>& x, const Matrix<Scalar>& packed,
+                             const LinearSlice& slice) {
+  const IndexRuns& rows = slice.rows;
+  const IndexRuns& cols = slice.cols;
+  if (x.cols() != rows.total() || packed.rows() != rows.total() || packed.cols() != cols.total())
+    throw std::logic_error("helix: execute: a linear slice does not fit its weight or input");
+  Matrix<Scalar> y = Matrix<Scalar>::Zero(x.rows(), cols.total());
+  for (std::int64_t c = 0; c < cols.count; ++c)
+    for (std::int64_t r = 0; r < rows.count; ++r)
+      y.middleCols(c * cols.size, cols.size).noalias() +=
+          x.middleCols(r * rows.size, rows.size) *
+          packed.block(r * rows.size, c * cols.size, rows.size, cols.size);
+  return y;
+}
+
+/// The compute ops' kernels: `kernels(v, op, step, inputs)` is the output of compute vertex `v`
+/// (whose step is `step`) on its inputs by port. One overload per compute step alternative; the
+/// communication steps (collectives, transfers) are the communication backend's.
+/// @throws std::logic_error naming the vertex when the op does not fit its inputs or weights.
+template <std::floating_point Scalar, WeightSource<Scalar> W, InputSource<Scalar> I>
+class OpKernels {
+public:
+  using Inputs = std::vector<const Matrix<Scalar>*>;
+
+  OpKernels(const Model& model, const W& weights, const I& input)
+      : model_(model), weights_(weights), input_(input) {}
+
+  Matrix<Scalar> operator()(Vertex, const Op& op, const step::Input&, const Inputs&) const {
+    return input_.sequences(op);
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::Embedding& e,
+                            const Inputs& in) const {
+    return embedding_lookup(v, op, e, *in[0]);
+  }
+  Matrix<Scalar> operator()(Vertex, const Op& op, const step::LastToken&, const Inputs& in) const {
+    return detail::last_rows<Scalar>(*in[0], in[0]->rows() / op.output[0]);
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::LmHead& s, const Inputs& in) const {
+    return linear(v, op, s, in);
+  }
+  Matrix<Scalar> operator()(Vertex, const Op&, const step::ParallelSum&, const Inputs& in) const {
+    return *in[0] + *in[1];
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::KVCache& c, const Inputs&) const {
+    return guarded(v, op, [&] { return input_.cache(op, c); });
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::Norm& n, const Inputs& in) const {
+    return guarded(v, op, [&] {
+      return apply_norm(model_.norm, *in[0], weights_.norm_gain(op.layer, n.slot),
+                        weights_.norm_shift(op.layer, n.slot));
+    });
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::QProjection& s,
+                            const Inputs& in) const {
+    return linear(v, op, s, in);
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::KProjection& s,
+                            const Inputs& in) const {
+    return linear(v, op, s, in);
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::VProjection& s,
+                            const Inputs& in) const {
+    return linear(v, op, s, in);
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::OutProjection& s,
+                            const Inputs& in) const {
+    return linear(v, op, s, in);
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::Fc1& s, const Inputs& in) const {
+    return linear(v, op, s, in);
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::GateProjection& s,
+                            const Inputs& in) const {
+    return linear(v, op, s, in);
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::Fc2& s, const Inputs& in) const {
+    return linear(v, op, s, in);
+  }
+  Matrix<Scalar> operator()(Vertex, const Op& op, const step::KVAppend&, const Inputs& in) const {
+    return detail::append_per_sequence<Scalar>(*in[0], *in[1], op.output[0]);
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::AttentionScores& a,
+                            const Inputs& in) const {
+    return scores(v, op, a, *in[0], *in[1]);
+  }
+  Matrix<Scalar> operator()(Vertex, const Op& op, const step::Softmax& a, const Inputs& in) const {
+    Matrix<Scalar> p = *in[0];
+    softmax_rows(p, op.output[2], model_.head_dim, a.causal);
+    return p;
+  }
+  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::AttentionContext& a,
+                            const Inputs& in) const {
+    return context(v, op, a, *in[0], *in[1]);
+  }
+  Matrix<Scalar> operator()(Vertex, const Op&, const step::ResidualAdd&, const Inputs& in) const {
+    return *in[0] + *in[1];
+  }
+  Matrix<Scalar> operator()(Vertex, const Op&, const step::Gelu&, const Inputs& in) const {
+    return apply_gelu(*in[0]);
+  }
+  Matrix<Scalar> operator()(Vertex, const Op&, const step::SwiGlu&, const Inputs& in) const {
+    return apply_swiglu(*in[0], *in[1]);
+  }
+  Matrix<Scalar> operator()(Vertex, const Op&, const step::Output&, const Inputs& in) const {
+    return *in[0];
+  }
+
+  [[noreturn]] static void fail(Vertex v, const Op& op, const std::string& what) {
+    throw std::logic_error("helix: execute: vertex " + std::to_string(v) + " (" +
+                           std::string(op_kind_name(op.kind())) + ", layer " +
+                           std::to_string(op.layer) + "): " + what);
+  }
+
+private:
+  const Model& model_;
+  const W& weights_;
+  const I& input_;
+
+  /// Runs `compute`, naming the vertex in any logic error it throws.
+  template <class Compute>
+  static Matrix<Scalar> guarded(Vertex v, const Op& op, Compute&& compute) {
+    try {
+      return compute();
+    } catch (const std::logic_error& error) {
+      fail(v, op, error.what());
+    }
+  }
+
+  template <LinearStep S>
+  Matrix<Scalar> linear(Vertex v, const Op& op, const S& s, const Inputs& in) const {
+    return guarded(
+        v, op, [&] { return linear_packed(*in[0], weights_.slice(op.layer, S::weight, s), s); });
+  }
+
+  /// Rows of the device's vocabulary slice of the embedding for the token ids in it, zeros for
+  /// the others: summed over the devices, every token gets its row exactly once.
+  Matrix<Scalar> embedding_lookup(Vertex v, const Op& op, const step::Embedding& e,
+                                  const Matrix<Scalar>& ids) const {
+    const IndexRuns& rows = e.rows;
+    if (rows.count != 1 || rows.begin < 0 || rows.begin + rows.size > padded_vocab(model_) ||
+        e.cols != IndexRuns::range(0, model_.hidden))
+      fail(v, op, "its vocabulary slice does not fit the embedding");
+    const auto& table = weights_.slice(-1, Weight::embedding, e);
+    Matrix<Scalar> x = Matrix<Scalar>::Zero(ids.size(), model_.hidden);
+    for (std::int64_t b = 0; b < ids.rows(); ++b)
+      for (std::int64_t t = 0; t < ids.cols(); ++t) {
+        const auto id = static_cast<std::int64_t>(ids(b, t));
+        if (id >= rows.begin && id < rows.begin + rows.size)
+          x.row(b * ids.cols() + t) = table.row(id - rows.begin);
+      }
+    return x;
+  }
+
+  /// Local kv head that local query head `h` reads (the model's grouping g(h) = h / (heads/kv)).
+  std::int64_t kv_of(Vertex v, const Op& op, const AttentionHeads& a, std::int64_t h) const {
+    const std::int64_t g = (a.head_begin + h) / (model_.heads / model_.kv_heads) - a.kv_head_begin;
+    if (g < 0 || g >= a.kv_heads)
+      fail(v, op, "query head " + std::to_string(a.head_begin + h) + " reads a kv head it lacks");
+    return g;
+  }
+
+  /// q kᵀ per (sequence, local head) over this op's head_dim slice: [b, heads, tokens, keys].
+  Matrix<Scalar> scores(Vertex v, const Op& op, const AttentionHeads& a, const Matrix<Scalar>& q,
+                        const Matrix<Scalar>& k) const {
+    const std::int64_t b = op.output[0], heads = op.output[1], tokens = op.output[2],
+                       keys = op.output[3];
+    Matrix<Scalar> out(b * heads * tokens, keys);
+    for (std::int64_t s = 0; s < b; ++s)
+      for (std::int64_t h = 0; h < heads; ++h)
+        out.middleRows((s * heads + h) * tokens, tokens).noalias() =
+            q.block(s * tokens, h * a.dims, tokens, a.dims) *
+            k.block(s * keys, kv_of(v, op, a, h) * a.dims, keys, a.dims).transpose();
+    return out;
+  }
+
+  /// p v per (sequence, local head): [b, tokens, heads · dims], heads outermost in the columns.
+  Matrix<Scalar> context(Vertex v, const Op& op, const AttentionHeads& a, const Matrix<Scalar>& p,
+                         const Matrix<Scalar>& values) const {
+    const std::int64_t b = op.output[0], tokens = op.output[1];
+    const std::int64_t keys = p.cols();
+    Matrix<Scalar> out(b * tokens, a.heads * a.dims);
+    for (std::int64_t s = 0; s < b; ++s)
+      for (std::int64_t h = 0; h < a.heads; ++h)
+        out.block(s * tokens, h * a.dims, tokens, a.dims).noalias() =
+            p.middleRows((s * a.heads + h) * tokens, tokens) *
+            values.block(s * keys, kv_of(v, op, a, h) * a.dims, keys, a.dims);
+    return out;
+  }
+};
+
+} // namespace helix::numerics
