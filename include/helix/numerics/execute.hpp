@@ -17,6 +17,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iterator>
 #include <stdexcept>
 #include <string>
@@ -83,6 +84,13 @@ private:
   }
 };
 
+/// Called with every tensor the executor keeps, as it keeps it: the vertex, the device that holds
+/// the tensor and the tensor (valid only during the call: the executor frees it after its last
+/// reader). In execution order, which is topological; a collective's members in ring order. How
+/// numerics/expected.hpp sees every op's output without the executor holding them all.
+template <std::floating_point Scalar>
+using TensorObserver = std::function<void(Vertex, std::int64_t, const Matrix<Scalar>&)>;
+
 namespace detail {
 
 /// `y = x @ W[rows, cols]` read straight out of the full weight: one block product per pair of
@@ -109,9 +117,11 @@ Matrix<Scalar> linear(const Matrix<Scalar>& x, const Matrix<Scalar>& weight,
 template <std::floating_point Scalar>
 class Executor {
 public:
-  Executor(const Dag& dag, const Weights<Scalar>& weights, const Input<Scalar>& input)
+  Executor(const Dag& dag, const Weights<Scalar>& weights, const Input<Scalar>& input,
+           TensorObserver<Scalar> observer = {})
       : dag_(dag), info_(dag[boost::graph_bundle]), model_(info_.model), weights_(weights),
-        input_(input), store_(boost::num_vertices(dag)), pending_reads_(store_.size()) {
+        input_(input), store_(boost::num_vertices(dag)), pending_reads_(store_.size()),
+        observer_(std::move(observer)) {
     require_matching(model_, info_.workload, weights, input);
   }
 
@@ -152,6 +162,7 @@ private:
   const Input<Scalar>& input_;
   std::vector<std::vector<Held>> store_; ///< per vertex, its output on each device holding it
   std::vector<std::size_t> pending_reads_;
+  TensorObserver<Scalar> observer_;
   Execution<Scalar> result_;
 
   [[noreturn]] void fail(Vertex v, const std::string& what) const {
@@ -196,6 +207,8 @@ private:
     const Shape& shape = dag_[v].output;
     if (value.size() != shape.elements() || value.cols() != shape.last())
       fail(v, "computed a tensor of another shape than " + to_string(shape));
+    if (observer_)
+      observer_(v, device, value);
     store_[v].push_back(Held{device, std::move(value)});
   }
 
@@ -422,6 +435,13 @@ template <std::floating_point Scalar>
 [[nodiscard]] Execution<Scalar> execute(const Dag& dag, const Weights<Scalar>& weights,
                                         const Input<Scalar>& input) {
   return detail::Executor<Scalar>(dag, weights, input).run();
+}
+
+/// The same, calling `observer` with every tensor as it is kept (see TensorObserver).
+template <std::floating_point Scalar>
+Execution<Scalar> execute(const Dag& dag, const Weights<Scalar>& weights,
+                          const Input<Scalar>& input, TensorObserver<Scalar> observer) {
+  return detail::Executor<Scalar>(dag, weights, input, std::move(observer)).run();
 }
 
 } // namespace helix::numerics
