@@ -848,7 +848,7 @@ void dump_expected(const Context& c) {
             << helix::cost::format_si(static_cast<double>(written.bytes), "B") << " (layers "
             << m.layers << ", hidden " << m.hidden << ", heads " << m.heads << " (kv " << m.kv_heads
             << ") × " << m.head_dim << ", ffn " << m.ffn_hidden << ", vocab " << m.vocab
-            << ", batch " << m.batch << ", tokens " << m.seq_len
+            << ", batch " << m.batch << ", seq_len " << m.seq_len
             << "); compare an implementation's with helix_compare " << c.options.expected_folder
             << " ACTUAL_DIR\n";
 }
