@@ -1080,7 +1080,7 @@ TEST_CASE("an expected dump has a file per op and device, the weights, the input
   CHECK((*reduce)["collective"]["member"] == 1);
 }
 
-TEST_CASE("compare_dump: the dump against itself matches; a subset lists the rest as missing") {
+TEST_CASE("compare_dump: the dump against itself matches, and a subset lists the rest as missing") {
   const helix::io::DumpComparison all = helix::io::compare_dump(seed_tp2_dump(), seed_tp2_dump());
   CHECK(all.compared == all.index.ops.size());
   CHECK(all.differing == 0);
@@ -1120,7 +1120,8 @@ TEST_CASE("compare_dump: a changed tensor is the first difference, the earliest 
   std::filesystem::remove_all(actual);
 }
 
-TEST_CASE("compare_dump: another shape differs; a float32 file is judged by the float tolerance") {
+TEST_CASE(
+    "compare_dump: another shape differs, and a float32 file is judged by the float tolerance") {
   const std::filesystem::path actual =
       actual_copy("helix_test_compare_shapes", {"layer00.norm1.dev00", "layer00.fc1.dev00"});
   // The scores ([2, 8, 16, 16]) saved where norm1 ([2, 16, 128]) is expected.

@@ -1,7 +1,6 @@
-// The other half of the oracle: reads a dump's index.json and compares another implementation's
-// tensors, saved in the same layout (any subset), with the expected ones in the index's order,
-// which is topological: the first op and device whose tensor differs beyond tolerance is where
-// that implementation goes wrong. helix_compare prints it. Needs nlohmann_json: link helix::json.
+// The oracle's other half: another implementation's tensors, saved in a dump's layout, compared
+// with the expected ones in topological order; the first op and device that differs is where
+// that implementation goes wrong (helix_compare prints it). Needs helix::json.
 #pragma once
 
 #include "helix/io/expected_dump.hpp"

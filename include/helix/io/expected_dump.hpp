@@ -1,8 +1,6 @@
-// The oracle's dump (`helix_deploy --dump-expected DIR`): every op's expected tensor on every
-// device as `DIR/devDD/<op>.npy`, the weight slices each device holds, the input, and
-// `DIR/index.json` saying for each tensor its op, shape, placement, producers and consumers, so
-// an implementer can load exactly their own inputs and compare exactly their own outputs
-// (compare_dump.hpp, helix_compare). Needs nlohmann_json: link helix::json.
+// The oracle's dump (`helix_deploy --dump-expected DIR`): every op's expected tensor per device,
+// each device's weight slices, the input and an index.json saying what each tensor is, so another
+// implementation can load its own inputs and be compared op by op. Needs helix::json.
 #pragma once
 
 #include "helix/cost/units.hpp"

@@ -197,8 +197,10 @@ inline NpyDoubles read_npy_widened(const std::filesystem::path& path) {
   if (!in)
     fail("cannot open");
   const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
+  if (bytes.size() < 6 || bytes.compare(0, 6, "\x93NUMPY") != 0)
     fail("not a .npy file (no \\x93NUMPY magic)");
+  if (bytes.size() < 10)
+    fail("header is cut short");
   const auto byte = [&](std::size_t i) {
     return static_cast<std::size_t>(static_cast<unsigned char>(bytes[i]));
   };

@@ -1,7 +1,6 @@
-// helix as the oracle for someone else's sharded code: for every op and every device holding its
-// output, the tensor a correct implementation of the plan holds there (as the executor computes
-// it, named as graph/op_names.hpp names it), and the weight slices each device holds. io's
-// expected_dump.hpp writes them; compare_dump.hpp finds the first op where another code differs.
+// helix as the oracle for someone else's sharded code: the tensor a correct implementation holds
+// on every device after every op (as the executor computes it, named by graph/op_names.hpp), and
+// the weight slices each device holds. io/expected_dump.hpp writes them to files.
 #pragma once
 
 #include "helix/graph/dag.hpp"
