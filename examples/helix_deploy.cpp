@@ -6,6 +6,7 @@
 // steps for a generation) → write.
 #include <helix/helix.hpp>
 #include <helix/io.hpp>
+#include <helix/io/expected_dump.hpp>
 #include <helix/io/hardware_json.hpp>
 #include <helix/io/json.hpp>
 #include <helix/io/model_json.hpp>
@@ -372,6 +373,9 @@ struct Options {
   std::string baseline_text;
   bool verify = true;
   std::string npy_folder;
+  std::string expected_folder; ///< --dump-expected: empty for none
+  std::string dump_model_text = "shrunk";
+  std::string dump_limit_text = "1000"; ///< MB
   std::string json_file;
   bool overlap = false;
   std::string output_tokens_text = "1";
@@ -401,6 +405,8 @@ struct Context {
   /// Tokens generated per sequence: 1 costs the prefill alone, more adds the decode steps.
   std::int64_t output_tokens = 1;
   Views views = Views::all;
+  /// The model --dump-expected runs: the shrunk verification model, or the model as given.
+  helix::Model dump_model;
   helix::cost::Objective objective = helix::cost::Objective::tokens_per_s_per_gpu;
 };
 
@@ -477,6 +483,23 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
                  "write x, the weights and every plan's output as .npy to this folder, made if "
                  "missing (default: none)")
       ->option_text("DIR");
+  app.add_option("--dump-expected", o.expected_folder,
+                 "helix as an oracle: write every op's expected tensor on every device, the "
+                 "weight slices each device holds, the input and index.json to this folder, made "
+                 "if missing, for one --plan (README, \"helix as an oracle\"; compare with "
+                 "helix_compare) (default: none)")
+      ->option_text("DIR");
+  app.add_option("--dump-model", o.dump_model_text,
+                 "the model --dump-expected runs: shrunk (the verification model: small sizes "
+                 "with the plan's divisibilities; --batch and --input-tokens do not apply) or full "
+                 "(the model as --model or --model-file, "
+                 "--batch and --input-tokens give it, within --dump-limit) (default: shrunk)")
+      ->check(CLI::IsMember({"shrunk", "full"}))
+      ->option_text("WHICH");
+  app.add_option("--dump-limit", o.dump_limit_text,
+                 "the most megabytes (10^6 bytes) --dump-expected may write; a larger dump is "
+                 "refused before anything runs (default: 1000)")
+      ->option_text("MB");
   app.add_option("--json", o.json_file,
                  "write the comparison as JSON to this file; its folder must exist (default: "
                  "none)")
@@ -622,6 +645,33 @@ Context read_inputs(const Options& o) {
   return c;
 }
 
+/// Part of step 3 for --dump-expected: one plan, the model it runs, and a dump within
+/// --dump-limit, all known before anything is built or written. @throws BadInput
+void prepare_expected_dump(Context& c) {
+  const Options& o = c.options;
+  if (c.plans.size() != 1)
+    throw BadInput("--dump-expected writes one plan's tensors, and " +
+                   std::to_string(c.plans.size()) + " plans are given" +
+                   (o.plans.size() == 2 && o.plans[0] == "pp=2,tg=4x4" && o.plans[1] == "hp=4x4"
+                        ? std::string(" (the seed's two, by default)")
+                        : std::string()) +
+                   ": give one --plan, and dump each plan to its own folder");
+  const std::optional<std::int64_t> megabytes = parse_count(o.dump_limit_text);
+  if (!megabytes || *megabytes < 1 || *megabytes > 1'000'000'000)
+    throw BadInput("--dump-limit '" + o.dump_limit_text +
+                   "' is not a whole number of megabytes from 1 to 10^9");
+  const bool shrunk = o.dump_model_text != "full";
+  c.dump_model = shrunk ? helix::models::shrink(c.model, c.plans.front(), c.workload) : c.model;
+  try {
+    helix::io::check_dump_size(helix::build_dag(c.dump_model, c.plans.front(), c.workload),
+                               *megabytes * 1'000'000);
+  } catch (const std::invalid_argument& e) {
+    throw BadInput("--dump-expected: " + std::string(e.what()) + " (--dump-limit " +
+                   o.dump_limit_text + "); raise --dump-limit" +
+                   (shrunk ? std::string() : ", or lower --batch and --input-tokens"));
+  }
+}
+
 /// Step 3: every plan read and validated before anything is built or written, and the baseline
 /// found among them. @throws BadInput
 void read_plans(Context& c) {
@@ -653,6 +703,8 @@ void read_plans(Context& c) {
         throw BadInput("--plan '" + text + "' partitions " + c.model_name + " exactly as --plan '" +
                        o.plans[i] + "' does: give it once");
   }
+  if (!o.expected_folder.empty())
+    prepare_expected_dump(c);
   // The seed's claims are about the seed's deployments: judged when one of them is compared or
   // when --baseline asks for it; otherwise the comparison is a plain ranking.
   const bool claims =
@@ -686,6 +738,9 @@ std::optional<std::string> first_unwritable(const Options& o, bool draws,
   if (!o.npy_folder.empty())
     if (const auto why = unwritable_folder(o.npy_folder, created))
       return "--dump-npy '" + o.npy_folder + "': " + *why;
+  if (!o.expected_folder.empty())
+    if (const auto why = unwritable_folder(o.expected_folder, created))
+      return "--dump-expected '" + o.expected_folder + "': " + *why;
   if (!o.json_file.empty()) {
     const std::filesystem::path json_path = o.json_file;
     std::error_code error;
@@ -836,6 +891,26 @@ void dump_npy(const Context& c) {
   std::cout << "wrote " << files.size() << " .npy files and model.json to " << folder << '\n';
 }
 
+/// Step 7b (--dump-expected): every op's expected tensor on every device, the weight slices, the
+/// input and index.json, for the one plan.
+void dump_expected(const Context& c) {
+  const helix::Model& m = c.dump_model;
+  const helix::Dag dag = helix::build_dag(m, c.plans.front(), c.workload);
+  const helix::io::DumpSummary written =
+      helix::io::write_expected_dump(c.options.expected_folder, dag, c.model_name);
+  std::cout << "wrote the expected tensors of " << c.model_name
+            << (c.options.dump_model_text == "full" ? "" : " (shrunk)") << " under plan "
+            << helix::to_string(c.plans.front()) << " to " << c.options.expected_folder << ": "
+            << written.tensors << " tensors and " << written.weights << " weight slices on "
+            << written.devices << " devices, "
+            << helix::cost::format_si(static_cast<double>(written.bytes), "B") << " (layers "
+            << m.layers << ", hidden " << m.hidden << ", heads " << m.heads << " (kv " << m.kv_heads
+            << ") × " << m.head_dim << ", ffn " << m.ffn_hidden << ", vocab " << m.vocab
+            << ", batch " << m.batch << ", seq_len " << m.seq_len
+            << "); compare an implementation's with helix_compare " << c.options.expected_folder
+            << " ACTUAL_DIR\n";
+}
+
 /// The cost of every plan: the comparison and, per plan, the timeline it was made from.
 struct Costed {
   helix::cost::Comparison comparison;
@@ -907,6 +982,8 @@ bool run(const Context& c) {
   }
   if (!c.options.npy_folder.empty())
     dump_npy(c);
+  if (!c.options.expected_folder.empty())
+    dump_expected(c);
   const Costed costed = cost_plans(c, built);
   if (c.views != Views::none)
     write_timelines(c, built, costed.timelines);

@@ -110,6 +110,12 @@ set(cases
   "--model-file|${MODELS}/kv_heads_3.json|--plan|tp=2" "is invalid for tiny: helix: heads vs kv heads"
   "--model-file|${MODELS}/tiny.json|--plan|tp=3" "--plan 'tp=3' is invalid for tiny"
   "--model-file|${MODELS}/tiny.json|--model|gpt3_175b" "--model excludes --model-file"
+  "--dump-expected|dump"           "--dump-expected writes one plan's tensors, and 2 plans are given (the seed's two, by default)"
+  "--plan|tp=4|--dump-expected|dump|--dump-model|full" "would take 118 TB (136 tensors on 4 devices"
+  "--plan|tp=4|--dump-expected|dump|--dump-limit|1" "more than the limit of 1 MB (--dump-limit 1)"
+  "--plan|tp=4|--dump-expected|dump|--dump-limit|0" "--dump-limit '0' is not a whole number of megabytes"
+  "--plan|tp=4|--dump-expected|dump|--dump-model|half" "dump-model"
+  "--plan|tp=4|--dump-expected|${WORK}/a_file" "--dump-expected '${WORK}/a_file'"
   # Last: its "]" would make CMake join the elements after it when splitting the list.
   "--hardware-file|${inputs}/bad_efficiency.json" "key 'compute_efficiency' must be a number in (0, 1], got number 1.5"
 )

@@ -382,7 +382,7 @@ TEST_CASE("flash attention keeps no scores or probabilities in memory: a prefill
 }
 
 TEST_CASE("flash counts T(T + 1)/2 of the T·K score entries of a causal prefill (K = T), reads "
-          "Q, K and V and writes the context once; decode and materialized count every entry") {
+          "Q, K and V and writes the context once, decode and materialized count every entry") {
   // Per head, query i (from 0) of a causal prefill sees keys 0..i: 1 + 2 + ... + T = T(T + 1)/2
   // entries, the diagonal included (so not T²/2). With T = K = 64: 2080 of 4096, a ratio of
   // (T + 1)/(2T) = 65/128. Scores and context each take 2 FLOPs per entry and head_dim element:
@@ -578,7 +578,7 @@ TEST_CASE("the timeline SVG has a row per device, a bar per timed vertex, and is
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("the LM head costs 2·b·h·V/t FLOPs per GPU on the last position; the embedding none") {
+TEST_CASE("the LM head costs 2·b·h·V/t FLOPs per GPU on the last position, the embedding none") {
   // GPT-J-like sizes at 2 layers: h 4096, vocab 50400 padded to 50432, tp=4 on one stage, batch
   // 2, a 128-token prompt. The LM head runs on each sequence's last position only.
   const Model model{.layers = 2,

@@ -222,7 +222,7 @@ TEST_CASE("decode attends one new token to the cache: scores [b, heads, 1, seq +
   CHECK(check(dag).empty());
 }
 
-TEST_CASE("data parallel and microbatches split the batch; each microbatch is its own forward") {
+TEST_CASE("data parallel and microbatches split the batch, each microbatch is its own forward") {
   const Model m = models::helix_seed.with_batch(16);
   const Dag dag = build_dag(m, parse_plan("pp=2,tg=2x2,dp=2"), Workload::prefill(4));
   // dp=2 × 4 microbatches: each forward has 16 / 8 = 2 sequences, starting at 8·replica + 2·mb.

@@ -5,6 +5,8 @@
 #include "helix/cost/hardware.hpp"
 #include "helix/graph.hpp"
 #include "helix/io.hpp"
+#include "helix/io/compare_dump.hpp"
+#include "helix/io/expected_dump.hpp"
 #include "helix/io/hardware_json.hpp"
 #include "helix/io/json.hpp"
 #include "helix/io/markdown.hpp"
@@ -78,6 +80,10 @@ std::filesystem::path fresh_folder(const std::string& name) {
 std::string read(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file_atomically_for_test(const std::filesystem::path& path, const std::string& bytes) {
+  helix::io::write_file_atomically(path, bytes);
 }
 
 std::size_t files_in(const std::filesystem::path& folder) {
@@ -578,7 +584,7 @@ TEST_CASE("json: a comparison's fields hold the numbers put in, and helix_deploy
   CHECK(rest == j);
 }
 
-TEST_CASE("json: a plan's generation holds TTFT, TPOT, e2e and output tokens per second; one "
+TEST_CASE("json: a plan's generation holds TTFT, TPOT, e2e and output tokens per second, one "
           "output token has no TPOT") {
   // 8 sequences, TTFT 0.5 s, 100 decode steps of 20 ms: e2e 2.5 s, 808 tokens / 2.5 s = 323.2
   // tokens/s, 80.8 per GPU of 4. Decode simulated at KV lengths 2049, 2098 and 2148.
@@ -692,7 +698,7 @@ TEST_CASE("hardware JSON: every preset written to a file and read back is the sa
 }
 
 TEST_CASE("hardware JSON: unknown, missing, mistyped and out-of-range keys are errors naming the "
-          "key; files that cannot be read name the path") {
+          "key, files that cannot be read name the path") {
   const nlohmann::json good = io::to_json(cost::hardware::h100_sxm_nvl8);
   CHECK(hardware_error(good).empty());
   nlohmann::json unknown = good;
@@ -912,7 +918,7 @@ TEST_CASE("model JSON: bad input is refused with the key and the value in the me
   CHECK(model_json_error(text) == "key 'heads' = 0: expected a whole number from 1 to 10^15");
 }
 
-TEST_CASE("model JSON: a file's errors name the file; a missing file or a folder is refused") {
+TEST_CASE("model JSON: a file's errors name the file, a missing file or a folder is refused") {
   const std::filesystem::path folder = fresh_folder("helix_test_model_json_errors");
   const std::filesystem::path missing = folder / "missing.json";
   const auto error_of = [](const std::filesystem::path& path) -> std::string {
@@ -959,4 +965,253 @@ TEST_CASE("the whole-model view folds a stage's middle layers into one box") {
     CHECK(layers_drawn.size() == (plan == "tp=2" ? 3u : 6u));
     CHECK(layers_drawn.count("layer 5") == (plan == "tp=2" ? 0u : 1u));
   }
+}
+
+namespace {
+
+/// A dump of tp=2 on shrunk helix_seed, written once for the tests below (they only read it).
+const std::filesystem::path& seed_tp2_dump() {
+  static const std::filesystem::path folder = [] {
+    const std::filesystem::path f = fresh_folder("helix_test_expected_dump");
+    const helix::PlanSpec plan = helix::parse_plan("tp=2");
+    const helix::Dag dag =
+        helix::build_dag(helix::models::shrink(helix::models::helix_seed, plan), plan);
+    helix::io::write_expected_dump(f, dag, "helix_seed");
+    return f;
+  }();
+  return folder;
+}
+
+/// Copies the dump's tensors named in `names` (all of them when empty) into a fresh folder.
+std::filesystem::path actual_copy(const std::string& folder_name,
+                                  const std::vector<std::string>& names = {}) {
+  const std::filesystem::path actual = fresh_folder(folder_name);
+  for (const helix::io::IndexedOp& op : helix::io::read_dump_index(seed_tp2_dump()).ops) {
+    if (!names.empty() && std::find(names.begin(), names.end(), op.name) == names.end())
+      continue;
+    std::filesystem::create_directories((actual / op.file).parent_path());
+    std::filesystem::copy_file(seed_tp2_dump() / op.file, actual / op.file);
+  }
+  return actual;
+}
+
+/// Adds `delta` to element `at` of the float64 tensor `file` under `folder`.
+void nudge(const std::filesystem::path& folder, const std::string& file, double delta,
+           std::size_t at = 0) {
+  helix::io::NpyDoubles array = helix::io::read_npy_widened(folder / file);
+  array.data.at(at) += delta;
+  helix::io::write_npy<double>(folder / file, std::span<const double>(array.data),
+                               std::span<const std::int64_t>(array.shape));
+}
+
+std::string file_of(const std::string& name) {
+  for (const helix::io::IndexedOp& op : helix::io::read_dump_index(seed_tp2_dump()).ops)
+    if (op.name == name)
+      return op.file;
+  FAIL("no op " << name);
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("read_npy_widened reads float64 and float32 files and refuses anything else by path") {
+  const std::filesystem::path folder = fresh_folder("helix_test_npy_widened");
+  const std::vector<double> values{1.5, -2.25, 3.0, 4.0, 5.0, 6.0};
+  helix::io::write_npy<double>(folder / "d.npy", values, {2, 3});
+  const std::vector<float> floats{0.5f, 0.25f};
+  helix::io::write_npy<float>(folder / "f.npy", floats, {2});
+  const helix::io::NpyDoubles d = helix::io::read_npy_widened(folder / "d.npy");
+  CHECK(d.descr == "<f8");
+  CHECK(d.shape == std::vector<std::int64_t>{2, 3});
+  CHECK(d.data == values);
+  const helix::io::NpyDoubles f = helix::io::read_npy_widened(folder / "f.npy");
+  CHECK(f.descr == "<f4");
+  CHECK(f.data == std::vector<double>{0.5, 0.25});
+  // Each file is d.npy with one fault.
+  const std::string good = read(folder / "d.npy");
+  const auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string text = good;
+    REQUIRE(text.find(from) != std::string::npos);
+    text.replace(text.find(from), from.size(), to);
+    return text;
+  };
+  const std::vector<std::pair<std::string, std::string>> faults{
+      {"not numpy at all", "not a .npy file"},
+      {replaced("'<f8'", "'<i8'"), "element type '<i8'"},
+      {replaced("'<f8'", "'>f8'"), "element type '>f8'"},
+      {replaced("False", "True "), "Fortran order"},
+      {replaced("(2, 3)", "(2, 4)"), "holds 48 bytes of data, its shape (2, 4) needs 64"},
+      {replaced("(2, 3)", "(2, x)"), "shape (2, x) is not a tuple of sizes"},
+      {good.substr(0, good.size() - 8), "holds 40 bytes of data"},
+      {good.substr(0, 12), "header is cut short"}};
+  for (const auto& [bytes, words] : faults) {
+    CAPTURE(words);
+    write_file_atomically_for_test(folder / "bad.npy", bytes);
+    CHECK_THROWS_WITH_AS(helix::io::read_npy_widened(folder / "bad.npy"),
+                         doctest::Contains(((folder / "bad.npy").string() + "': " + words).c_str()),
+                         std::runtime_error);
+  }
+  CHECK_THROWS_WITH_AS(helix::io::read_npy_widened(folder / "missing.npy"),
+                       doctest::Contains("missing.npy': cannot open"), std::runtime_error);
+  std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("an expected dump has a file per op and device, the weights, the input and an index") {
+  const std::filesystem::path& dump = seed_tp2_dump();
+  std::ifstream in(dump / "index.json");
+  const nlohmann::json index = nlohmann::json::parse(in);
+  CHECK(index["format"] == "helix expected tensors");
+  CHECK(index["plan"] == "tp=2");
+  CHECK(index["world_size"] == 2);
+  CHECK(index["tolerance"]["float64"] == 1e-12);
+  const helix::PlanSpec plan = helix::parse_plan("tp=2");
+  const helix::Dag dag =
+      helix::build_dag(helix::models::shrink(helix::models::helix_seed, plan), plan);
+  const helix::numerics::ExpectedSize size = helix::numerics::expected_size(dag);
+  CHECK(static_cast<std::int64_t>(index["ops"].size()) == size.tensors);
+  CHECK(static_cast<std::int64_t>(index["weights"].size()) == size.weights);
+  for (const nlohmann::json& op : index["ops"]) {
+    CAPTURE(op["name"].get<std::string>());
+    CHECK(std::filesystem::exists(dump / op["file"].get<std::string>()));
+    CHECK(!op["placement"].get<std::string>().empty());
+  }
+  for (const nlohmann::json& w : index["weights"])
+    CHECK(std::filesystem::exists(dump / w["file"].get<std::string>()));
+  CHECK(std::filesystem::exists(dump / "input" / "x.npy"));
+  // One entry in full: what device 1 holds after layer 0's FC1, and where it comes from.
+  const auto fc1 =
+      std::find_if(index["ops"].begin(), index["ops"].end(),
+                   [](const nlohmann::json& op) { return op["name"] == "layer00.fc1.dev01"; });
+  REQUIRE(fc1 != index["ops"].end());
+  CHECK((*fc1)["file"] == "dev01/layer00_fc1.npy");
+  CHECK((*fc1)["shape"] == nlohmann::json{2, 16, 256});
+  CHECK((*fc1)["placement"] == "tp:S(2)");
+  CHECK((*fc1)["holds"] == "fc1 W1[:, 256:512]");
+  CHECK((*fc1)["producers"] == nlohmann::json{"layer00.norm2.dev01"});
+  CHECK((*fc1)["consumers"] == nlohmann::json{"layer00.gelu.dev01"});
+  CHECK((*fc1)["weight"]["file"] == "dev01/weights/layer00_w1.npy");
+  CHECK((*fc1)["weight"]["cols"]["begin"] == 256);
+  const helix::io::NpyDoubles w1 =
+      helix::io::read_npy_widened(dump / "dev01/weights/layer00_w1.npy");
+  CHECK(w1.shape == std::vector<std::int64_t>{128, 256});
+  // The all-reduce after FC2 on device 1 is fed by both devices' FC2, in the ring's order.
+  const auto reduce = std::find_if(index["ops"].begin(), index["ops"].end(), [](const auto& op) {
+    return op["name"] == "layer00.all_reduce_mlp_output.dev01";
+  });
+  REQUIRE(reduce != index["ops"].end());
+  CHECK((*reduce)["producers"] == nlohmann::json{"layer00.fc2.dev00", "layer00.fc2.dev01"});
+  CHECK((*reduce)["collective"]["group"] == nlohmann::json{0, 1});
+  CHECK((*reduce)["collective"]["member"] == 1);
+}
+
+TEST_CASE("compare_dump: the dump against itself matches, and a subset lists the rest as missing") {
+  const helix::io::DumpComparison all = helix::io::compare_dump(seed_tp2_dump(), seed_tp2_dump());
+  CHECK(all.compared == all.index.ops.size());
+  CHECK(all.differing == 0);
+  CHECK_FALSE(all.first_difference);
+  const std::filesystem::path some =
+      actual_copy("helix_test_compare_subset", {"layer00.fc1.dev00", "output.dev01"});
+  const helix::io::DumpComparison subset = helix::io::compare_dump(seed_tp2_dump(), some);
+  CHECK(subset.compared == 2);
+  CHECK(subset.missing == subset.index.ops.size() - 2);
+  CHECK(subset.find("layer00.fc1.dev00")->verdict == helix::io::Verdict::matches);
+  CHECK(subset.find("layer00.fc2.dev00")->verdict == helix::io::Verdict::missing);
+  std::filesystem::remove_all(some);
+}
+
+TEST_CASE("compare_dump: a changed tensor is the first difference, the earliest in topological "
+          "order when several are") {
+  const std::filesystem::path actual = actual_copy("helix_test_compare_mutated");
+  nudge(actual, file_of("layer01.fc2.dev01"), 1e-3, 17);
+  helix::io::DumpComparison c = helix::io::compare_dump(seed_tp2_dump(), actual);
+  REQUIRE(c.first_difference);
+  CHECK(c.index.ops[*c.first_difference].name == "layer01.fc2.dev01");
+  CHECK(c.differing == 1);
+  CHECK(c.ops[*c.first_difference].error.max_abs == doctest::Approx(1e-3).epsilon(1e-9));
+  // Below the tolerance it matches: 1e-15 of an O(1) tensor.
+  nudge(actual, file_of("layer00.out_projection.dev00"), 1e-15);
+  c = helix::io::compare_dump(seed_tp2_dump(), actual);
+  CHECK(c.find("layer00.out_projection.dev00")->verdict == helix::io::Verdict::matches);
+  // An earlier op (layer 0, device 0) changed too: it is now the first, whatever the device.
+  nudge(actual, file_of("layer00.q_projection.dev00"), 1e-6);
+  c = helix::io::compare_dump(seed_tp2_dump(), actual);
+  REQUIRE(c.first_difference);
+  CHECK(c.index.ops[*c.first_difference].name == "layer00.q_projection.dev00");
+  CHECK(c.differing == 2);
+  // A looser tolerance lets both through.
+  c = helix::io::compare_dump(seed_tp2_dump(), actual, {.relative = 1.0, .absolute = 0});
+  CHECK_FALSE(c.first_difference);
+  std::filesystem::remove_all(actual);
+}
+
+TEST_CASE(
+    "compare_dump: another shape differs, and a float32 file is judged by the float tolerance") {
+  const std::filesystem::path actual =
+      actual_copy("helix_test_compare_shapes", {"layer00.norm1.dev00", "layer00.fc1.dev00"});
+  // The scores ([2, 8, 16, 16]) saved where norm1 ([2, 16, 128]) is expected.
+  std::filesystem::copy_file(seed_tp2_dump() / file_of("layer00.attention_scores.dev00"),
+                             actual / file_of("layer00.norm1.dev00"),
+                             std::filesystem::copy_options::overwrite_existing);
+  // FC1 rounded to float32: off by ~1e-8 relative, within verify's float bound.
+  const helix::io::NpyDoubles fc1 =
+      helix::io::read_npy_widened(actual / file_of("layer00.fc1.dev00"));
+  const std::vector<float> rounded(fc1.data.begin(), fc1.data.end());
+  helix::io::write_npy<float>(actual / file_of("layer00.fc1.dev00"), rounded,
+                              std::span<const std::int64_t>(fc1.shape));
+  const helix::io::DumpComparison c = helix::io::compare_dump(seed_tp2_dump(), actual);
+  const helix::io::OpComparison& norm = *c.find("layer00.norm1.dev00");
+  CHECK(norm.verdict == helix::io::Verdict::differs);
+  CHECK(norm.shape_differs);
+  CHECK(norm.actual_shape == std::vector<std::int64_t>{2, 8, 16, 16});
+  const helix::io::OpComparison& f = *c.find("layer00.fc1.dev00");
+  CHECK(f.verdict == helix::io::Verdict::matches);
+  CHECK(f.actual_dtype == "<f4");
+  CHECK(f.tolerance.relative == c.index.tolerance_float32);
+  CHECK(f.error.max_relative > 1e-12);
+  std::filesystem::remove_all(actual);
+}
+
+TEST_CASE("compare_dump: bad input names the path and the field") {
+  const std::filesystem::path bad = fresh_folder("helix_test_compare_bad");
+  using helix::io::DumpError;
+  CHECK_THROWS_WITH_AS(helix::io::compare_dump(bad / "nowhere", seed_tp2_dump()),
+                       doctest::Contains("nowhere': no such folder"), DumpError);
+  CHECK_THROWS_WITH_AS(helix::io::compare_dump(seed_tp2_dump(), bad / "nowhere"),
+                       doctest::Contains("nowhere': no such folder"), DumpError);
+  CHECK_THROWS_WITH_AS(helix::io::compare_dump(bad, seed_tp2_dump()),
+                       doctest::Contains("index.json': cannot open"), DumpError);
+  CHECK_THROWS_WITH_AS(helix::io::compare_dump(seed_tp2_dump(), bad),
+                       doctest::Contains("holds none of the"), DumpError);
+  // An index with one field broken, beside the dump's files.
+  std::ifstream in(seed_tp2_dump() / "index.json");
+  nlohmann::json index = nlohmann::json::parse(in);
+  const auto broken = [&](const std::string& words, auto&& change) {
+    CAPTURE(words);
+    nlohmann::json copy = index;
+    change(copy);
+    write_file_atomically_for_test(bad / "index.json", copy.dump());
+    CHECK_THROWS_WITH_AS(helix::io::read_dump_index(bad), doctest::Contains(words.c_str()),
+                         DumpError);
+  };
+  broken("ops[3].shape: expected an array of whole numbers",
+         [](nlohmann::json& j) { j["ops"][3]["shape"] = "2x16"; });
+  broken("ops[0].producers: missing", [](nlohmann::json& j) { j["ops"][0].erase("producers"); });
+  broken("ops[1].file: '../x.npy' is not a relative path inside the dump",
+         [](nlohmann::json& j) { j["ops"][1]["file"] = "../x.npy"; });
+  broken("version: 2, this helix reads version 1", [](nlohmann::json& j) { j["version"] = 2; });
+  broken("format: expected \"helix expected tensors\"",
+         [](nlohmann::json& j) { j["format"] = "numpy"; });
+  broken("ops[2].name: 'input.dev00' is listed twice",
+         [](nlohmann::json& j) { j["ops"][2]["name"] = j["ops"][0]["name"]; });
+  write_file_atomically_for_test(bad / "index.json", "{not json");
+  CHECK_THROWS_WITH_AS(helix::io::read_dump_index(bad), doctest::Contains("index.json': not JSON"),
+                       DumpError);
+  // A malformed .npy among the actual files.
+  const std::filesystem::path actual =
+      actual_copy("helix_test_compare_malformed", {"layer00.fc1.dev00"});
+  write_file_atomically_for_test(actual / file_of("layer00.fc1.dev00"), "garbage");
+  CHECK_THROWS_WITH_AS(helix::io::compare_dump(seed_tp2_dump(), actual),
+                       doctest::Contains("layer00_fc1.npy': not a .npy file"), DumpError);
+  std::filesystem::remove_all(actual);
+  std::filesystem::remove_all(bad);
 }

@@ -149,7 +149,7 @@ TEST_CASE("presets other than the seed default to batch 1, their context length 
   CHECK(models::llama31_405b.norm == Norm::rmsnorm);
 }
 
-TEST_CASE("Llama presets use SwiGLU and RMSNorm; GPT-3, GPT-J and Falcon GELU and layernorm") {
+TEST_CASE("Llama presets use SwiGLU and RMSNorm, GPT-3, GPT-J and Falcon GELU and layernorm") {
   for (const Model& m : {models::llama2_7b, models::llama2_70b, models::llama3_8b,
                          models::llama3_70b, models::llama31_405b}) {
     CHECK(m.activation == Activation::swiglu);
@@ -177,7 +177,7 @@ TEST_CASE(
   CHECK(m.kv_dtype == DataType::fp16);
 }
 
-TEST_CASE("with_* changes one field and keeps the rest; designated initializers work too") {
+TEST_CASE("with_* changes one field and keeps the rest, designated initializers work too") {
   constexpr Model changed = models::llama3_70b.with_batch(4).with_seq_len(4096);
   static_assert(changed.batch == 4 && changed.seq_len == 4096);
   static_assert(changed.with_batch(1).with_seq_len(8192) == models::llama3_70b);
@@ -186,7 +186,7 @@ TEST_CASE("with_* changes one field and keeps the rest; designated initializers 
   CHECK(kv_width(tiny) == 32);
 }
 
-TEST_CASE("models::by_name finds every preset and nothing else; all lists nine distinct ones") {
+TEST_CASE("models::by_name finds every preset and nothing else, all lists nine distinct ones") {
   CHECK(models::by_name("helix_seed") == models::helix_seed);
   CHECK(models::by_name("gptj_6b") == models::gptj_6b);
   CHECK(models::by_name("llama2_7b") == models::llama2_7b);

@@ -1,10 +1,13 @@
 // numerics area tests: the DAG executor computes what the unsharded reference computes, for every
 // scheme, in double and float; the broken variant does not; the pieces (ring order, step-driven
 // slices, KV cache, shrink, .npy) each do what they claim.
+#include <helix/graph/op_names.hpp>
 #include <helix/helix.hpp>
 #include <helix/io/markdown.hpp>
 #include <helix/io/npy.hpp>
+#include <helix/numerics/divergence.hpp>
 #include <helix/numerics/execute.hpp>
+#include <helix/numerics/expected.hpp>
 #include <helix/numerics/local_share.hpp>
 #include <helix/numerics/reference.hpp>
 #include <helix/numerics/report.hpp>
@@ -16,10 +19,13 @@
 
 #include <stdexcept>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
+#include <set>
 #include <sstream>
 #include <string>
 #include <variant>
@@ -567,4 +573,223 @@ TEST_CASE("the reference at scale, block by block on a sample, is the reference'
     }
   CHECK(helix::numerics::sample_sequences(8, 3) == std::vector<std::int64_t>{0, 2, 5});
   CHECK(helix::numerics::sample_sequences(3, 0).size() == 3);
+}
+
+namespace {
+
+/// Every (op, device) name of `dag`, in dump order.
+std::vector<std::string> all_names(const helix::Dag& dag) {
+  const helix::OpNames names(dag);
+  std::vector<std::string> out;
+  for (helix::Vertex v : helix::numerics::dump_order(dag))
+    for (std::int64_t device : helix::holders_of(dag, v))
+      out.push_back(names.name(dag[v], device));
+  return out;
+}
+
+bool has(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+} // namespace
+
+TEST_CASE("op names are unique for every kind of plan and spell layer, microbatch, op and device") {
+  struct Case {
+    Model model;
+    const char* plan;
+    Workload workload;
+    std::vector<std::string> some;
+  };
+  const Case cases[] = {
+      {helix::models::helix_seed,
+       "pp=2,tg=4x4",
+       {},
+       {"layer01.reduce_scatter_mlp_output.dev09", "layer01.all_reduce_mlp_output.dev09",
+        "layer01.all_gather_mlp_output.dev09", "transfer_from_dev01.dev09", "output.dev15"}},
+      {helix::models::helix_seed,
+       "hp=4x4",
+       {},
+       {"layer00.all_reduce_attention_scores.dev05", "layer00.norm1.dev00", "layer01.norm2.dev15"}},
+      {helix::models::gpt3_175b,
+       "pp=2,tp=4",
+       Workload::prefill(2),
+       {"mb1.input.dev03", "mb1.embedding.dev03", "mb0.all_reduce_embedding.dev00",
+        "layer00.mb1.fc1.dev03", "mb1.lm_head.dev07", "mb1.all_gather_logits.dev07",
+        "mb0.final_norm.dev04", "mb0.last_token.dev04", "mb1.transfer_from_dev02.dev06"}},
+      {helix::models::llama3_70b,
+       "pp=2,tp=4",
+       Workload::decode(),
+       {"layer00.kv_cache_keys.dev03", "layer00.kv_cache_values.dev03",
+        "layer00.kv_append_values.dev03", "layer01.gate_projection.dev07", "layer01.swiglu.dev07"}},
+      {helix::models::falcon_180b, "dp=2,tp=2", {}, {"layer01.parallel_sum.dev03"}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.plan);
+    const PlanSpec plan = helix::parse_plan(c.plan);
+    const helix::Dag dag =
+        helix::build_dag(helix::models::shrink(c.model, plan, c.workload), plan, c.workload);
+    CHECK(helix::duplicate_op_names(dag).empty());
+    const std::vector<std::string> names = all_names(dag);
+    CHECK(std::set<std::string>(names.begin(), names.end()).size() == names.size());
+    for (const std::string& name : c.some) {
+      CAPTURE(name);
+      CHECK(has(names, name));
+    }
+    // Built again, the same names in the same order: they depend on the graph alone.
+    CHECK(all_names(helix::build_dag(helix::models::shrink(c.model, plan, c.workload), plan,
+                                     c.workload)) == names);
+  }
+}
+
+TEST_CASE("op names of tp=2 on device 1, in dump order, are the documented ones") {
+  const helix::Dag dag = helix::build_dag(seed_for("tp=2"), helix::parse_plan("tp=2"));
+  std::vector<std::string> device_1;
+  for (const std::string& name : all_names(dag))
+    if (name.ends_with(".dev01") && !name.starts_with("layer01"))
+      device_1.push_back(name);
+  const std::vector<std::string> documented{"input.dev01",
+                                            "layer00.norm1.dev01",
+                                            "layer00.q_projection.dev01",
+                                            "layer00.k_projection.dev01",
+                                            "layer00.v_projection.dev01",
+                                            "layer00.attention_scores.dev01",
+                                            "layer00.softmax.dev01",
+                                            "layer00.attention_context.dev01",
+                                            "layer00.out_projection.dev01",
+                                            "layer00.all_reduce_attention_output.dev01",
+                                            "layer00.residual_add_attention.dev01",
+                                            "layer00.norm2.dev01",
+                                            "layer00.fc1.dev01",
+                                            "layer00.gelu.dev01",
+                                            "layer00.fc2.dev01",
+                                            "layer00.all_reduce_mlp_output.dev01",
+                                            "layer00.residual_add_mlp.dev01",
+                                            "output.dev01"};
+  CHECK(device_1 == documented);
+  const helix::OpNames names(dag);
+  for (helix::Vertex v = 0; v < boost::num_vertices(dag); ++v)
+    if (dag[v].kind() == helix::OpKind::out_projection && dag[v].device == 1 && dag[v].layer == 1)
+      CHECK(names.file(dag[v], 1) == "dev01/layer01_out_projection.npy");
+}
+
+TEST_CASE(
+    "expected tensors are what the executor computes: outputs and layer outputs bit for bit") {
+  for (const char* plan_text : {"tp=4", "pp=2,tg=4x4", "dp=2,tp=2"}) {
+    CAPTURE(plan_text);
+    const PlanSpec plan = helix::parse_plan(plan_text);
+    const Model model = seed_for(plan_text);
+    const helix::Dag dag = helix::build_dag(model, plan);
+    const auto weights = helix::numerics::make_weights<double>(model);
+    const auto input = helix::numerics::make_input<double>(model, {}, weights);
+    const auto executed = helix::numerics::execute(dag, weights, input);
+    const auto expected = helix::numerics::expected(dag, weights, input);
+    CHECK(static_cast<std::int64_t>(expected.tensors.size()) ==
+          helix::numerics::expected_size(dag).tensors);
+    const Matrix<double> output = executed.assemble();
+    std::size_t outputs = 0, layer_outputs = 0;
+    for (const auto& t : expected.tensors) {
+      const helix::Op& op = dag[t.vertex];
+      const std::int64_t rows = op.output[0] * input.tokens;
+      if (op.kind() == helix::OpKind::output) {
+        ++outputs;
+        CHECK(t.value == output.middleRows(op.batch_begin * input.tokens, rows));
+      }
+      const auto* add = helix::step_if<helix::step::ResidualAdd>(op);
+      if (add && add->branch == helix::Sublayer::mlp) {
+        ++layer_outputs;
+        CHECK(t.value ==
+              executed.assemble_layer(op.layer).middleRows(op.batch_begin * input.tokens, rows));
+      }
+      CHECK(t.value.size() == t.shape.elements());
+      CHECK(expected.find(t.name) == &t);
+    }
+    CHECK(outputs == executed.outputs.size());
+    CHECK(layer_outputs == executed.layer_outputs.size());
+  }
+}
+
+TEST_CASE("expected tensors stream in topological order, each after every tensor it is made of") {
+  const PlanSpec plan = helix::parse_plan("pp=2,tg=2x2");
+  const Model model = seed_for("pp=2,tg=2x2");
+  const helix::Dag dag = helix::build_dag(model, plan);
+  const auto weights = helix::numerics::make_weights<double>(model);
+  const auto input = helix::numerics::make_input<double>(model, {}, weights);
+  const helix::OpNames names(dag);
+  std::set<std::string> seen;
+  std::size_t late = 0;
+  helix::numerics::stream_expected<double>(
+      dag, weights, input, [&](helix::numerics::ExpectedTensor<double>&& t) {
+        for (auto [e, end] = boost::in_edges(t.vertex, dag); e != end; ++e)
+          late += seen.count(names.name(dag[boost::source(*e, dag)], dag[*e].device)) ? 0 : 1;
+        seen.insert(t.name);
+      });
+  CHECK(late == 0);
+  CHECK(static_cast<std::int64_t>(seen.size()) == helix::numerics::expected_size(dag).tensors);
+}
+
+TEST_CASE("a device's weight slice times its input is its Linear's expected output") {
+  // hp=4x4 slices head_dim: Wq's columns are strided runs, concatenated in the slice.
+  const PlanSpec plan = helix::parse_plan("hp=4x4");
+  const Model model = seed_for("hp=4x4");
+  const helix::Dag dag = helix::build_dag(model, plan);
+  const auto weights = helix::numerics::make_weights<double>(model);
+  const auto input = helix::numerics::make_input<double>(model, {}, weights);
+  const auto expected = helix::numerics::expected(dag, weights, input);
+  const auto holdings = helix::numerics::weight_holdings(dag);
+  const auto slice_of = [&](std::int64_t device, const std::string& name) {
+    for (const auto& h : holdings)
+      if (h.device == device && h.name == name)
+        return helix::numerics::weight_value(h, weights);
+    FAIL("no holding " << name);
+    return Matrix<double>();
+  };
+  const auto tensor = [&](const std::string& name) -> const Matrix<double>& {
+    const auto* t = expected.find(name);
+    REQUIRE(t);
+    return t->value;
+  };
+  for (std::int64_t device : {0, 5, 15}) {
+    CAPTURE(device);
+    const std::string dev =
+        device < 10 ? "dev0" + std::to_string(device) : "dev" + std::to_string(device);
+    const Matrix<double> wq = slice_of(device, "layer01_wq");
+    CHECK(wq.rows() == model.hidden);
+    CHECK(wq.cols() == 4 * 2); // a group's 4 heads × 2 of head_dim 8
+    const Matrix<double> q = tensor("layer01.norm1." + dev) * wq;
+    CHECK((q - tensor("layer01.q_projection." + dev)).cwiseAbs().maxCoeff() < 1e-13);
+    const Matrix<double> wo = slice_of(device, "layer01_wo");
+    const Matrix<double> partial = tensor("layer01.attention_context." + dev) * wo;
+    CHECK((partial - tensor("layer01.out_projection." + dev)).cwiseAbs().maxCoeff() < 1e-13);
+    CHECK(slice_of(device, "layer00_norm2_gain") == weights.layers[0].norm_gain[1]);
+  }
+  // One holding per device, weight and layer: 2 layers × (6 weights + 2 norms × gain, shift).
+  CHECK(holdings.size() == 16 * 2 * (6 + 4));
+}
+
+TEST_CASE("divergence: verify's absolute and relative errors, with NaN as infinite error") {
+  using helix::numerics::error_between;
+  const std::vector<double> expected{1.0, -4.0, 2.0};
+  const std::vector<float> close{1.0f, -4.0f, 2.5f};
+  const helix::numerics::ErrorMeasure e =
+      error_between(std::span<const float>(close), std::span<const double>(expected));
+  CHECK(e.max_abs == 0.5);
+  CHECK(e.max_relative == 0.125);
+  CHECK(helix::numerics::within(e, {0, 0.125}));
+  CHECK_FALSE(helix::numerics::within(e, {0, 0.1}));
+  CHECK(helix::numerics::within(e, {0.5, 0}));
+  const std::vector<double> zeros(3, 0.0), tiny{0, 1e-30, 0};
+  CHECK(
+      error_between(std::span<const double>(zeros), std::span<const double>(zeros)).max_relative ==
+      0);
+  CHECK(std::isinf(
+      error_between(std::span<const double>(tiny), std::span<const double>(zeros)).max_relative));
+  CHECK(helix::numerics::within(
+      error_between(std::span<const double>(tiny), std::span<const double>(zeros)), {1e-20, 0}));
+  const std::vector<double> nan{1.0, std::numeric_limits<double>::quiet_NaN(), 2.0};
+  const auto n = error_between(std::span<const double>(nan), std::span<const double>(expected));
+  CHECK(std::isinf(n.max_abs));
+  CHECK_FALSE(helix::numerics::within(n, {1e300, 1e300}));
+  CHECK_THROWS_AS(
+      error_between(std::span<const double>(zeros).first(2), std::span<const double>(expected)),
+      std::invalid_argument);
 }

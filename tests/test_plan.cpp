@@ -59,7 +59,7 @@ TEST_CASE("HeadPartitions<4,4> is a flat 16-GPU mesh: GPU (g, s) has rank 4g + s
   CHECK(mesh.coordinate(6, Role::head_dim) == 2);
 }
 
-TEST_CASE("TensorParallel<T> with PipelineStages<P> is T-way per stage; DataParallel replicates") {
+TEST_CASE("TensorParallel<T> with PipelineStages<P> is T-way per stage, DataParallel replicates") {
   using P = Plan<PipelineStages<2>, TensorParallel<4>, DataParallel<3>>;
   static_assert(world_size(P::spec) == 24);
   static_assert(tensor_degree(P::spec) == 4 && groups_per_stage(P::spec) == 1);

@@ -7,6 +7,7 @@
 #include "helix/graph/check.hpp"
 #include "helix/graph/dag.hpp"
 #include "helix/graph/lowering.hpp"
+#include "helix/graph/op_names.hpp"
 #include "helix/graph/op_signature.hpp"
 #include "helix/graph/ops.hpp"
 #include "helix/graph/placement.hpp"

@@ -6,7 +6,9 @@
 #pragma once
 
 #include "helix/numerics/collectives.hpp"
+#include "helix/numerics/divergence.hpp"
 #include "helix/numerics/execute.hpp"
+#include "helix/numerics/expected.hpp"
 #include "helix/numerics/kernels.hpp"
 #include "helix/numerics/local_share.hpp"
 #include "helix/numerics/op_kernels.hpp"

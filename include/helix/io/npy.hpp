@@ -13,6 +13,7 @@
 #include "helix/plan/spec.hpp"
 
 #include <bit>
+#include <charconv>
 #include <concepts>
 #include <cstdint>
 #include <cstring>
@@ -25,6 +26,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -171,6 +173,112 @@ NpyArray<Scalar> read_npy(const std::filesystem::path& path) {
         std::swap(swapped[i], swapped[sizeof(Scalar) - 1 - i]);
       std::memcpy(&value, swapped, sizeof(Scalar));
     }
+  return array;
+}
+
+/// An array read as double whatever float type another program saved it in.
+struct NpyDoubles {
+  std::vector<std::int64_t> shape;
+  std::vector<double> data; ///< C order
+  std::string descr;        ///< as the file says: "<f8" or "<f4"
+};
+
+/// Reads a .npy file that NumPy (`numpy.save`) or PyTorch (via NumPy) wrote: format 1.0, 2.0 or
+/// 3.0, C order, little-endian float64 or float32 (widened to double), any number of dimensions.
+/// Strict, because what it reads is someone else's output: a header that is not a dict of
+/// exactly 'descr', 'fortran_order' and 'shape', another type, Fortran order or a size that
+/// differs from the shape is an error.
+/// @throws std::runtime_error naming `path` and what is wrong.
+inline NpyDoubles read_npy_widened(const std::filesystem::path& path) {
+  const auto fail = [&](const std::string& why) -> void {
+    throw std::runtime_error("helix: npy: '" + path.string() + "': " + why);
+  };
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    fail("cannot open");
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (bytes.size() < 6 || bytes.compare(0, 6, "\x93NUMPY") != 0)
+    fail("not a .npy file (no \\x93NUMPY magic)");
+  if (bytes.size() < 10)
+    fail("header is cut short");
+  const auto byte = [&](std::size_t i) {
+    return static_cast<std::size_t>(static_cast<unsigned char>(bytes[i]));
+  };
+  const std::size_t major = byte(6);
+  if (major < 1 || major > 3)
+    fail("format version " + std::to_string(major) + " (1, 2 and 3 are read)");
+  const std::size_t length_bytes = major == 1 ? 2 : 4;
+  if (bytes.size() < 8 + length_bytes)
+    fail("header is cut short");
+  std::size_t length = 0;
+  for (std::size_t i = 0; i < length_bytes; ++i)
+    length |= byte(8 + i) << (8 * i);
+  const std::size_t start = 8 + length_bytes;
+  if (bytes.size() < start + length)
+    fail("header is cut short");
+  const std::string dict = bytes.substr(start, length);
+  // The value after `'key': ` up to the next top-level comma or the closing brace.
+  const auto value_of = [&](std::string_view key) {
+    const std::string quoted = "'" + std::string(key) + "':";
+    const std::size_t at = dict.find(quoted);
+    if (at == std::string::npos)
+      fail("header has no '" + std::string(key) + "': " + dict);
+    std::size_t i = at + quoted.size();
+    while (i < dict.size() && dict[i] == ' ')
+      ++i;
+    if (i >= dict.size())
+      fail("header is malformed: " + dict);
+    const std::size_t end = dict[i] == '(' ? dict.find(')', i) + 1 : dict.find_first_of(",}", i);
+    if (end == std::string::npos || end == 0)
+      fail("header is malformed: " + dict);
+    return dict.substr(i, end - i);
+  };
+  NpyDoubles array;
+  const std::string descr = value_of("descr");
+  if (descr != "'<f8'" && descr != "'<f4'")
+    fail("element type " + descr + ": float64 or float32, little endian ('<f8' or '<f4') is read");
+  array.descr = descr.substr(1, 3);
+  if (value_of("fortran_order") != "False")
+    fail("Fortran order: save it in C order (numpy.ascontiguousarray)");
+  const std::string shape = value_of("shape");
+  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')')
+    fail("shape " + shape + " is not a tuple");
+  std::int64_t elements = 1;
+  for (std::size_t i = 1; i + 1 < shape.size();) {
+    if (shape[i] == ' ' || shape[i] == ',') {
+      ++i;
+      continue;
+    }
+    std::int64_t extent = 0;
+    const auto [end, error] =
+        std::from_chars(shape.data() + i, shape.data() + shape.size() - 1, extent);
+    if (error != std::errc{} || extent < 0 ||
+        (extent > 0 && elements > (std::int64_t{1} << 40) / extent))
+      fail("shape " + shape + " is not a tuple of sizes");
+    array.shape.push_back(extent);
+    elements *= extent;
+    i = static_cast<std::size_t>(end - shape.data());
+  }
+  const std::size_t width = array.descr == "<f8" ? 8 : 4;
+  if (bytes.size() != start + length + static_cast<std::size_t>(elements) * width)
+    fail("holds " + std::to_string(bytes.size() - start - length) + " bytes of data, its shape " +
+         shape + " needs " + std::to_string(static_cast<std::size_t>(elements) * width));
+  array.data.resize(static_cast<std::size_t>(elements));
+  const char* data = bytes.data() + start + length;
+  for (std::size_t k = 0; k < array.data.size(); ++k) {
+    char element[8];
+    std::memcpy(element, data + k * width, width);
+    if constexpr (std::endian::native != std::endian::little)
+      for (std::size_t i = 0; i < width / 2; ++i)
+        std::swap(element[i], element[width - 1 - i]);
+    if (width == 8) {
+      std::memcpy(&array.data[k], element, 8);
+    } else {
+      float narrow = 0;
+      std::memcpy(&narrow, element, 4);
+      array.data[k] = narrow;
+    }
+  }
   return array;
 }
 

@@ -183,6 +183,13 @@ struct RunOptions {
   bool record_layer_outputs = true;
 };
 
+/// Called with every tensor the runner keeps, as it keeps it: the vertex, the device that holds
+/// the tensor and the tensor (valid only during the call: the runner frees it after its last
+/// reader). In execution order, which is topological; a collective's members in ring order. How
+/// numerics/expected.hpp sees every op's output without the runner holding them all.
+template <std::floating_point Scalar>
+using TensorObserver = std::function<void(Vertex, std::int64_t, const Matrix<Scalar>&)>;
+
 /// Runs the vertices of a Dag that a process takes part in, in `execution_order`: compute ops on
 /// its devices through `OpKernels`, collectives and transfers through the communication backend.
 /// One handler per step alternative: the compute kinds are the kernels', the communication kinds
@@ -199,10 +206,11 @@ class DagRunner {
 
 public:
   DagRunner(const Dag& dag, const W& weights, const I& input, C& communication,
-            RunOptions options = {})
+            RunOptions options = {}, TensorObserver<Scalar> observer = {})
       : dag_(dag), info_(dag[boost::graph_bundle]), model_(info_.model),
         kernels_(model_, weights, input), communication_(communication), options_(options),
-        store_(boost::num_vertices(dag)), pending_reads_(store_.size(), 0) {}
+        store_(boost::num_vertices(dag)), pending_reads_(store_.size(), 0),
+        observer_(std::move(observer)) {}
 
   Execution<Scalar> run() { return run(execution_order(dag_)); }
 
@@ -252,6 +260,7 @@ private:
   RunOptions options_;
   std::vector<std::vector<Held>> store_; ///< per vertex, its output on each local device
   std::vector<std::size_t> pending_reads_;
+  TensorObserver<Scalar> observer_;
   Execution<Scalar> result_;
   std::int64_t live_bytes_ = 0, peak_live_bytes_ = 0;
   std::size_t vertices_run_ = 0;
@@ -320,6 +329,8 @@ private:
       fail(v, "computed a tensor of another shape than " + to_string(shape));
     live_bytes_ += static_cast<std::int64_t>(value.size() * sizeof(Scalar));
     peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
+    if (observer_)
+      observer_(v, device, value);
     store_[v].push_back(Held{device, std::move(value)});
   }
 
@@ -454,6 +465,20 @@ template <std::floating_point Scalar>
   const FullInput<Scalar> batch(info.model, input);
   InProcessRing<Scalar> rings(info.mesh);
   return run_dag<Scalar>(dag, full, batch, rings);
+}
+
+/// The same, calling `observer` with every tensor as it is kept (see TensorObserver).
+template <std::floating_point Scalar>
+[[nodiscard]] Execution<Scalar> execute(const Dag& dag, const Weights<Scalar>& weights,
+                                        const Input<Scalar>& input,
+                                        TensorObserver<Scalar> observer) {
+  const DagInfo& info = dag[boost::graph_bundle];
+  detail::require_matching(info.model, info.workload, weights, input);
+  const FullWeights<Scalar> full(weights);
+  const FullInput<Scalar> batch(info.model, input);
+  InProcessRing<Scalar> rings(info.mesh);
+  using Runner = DagRunner<Scalar, FullWeights<Scalar>, FullInput<Scalar>, InProcessRing<Scalar>>;
+  return Runner(dag, full, batch, rings, {}, std::move(observer)).run();
 }
 
 } // namespace helix::numerics
