@@ -1,8 +1,10 @@
 # helix as an oracle for a user's own code: helix_deploy dumps the expected tensors of tp=4 on the
-# shrunk seed model, examples/oracle/numpy_tp.py (a Megatron-style tensor-parallel forward in
-# NumPy) computes its own from the dump's weight slices and input, and helix_compare must find
-# them equal (exit 0), then name the op and rank of each injected bug as the first difference
-# (exit 1). Run by CTest with DEPLOY, COMPARE, PYTHON, SCRIPT and WORK.
+# shrunk seed model, a client (SCRIPT: examples/oracle/numpy_tp.py, a Megatron-style
+# tensor-parallel forward in NumPy, or tests/oracle/torch_tp.py, the same in PyTorch as 4
+# torch.distributed processes) computes its own from the dump's weight slices and input, and
+# helix_compare must find them equal (exit 0), then name the op and rank of each injected bug as
+# the first difference (exit 1). Run by CTest with DEPLOY, COMPARE, PYTHON, SCRIPT and WORK.
+get_filename_component(client "${SCRIPT}" NAME)
 file(REMOVE_RECURSE "${WORK}")
 execute_process(COMMAND "${DEPLOY}" --plan tp=4 --no-verify --views none --dump-expected
                         "${WORK}/expected"
@@ -35,7 +37,7 @@ foreach(i RANGE 0 ${last} 4)
   execute_process(COMMAND "${PYTHON}" "${SCRIPT}" "${WORK}/expected" "${WORK}/${name}" ${arguments}
                   RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT code EQUAL 0)
-    message(FATAL_ERROR "numpy_tp.py ${arguments} failed (${code}): ${out}${err}")
+    message(FATAL_ERROR "${client} ${arguments} failed (${code}): ${out}${err}")
   endif()
   execute_process(COMMAND "${COMPARE}" "${WORK}/expected" "${WORK}/${name}"
                   RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -50,4 +52,4 @@ foreach(i RANGE 0 ${last} 4)
     message(FATAL_ERROR "${name}: the scores and probabilities are not listed as not given")
   endif()
 endforeach()
-message(STATUS "oracle: the NumPy tensor-parallel forward matches, and both bugs are pinned")
+message(STATUS "oracle: ${client}'s tensor-parallel forward matches, and both bugs are pinned")
