@@ -1,0 +1,101 @@
+// DAG scale (issue 13, target 1): lowering, materializing and checking DAGs of about 10^3 to 10^6
+// vertices, beside a bare insertion of the same vertices and edges into the Dag's own Boost type,
+// and the simulation of each. Read the results as ratios within one run; the machine is shared.
+// Counters: vertices, seconds per million vertices, and the process's peak RSS per vertex.
+#include <helix/helix.hpp>
+
+#include <benchmark/benchmark.h>
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Scale {
+  helix::Model model;
+  const char* plan;
+  helix::Workload workload;
+};
+
+/// llama31_405b (SwiGLU, vocabulary) grown by layers, then microbatches, then data parallel:
+/// about 10^3, 10^4, 10^5 and 10^6 vertices.
+Scale scale(std::int64_t index) {
+  const helix::Model m = helix::models::llama31_405b;
+  switch (index) {
+  case 0:
+    return {m.with_layers(8), "tp=8", helix::Workload::prefill()};
+  case 1:
+    return {m.with_layers(80), "tp=8", helix::Workload::prefill()};
+  case 2:
+    return {m.with_batch(8), "pp=16,tp=8", helix::Workload::prefill(8)};
+  default:
+    return {m.with_batch(64), "pp=16,tp=8,dp=8", helix::Workload::prefill(8)};
+  }
+}
+
+double peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024.0;
+}
+
+void report(benchmark::State& state, std::size_t vertices) {
+  state.counters["vertices"] = static_cast<double>(vertices);
+  state.counters["s_per_Mvertex"] = benchmark::Counter(
+      static_cast<double>(vertices) / 1e6,
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["peak_rss_B_per_vertex"] = peak_rss_bytes() / static_cast<double>(vertices);
+}
+
+/// lower + materialize: what build_dag does after validating.
+void build(benchmark::State& state) {
+  const Scale s = scale(state.range(0));
+  const helix::PlanSpec plan = helix::parse_plan(s.plan);
+  std::size_t vertices = 0;
+  for (auto _ : state) {
+    const helix::Dag dag = helix::materialize(helix::lower(s.model, plan, s.workload));
+    vertices = boost::num_vertices(dag);
+  }
+  report(state, vertices);
+}
+BENCHMARK(build)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+
+/// The same vertices (with their Op bundles) and edges (with their Tensor bundles) inserted into
+/// a Dag by hand: the floor a builder over this graph type can reach.
+void bare_insertion(benchmark::State& state) {
+  const Scale s = scale(state.range(0));
+  const helix::Lowering lowering = helix::lower(s.model, helix::parse_plan(s.plan), s.workload);
+  for (auto _ : state) {
+    helix::Dag dag;
+    for (const helix::Op& op : lowering.ops)
+      boost::add_vertex(op, dag);
+    for (const helix::LoweredEdge& e : lowering.edges)
+      boost::add_edge(e.source, e.target, e.tensor, dag);
+    benchmark::DoNotOptimize(boost::num_edges(dag));
+  }
+  report(state, lowering.ops.size());
+}
+BENCHMARK(bare_insertion)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+
+void check(benchmark::State& state) {
+  const Scale s = scale(state.range(0));
+  const helix::Dag dag = helix::build_dag(s.model, helix::parse_plan(s.plan), s.workload);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(helix::check(dag).size());
+  report(state, boost::num_vertices(dag));
+}
+BENCHMARK(check)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+
+void simulate(benchmark::State& state) {
+  const Scale s = scale(state.range(0));
+  const helix::Dag dag = helix::build_dag(s.model, helix::parse_plan(s.plan), s.workload);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(
+        helix::cost::simulate(dag, helix::cost::hardware::h100_sxm_nvl8).makespan_seconds);
+  report(state, boost::num_vertices(dag));
+}
+BENCHMARK(simulate)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+
+} // namespace
