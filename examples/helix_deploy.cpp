@@ -13,8 +13,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "command_line.hpp"
+
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -37,13 +38,6 @@
 #include <vector>
 
 namespace {
-
-std::string known_models() {
-  std::string names;
-  for (const helix::models::NamedModel& entry : helix::models::all)
-    names += (names.empty() ? "" : ", ") + std::string(entry.name);
-  return names;
-}
 
 /// How one plan's files are called: `<prefix>_<view><suffix>.dot`. The seed's two plans keep the
 /// names of the seed document; any other plan is named after its text.
@@ -336,16 +330,6 @@ bool same_partition(const helix::Model& model, const helix::PlanSpec& a, const h
   return true;
 }
 
-/// A whole number from 0 to 10^15 (validate says why 0 is not a microbatch count).
-std::optional<std::int64_t> parse_count(const std::string& text) {
-  std::int64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc{} || end != text.data() + text.size() || value < 0 ||
-      value > 1'000'000'000'000'000)
-    return std::nullopt;
-  return value;
-}
-
 std::string joined(const std::vector<std::string>& lines) {
   std::string text;
   for (const std::string& line : lines)
@@ -416,7 +400,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   // Defaults are said in words: CLI11 would print the plan list as one bracketed value.
   CLI::Option* preset =
       app.add_option("--model", o.model_name,
-                     "model preset, one of " + known_models() + " (default: helix_seed)")
+                     "model preset, one of " + helix::models::names() + " (default: helix_seed)")
           ->option_text("NAME");
   app.add_option("--model-file", o.model_file,
                  "read the model from this JSON file instead of a preset (keys in the README, "
@@ -557,10 +541,11 @@ Context read_inputs(const Options& o) {
   } else {
     model = helix::models::by_name(o.model_name);
     if (!model)
-      throw BadInput("unknown --model '" + o.model_name + "'; known: " + known_models());
+      throw BadInput("unknown --model '" + o.model_name + "'; known: " + helix::models::names());
   }
   // Read as text: CLI11 would clamp 99999999999999999999 to 2^63 - 1 and show that instead.
-  const std::optional<std::int64_t> microbatches = parse_count(o.microbatches_text);
+  const std::optional<std::int64_t> microbatches =
+      helix::examples::parse_count(o.microbatches_text);
   if (!microbatches)
     throw BadInput("--microbatches '" + o.microbatches_text +
                    "' is not a whole number from 0 to 10^15");
@@ -604,7 +589,7 @@ Context read_inputs(const Options& o) {
                        std::int64_t otherwise) -> std::int64_t {
     if (text.empty())
       return otherwise;
-    const std::optional<std::int64_t> value = parse_count(text);
+    const std::optional<std::int64_t> value = helix::examples::parse_count(text);
     if (!value)
       throw BadInput(std::string(option) + " '" + text + "' is not a whole number from 0 to 10^15");
     return *value;
@@ -619,7 +604,8 @@ Context read_inputs(const Options& o) {
   c.workload = {o.phase == "decode" ? helix::Phase::decode : helix::Phase::prefill, *microbatches,
                 attention};
   c.hardware = hardware;
-  const std::optional<std::int64_t> output_tokens = parse_count(o.output_tokens_text);
+  const std::optional<std::int64_t> output_tokens =
+      helix::examples::parse_count(o.output_tokens_text);
   if (!output_tokens || *output_tokens < 1)
     throw BadInput("--output-tokens '" + o.output_tokens_text +
                    "' is not a whole number from 1 to 10^15 (the prefill yields the first token)");
@@ -656,7 +642,7 @@ void prepare_expected_dump(Context& c) {
                         ? std::string(" (the seed's two, by default)")
                         : std::string()) +
                    ": give one --plan, and dump each plan to its own folder");
-  const std::optional<std::int64_t> megabytes = parse_count(o.dump_limit_text);
+  const std::optional<std::int64_t> megabytes = helix::examples::parse_count(o.dump_limit_text);
   if (!megabytes || *megabytes < 1 || *megabytes > 1'000'000'000)
     throw BadInput("--dump-limit '" + o.dump_limit_text +
                    "' is not a whole number of megabytes from 1 to 10^9");

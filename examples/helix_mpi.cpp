@@ -15,11 +15,12 @@
 #include <helix/plan.hpp>
 
 #include <CLI/CLI.hpp>
+
+#include "command_line.hpp"
 #include <mpi.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -62,22 +63,6 @@ struct Options {
   std::string fault;
 };
 
-std::string known_models() {
-  std::string names;
-  for (const helix::models::NamedModel& entry : helix::models::all)
-    names += (names.empty() ? "" : ", ") + std::string(entry.name);
-  return names;
-}
-
-std::optional<std::int64_t> parse_count(const std::string& text) {
-  std::int64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc{} || end != text.data() + text.size() || value < 0 ||
-      value > 1'000'000'000'000'000)
-    return std::nullopt;
-  return value;
-}
-
 std::string bytes_text(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int unit = 0;
@@ -110,7 +95,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o, bool root) {
                "verify it"};
   CLI::Option* preset =
       app.add_option("--model", o.model_name,
-                     "model preset, one of " + known_models() + " (default: helix_seed)")
+                     "model preset, one of " + helix::models::names() + " (default: helix_seed)")
           ->option_text("NAME");
   app.add_option("--model-file", o.model_file,
                  "read the model from this JSON file instead (README, \"Model files\"); not with "
@@ -216,9 +201,10 @@ Setup read_setup(const Options& o, int world) {
       throw BadInput(std::string("--model-file: ") + e.what());
     }
   } else if (!(model = helix::models::by_name(o.model_name))) {
-    throw BadInput("unknown --model '" + o.model_name + "'; known: " + known_models());
+    throw BadInput("unknown --model '" + o.model_name + "'; known: " + helix::models::names());
   }
-  const std::optional<std::int64_t> microbatches = parse_count(o.microbatches_text);
+  const std::optional<std::int64_t> microbatches =
+      helix::examples::parse_count(o.microbatches_text);
   if (!microbatches || *microbatches < 1)
     throw BadInput("--microbatches '" + o.microbatches_text +
                    "' is not a whole number from 1 to 10^15");
@@ -252,7 +238,7 @@ Setup read_setup(const Options& o, int world) {
   const auto size = [](const std::string& text, const char* option, std::int64_t otherwise) {
     if (text.empty())
       return otherwise;
-    const std::optional<std::int64_t> value = parse_count(text);
+    const std::optional<std::int64_t> value = helix::examples::parse_count(text);
     if (!value || *value < 1)
       throw BadInput(std::string(option) + " '" + text + "' is not a whole number from 1 to 10^15");
     return *value;
@@ -268,13 +254,13 @@ Setup read_setup(const Options& o, int world) {
   s.mpi.timeout_seconds = o.timeout_seconds;
   s.mpi.check_collectives = o.check_collectives;
   if (!o.seed_text.empty()) {
-    const std::optional<std::int64_t> seed = parse_count(o.seed_text);
+    const std::optional<std::int64_t> seed = helix::examples::parse_count(o.seed_text);
     if (!seed)
       throw BadInput("--seed '" + o.seed_text + "' is not a whole number from 0 to 10^15");
     s.seed = static_cast<std::uint64_t>(*seed);
   }
   if (!o.reference_sequences_text.empty()) {
-    const std::optional<std::int64_t> n = parse_count(o.reference_sequences_text);
+    const std::optional<std::int64_t> n = helix::examples::parse_count(o.reference_sequences_text);
     if (!n)
       throw BadInput("--reference-sequences '" + o.reference_sequences_text +
                      "' is not a whole number from 0 to 10^15");
@@ -296,13 +282,14 @@ Setup read_setup(const Options& o, int world) {
   }
   if (!o.fault.empty()) {
     const std::size_t colon = o.fault.find(':');
-    const std::optional<std::int64_t> rank = parse_count(o.fault.substr(0, colon));
+    const std::optional<std::int64_t> rank = helix::examples::parse_count(o.fault.substr(0, colon));
     std::int64_t index = 0;
     bool ok = rank && *rank < world;
     if (ok && colon != std::string::npos) {
       const std::string k = o.fault.substr(colon + 1);
       const bool negative = !k.empty() && k[0] == '-';
-      const std::optional<std::int64_t> magnitude = parse_count(negative ? k.substr(1) : k);
+      const std::optional<std::int64_t> magnitude =
+          helix::examples::parse_count(negative ? k.substr(1) : k);
       ok = magnitude.has_value();
       index = ok ? (negative ? -*magnitude : *magnitude) : 0;
     }

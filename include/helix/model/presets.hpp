@@ -7,6 +7,7 @@
 
 #include <array>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace helix::models {
@@ -183,6 +184,14 @@ constexpr std::optional<Model> by_name(std::string_view name) {
     if (entry.name == name)
       return entry.model;
   return std::nullopt;
+}
+
+/// Every preset's name, comma-separated, for messages and --help.
+inline std::string names() {
+  std::string text;
+  for (const NamedModel& entry : all)
+    text += (text.empty() ? "" : ", ") + std::string(entry.name);
+  return text;
 }
 
 } // namespace helix::models
