@@ -27,6 +27,21 @@ using namespace helix;
 
 namespace {
 
+/// FC1 on GPU 0 holding a 10⁴ × 10⁴ weight, reading x [1, 10⁴, 10⁴]: 2·10¹² FLOPs, 3·10⁸
+/// elements moved.
+Op square_fc1() {
+  Op matmul;
+  step::Fc1 fc1;
+  fc1.rows = IndexRuns::range(0, 10'000);
+  fc1.cols = IndexRuns::range(0, 10'000);
+  matmul.step = fc1;
+  matmul.device = 0;
+  matmul.inputs[0] = Shape{1, 10'000, 10'000};
+  matmul.input_count = 1;
+  matmul.output = Shape{1, 10'000, 10'000};
+  return matmul;
+}
+
 /// Hardware on which only FLOPs take time: infinite memory and link bandwidth, no latency; the same
 /// peak for every data type.
 constexpr cost::Hardware compute_only{
@@ -205,15 +220,7 @@ TEST_CASE("a compute op costs the larger of FLOPs over effective peak and bytes 
   info.mesh = make_mesh(parse_plan("tp=8"));
   // x [1, 10⁴, 10⁴] @ W[10⁴ rows, 10⁴ cols]: 2·10¹² FLOPs; FP16 input, output and weight are
   // 3·10⁸ elements, 6·10⁸ bytes: compute bound on H100 (989 TFLOP/s against 3.35 TB/s).
-  Op matmul;
-  step::Fc1 fc1;
-  fc1.rows = IndexRuns::range(0, 10'000);
-  fc1.cols = IndexRuns::range(0, 10'000);
-  matmul.step = fc1;
-  matmul.device = 0;
-  matmul.inputs[0] = Shape{1, 10'000, 10'000};
-  matmul.input_count = 1;
-  matmul.output = Shape{1, 10'000, 10'000};
+  const Op matmul = square_fc1();
   CHECK(cost::work(matmul, info).flops == 2'000'000'000'000);
   CHECK(cost::work(matmul, info).memory_bytes == 600'000'000);
   const double compute = 2e12 / (989e12 * hw.compute_efficiency);
@@ -246,15 +253,7 @@ TEST_CASE("an op computes at the peak of the model's dtype: fp8 halves a compute
   DagInfo info;
   info.model = models::gpt3_175b.with_batch(1).with_dtype(DataType::bf16);
   info.mesh = make_mesh(parse_plan("tp=1"));
-  Op matmul;
-  step::Fc1 fc1;
-  fc1.rows = IndexRuns::range(0, 10'000);
-  fc1.cols = IndexRuns::range(0, 10'000);
-  matmul.step = fc1;
-  matmul.device = 0;
-  matmul.inputs[0] = Shape{1, 10'000, 10'000};
-  matmul.input_count = 1;
-  matmul.output = Shape{1, 10'000, 10'000};
+  const Op matmul = square_fc1();
   const double flops = 2e12;
   const double bf16_seconds = cost::op_cost(matmul, info, h100).seconds;
   CHECK(bf16_seconds == doctest::Approx(flops / (989e12 * 0.7)));
