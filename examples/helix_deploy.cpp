@@ -362,6 +362,7 @@ struct Options {
   std::string dump_limit_text = "1000"; ///< MB
   std::string json_file;
   bool overlap = false;
+  std::string collectives_text = "nccl";
   std::string output_tokens_text = "1";
   std::string views_text; ///< empty: all up to max_layers_drawn_by_default layers, else summary
   std::string objective_text = "tokens_per_s_per_gpu";
@@ -489,7 +490,16 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
                  "none)")
       ->option_text("FILE");
   app.add_flag("--overlap", o.overlap,
-               "let communication overlap compute in the timeline (default: off)");
+               "let communication run beside compute in the timeline, on streams of its own "
+               "with no contention (an upper bound on overlap); off, each device does one thing "
+               "at a time, as TensorRT-LLM and Megatron-LM inference do (default: off)");
+  app.add_option("--collectives", o.collectives_text,
+                 "how collectives are costed: nccl (NCCL's ring, tree and NVLS algorithms and "
+                 "LL, LL128 and Simple protocols, the cheapest per call; across nodes every NIC "
+                 "of the node) or ring (one flat ring on the slowest link, helix's earlier "
+                 "model, for comparison) (default: nccl)")
+      ->check(CLI::IsMember({"nccl", "ring"}))
+      ->option_text("MODEL");
   app.add_option(
          "--output-tokens", o.output_tokens_text,
          "tokens generated per sequence: the prefill of the prompt yields the first, one "
@@ -907,7 +917,10 @@ struct Costed {
 /// cost/generation.hpp); the comparison printed.
 Costed cost_plans(const Context& c, const std::vector<BuiltPlan>& built) {
   std::cout << "\n## Cost\n";
-  const helix::cost::SimulationOptions options{.overlap_communication = c.options.overlap};
+  const helix::cost::SimulationOptions options{
+      .overlap_communication = c.options.overlap,
+      .collectives = c.options.collectives_text == "ring" ? helix::cost::CollectiveModel::ring
+                                                          : helix::cost::CollectiveModel::nccl};
   Costed costed;
   std::vector<helix::cost::PlanSummary> summaries;
   for (std::size_t i = 0; i < built.size(); ++i) {

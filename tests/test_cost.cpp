@@ -1,5 +1,6 @@
 // Cost area: per-op costs, the timeline simulation, memory and the plan comparison, checked
 // against published formulas written out here, never against the code's own output.
+#include "helix/cost/collectives.hpp"
 #include "helix/cost/compare.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/memory.hpp"
@@ -62,6 +63,18 @@ constexpr cost::Hardware compute_only{
                    .latency_seconds = 0},
 };
 
+/// `hw` as a pure roofline: every matmul at `compute_efficiency` whatever its shape, no kernel
+/// launch cost.
+cost::Hardware roofline_only(cost::Hardware hw) {
+  hw.streaming_multiprocessors = 0;
+  hw.kernel_launch_seconds = 0;
+  hw.graph_kernel_launch_seconds = 0;
+  return hw;
+}
+
+/// The ring model: every collective one flat ring on its slowest link.
+constexpr cost::SimulationOptions ring_model{.collectives = cost::CollectiveModel::ring};
+
 bool is_matmul(OpKind kind) {
   return is_linear(kind) || kind == OpKind::attention_scores || kind == OpKind::attention_context;
 }
@@ -81,7 +94,7 @@ bytes_by_phase(const Dag& dag, const cost::Hardware& hw) {
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
     if (const auto* c = collective_of(dag[v]))
       for (std::int64_t d : devices_of(dag, v))
-        sent[{d, c->phase}] += cost::op_cost(dag, v, hw).bytes_sent;
+        sent[{d, c->phase}] += cost::op_cost(dag, v, hw, cost::CollectiveModel::ring).bytes_sent;
   return sent;
 }
 
@@ -154,7 +167,7 @@ TEST_CASE(
         doctest::Approx((md + 1) * t + tau));
 }
 
-TEST_CASE("a ring all-reduce over n GPUs sends 2(n−1)/n·size per GPU") {
+TEST_CASE("under the ring model, a ring all-reduce over n GPUs sends 2(n−1)/n·size per GPU") {
   // 8-way tensor parallel: 2 all-reduces per layer, each of the block output [b, s, h].
   const Model model = models::gpt3_175b.with_layers(2).with_seq_len(256);
   const Dag dag = build_dag(model, parse_plan("tp=8"), Workload::prefill());
@@ -164,7 +177,7 @@ TEST_CASE("a ring all-reduce over n GPUs sends 2(n−1)/n·size per GPU") {
   // block output, and each GPU forwards the 7 logit shards [1, 1, 50304 / 8] it does not own.
   const double logits_gather = 7.0 * (50304 / 8) * 2;
   const double expected = (2 * 2 + 1) * per_all_reduce + logits_gather; // 2 layers × 2 + embedding
-  const cost::Timeline timeline = cost::simulate(dag, cost::hardware::h100_sxm_nvl8);
+  const cost::Timeline timeline = cost::simulate(dag, cost::hardware::h100_sxm_nvl8, ring_model);
   for (const cost::DeviceUsage& usage : timeline.devices) {
     CHECK(usage.bytes_sent[0] == doctest::Approx(expected)); // all inside one NVLink node
     CHECK(usage.bytes_sent[1] == 0);
@@ -179,8 +192,8 @@ TEST_CASE("a ring all-reduce over n GPUs sends 2(n−1)/n·size per GPU") {
             doctest::Approx(seconds));
 }
 
-TEST_CASE("a hierarchical all-reduce over 4 groups × 4 sends 1.5·size inside groups and 0.375·size "
-          "across them per GPU, 1.875·size in all like a flat ring of 16") {
+TEST_CASE("under the ring model, a hierarchical all-reduce over 4 groups × 4 sends 1.5·size inside "
+          "groups and 0.375·size across them per GPU, 1.875·size in all like a flat ring of 16") {
   // Reduce-scatter in a group of 4: (4−1)/4·size = 0.75·size. All-reduce of the size/4 shard
   // across 4 groups: 2·(4−1)/4·size/4 = 0.375·size. All-gather of the shard in the group:
   // (4−1)·size/4 = 0.75·size. Intra-group 0.75 + 0.75 = 1.5·size; total 1.875·size = 2·15/16·size.
@@ -199,14 +212,15 @@ TEST_CASE("a hierarchical all-reduce over 4 groups × 4 sends 1.5·size inside g
   }
   // On H100 nodes of 8, groups 0–1 and 2–3 share a node: intra-group phases ride NVLink and the
   // inter-group ring (GPUs j, 4+j, 8+j, 12+j) crosses nodes, so it runs on InfiniBand.
-  const cost::Timeline timeline = cost::simulate(dag, cost::hardware::h100_sxm_nvl8);
+  const cost::Timeline timeline = cost::simulate(dag, cost::hardware::h100_sxm_nvl8, ring_model);
   for (const cost::DeviceUsage& usage : timeline.devices) {
     CHECK(usage.bytes_sent[0] == doctest::Approx(all_reduces * 1.5 * size));
     CHECK(usage.bytes_sent[1] == doctest::Approx(all_reduces * 0.375 * size));
   }
   // A flat ring of 16 sends the same 1.875·size per GPU, all of it on its slowest (IB) link class.
   const Dag flat = build_dag(model, parse_plan("tp=16"), Workload::prefill());
-  const cost::Timeline flat_timeline = cost::simulate(flat, cost::hardware::h100_sxm_nvl8);
+  const cost::Timeline flat_timeline =
+      cost::simulate(flat, cost::hardware::h100_sxm_nvl8, ring_model);
   for (const cost::DeviceUsage& usage : flat_timeline.devices) {
     CHECK(usage.bytes_sent[0] == 0);
     CHECK(usage.bytes_sent[1] == doctest::Approx(all_reduces * 1.875 * size));
@@ -214,7 +228,7 @@ TEST_CASE("a hierarchical all-reduce over 4 groups × 4 sends 1.5·size inside g
 }
 
 TEST_CASE("a compute op costs the larger of FLOPs over effective peak and bytes over bandwidth") {
-  const cost::Hardware& hw = cost::hardware::h100_sxm_nvl8;
+  const cost::Hardware hw = roofline_only(cost::hardware::h100_sxm_nvl8);
   DagInfo info;
   info.model = models::gpt3_175b.with_batch(1);
   info.mesh = make_mesh(parse_plan("tp=8"));
@@ -249,7 +263,7 @@ TEST_CASE("an op computes at the peak of the model's dtype: fp8 halves a compute
   // compute takes 2·10¹² / (989·10¹² · 0.7) = 2.89 ms against 6·10⁸ / (3.35·10¹² · 0.8) =
   // 0.22 ms of memory in bf16 (1.44 ms against 0.11 ms in fp8): compute bound both ways, so the
   // fp8 op takes 989 / 1979 ≈ 0.4997 of the bf16 one's time.
-  const cost::Hardware& h100 = cost::hardware::h100_sxm_nvl8;
+  const cost::Hardware h100 = roofline_only(cost::hardware::h100_sxm_nvl8);
   DagInfo info;
   info.model = models::gpt3_175b.with_batch(1).with_dtype(DataType::bf16);
   info.mesh = make_mesh(parse_plan("tp=1"));
@@ -269,9 +283,178 @@ TEST_CASE("an op computes at the peak of the model's dtype: fp8 halves a compute
   info.model = info.model.with_dtype(DataType::fp32);
   CHECK(cost::op_cost(matmul, info, h100).seconds == doctest::Approx(flops / (67e12 * 0.7)));
   // Ampere has no FP8 tensor cores: A100 runs fp8 at its BF16 312 TFLOP/s.
-  const cost::Hardware& a100 = cost::hardware::a100_sxm4_80gb_nvl8;
+  const cost::Hardware a100 = roofline_only(cost::hardware::a100_sxm4_80gb_nvl8);
   info.model = info.model.with_dtype(DataType::fp8);
   CHECK(cost::op_cost(matmul, info, a100).seconds == doctest::Approx(flops / (312e12 * 0.7)));
+}
+
+/// FC1 on GPU 0: x [1, tokens, rows] @ W[rows, cols].
+Op fc1_of(std::int64_t tokens, std::int64_t rows, std::int64_t cols) {
+  Op matmul;
+  step::Fc1 fc1;
+  fc1.rows = IndexRuns::range(0, rows);
+  fc1.cols = IndexRuns::range(0, cols);
+  matmul.step = fc1;
+  matmul.device = 0;
+  matmul.inputs[0] = Shape{1, tokens, rows};
+  matmul.input_count = 1;
+  matmul.output = Shape{1, tokens, cols};
+  return matmul;
+}
+
+TEST_CASE("a matmul loses the unused part of its last tiles and of its last wave, and every kernel "
+          "adds a launch (less under CUDA graphs)") {
+  const cost::Hardware& h100 = cost::hardware::h100_sxm_nvl8;
+  // 132 SMs, 128 × 128 tiles. A 4096 × 5120 output is 32 · 40 = 1280 whole tiles in
+  // ⌈1280 / 132⌉ = 10 waves of 132 slots: 1280 / 1320 of the machine.
+  CHECK(cost::gemm_shape_efficiency(h100, 4096, 5120) == doctest::Approx(1280.0 / 1320.0));
+  // 4100 rows need 33 row tiles of which the last holds 4 rows: 4100 / 4224 of the tiles used;
+  // 33 · 40 = 1320 tiles are exactly 10 waves.
+  CHECK(cost::gemm_shape_efficiency(h100, 4100, 5120) == doctest::Approx(4100.0 / 4224.0));
+  // One decode token: 1 of 128 rows of each tile; 32 tiles, fewer than the SMs, lose no wave
+  // (split-K fills the GPU).
+  CHECK(cost::gemm_shape_efficiency(h100, 1, 4096) == doctest::Approx(1.0 / 128.0));
+  // Without an SM count the model is the plain roofline.
+  CHECK(cost::gemm_shape_efficiency(roofline_only(h100), 1, 4096) == 1.0);
+
+  // The op: x [1, 4096, 8192] @ W[8192, 5120] in fp16 is 2 · 4096 · 8192 · 5120 FLOPs at
+  // 989 TFLOP/s · 0.7 · 1280/1320, compute bound (its 96 MB stream in 36 µs at 2.68 TB/s), plus
+  // one 1 µs launch.
+  DagInfo info;
+  info.model = models::gpt3_175b.with_batch(1);
+  info.mesh = make_mesh(parse_plan("tp=1"));
+  const Op matmul = fc1_of(4096, 8192, 5120);
+  const double flops = 2.0 * 4096 * 8192 * 5120;
+  const double compute = flops / (989e12 * 0.7 * 1280.0 / 1320.0);
+  const cost::OpCost cost = cost::op_cost(matmul, info, h100);
+  CHECK(cost.compute_seconds == doctest::Approx(compute));
+  CHECK(cost.launch_seconds == doctest::Approx(1e-6));
+  CHECK(cost.seconds == doctest::Approx(compute + 1e-6));
+  cost::Hardware graphs = h100;
+  graphs.cuda_graphs = true;
+  CHECK(cost::op_cost(matmul, info, graphs).seconds == doctest::Approx(compute + 0.5e-6));
+}
+
+TEST_CASE("NCCL's ring, tree and NVLS all-reduce times inside one H100 node, from NCCL's tuning "
+          "model, at 64 KiB and 256 MiB") {
+  // NCCL src/graph/tuning.cc: time = latency + bytes / algorithm bandwidth. One node of 8 H100s:
+  // bus bandwidth B = NVLink 450 GB/s · 0.75 = 337.5 GB/s; an all-reduce has 2(n − 1) = 14 steps.
+  const cost::Hardware& hw = cost::hardware::h100_sxm_nvl8;
+  const cost::CollectiveSpan node{.ranks = 8, .nodes = 1, .fewest_ranks_per_node = 8};
+  const double bus = 337.5e9, us = 1e-6;
+  const auto time = [&](cost::CollectiveAlgorithm a, cost::Protocol p, double bytes) {
+    return cost::estimate_collective(cost::CollectiveFunction::all_reduce, a, p, node, bytes, hw)
+        .seconds;
+  };
+  using A = cost::CollectiveAlgorithm;
+  using P = cost::Protocol;
+  for (const double bytes : {64.0 * 1024, 256.0 * 1024 * 1024}) {
+    CAPTURE(bytes);
+    // Ring Simple: base 8.4 µs + 14 NVLink hops of 3.4 µs; algorithm bandwidth B · n / steps.
+    CHECK(time(A::ring, P::simple, bytes) ==
+          doctest::Approx(8.4 * us + 14 * 3.4 * us + bytes / (bus * 8 / 14)));
+    // Ring LL: 6.6 + 14 · 0.6 µs; bus bandwidth min(llMax 141 GB/s, B / 2).
+    CHECK(time(A::ring, P::ll, bytes) ==
+          doctest::Approx(6.6 * us + 14 * 0.6 * us + bytes / (141e9 * 8 / 14)));
+    // Ring LL128: 14.0 + 14 · 1.9 µs; 0.92 · B.
+    CHECK(time(A::ring, P::ll128, bytes) ==
+          doctest::Approx(14.0 * us + 14 * 1.9 * us + bytes / (0.92 * bus * 8 / 14)));
+    // Tree LL128 in one node: 14.0 + 2 · (8 − 1) · 1.25 µs; bus 0.92 · B · 7/9, halved.
+    CHECK(time(A::tree, P::ll128, bytes) ==
+          doctest::Approx(14.0 * us + 2 * 7 * 1.25 * us + bytes / (0.92 * bus * 7 / 9 / 2)));
+    // Tree Simple: 8.4 + 2 · 7 · 4.0 µs; 0.92 · B, halved.
+    CHECK(time(A::tree, P::simple, bytes) ==
+          doctest::Approx(8.4 * us + 2 * 7 * 4.0 * us + bytes / (0.92 * bus / 2)));
+    // NVLS (Simple only): 25 µs; B · 0.85 (Hopper), doubled for an all-reduce, times n / steps.
+    CHECK(time(A::nvls, P::simple, bytes) ==
+          doctest::Approx(25 * us + bytes / (2 * 0.85 * bus * 8 / 14)));
+    CHECK_FALSE(cost::estimate_collective(cost::CollectiveFunction::all_reduce, A::nvls, P::ll,
+                                          node, bytes, hw)
+                    .available);
+  }
+  // NCCL picks the cheapest: ring LL for 16 KiB (15.2 µs; tree LL 15.6, NVLS 25), NVLS for 1 GiB
+  // (3.3 ms against ring Simple's 5.6). A100's NVSwitch has no SHARP: ring Simple there.
+  const cost::CollectiveEstimate small =
+      cost::fastest_collective(cost::CollectiveFunction::all_reduce, node, 16 * 1024, hw);
+  CHECK(small.algorithm == A::ring);
+  CHECK(small.protocol == P::ll);
+  const cost::CollectiveEstimate large =
+      cost::fastest_collective(cost::CollectiveFunction::all_reduce, node, 1 << 30, hw);
+  CHECK(large.algorithm == A::nvls);
+  const cost::CollectiveEstimate a100 = cost::fastest_collective(
+      cost::CollectiveFunction::all_reduce, node, 1 << 30, cost::hardware::a100_sxm4_80gb_nvl8);
+  CHECK(a100.algorithm == A::ring);
+  CHECK(a100.protocol == P::simple);
+}
+
+TEST_CASE("NCCL across two H100 nodes: every NIC of a node carries the ring, trees climb ⌊log2 "
+          "nodes⌋ network hops, and a one-GPU-per-node group has one NIC") {
+  const cost::Hardware& hw = cost::hardware::h100_sxm_nvl8;
+  const double us = 1e-6;
+  // tp=16 over two nodes of 8: the members of each node use its 8 NICs (8 · 50 GB/s · 0.9 =
+  // 360 GB/s), more than NVLink's 337.5, so the ring runs at 337.5 GB/s.
+  const Dag tp16 = build_dag(models::helix_seed.with_layers(1).with_batch(1).with_seq_len(8),
+                             parse_plan("tp=16"), Workload::prefill());
+  const DeviceGroup* group = nullptr;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(tp16)))
+    if (const auto* c = collective_of(tp16[v]); c != nullptr && group == nullptr)
+      group = &c->group;
+  REQUIRE(group != nullptr);
+  const cost::CollectiveSpan two_nodes =
+      cost::collective_span(hw, tp16[boost::graph_bundle].mesh, *group);
+  CHECK(two_nodes == cost::CollectiveSpan{.ranks = 16, .nodes = 2, .fewest_ranks_per_node = 8});
+  CHECK(cost::inter_node_bus_bandwidth(hw, two_nodes) == doctest::Approx(360e9));
+  const auto time = [&](cost::CollectiveAlgorithm a, cost::Protocol p, double bytes,
+                        const cost::CollectiveSpan& span) {
+    return cost::estimate_collective(cost::CollectiveFunction::all_reduce, a, p, span, bytes, hw)
+        .seconds;
+  };
+  using A = cost::CollectiveAlgorithm;
+  using P = cost::Protocol;
+  for (const double bytes : {64.0 * 1024, 256.0 * 1024 * 1024}) {
+    CAPTURE(bytes);
+    // Ring Simple: 30 steps, 2(nodes − 1) = 2 of them between nodes at 14 µs, the other 28 at
+    // max(3.4, 3 · 1 µs network overhead) = 3.4 µs; base 8.4.
+    CHECK(time(A::ring, P::simple, bytes, two_nodes) ==
+          doctest::Approx(8.4 * us + 28 * 3.4 * us + 2 * 14 * us + bytes / (337.5e9 * 16 / 30)));
+    // Ring LL over two nodes: bus min(39 GB/s, B / 2); hops max(0.6, 1) = 1 µs inside, 2.7 between.
+    CHECK(time(A::ring, P::ll, bytes, two_nodes) ==
+          doctest::Approx(6.6 * us + 28 * 1.0 * us + 2 * 2.7 * us + bytes / (39e9 * 16 / 30)));
+    // Tree Simple: 8.4 + 2 · ((16/2 − 1) · 4.0 + ⌊log2 2⌋ · 14) µs; 0.92 · B, halved.
+    CHECK(time(A::tree, P::simple, bytes, two_nodes) ==
+          doctest::Approx(8.4 * us + 2 * (7 * 4.0 + 1 * 14) * us + bytes / (0.92 * 337.5e9 / 2)));
+    // NVLS tree: 25 µs NVLS + 2 · 1 · 20.9 µs; bus min(2 · 0.85 · 337.5, 2 · 360) GB/s, n / steps.
+    CHECK(time(A::nvls_tree, P::simple, bytes, two_nodes) ==
+          doctest::Approx(25 * us + 2 * 20.9 * us + bytes / (2 * 0.85 * 337.5e9 * 16 / 30)));
+    // NVLS alone needs CollNet across nodes: not available.
+    CHECK_FALSE(cost::estimate_collective(cost::CollectiveFunction::all_reduce, A::nvls, P::simple,
+                                          two_nodes, bytes, hw)
+                    .available);
+  }
+  // dp=2 over two nodes, one GPU each: one NIC (45 GB/s); 2 ring steps, both between nodes, at
+  // the tree's network hop (NCCL: with one rank per node latencies are fully exposed).
+  const cost::CollectiveSpan one_per_node{.ranks = 2, .nodes = 2, .fewest_ranks_per_node = 1};
+  CHECK(cost::inter_node_bus_bandwidth(hw, one_per_node) == doctest::Approx(45e9));
+  CHECK(time(A::ring, P::simple, 1 << 20, one_per_node) ==
+        doctest::Approx(8.4 * us + 2 * 14 * us + (1 << 20) / (45e9 * 2 / 2)));
+  // Bytes each member sends: a ring of 16 over 2 nodes sends 2 · 15/16 of the buffer, of which
+  // 2 of the 16 hops per step cross nodes.
+  const auto sent = cost::collective_bytes_by_link(cost::CollectiveFunction::all_reduce, A::ring,
+                                                   two_nodes, 1600);
+  CHECK(sent[1] == doctest::Approx(2.0 * 15 / 16 * 1600 * 2 / 16));
+  CHECK(sent[0] + sent[1] == doctest::Approx(2.0 * 15 / 16 * 1600));
+}
+
+TEST_CASE("inside one NVSwitch node, llama3_70b decode on tp=8 is at least as fast as tg=2x4, as "
+          "NCCL users see (one all-reduce of 8 beats three collectives of 2 and 4)") {
+  const Model model = models::llama3_70b.with_batch(8).with_seq_len(2048);
+  const cost::Hardware& hw = cost::hardware::h100_sxm_nvl8;
+  const double flat =
+      cost::simulate(build_dag(model, parse_plan("tp=8"), Workload::decode()), hw).makespan_seconds;
+  const double grouped =
+      cost::simulate(build_dag(model, parse_plan("tg=2x4"), Workload::decode()), hw)
+          .makespan_seconds;
+  CHECK(flat <= grouped);
 }
 
 TEST_CASE("every hardware preset has positive numbers, efficiencies above 0 and at most 1, and the "

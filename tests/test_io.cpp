@@ -731,6 +731,26 @@ TEST_CASE("hardware JSON: unknown, missing, mistyped and out-of-range keys are e
   nlohmann::json negative = good;
   negative["nvlink"]["latency_seconds"] = -1;
   CHECK(contains(hardware_error(negative), "key 'nvlink.latency_seconds' must be a number from 0"));
+  nlohmann::json graphs = good;
+  graphs["cuda_graphs"] = 1;
+  CHECK(contains(hardware_error(graphs), "key 'cuda_graphs' must be true or false, got number 1"));
+  nlohmann::json sharp = good;
+  sharp["nvlink_sharp_efficiency"] = 1.2;
+  CHECK(contains(hardware_error(sharp),
+                 "key 'nvlink_sharp_efficiency' must be a number in [0, 1], got number 1.2"));
+  nlohmann::json library_latency = good;
+  library_latency["collective_library"]["ring"]["nvlink_hop"]["ll"] = "fast";
+  CHECK(contains(hardware_error(library_latency),
+                 "key 'collective_library.ring.nvlink_hop.ll' must be a number"));
+  // The collective library's constants are NCCL's unless a file says otherwise: a file without
+  // them reads back with NCCL's defaults.
+  nlohmann::json without_library = good;
+  without_library.erase("collective_library");
+  CHECK(hardware_error(without_library).empty());
+  CHECK(io::hardware_from_json(without_library).collective_library == cost::nccl);
+  nlohmann::json slower_library = good;
+  slower_library["collective_library"]["ring"]["base"]["simple"] = 20e-6;
+  CHECK(io::hardware_from_json(slower_library).collective_library.ring.base.simple == 20e-6);
   nlohmann::json not_object = good;
   not_object["nvlink"] = 450e9;
   CHECK(contains(hardware_error(not_object), "key 'nvlink' must be a JSON object"));
@@ -766,9 +786,14 @@ TEST_CASE("hardware JSON: unknown, missing, mistyped and out-of-range keys are e
   CHECK(file_error(typo) == "hardware file '" + typo.string() +
                                 "': unknown key 'tflops' (known here: name, gpus_per_node, "
                                 "peak_flops_per_second, compute_efficiency, "
+                                "streaming_multiprocessors, gemm_tile, attention_efficiency, "
+                                "kernel_launch_seconds, cuda_graphs, "
+                                "graph_kernel_launch_seconds, "
                                 "memory_bandwidth_bytes_per_second, memory_efficiency, "
                                 "memory_capacity_bytes, nics_per_node, "
-                                "nic_bandwidth_bytes_per_second, nvlink, infiniband)");
+                                "nic_bandwidth_bytes_per_second, nvlink, infiniband, "
+                                "nvlink_sharp_efficiency, ll_max_bus_bandwidth_bytes_per_second, "
+                                "collective_library)");
   CHECK(contains(file_error(folder), "it is a folder, not a file"));
   std::filesystem::remove_all(folder);
 }

@@ -3,6 +3,7 @@
 // a node, InfiniBand across nodes) every collective phase and transfer of a Dag uses.
 #pragma once
 
+#include "helix/cost/collective_library.hpp"
 #include "helix/graph/dag.hpp"
 #include "helix/graph/ops.hpp"
 #include "helix/model/data_type.hpp"
@@ -117,16 +118,41 @@ struct PeakFlops {
   friend constexpr bool operator==(const PeakFlops&, const PeakFlops&) = default;
 };
 
+/// The output tile one thread block of a matmul kernel computes: a matmul's output is cut into
+/// tiles, each tile runs on one streaming multiprocessor, and a partial tile costs a whole one.
+struct GemmTile {
+  std::int64_t rows = 128;
+  std::int64_t cols = 128;
+  friend constexpr bool operator==(const GemmTile&, const GemmTile&) = default;
+};
+
 /// A GPU and the links between GPUs. Ranks map to nodes in blocks of `gpus_per_node`, so the
 /// innermost mesh axes (the tensor axes) land on NVLink first.
+///
+/// Fields that a default-constructed `Hardware` leaves alone describe an ideal machine (every
+/// efficiency 1, no launch cost, no tile or wave loss, no NVLink SHARP); the presets set measured
+/// values with their sources.
 struct Hardware {
   HardwareName name;
   std::int64_t gpus_per_node = 8;
   /// Dense tensor-core peak per GPU for each data type; an op runs at the peak of the model's
   /// `dtype`.
   PeakFlops peak_flops_per_second{};
-  /// Fraction of the peak a large matmul sustains.
+  /// Fraction of the peak a large matmul sustains (whole waves of whole tiles).
   double compute_efficiency = 1;
+  /// Streaming multiprocessors: a matmul runs its tiles in waves of this many (0: no wave or tile
+  /// loss, every matmul at `compute_efficiency`).
+  std::int64_t streaming_multiprocessors = 0;
+  GemmTile gemm_tile{};
+  /// Fraction of the peak a fused (FlashAttention) kernel sustains on its FLOPs.
+  double attention_efficiency = 1;
+  /// Time between the kernels of one stream that a kernel launch adds: host-side launch and
+  /// dispatch, paid once per kernel.
+  double kernel_launch_seconds = 0;
+  /// Whether the runtime replays each step as a CUDA graph, which launches kernels from the GPU:
+  /// then a kernel adds `graph_kernel_launch_seconds` instead.
+  bool cuda_graphs = false;
+  double graph_kernel_launch_seconds = 0;
   double memory_bandwidth_bytes_per_second = 0;
   /// Fraction of the HBM bandwidth a streaming kernel sustains.
   double memory_efficiency = 1;
@@ -139,6 +165,15 @@ struct Hardware {
   double nic_bandwidth_bytes_per_second = 0;
   Link nvlink{};
   Link infiniband{};
+  /// NVLink SHARP (NVLS): the fraction of the NVLink bus bandwidth the switch's in-network
+  /// reduction reaches (NCCL's `nvlsEfficiency`: Hopper 0.85, Blackwell 0.74); 0 where the switch
+  /// has none (A100's NVSwitch), which leaves NVLS algorithms out.
+  double nvlink_sharp_efficiency = 0;
+  /// NCCL's ceiling on the LL protocol's bus bandwidth inside one node (`llMaxBws`: Ampere
+  /// 87.7 GB/s, Hopper 141, Blackwell 282); 0: no ceiling.
+  double ll_max_bus_bandwidth_bytes_per_second = 0;
+  /// The collective library's latencies and protocol constants.
+  CollectiveLibrary collective_library = nccl;
 
   friend constexpr bool operator==(const Hardware&, const Hardware&) = default;
 
@@ -188,6 +223,24 @@ inline constexpr double typical_infiniband_efficiency = 0.9;
 inline constexpr double nvlink_step_latency_seconds = 3e-6;
 inline constexpr double infiniband_step_latency_seconds = 6e-6;
 
+/// FlashAttention kernels on their FLOPs: FlashAttention-2 reaches 50–73% of A100's dense peak in
+/// the forward pass (Dao 2023, "FlashAttention-2", Fig. 4), FlashAttention-3 up to 75% of H100's
+/// BF16 peak (Shah et al. 2024); 0.6 sits between short and long sequences.
+inline constexpr double typical_attention_efficiency = 0.6;
+/// Kernel launch gap: short kernels issued back to back from a stream take 3.8 µs each for 2.9 µs
+/// of work, 3.4 µs when replayed from a CUDA graph (NVIDIA Technical Blog, "Getting Started with
+/// CUDA Graphs", 2019): about 1 µs per launch from a stream, 0.5 µs from a graph.
+inline constexpr double stream_kernel_launch_seconds = 1e-6;
+inline constexpr double graph_kernel_launch_seconds = 0.5e-6;
+/// NCCL's NVLS efficiency (`nvlsEfficiency` in src/graph/tuning.cc): Hopper 0.85, Blackwell 0.74.
+inline constexpr double hopper_nvlink_sharp_efficiency = 0.85;
+inline constexpr double blackwell_nvlink_sharp_efficiency = 0.74;
+/// NCCL's LL ceiling inside a node (`llMaxBws[compCap][0]`): Ampere 87.7 GB/s, Hopper 141,
+/// Blackwell 282.
+inline constexpr double ampere_ll_max_bus_bandwidth = 87.7e9;
+inline constexpr double hopper_ll_max_bus_bandwidth = 141e9;
+inline constexpr double blackwell_ll_max_bus_bandwidth = 282e9;
+
 /// A 400 Gb/s NIC (ConnectX-7 NDR) carries 50 GB/s per direction; 200 Gb/s (ConnectX-6 HDR) 25.
 inline constexpr double ndr_400_nic_bytes_per_second = 400e9 / 8;
 inline constexpr double hdr_200_nic_bytes_per_second = 200e9 / 8;
@@ -197,13 +250,19 @@ inline constexpr double hdr_200_nic_bytes_per_second = 200e9 / 8;
 /// FP4 tensor cores, so fp4 runs at the FP8 rate (FP4 weights widened to FP8, as W4A8 kernels do).
 /// HBM3 80 GB at 3.35 TB/s. 8 GPUs per node on NVLink 4 (900 GB/s bidirectional = 450 GB/s per
 /// direction); DGX H100 has 8 single-port 400 Gb/s ConnectX-7 NICs for the compute fabric (DGX
-/// BasePOD reference architecture), one per GPU.
+/// BasePOD reference architecture), one per GPU. 132 SMs (H100 SXM5); NVSwitch 3 has NVLink SHARP.
 inline constexpr Hardware h100_sxm_nvl8 = with_infiniband_from_nics({
     .name = "h100_sxm_nvl8",
     .gpus_per_node = 8,
     .peak_flops_per_second =
         {.fp32 = 67e12, .bf16 = 989e12, .fp16 = 989e12, .fp8 = 1979e12, .fp4 = 1979e12},
     .compute_efficiency = typical_compute_efficiency,
+    .streaming_multiprocessors = 132,
+    .gemm_tile = {.rows = 128, .cols = 128},
+    .attention_efficiency = typical_attention_efficiency,
+    .kernel_launch_seconds = stream_kernel_launch_seconds,
+    .cuda_graphs = false,
+    .graph_kernel_launch_seconds = graph_kernel_launch_seconds,
     .memory_bandwidth_bytes_per_second = 3.35e12,
     .memory_efficiency = typical_memory_efficiency,
     .memory_capacity_bytes = 80e9,
@@ -214,16 +273,24 @@ inline constexpr Hardware h100_sxm_nvl8 = with_infiniband_from_nics({
                .latency_seconds = nvlink_step_latency_seconds},
     .infiniband = {.efficiency = typical_infiniband_efficiency,
                    .latency_seconds = infiniband_step_latency_seconds},
+    .nvlink_sharp_efficiency = hopper_nvlink_sharp_efficiency,
+    .ll_max_bus_bandwidth_bytes_per_second = hopper_ll_max_bus_bandwidth,
 });
 
 /// DGX/HGX H200: the H100's GH100 compute (NVIDIA H200 datasheet: same tensor-core figures) with
 /// HBM3e 141 GB at 4.8 TB/s; NVLink 4 at 900 GB/s bidirectional; DGX H200 has the DGX H100's
-/// 8 × 400 Gb/s ConnectX-7 (DGX BasePOD reference architecture).
+/// 8 × 400 Gb/s ConnectX-7 (DGX BasePOD reference architecture). 132 SMs; NVLink SHARP as H100.
 inline constexpr Hardware h200_sxm_nvl8 = with_infiniband_from_nics({
     .name = "h200_sxm_nvl8",
     .gpus_per_node = 8,
     .peak_flops_per_second = h100_sxm_nvl8.peak_flops_per_second,
     .compute_efficiency = typical_compute_efficiency,
+    .streaming_multiprocessors = 132,
+    .gemm_tile = {.rows = 128, .cols = 128},
+    .attention_efficiency = typical_attention_efficiency,
+    .kernel_launch_seconds = stream_kernel_launch_seconds,
+    .cuda_graphs = false,
+    .graph_kernel_launch_seconds = graph_kernel_launch_seconds,
     .memory_bandwidth_bytes_per_second = 4.8e12,
     .memory_efficiency = typical_memory_efficiency,
     .memory_capacity_bytes = 141e9,
@@ -234,19 +301,28 @@ inline constexpr Hardware h200_sxm_nvl8 = with_infiniband_from_nics({
                .latency_seconds = nvlink_step_latency_seconds},
     .infiniband = {.efficiency = typical_infiniband_efficiency,
                    .latency_seconds = infiniband_step_latency_seconds},
+    .nvlink_sharp_efficiency = hopper_nvlink_sharp_efficiency,
+    .ll_max_bus_bandwidth_bytes_per_second = hopper_ll_max_bus_bandwidth,
 });
 
 /// DGX/HGX A100 SXM4 80GB (NVIDIA A100 datasheet): dense BF16 and FP16 312 TFLOP/s, plain FP32
 /// 19.5 (TF32 tensor cores: 156). Ampere has no FP8 or FP4 tensor cores: fp8 and fp4 weights are
 /// widened to 16 bits before the multiply (weight-only quantization), so both run at the BF16
 /// rate. HBM2e 80 GB at 2.039 TB/s. NVLink 3 at 600 GB/s bidirectional = 300 GB/s per direction;
-/// DGX A100 has 8 single-port 200 Gb/s HDR ConnectX-6 NICs for the compute fabric.
+/// DGX A100 has 8 single-port 200 Gb/s HDR ConnectX-6 NICs for the compute fabric. 108 SMs;
+/// NVSwitch 2 has no NVLink SHARP.
 inline constexpr Hardware a100_sxm4_80gb_nvl8 = with_infiniband_from_nics({
     .name = "a100_sxm4_80gb_nvl8",
     .gpus_per_node = 8,
     .peak_flops_per_second =
         {.fp32 = 19.5e12, .bf16 = 312e12, .fp16 = 312e12, .fp8 = 312e12, .fp4 = 312e12},
     .compute_efficiency = typical_compute_efficiency,
+    .streaming_multiprocessors = 108,
+    .gemm_tile = {.rows = 128, .cols = 128},
+    .attention_efficiency = typical_attention_efficiency,
+    .kernel_launch_seconds = stream_kernel_launch_seconds,
+    .cuda_graphs = false,
+    .graph_kernel_launch_seconds = graph_kernel_launch_seconds,
     .memory_bandwidth_bytes_per_second = 2.039e12,
     .memory_efficiency = typical_memory_efficiency,
     .memory_capacity_bytes = 80e9,
@@ -257,6 +333,8 @@ inline constexpr Hardware a100_sxm4_80gb_nvl8 = with_infiniband_from_nics({
                .latency_seconds = nvlink_step_latency_seconds},
     .infiniband = {.efficiency = typical_infiniband_efficiency,
                    .latency_seconds = infiniband_step_latency_seconds},
+    .nvlink_sharp_efficiency = 0,
+    .ll_max_bus_bandwidth_bytes_per_second = ampere_ll_max_bus_bandwidth,
 });
 
 /// GB200 NVL72: 72 Blackwell GPUs in one NVLink 5 domain (1.8 TB/s bidirectional = 900 GB/s per
@@ -265,13 +343,20 @@ inline constexpr Hardware a100_sxm4_80gb_nvl8 = with_infiniband_from_nics({
 /// 10 PFLOP/s, FP8 5, BF16 and FP16 2.5; plain FP32 80 TFLOP/s (5,760 TFLOP/s per rack at launch;
 /// later revisions list 6,480, i.e. 90); TF32 tensor cores 1.25 PFLOP/s. HBM3e 186 GB and
 /// 8 TB/s per GPU (13.4 TB and 576 TB/s per rack). Each compute tray of 4 GPUs has 4 × 400 Gb/s
-/// ConnectX-7 for the fabric between racks: 72 NICs per NVLink domain, one per GPU.
+/// ConnectX-7 for the fabric between racks: 72 NICs per NVLink domain, one per GPU. 148 SMs per
+/// B200 (two dies of 74); NVLink 5 switches have NVLink SHARP.
 inline constexpr Hardware gb200_nvl72 = with_infiniband_from_nics({
     .name = "gb200_nvl72",
     .gpus_per_node = 72,
     .peak_flops_per_second =
         {.fp32 = 80e12, .bf16 = 2.5e15, .fp16 = 2.5e15, .fp8 = 5e15, .fp4 = 10e15},
     .compute_efficiency = typical_compute_efficiency,
+    .streaming_multiprocessors = 148,
+    .gemm_tile = {.rows = 128, .cols = 128},
+    .attention_efficiency = typical_attention_efficiency,
+    .kernel_launch_seconds = stream_kernel_launch_seconds,
+    .cuda_graphs = false,
+    .graph_kernel_launch_seconds = graph_kernel_launch_seconds,
     .memory_bandwidth_bytes_per_second = 8e12,
     .memory_efficiency = typical_memory_efficiency,
     .memory_capacity_bytes = 186e9,
@@ -282,6 +367,8 @@ inline constexpr Hardware gb200_nvl72 = with_infiniband_from_nics({
                .latency_seconds = nvlink_step_latency_seconds},
     .infiniband = {.efficiency = typical_infiniband_efficiency,
                    .latency_seconds = infiniband_step_latency_seconds},
+    .nvlink_sharp_efficiency = blackwell_nvlink_sharp_efficiency,
+    .ll_max_bus_bandwidth_bytes_per_second = blackwell_ll_max_bus_bandwidth,
 });
 
 inline constexpr std::array<Hardware, 4> all{a100_sxm4_80gb_nvl8, h100_sxm_nvl8, h200_sxm_nvl8,

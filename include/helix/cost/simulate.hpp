@@ -4,6 +4,7 @@
 // start and end of every vertex, the makespan, how busy each device is, and tokens per second.
 #pragma once
 
+#include "helix/cost/collectives.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/op_cost.hpp"
 #include "helix/cost/schedule.hpp"
@@ -26,7 +27,17 @@ struct SimulationOptions {
   /// device may compute, reduce and send at once; each stream still runs one vertex at a time.
   /// Off: a device does one thing at a time, which is what a forward pass without explicit
   /// overlap does.
+  ///
+  /// Off is the default because it is what inference engines do: TensorRT-LLM and Megatron-LM run a
+  /// tensor-parallel all-reduce on the compute stream, between the matmul that makes its input and
+  /// the one that needs its output, so nothing runs beside it. On assumes a device can start any
+  /// ready compute op while its collectives and transfers proceed (separate streams, no SM
+  /// contention between the communication kernels and the matmuls): an upper bound on what
+  /// overlap can gain, not what a shipping engine reaches.
   bool overlap_communication = false;
+  /// How collectives are costed: as NCCL runs them (default) or as one flat ring (the model helix
+  /// had before, for comparison).
+  CollectiveModel collectives = CollectiveModel::nccl;
 };
 
 struct VertexTiming {
@@ -90,7 +101,7 @@ template <class Graph = Dag>
 
   for (Vertex v : schedule_order(dag)) {
     const Op& op = dag[v];
-    const OpCost cost = op_cost(op, info, hw);
+    const OpCost cost = op_cost(op, info, hw, options.collectives);
     timeline.costs[v] = cost;
     double start = 0;
     for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag)))
@@ -111,7 +122,8 @@ template <class Graph = Dag>
         usage.communication_seconds += cost.seconds;
         const bool sends = transfer_of(op) == nullptr || i == 0;
         if (sends)
-          usage.bytes_sent[static_cast<std::size_t>(cost.link)] += cost.bytes_sent;
+          for (std::size_t l = 0; l < link_class_count; ++l)
+            usage.bytes_sent[l] += cost.bytes_by_link[l];
       } else {
         usage.compute_seconds += cost.seconds;
         usage.flops += work(op, info).flops;

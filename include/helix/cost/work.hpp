@@ -3,6 +3,7 @@
 // layer's; the graph carries none of it. Hardware turns work into time (op_cost.hpp).
 #pragma once
 
+#include "helix/cost/collective_library.hpp"
 #include "helix/graph/dag.hpp"
 #include "helix/graph/detail/overloaded.hpp"
 #include "helix/graph/ops.hpp"
@@ -11,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace helix::cost {
 
@@ -44,6 +46,21 @@ struct Work {
   /// Messages each member sends in sequence, each paying a link latency: a ring all-reduce
   /// 2(n − 1), a ring reduce-scatter or all-gather n − 1, a send 1.
   std::int64_t messages = 0;
+  /// A matmul's output rows (tokens) and columns, whose tiling decides its efficiency; 0 for
+  /// other ops.
+  std::int64_t gemm_rows = 0;
+  std::int64_t gemm_cols = 0;
+  /// Kernels the op launches: 1 for a compute op that runs as its own kernel, 0 for sources and
+  /// sinks, for communication (the collective library's latency holds its launch) and for the
+  /// parts of a fused attention kernel after the first.
+  std::int64_t kernels = 0;
+  /// Whether the FLOPs run inside a fused (FlashAttention) kernel.
+  bool fused_attention = false;
+  /// For a collective: which one, and its size as the collective library counts it (the buffer
+  /// of an all-reduce; all members' data together for a reduce-scatter's input or an
+  /// all-gather's output).
+  std::optional<CollectiveFunction> collective{};
+  double collective_bytes = 0;
   friend constexpr bool operator==(const Work&, const Work&) = default;
 };
 
@@ -110,11 +127,14 @@ constexpr Work work(const Op& op, const Model& model, const Workload& workload, 
     return bytes_of(n, dtype);
   };
   const auto compute = [&](std::int64_t flops, std::int64_t held) {
-    return Work{flops, streamed(held), 0.0, 1, 0};
+    return Work{.flops = flops, .memory_bytes = streamed(held), .kernels = 1};
   };
   const auto linear = [&](const LinearSlice& l) {
     const std::int64_t tokens = op.inputs[0][0] * op.inputs[0][1];
-    return compute(2 * tokens * l.rows.total() * l.cols.total(), l.rows.total() * l.cols.total());
+    Work w = compute(2 * tokens * l.rows.total() * l.cols.total(), l.rows.total() * l.cols.total());
+    w.gemm_rows = tokens;
+    w.gemm_cols = l.cols.total();
+    return w;
   };
   const bool fused = fused_attention(op, model, workload);
   // Score entries per sequence and head: scores and probabilities are [b, heads, T, K], the
@@ -148,14 +168,15 @@ constexpr Work work(const Op& op, const Model& model, const Workload& workload, 
               },
               [&](const step::LastToken&) {
                 // Reads each sequence's last row and writes it.
-                return Work{0, bytes_of(2 * elements(op.output), dtype), 0.0, 1, 0};
+                return Work{.memory_bytes = bytes_of(2 * elements(op.output), dtype), .kernels = 1};
               },
               [&](const step::LmHead& l) { return linear(l); },
               [&](const step::ParallelSum&) { return compute(elements(op.output), 0); },
               [&](const step::Output&) { return Work{}; },
               [&](const step::KVCache&) { return Work{}; },
               [&](const step::KVAppend&) {
-                return Work{0, bytes_of(2 * elements(op.inputs[1]), model.kv_dtype), 0.0, 1, 0};
+                return Work{.memory_bytes = bytes_of(2 * elements(op.inputs[1]), model.kv_dtype),
+                            .kernels = 1};
               },
               [&](const step::Norm&) {
                 return compute(5 * elements(op.output), norm_parameters(model));
@@ -170,34 +191,50 @@ constexpr Work work(const Op& op, const Model& model, const Workload& workload, 
               [&](const step::AttentionScores& a) {
                 // Q [b, T, heads·dims] and K [b, K, kv_heads·dims] read; scores written unless
                 // fused.
-                return Work{2 * scores_computed(op.output) * a.dims, attention_bytes(true, !fused),
-                            0.0, 1, 0};
+                // A fused kernel launches here, once for scores, softmax and context.
+                return Work{.flops = 2 * scores_computed(op.output) * a.dims,
+                            .memory_bytes = attention_bytes(true, !fused),
+                            .kernels = 1,
+                            .fused_attention = fused};
               },
               [&](const step::Softmax&) {
                 const std::int64_t flops = 5 * scores_computed(op.output);
-                return fused ? Work{flops, 0, 0.0, 1, 0} : compute(flops, 0);
+                return fused ? Work{.flops = flops, .fused_attention = true} : compute(flops, 0);
               },
               [&](const step::AttentionContext& a) {
                 // P [b, heads, T, K] @ V [b, K, kv_heads·dims]: a dot product over the computed
                 // keys per output; P is read unless fused, V always, the context always written.
-                return Work{2 * scores_computed(op.inputs[0]) * a.dims,
-                            attention_bytes(!fused, true), 0.0, 1, 0};
+                return Work{.flops = 2 * scores_computed(op.inputs[0]) * a.dims,
+                            .memory_bytes = attention_bytes(!fused, true),
+                            .kernels = fused ? 0 : 1,
+                            .fused_attention = fused};
               },
               [&](const step::ResidualAdd&) { return compute(elements(op.output), 0); },
               [&](const step::Gelu&) { return compute(8 * elements(op.output), 0); },
               [&](const step::SwiGlu&) { return compute(5 * elements(op.output), 0); },
               [&](const step::AllReduce& c) {
-                return Work{0, 0, ring_all_reduce_bytes(group(c), message), group(c),
-                            2 * (group(c) - 1)};
+                return Work{.bytes_sent = ring_all_reduce_bytes(group(c), message),
+                            .members = group(c),
+                            .messages = 2 * (group(c) - 1),
+                            .collective = CollectiveFunction::all_reduce,
+                            .collective_bytes = message};
               },
               [&](const step::ReduceScatter& c) {
-                return Work{0, 0, reduce_scatter_bytes(group(c), message), group(c), group(c) - 1};
+                return Work{.bytes_sent = reduce_scatter_bytes(group(c), message),
+                            .members = group(c),
+                            .messages = group(c) - 1,
+                            .collective = CollectiveFunction::reduce_scatter,
+                            .collective_bytes = message};
               },
               [&](const step::AllGather& c) {
-                return Work{0, 0, all_gather_bytes(group(c), message), group(c), group(c) - 1};
+                return Work{.bytes_sent = all_gather_bytes(group(c), message),
+                            .members = group(c),
+                            .messages = group(c) - 1,
+                            .collective = CollectiveFunction::all_gather,
+                            .collective_bytes = static_cast<double>(group(c)) * message};
               },
               [&](const step::Transfer&) {
-                return Work{0, 0, message, 2, 1};
+                return Work{.bytes_sent = message, .members = 2, .messages = 1};
               },
           });
 }

@@ -33,10 +33,45 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// The collective library's constants: {"ring", "tree", "nvls", "nvls_tree": {"base",
+/// "nvlink_hop", "network_hop": {"ll", "ll128", "simple"}}, "network_overhead_seconds",
+/// "ll_bandwidth_fraction", "ll128_bandwidth_fraction", "tree_bandwidth_fraction",
+/// "tree_ll_bandwidth_fraction", "tree_ll128_single_node_bandwidth_fraction",
+/// "tree_ll128_multi_node_bandwidth_fraction", "ll_max_bus_bandwidth_two_nodes",
+/// "ll_max_bus_bandwidth_more_nodes"}.
+inline nlohmann::json to_json(const cost::CollectiveLibrary& library) {
+  const auto protocols = [](const cost::ProtocolLatencies& l) {
+    return nlohmann::json{{"ll", l.ll}, {"ll128", l.ll128}, {"simple", l.simple}};
+  };
+  const auto algorithm = [&](const cost::AlgorithmLatencies& a) {
+    return nlohmann::json{{"base", protocols(a.base)},
+                          {"nvlink_hop", protocols(a.nvlink_hop)},
+                          {"network_hop", protocols(a.network_hop)}};
+  };
+  return {{"ring", algorithm(library.ring)},
+          {"tree", algorithm(library.tree)},
+          {"nvls", algorithm(library.nvls)},
+          {"nvls_tree", algorithm(library.nvls_tree)},
+          {"network_overhead_seconds", library.network_overhead_seconds},
+          {"ll_bandwidth_fraction", library.ll_bandwidth_fraction},
+          {"ll128_bandwidth_fraction", library.ll128_bandwidth_fraction},
+          {"tree_bandwidth_fraction", library.tree_bandwidth_fraction},
+          {"tree_ll_bandwidth_fraction", library.tree_ll_bandwidth_fraction},
+          {"tree_ll128_single_node_bandwidth_fraction",
+           library.tree_ll128_single_node_bandwidth_fraction},
+          {"tree_ll128_multi_node_bandwidth_fraction",
+           library.tree_ll128_multi_node_bandwidth_fraction},
+          {"ll_max_bus_bandwidth_two_nodes", library.ll_max_bus_bandwidth_two_nodes},
+          {"ll_max_bus_bandwidth_more_nodes", library.ll_max_bus_bandwidth_more_nodes}};
+}
+
 /// {"name", "gpus_per_node", "peak_flops_per_second": {"fp32", "bf16", "fp16", "fp8", "fp4"},
-/// "compute_efficiency", "memory_bandwidth_bytes_per_second", "memory_efficiency",
-/// "memory_capacity_bytes", "nics_per_node", "nic_bandwidth_bytes_per_second",
-/// "nvlink" and "infiniband": {"bandwidth_bytes_per_second", "efficiency", "latency_seconds"}}
+/// "compute_efficiency", "streaming_multiprocessors", "gemm_tile": {"rows", "cols"},
+/// "attention_efficiency", "kernel_launch_seconds", "cuda_graphs", "graph_kernel_launch_seconds",
+/// "memory_bandwidth_bytes_per_second", "memory_efficiency", "memory_capacity_bytes",
+/// "nics_per_node", "nic_bandwidth_bytes_per_second", "nvlink" and "infiniband":
+/// {"bandwidth_bytes_per_second", "efficiency", "latency_seconds"}, "nvlink_sharp_efficiency",
+/// "ll_max_bus_bandwidth_bytes_per_second", "collective_library" (see above)}
 inline nlohmann::json to_json(const cost::Hardware& hw) {
   nlohmann::json peaks;
   for (const DataTypeInfo& type : data_types)
@@ -50,13 +85,22 @@ inline nlohmann::json to_json(const cost::Hardware& hw) {
           {"gpus_per_node", hw.gpus_per_node},
           {"peak_flops_per_second", peaks},
           {"compute_efficiency", hw.compute_efficiency},
+          {"streaming_multiprocessors", hw.streaming_multiprocessors},
+          {"gemm_tile", {{"rows", hw.gemm_tile.rows}, {"cols", hw.gemm_tile.cols}}},
+          {"attention_efficiency", hw.attention_efficiency},
+          {"kernel_launch_seconds", hw.kernel_launch_seconds},
+          {"cuda_graphs", hw.cuda_graphs},
+          {"graph_kernel_launch_seconds", hw.graph_kernel_launch_seconds},
           {"memory_bandwidth_bytes_per_second", hw.memory_bandwidth_bytes_per_second},
           {"memory_efficiency", hw.memory_efficiency},
           {"memory_capacity_bytes", hw.memory_capacity_bytes},
           {"nics_per_node", hw.nics_per_node},
           {"nic_bandwidth_bytes_per_second", hw.nic_bandwidth_bytes_per_second},
           {"nvlink", link(hw.nvlink)},
-          {"infiniband", link(hw.infiniband)}};
+          {"infiniband", link(hw.infiniband)},
+          {"nvlink_sharp_efficiency", hw.nvlink_sharp_efficiency},
+          {"ll_max_bus_bandwidth_bytes_per_second", hw.ll_max_bus_bandwidth_bytes_per_second},
+          {"collective_library", to_json(hw.collective_library)}};
 }
 
 namespace detail {
@@ -97,7 +141,8 @@ public:
   const nlohmann::json& required(std::string_view key) const {
     const auto found = object_.find(std::string(key));
     if (found == object_.end())
-      fail("missing key '" + name(key) + "'", "(every field of the hardware is required)");
+      fail("missing key '" + name(key) + "'",
+           "(every field of the hardware is required but collective_library)");
     return *found;
   }
 
@@ -138,6 +183,27 @@ public:
     return value.get<std::int64_t>();
   }
 
+  /// A whole number from `minimum`.
+  std::int64_t whole(std::string_view key, std::int64_t minimum) const {
+    const nlohmann::json& value = required(key);
+    if (!value.is_number_integer() ||
+        (value.is_number_unsigned() &&
+         value.get<std::uint64_t>() >
+             static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) ||
+        value.get<std::int64_t>() < minimum)
+      wrong(key, "a whole number from " + std::to_string(minimum), value);
+    return value.get<std::int64_t>();
+  }
+
+  bool boolean(std::string_view key) const {
+    const nlohmann::json& value = required(key);
+    if (!value.is_boolean())
+      wrong(key, "true or false", value);
+    return value.get<bool>();
+  }
+
+  bool has(std::string_view key) const { return object_.contains(std::string(key)); }
+
   HardwareJsonReader object(std::string_view key) const {
     return HardwareJsonReader(required(key), name(key));
   }
@@ -163,6 +229,49 @@ private:
   const nlohmann::json& object_;
   std::string path_;
 };
+
+/// The collective library a "collective_library" object describes (every key required inside it).
+inline cost::CollectiveLibrary collective_library_from_json(const HardwareJsonReader& reader) {
+  const auto protocols = [](const HardwareJsonReader& r) {
+    const cost::ProtocolLatencies read{.ll = r.number("ll", 0, false),
+                                       .ll128 = r.number("ll128", 0, false),
+                                       .simple = r.number("simple", 0, false)};
+    r.finish({"ll", "ll128", "simple"});
+    return read;
+  };
+  const auto algorithm = [&](std::string_view key) {
+    const HardwareJsonReader a = reader.object(key);
+    const cost::AlgorithmLatencies read{.base = protocols(a.object("base")),
+                                        .nvlink_hop = protocols(a.object("nvlink_hop")),
+                                        .network_hop = protocols(a.object("network_hop"))};
+    a.finish({"base", "nvlink_hop", "network_hop"});
+    return read;
+  };
+  cost::CollectiveLibrary library;
+  library.ring = algorithm("ring");
+  library.tree = algorithm("tree");
+  library.nvls = algorithm("nvls");
+  library.nvls_tree = algorithm("nvls_tree");
+  library.network_overhead_seconds = reader.number("network_overhead_seconds", 0, false);
+  const auto fraction = [&](std::string_view key) { return reader.number(key, 0, true, 1); };
+  library.ll_bandwidth_fraction = fraction("ll_bandwidth_fraction");
+  library.ll128_bandwidth_fraction = fraction("ll128_bandwidth_fraction");
+  library.tree_bandwidth_fraction = fraction("tree_bandwidth_fraction");
+  library.tree_ll_bandwidth_fraction = fraction("tree_ll_bandwidth_fraction");
+  library.tree_ll128_single_node_bandwidth_fraction =
+      fraction("tree_ll128_single_node_bandwidth_fraction");
+  library.tree_ll128_multi_node_bandwidth_fraction =
+      fraction("tree_ll128_multi_node_bandwidth_fraction");
+  library.ll_max_bus_bandwidth_two_nodes = reader.number("ll_max_bus_bandwidth_two_nodes", 0, true);
+  library.ll_max_bus_bandwidth_more_nodes =
+      reader.number("ll_max_bus_bandwidth_more_nodes", 0, true);
+  reader.finish({"ring", "tree", "nvls", "nvls_tree", "network_overhead_seconds",
+                 "ll_bandwidth_fraction", "ll128_bandwidth_fraction", "tree_bandwidth_fraction",
+                 "tree_ll_bandwidth_fraction", "tree_ll128_single_node_bandwidth_fraction",
+                 "tree_ll128_multi_node_bandwidth_fraction", "ll_max_bus_bandwidth_two_nodes",
+                 "ll_max_bus_bandwidth_more_nodes"});
+  return library;
+}
 
 } // namespace detail
 
@@ -190,6 +299,14 @@ inline cost::Hardware hardware_from_json(const nlohmann::json& document) {
                               .fp4 = peaks.number("fp4", 0, true)};
   peaks.finish({"fp32", "bf16", "fp16", "fp8", "fp4"});
   hw.compute_efficiency = root.number("compute_efficiency", 0, true, 1);
+  hw.streaming_multiprocessors = root.whole("streaming_multiprocessors", 0);
+  const Reader tile = root.object("gemm_tile");
+  hw.gemm_tile = {.rows = tile.count("rows"), .cols = tile.count("cols")};
+  tile.finish({"rows", "cols"});
+  hw.attention_efficiency = root.number("attention_efficiency", 0, true, 1);
+  hw.kernel_launch_seconds = root.number("kernel_launch_seconds", 0, false);
+  hw.cuda_graphs = root.boolean("cuda_graphs");
+  hw.graph_kernel_launch_seconds = root.number("graph_kernel_launch_seconds", 0, false);
   hw.memory_bandwidth_bytes_per_second = root.number("memory_bandwidth_bytes_per_second", 0, true);
   hw.memory_efficiency = root.number("memory_efficiency", 0, true, 1);
   hw.memory_capacity_bytes = root.number("memory_capacity_bytes", 0, true);
@@ -206,9 +323,32 @@ inline cost::Hardware hardware_from_json(const nlohmann::json& document) {
   };
   hw.nvlink = link("nvlink");
   hw.infiniband = link("infiniband");
-  root.finish({"name", "gpus_per_node", "peak_flops_per_second", "compute_efficiency",
-               "memory_bandwidth_bytes_per_second", "memory_efficiency", "memory_capacity_bytes",
-               "nics_per_node", "nic_bandwidth_bytes_per_second", "nvlink", "infiniband"});
+  hw.nvlink_sharp_efficiency = root.number("nvlink_sharp_efficiency", 0, false, 1);
+  hw.ll_max_bus_bandwidth_bytes_per_second =
+      root.number("ll_max_bus_bandwidth_bytes_per_second", 0, false);
+  // The library's constants are NCCL's, not the machine's: a file may leave them out.
+  if (root.has("collective_library"))
+    hw.collective_library = detail::collective_library_from_json(root.object("collective_library"));
+  root.finish({"name",
+               "gpus_per_node",
+               "peak_flops_per_second",
+               "compute_efficiency",
+               "streaming_multiprocessors",
+               "gemm_tile",
+               "attention_efficiency",
+               "kernel_launch_seconds",
+               "cuda_graphs",
+               "graph_kernel_launch_seconds",
+               "memory_bandwidth_bytes_per_second",
+               "memory_efficiency",
+               "memory_capacity_bytes",
+               "nics_per_node",
+               "nic_bandwidth_bytes_per_second",
+               "nvlink",
+               "infiniband",
+               "nvlink_sharp_efficiency",
+               "ll_max_bus_bandwidth_bytes_per_second",
+               "collective_library"});
   // Today's cost model sends between nodes at infiniband.bandwidth per GPU; it must be what the
   // NICs give, or one of the two numbers would be silently ignored. Relative 1e-9 allows for the
   // last digit of a value written by hand.
