@@ -787,6 +787,7 @@ TEST_CASE("hardware JSON: unknown, missing, mistyped and out-of-range keys are e
                                 "': unknown key 'tflops' (known here: name, gpus_per_node, "
                                 "peak_flops_per_second, compute_efficiency, "
                                 "streaming_multiprocessors, gemm_tile, attention_efficiency, "
+                                "attention_memory_efficiency, "
                                 "kernel_launch_seconds, cuda_graphs, "
                                 "graph_kernel_launch_seconds, "
                                 "memory_bandwidth_bytes_per_second, memory_efficiency, "

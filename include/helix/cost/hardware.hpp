@@ -144,8 +144,11 @@ struct Hardware {
   /// loss, every matmul at `compute_efficiency`).
   std::int64_t streaming_multiprocessors = 0;
   GemmTile gemm_tile{};
-  /// Fraction of the peak a fused (FlashAttention) kernel sustains on its FLOPs.
+  /// Fraction of the peak a fused (FlashAttention) kernel sustains on its FLOPs (what bounds a
+  /// prefill's attention) ...
   double attention_efficiency = 1;
+  /// ... and of the HBM bandwidth it sustains reading keys and values (what bounds decode's).
+  double attention_memory_efficiency = 1;
   /// Time between the kernels of one stream that a kernel launch adds: host-side launch and
   /// dispatch, paid once per kernel.
   double kernel_launch_seconds = 0;
@@ -227,6 +230,10 @@ inline constexpr double infiniband_step_latency_seconds = 6e-6;
 /// the forward pass (Dao 2023, "FlashAttention-2", Fig. 4), FlashAttention-3 up to 75% of H100's
 /// BF16 peak (Shah et al. 2024); 0.6 sits between short and long sequences.
 inline constexpr double typical_attention_efficiency = 0.6;
+/// FlashAttention decode kernels (split-KV, "Flash-Decoding") stream the KV cache as any
+/// bandwidth-bound kernel streams its operands: the HBM efficiency of streaming kernels until a
+/// calibration says otherwise.
+inline constexpr double typical_attention_memory_efficiency = typical_memory_efficiency;
 /// Kernel launch gap: short kernels issued back to back from a stream take 3.8 µs each for 2.9 µs
 /// of work, 3.4 µs when replayed from a CUDA graph (NVIDIA Technical Blog, "Getting Started with
 /// CUDA Graphs", 2019): about 1 µs per launch from a stream, 0.5 µs from a graph.
@@ -260,6 +267,7 @@ inline constexpr Hardware h100_sxm_nvl8 = with_infiniband_from_nics({
     .streaming_multiprocessors = 132,
     .gemm_tile = {.rows = 128, .cols = 128},
     .attention_efficiency = typical_attention_efficiency,
+    .attention_memory_efficiency = typical_attention_memory_efficiency,
     .kernel_launch_seconds = stream_kernel_launch_seconds,
     .cuda_graphs = false,
     .graph_kernel_launch_seconds = graph_kernel_launch_seconds,
@@ -288,6 +296,7 @@ inline constexpr Hardware h200_sxm_nvl8 = with_infiniband_from_nics({
     .streaming_multiprocessors = 132,
     .gemm_tile = {.rows = 128, .cols = 128},
     .attention_efficiency = typical_attention_efficiency,
+    .attention_memory_efficiency = typical_attention_memory_efficiency,
     .kernel_launch_seconds = stream_kernel_launch_seconds,
     .cuda_graphs = false,
     .graph_kernel_launch_seconds = graph_kernel_launch_seconds,
@@ -320,6 +329,7 @@ inline constexpr Hardware a100_sxm4_80gb_nvl8 = with_infiniband_from_nics({
     .streaming_multiprocessors = 108,
     .gemm_tile = {.rows = 128, .cols = 128},
     .attention_efficiency = typical_attention_efficiency,
+    .attention_memory_efficiency = typical_attention_memory_efficiency,
     .kernel_launch_seconds = stream_kernel_launch_seconds,
     .cuda_graphs = false,
     .graph_kernel_launch_seconds = graph_kernel_launch_seconds,
@@ -354,6 +364,7 @@ inline constexpr Hardware gb200_nvl72 = with_infiniband_from_nics({
     .streaming_multiprocessors = 148,
     .gemm_tile = {.rows = 128, .cols = 128},
     .attention_efficiency = typical_attention_efficiency,
+    .attention_memory_efficiency = typical_attention_memory_efficiency,
     .kernel_launch_seconds = stream_kernel_launch_seconds,
     .cuda_graphs = false,
     .graph_kernel_launch_seconds = graph_kernel_launch_seconds,

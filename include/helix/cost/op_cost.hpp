@@ -87,7 +87,10 @@ constexpr OpCost op_cost(const Op& op, const DagInfo& info, const Hardware& hw,
             : hw.compute_efficiency * gemm_shape_efficiency(hw, w.gemm_rows, w.gemm_cols);
     cost.compute_seconds =
         static_cast<double>(w.flops) / (hw.peak_flops(info.model.dtype) * efficiency);
-    cost.memory_seconds = static_cast<double>(w.memory_bytes) / hw.effective_memory_bandwidth();
+    const double bandwidth =
+        hw.memory_bandwidth_bytes_per_second *
+        (w.fused_attention ? hw.attention_memory_efficiency : hw.memory_efficiency);
+    cost.memory_seconds = static_cast<double>(w.memory_bytes) / bandwidth;
     cost.launch_seconds = static_cast<double>(w.kernels) * kernel_launch_seconds(hw);
     cost.seconds = std::max(cost.compute_seconds, cost.memory_seconds) + cost.launch_seconds;
     return cost;

@@ -67,9 +67,10 @@ inline nlohmann::json to_json(const cost::CollectiveLibrary& library) {
 
 /// {"name", "gpus_per_node", "peak_flops_per_second": {"fp32", "bf16", "fp16", "fp8", "fp4"},
 /// "compute_efficiency", "streaming_multiprocessors", "gemm_tile": {"rows", "cols"},
-/// "attention_efficiency", "kernel_launch_seconds", "cuda_graphs", "graph_kernel_launch_seconds",
-/// "memory_bandwidth_bytes_per_second", "memory_efficiency", "memory_capacity_bytes",
-/// "nics_per_node", "nic_bandwidth_bytes_per_second", "nvlink" and "infiniband":
+/// "attention_efficiency", "attention_memory_efficiency", "kernel_launch_seconds", "cuda_graphs",
+/// "graph_kernel_launch_seconds", "memory_bandwidth_bytes_per_second", "memory_efficiency",
+/// "memory_capacity_bytes", "nics_per_node", "nic_bandwidth_bytes_per_second", "nvlink" and
+/// "infiniband":
 /// {"bandwidth_bytes_per_second", "efficiency", "latency_seconds"}, "nvlink_sharp_efficiency",
 /// "ll_max_bus_bandwidth_bytes_per_second", "collective_library" (see above)}
 inline nlohmann::json to_json(const cost::Hardware& hw) {
@@ -88,6 +89,7 @@ inline nlohmann::json to_json(const cost::Hardware& hw) {
           {"streaming_multiprocessors", hw.streaming_multiprocessors},
           {"gemm_tile", {{"rows", hw.gemm_tile.rows}, {"cols", hw.gemm_tile.cols}}},
           {"attention_efficiency", hw.attention_efficiency},
+          {"attention_memory_efficiency", hw.attention_memory_efficiency},
           {"kernel_launch_seconds", hw.kernel_launch_seconds},
           {"cuda_graphs", hw.cuda_graphs},
           {"graph_kernel_launch_seconds", hw.graph_kernel_launch_seconds},
@@ -304,6 +306,7 @@ inline cost::Hardware hardware_from_json(const nlohmann::json& document) {
   hw.gemm_tile = {.rows = tile.count("rows"), .cols = tile.count("cols")};
   tile.finish({"rows", "cols"});
   hw.attention_efficiency = root.number("attention_efficiency", 0, true, 1);
+  hw.attention_memory_efficiency = root.number("attention_memory_efficiency", 0, true, 1);
   hw.kernel_launch_seconds = root.number("kernel_launch_seconds", 0, false);
   hw.cuda_graphs = root.boolean("cuda_graphs");
   hw.graph_kernel_launch_seconds = root.number("graph_kernel_launch_seconds", 0, false);
@@ -336,6 +339,7 @@ inline cost::Hardware hardware_from_json(const nlohmann::json& document) {
                "streaming_multiprocessors",
                "gemm_tile",
                "attention_efficiency",
+               "attention_memory_efficiency",
                "kernel_launch_seconds",
                "cuda_graphs",
                "graph_kernel_launch_seconds",
