@@ -3,6 +3,8 @@
 // legend and a time axis. Written atomically so a reader never sees half a picture.
 #pragma once
 
+#include "helix/cost/collective_library.hpp"
+#include "helix/cost/collectives.hpp"
 #include "helix/cost/simulate.hpp"
 #include "helix/cost/units.hpp"
 #include "helix/graph/dag.hpp"
@@ -101,8 +103,14 @@ inline std::string timeline_svg(const Graph& dag, const cost::Timeline& timeline
     if (op.layer >= 0)
       tip += " layer " + std::to_string(op.layer);
     tip += " microbatch " + std::to_string(op.microbatch);
-    if (const step::Collective* c = collective_of(op))
+    if (const step::Collective* c = collective_of(op)) {
       tip += " (" + std::string(collective_phase_name(c->phase)) + ")";
+      // Which of NCCL's algorithms and protocols the cost model picked for it.
+      if (timeline.options.collectives == cost::CollectiveModel::nccl && v < timeline.costs.size())
+        tip += " NCCL " +
+               std::string(cost::collective_algorithm_name(timeline.costs[v].algorithm)) + " " +
+               std::string(cost::protocol_name(timeline.costs[v].protocol));
+    }
     tip +=
         ": " + cost::format_si(t.start_seconds, "s") + " – " + cost::format_si(t.end_seconds, "s");
     const std::vector<std::int64_t> members = devices_of(dag, v);
