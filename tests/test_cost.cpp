@@ -372,6 +372,20 @@ TEST_CASE("NCCL's ring, tree and NVLS all-reduce times inside one H100 node, fro
                                           node, bytes, hw)
                     .available);
   }
+  // An all-gather whose output is `bytes` (n − 1 = 7 steps): ring Simple 8.4 + 7 · 3.4 µs at
+  // B · n/(n − 1); NVLS at B · 0.85 · (n − 1)/n, times n/(n − 1): B · 0.85.
+  for (const double bytes : {64.0 * 1024, 256.0 * 1024 * 1024}) {
+    CHECK(cost::estimate_collective(cost::CollectiveFunction::all_gather, A::ring, P::simple, node,
+                                    bytes, hw)
+              .seconds == doctest::Approx(8.4 * us + 7 * 3.4 * us + bytes / (bus * 8 / 7)));
+    CHECK(cost::estimate_collective(cost::CollectiveFunction::all_gather, A::nvls, P::simple, node,
+                                    bytes, hw)
+              .seconds == doctest::Approx(25 * us + bytes / (bus * 0.85)));
+    // Trees only all-reduce.
+    CHECK_FALSE(cost::estimate_collective(cost::CollectiveFunction::reduce_scatter, A::tree,
+                                          P::simple, node, bytes, hw)
+                    .available);
+  }
   // NCCL picks the cheapest: ring LL for 16 KiB (15.2 µs; tree LL 15.6, NVLS 25), NVLS for 1 GiB
   // (3.3 ms against ring Simple's 5.6). A100's NVSwitch has no SHARP: ring Simple there.
   const cost::CollectiveEstimate small =
