@@ -463,8 +463,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
                  "refused before anything runs (default: 1000)")
       ->option_text("MB");
   app.add_option("--json", o.json_file,
-                 "write the comparison as JSON to this file; its folder must exist (default: "
-                 "none)")
+                 "write the comparison (with --validate the report, with --calibrate the fit) "
+                 "as JSON to this file; its folder must exist (default: none)")
       ->option_text("FILE");
   app.add_flag("--overlap", o.overlap,
                "let communication overlap compute in the timeline (default: off)");

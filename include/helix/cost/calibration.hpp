@@ -85,7 +85,7 @@ struct Calibration {
 struct CalibrationOptions {
   SimulationOptions simulation{};
   /// Most evaluations of every prediction the solver may spend (each builds and simulates a
-  /// generation per measurement).
+  /// generation per measurement); the fits of benchmarks/validation stop within 30.
   std::int64_t max_evaluations = 200;
   /// Forward-difference step on the reparametrized values, relative to each (absolute at 0).
   /// Well above rounding: a prediction sums thousands of op times (rounding near 1e-13 of it),

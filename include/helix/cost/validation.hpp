@@ -29,8 +29,8 @@ namespace helix::cost {
 /// What a measurement measured. The throughputs are TensorRT-LLM's static-batch figures: its
 /// benchmark (benchmarks/cpp/gptSessionBenchmark.cpp, the tool behind docs/source/performance.md)
 /// times one `GptSession::generate` of `batch` sequences that all have `input_tokens` of prompt
-/// and generate `output_tokens` each, and reports tokensPerSec = batchSize · maxNewTokens /
-/// latency; its first-token latency is that run with one output token.
+/// and generate `output_tokens` each (later versions print the throughput as tokensPerSec =
+/// batchSize · maxNewTokens / latency); its first-token latency is that run with one output token.
 enum class Metric : std::uint8_t {
   /// Time to first token: the prefill of the prompt, in seconds.
   ttft_s,
