@@ -3,7 +3,8 @@
 // With no options it shows the seed's optimized plan against its two-level-attention baseline.
 // main runs named steps: parse options → read the inputs and plans → prove the paths writable →
 // build and draw the plans → verify numerics → cost (each plan simulated once, plus a few decode
-// steps for a generation) → write.
+// steps for a generation) → write. --validate and --calibrate run instead (validate_command.hpp):
+// predictions against measured runs, and efficiencies fitted to them.
 #include <helix/helix.hpp>
 #include <helix/io.hpp>
 #include <helix/io/expected_dump.hpp>
@@ -14,6 +15,7 @@
 #include <CLI/CLI.hpp>
 
 #include "command_line.hpp"
+#include "validate_command.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -287,37 +289,8 @@ void remove_folders(const std::vector<std::filesystem::path>& folders) {
     std::filesystem::remove(*it, ignored);
 }
 
-/// Creates `folder` if needed and proves a file can be made in it; the reason when not.
-/// Appends the folders it created to `created`, deepest last, so a later bad path can take them
-/// back.
-std::optional<std::string> unwritable_folder(const std::filesystem::path& folder,
-                                             std::vector<std::filesystem::path>& created) {
-  std::error_code error;
-  std::vector<std::filesystem::path> missing;
-  for (std::filesystem::path p = std::filesystem::absolute(folder, error).lexically_normal();
-       !error && !p.empty() && !std::filesystem::exists(p, error) && p != p.parent_path();
-       p = p.parent_path())
-    missing.insert(missing.begin(), p);
-  std::filesystem::create_directories(folder, error);
-  for (const std::filesystem::path& p : missing)
-    if (std::error_code ignored; std::filesystem::is_directory(p, ignored))
-      created.push_back(p);
-  if (error)
-    return "cannot create the folder: " + error.message();
-  if (!std::filesystem::is_directory(folder))
-    return "it is not a folder";
-  // A name no one else uses, so the probe never replaces or removes somebody's file.
-  const std::filesystem::path probe =
-      folder / (".helix_write_probe_" + std::to_string(std::random_device{}()) + "_" +
-                std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
-  {
-    std::ofstream file(probe);
-    if (!file)
-      return "cannot write in it";
-  }
-  std::filesystem::remove(probe, error);
-  return std::nullopt;
-}
+using helix::examples::unwritable_file;
+using helix::examples::unwritable_folder;
 
 /// Whether two plans partition `model` the same way, whatever their spelling (`tp=4`, `tg=1x4`,
 /// `hp=4x1` and `pp=1,tp=4` are one scheme): the same mesh and the same layers on every stage.
@@ -366,6 +339,11 @@ struct Options {
   std::string output_tokens_text = "1";
   std::string views_text; ///< empty: all up to max_layers_drawn_by_default layers, else summary
   std::string objective_text = "tokens_per_s_per_gpu";
+  /// --validate, --calibrate and --hardware-out: the measurement commands (validate_command.hpp)
+  /// instead of a plan run.
+  std::string validate_file;
+  std::string calibrate_file;
+  std::string hardware_out;
 };
 
 /// Bad input: helix_deploy says what on one line of stderr and exits 2.
@@ -486,8 +464,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
                  "refused before anything runs (default: 1000)")
       ->option_text("MB");
   app.add_option("--json", o.json_file,
-                 "write the comparison as JSON to this file; its folder must exist (default: "
-                 "none)")
+                 "write the comparison (with --validate the report, with --calibrate the fit) "
+                 "as JSON to this file; its folder must exist (default: none)")
       ->option_text("FILE");
   app.add_flag("--overlap", o.overlap,
                "let communication run beside compute in the timeline, on streams of its own "
@@ -520,6 +498,39 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
                  "--output-tokens above 1) (default: tokens_per_s_per_gpu)")
       ->check(CLI::IsMember({"tokens_per_s_per_gpu", "ttft", "tpot", "e2e"}))
       ->option_text("WHAT");
+  CLI::Option* validate =
+      app.add_option("--validate", o.validate_file,
+                     "instead of a plan run: predict every measurement in this JSON file "
+                     "(README, \"Validation against measurements\") as this program costs a "
+                     "generation, and print each error and their median and worst; --json writes "
+                     "the report; --hardware-file puts a hardware file in place of the preset of "
+                     "its name (default: none)")
+          ->option_text("FILE");
+  CLI::Option* calibrate =
+      app.add_option("--calibrate", o.calibrate_file,
+                     "instead of a plan run: fit the efficiencies of --hardware (or "
+                     "--hardware-file) to the measurements in this JSON file taken on hardware of "
+                     "its name, print the errors before and after, and write the fitted hardware "
+                     "to --hardware-out (default: none)")
+          ->option_text("FILE")
+          ->excludes(validate);
+  app.add_option("--hardware-out", o.hardware_out,
+                 "with --calibrate: write the fitted hardware to this file (its folder must "
+                 "exist), which --hardware-file reads; it keeps the hardware's name (default: "
+                 "none, nothing written)")
+      ->option_text("FILE")
+      ->needs(calibrate);
+  // The measurements file names its models, plans, sizes and formats: a plan run's options have
+  // nothing to say there.
+  for (const char* name :
+       {"--model", "--model-file", "--plan", "--out", "--workload", "--microbatches", "--batch",
+        "--input-tokens", "--dtype", "--kv-dtype", "--attention", "--baseline", "--dump-npy",
+        "--dump-expected", "--dump-model", "--dump-limit", "--output-tokens", "--views",
+        "--objective"}) {
+    validate->excludes(app.get_option(name));
+    calibrate->excludes(app.get_option(name));
+  }
+  validate->excludes(hardware);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -737,19 +748,9 @@ std::optional<std::string> first_unwritable(const Options& o, bool draws,
   if (!o.expected_folder.empty())
     if (const auto why = unwritable_folder(o.expected_folder, created))
       return "--dump-expected '" + o.expected_folder + "': " + *why;
-  if (!o.json_file.empty()) {
-    const std::filesystem::path json_path = o.json_file;
-    std::error_code error;
-    if (std::filesystem::is_directory(json_path, error))
-      return "--json '" + o.json_file + "': it is a folder, not a file";
-    const std::filesystem::path parent =
-        json_path.has_parent_path() ? json_path.parent_path() : std::filesystem::path(".");
-    // A file name is not a request for folders: a typo in the folder should not make one.
-    if (!std::filesystem::is_directory(parent, error))
-      return "--json '" + o.json_file + "': its folder '" + parent.string() + "' does not exist";
-    if (const auto why = unwritable_folder(parent, created))
-      return "--json '" + o.json_file + "': its folder '" + parent.string() + "': " + *why;
-  }
+  if (!o.json_file.empty())
+    if (const auto why = unwritable_file(o.json_file))
+      return "--json '" + o.json_file + "': " + *why;
   if (!draws)
     return std::nullopt;
   if (const auto why = unwritable_folder(o.out, created))
@@ -997,6 +998,14 @@ int main(int argc, char** argv) {
   Options options;
   if (const std::optional<int> exit_code = parse_options(argc, argv, options))
     return *exit_code;
+  if (!options.validate_file.empty() || !options.calibrate_file.empty())
+    return helix::examples::run_measurement_command({.validate_file = options.validate_file,
+                                                     .calibrate_file = options.calibrate_file,
+                                                     .hardware_name = options.hardware_name,
+                                                     .hardware_file = options.hardware_file,
+                                                     .hardware_out = options.hardware_out,
+                                                     .json_file = options.json_file,
+                                                     .overlap = options.overlap});
   const std::optional<Context> context = prepare(options);
   if (!context)
     return 2;

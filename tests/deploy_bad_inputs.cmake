@@ -16,6 +16,35 @@ string(JSON bad_efficiency SET "${good}" compute_efficiency 1.5)
 foreach(name unknown_key wrong_type missing_key bad_efficiency)
   file(WRITE "${inputs}/${name}.json" "${${name}}")
 endforeach()
+# Measurements files for --validate and --calibrate, in the same folder: a good one of two entries,
+# and copies each broken in one key of the second entry (named "entry 2 of 2" by the errors).
+set(measurement [=[{"source": "test", "model": "gptj_6b", "hardware": "h100_sxm_nvl8", "dtype": "fp8", "plan": "tp=1", "batch": 1, "input_tokens": 128, "output_tokens": 1, "metric": "ttft_s", "value": 0.007}]=])
+set(measurements "{\"measurements\": [${measurement}, ${measurement}]}")
+file(WRITE "${inputs}/measurements.json" "${measurements}")
+function(broken_measurements name)
+  string(JSON text ${ARGN})
+  file(WRITE "${inputs}/measurements_${name}.json" "${text}")
+endfunction()
+broken_measurements(unknown_key SET "${measurements}" measurements 1 speed 1)
+broken_measurements(missing_key REMOVE "${measurements}" measurements 1 value)
+broken_measurements(metric SET "${measurements}" measurements 1 metric "\"latency\"")
+broken_measurements(tpot SET "${measurements}" measurements 1 metric "\"tpot_s\"")
+broken_measurements(plan SET "${measurements}" measurements 1 plan "\"tp=3\"")
+broken_measurements(plan_text SET "${measurements}" measurements 1 plan "\"tp=\"")
+broken_measurements(model SET "${measurements}" measurements 1 model "\"gpt5\"")
+broken_measurements(model_file SET "${measurements}" measurements 1 model "\"bad_model.json\"")
+broken_measurements(hardware SET "${measurements}" measurements 1 hardware "\"tpu\"")
+broken_measurements(value SET "${measurements}" measurements 1 value -1)
+broken_measurements(batch SET "${measurements}" measurements 1 batch 0)
+broken_measurements(dtype SET "${measurements}" measurements 1 dtype "\"int8\"")
+broken_measurements(empty SET "${measurements}" measurements "[]")
+file(WRITE "${inputs}/bad_model.json" [=[{"name": "bad", "layers": "2"}]=])
+string(REPLACE [=["batch": 1,]=] [=["batch": 1, "batch": 2,]=] twice "${measurements}")
+file(WRITE "${inputs}/measurements_twice.json" "${twice}")
+file(WRITE "${inputs}/measurements_not_json.json" "{\"measurements\": [")
+string(JSON other_hardware SET "${good}" name "\"other_gpu\"")
+file(WRITE "${inputs}/other_hardware.json" "${other_hardware}")
+set(m "${inputs}/measurements")
 # Model files for --model-file, beside WORK (WORK must end with only a_file in it): a good tiny
 # model, and copies of it each broken in one key.
 set(MODELS "${WORK}_models")
@@ -116,6 +145,33 @@ set(cases
   "--plan|tp=4|--dump-expected|dump|--dump-limit|0" "--dump-limit '0' is not a whole number of megabytes"
   "--plan|tp=4|--dump-expected|dump|--dump-model|half" "dump-model"
   "--plan|tp=4|--dump-expected|${WORK}/a_file" "--dump-expected '${WORK}/a_file'"
+  "--validate|${m}_missing.json"   "measurements file '${m}_missing.json': no such file"
+  "--validate|${inputs}"           "measurements file '${inputs}': it is a folder, not a file"
+  "--validate|${m}_not_json.json"  "measurements_not_json.json': not valid JSON"
+  "--validate|${m}_unknown_key.json" "entry 2 of 2: unknown key 'speed' = 1"
+  "--validate|${m}_missing_key.json" "entry 2 of 2: missing required key 'value'"
+  "--validate|${m}_metric.json"    "entry 2 of 2: key 'metric' = \"latency\": expected one of ttft_s, tpot_s"
+  "--validate|${m}_tpot.json"      "entry 2 of 2: key 'metric' = \"tpot_s\": tpot_s needs output_tokens of 2 or more"
+  "--validate|${m}_plan.json"      "entry 2 of 2: key 'plan' = \"tp=3\": invalid for gptj_6b: helix: heads vs tensor degree"
+  "--validate|${m}_plan_text.json" "entry 2 of 2: key 'plan' = \"tp=\": helix: plan text"
+  "--validate|${m}_model.json"     "entry 2 of 2: key 'model' = \"gpt5\": neither a preset"
+  "--validate|${m}_model_file.json" "entry 2 of 2: key 'model' = \"bad_model.json\": model file '${inputs}/bad_model.json': missing required key 'hidden'"
+  "--validate|${m}_hardware.json"  "entry 2 of 2: key 'hardware' = \"tpu\": neither a preset"
+  "--validate|${m}_value.json"     "entry 2 of 2: key 'value' = -1: expected a number above 0"
+  "--validate|${m}_batch.json"     "entry 2 of 2: key 'batch' = 0: expected a whole number from 1"
+  "--validate|${m}_dtype.json"     "entry 2 of 2: key 'dtype' = \"int8\""
+  "--validate|${m}_empty.json"     "expected a list of at least one measurement"
+  "--validate|${m}_twice.json"     "entry 1: key 'batch' given twice"
+  "--validate|${m}.json|--plan|tp=2" "--plan excludes --validate"
+  "--validate|${m}.json|--hardware|h100_sxm_nvl8" "--hardware excludes --validate"
+  "--validate|${m}.json|--calibrate|${m}.json" "--validate excludes --calibrate"
+  "--validate|${m}.json|--json|${WORK}" "--json '${WORK}': it is a folder, not a file"
+  "--validate|${m}.json|--hardware-file|${inputs}/other_hardware.json" "describes 'other_gpu', and no measurement in"
+  "--hardware-out|fitted.json"     "--hardware-out requires --calibrate"
+  "--calibrate|${m}.json|--hardware|gb200_nvl72" "no measurement in ${m}.json was taken on 'gb200_nvl72'"
+  "--calibrate|${m}.json|--hardware|tpu" "unknown --hardware 'tpu'"
+  "--calibrate|${m}.json|--hardware-out|missing/fitted.json" "--hardware-out 'missing/fitted.json': its folder 'missing' does not exist"
+  "--calibrate|${m}_batch.json"    "--calibrate: measurements file '${m}_batch.json': entry 2 of 2: key 'batch'"
   # Last: its "]" would make CMake join the elements after it when splitting the list.
   "--hardware-file|${inputs}/bad_efficiency.json" "key 'compute_efficiency' must be a number in (0, 1], got number 1.5"
 )

@@ -1,11 +1,13 @@
 // Cost area: per-op costs, the timeline simulation, memory and the plan comparison, checked
 // against published formulas written out here, never against the code's own output.
+#include "helix/cost/calibration.hpp"
 #include "helix/cost/collectives.hpp"
 #include "helix/cost/compare.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/memory.hpp"
 #include "helix/cost/op_cost.hpp"
 #include "helix/cost/simulate.hpp"
+#include "helix/cost/validation.hpp"
 #include "helix/graph.hpp"
 #include "helix/io/markdown.hpp"
 #include "helix/io/timeline_svg.hpp"
@@ -1020,4 +1022,166 @@ TEST_CASE("without a baseline the comparison judges no claim and ranks by the ob
   CHECK(text.find("| A |") < text.find("| C |"));
   CHECK(text.find("| C |") < text.find("| B |"));
   CHECK(text.find("| TTFT | TPOT | e2e | bubble | tokens/s | tokens/s/GPU |") != std::string::npos);
+}
+
+namespace {
+
+/// A row whose prediction is `predicted` against a measured 1: its error is predicted − 1.
+cost::ValidationRow row_predicting(double predicted) {
+  return {cost::Measurement{}, predicted, 1.0, cost::relative_error(predicted, 1.0)};
+}
+
+/// A measurement of a 2-layer GPT-J on H100 (FP8, a 1-GPU plan unless told), value 1 until set.
+cost::Measurement small_measurement(std::int64_t batch, std::int64_t input, std::int64_t output,
+                                    cost::Metric metric, const char* plan = "tp=1") {
+  cost::Measurement m;
+  m.source = "test";
+  m.model_name = "gptj_6b, 2 layers";
+  m.model = models::gptj_6b.with_layers(2);
+  m.hardware = cost::hardware::h100_sxm_nvl8;
+  m.dtype = m.kv_dtype = DataType::fp8;
+  m.plan = parse_plan(plan);
+  m.batch = batch;
+  m.input_tokens = input;
+  m.output_tokens = output;
+  m.metric = metric;
+  m.value = 1;
+  return m;
+}
+
+/// `measurements` with each value set to its prediction on `truth`: what a machine like `truth`
+/// would measure if helix's model were exact.
+std::vector<cost::Measurement> measured_on(std::vector<cost::Measurement> measurements,
+                                           const cost::Hardware& truth) {
+  for (cost::Measurement& m : measurements)
+    m.value = cost::predict(m, truth);
+  return measurements;
+}
+
+const cost::FittedParameter& fitted(const cost::Calibration& c, std::string_view name) {
+  for (const cost::FittedParameter& p : c.parameters)
+    if (p.parameter.name == name)
+      return p;
+  throw std::logic_error("no parameter " + std::string(name));
+}
+
+} // namespace
+
+TEST_CASE("a validation report's median |error| is the middle magnitude (the mean of the middle "
+          "two for an even count), its max the largest, and its worst row that one") {
+  // Errors +0.10, −0.30, +0.05, −0.20: magnitudes sorted 0.05, 0.10, 0.20, 0.30; median
+  // (0.10 + 0.20) / 2 = 0.15, max 0.30 at row 1.
+  const cost::ValidationReport even = cost::make_validation_report(
+      {row_predicting(1.10), row_predicting(0.70), row_predicting(1.05), row_predicting(0.80)});
+  CHECK(even.median_abs_error == doctest::Approx(0.15));
+  CHECK(even.max_abs_error == doctest::Approx(0.30));
+  CHECK(even.worst == 1);
+  // A fifth row of +0.50: 0.05, 0.10, 0.20, 0.30, 0.50; the median is the third, 0.20.
+  const cost::ValidationReport odd = cost::make_validation_report(
+      {row_predicting(1.10), row_predicting(0.70), row_predicting(1.05), row_predicting(0.80),
+       row_predicting(1.50)});
+  CHECK(odd.median_abs_error == doctest::Approx(0.20));
+  CHECK(odd.max_abs_error == doctest::Approx(0.50));
+  CHECK(odd.worst == 4);
+  CHECK_THROWS_AS(static_cast<void>(cost::make_validation_report({})), std::invalid_argument);
+}
+
+TEST_CASE("predict: TTFT is the prefill's makespan, e2e the generation's, and output tokens per "
+          "second batch · output tokens / e2e, per GPU over the plan's GPUs") {
+  // Batch 4, a prompt of 64 tokens, 12 output tokens, on 2 GPUs (tp=2). The model a prediction
+  // runs is the preset with the measurement's batch, prompt and formats: the prefill built from it
+  // by hand has the TTFT predict() gives.
+  cost::Measurement m = small_measurement(4, 64, 12, cost::Metric::ttft_s, "tp=2");
+  const Model sized = models::gptj_6b.with_layers(2)
+                          .with_batch(4)
+                          .with_seq_len(64)
+                          .with_dtype(DataType::fp8)
+                          .with_kv_dtype(DataType::fp8);
+  const cost::Hardware& hw = cost::hardware::h100_sxm_nvl8;
+  const double ttft = cost::simulate(build_dag(sized, parse_plan("tp=2"), Workload::prefill()), hw)
+                          .makespan_seconds;
+  CHECK(cost::predict(m) == ttft);
+  const auto predicted = [&](cost::Metric metric) {
+    m.metric = metric;
+    return cost::predict(m);
+  };
+  const double tpot = predicted(cost::Metric::tpot_s);
+  const double e2e = predicted(cost::Metric::e2e_s);
+  CHECK(tpot > 0);
+  CHECK(e2e == doctest::Approx(ttft + 11 * tpot).epsilon(1e-12));
+  CHECK(predicted(cost::Metric::output_tokens_per_s) == doctest::Approx(4.0 * 12 / e2e));
+  CHECK(predicted(cost::Metric::output_tokens_per_s_per_gpu) ==
+        doctest::Approx(4.0 * 12 / e2e / 2));
+  // And the generation is the one helix_deploy costs: generation() from the same prefill.
+  const cost::Generation g =
+      cost::generation(sized, parse_plan("tp=2"), Workload::prefill(), 12, ttft, hw);
+  CHECK(e2e == g.e2e_seconds);
+  // Each metric's name reads back as the metric.
+  for (const cost::MetricInfo& info : cost::metrics)
+    CHECK(cost::metric_by_name(info.name) == info.metric);
+  CHECK_FALSE(cost::metric_by_name("latency"));
+}
+
+TEST_CASE("calibration recovers the compute and memory efficiencies that made the measurements, "
+          "and leaves the link efficiencies no measurement depends on") {
+  // Measurements made on an H100 whose matmuls sustain half the peak (not the preset's 0.7) and
+  // whose HBM sustains the preset's 0.8: a compute-bound prefill (batch 8 × 512 tokens) and a
+  // memory-bound decode (batch 1, 64 steps reading the weights). On one GPU no link is used.
+  cost::Hardware truth = cost::hardware::h100_sxm_nvl8;
+  truth.compute_efficiency = 0.5;
+  const std::vector<cost::Measurement> measurements =
+      measured_on({small_measurement(8, 512, 1, cost::Metric::ttft_s),
+                   small_measurement(1, 128, 64, cost::Metric::tpot_s),
+                   small_measurement(4, 256, 32, cost::Metric::output_tokens_per_s)},
+                  truth);
+  const cost::Calibration c = cost::calibrate(cost::hardware::h100_sxm_nvl8, measurements);
+  CHECK(fitted(c, "compute_efficiency").original == 0.7);
+  CHECK(fitted(c, "compute_efficiency").fitted == doctest::Approx(0.5).epsilon(1e-4));
+  CHECK(fitted(c, "memory_efficiency").fitted == doctest::Approx(0.8).epsilon(1e-4));
+  CHECK(c.fitted.compute_efficiency == fitted(c, "compute_efficiency").fitted);
+  for (const char* link : {"nvlink.efficiency", "infiniband.efficiency"}) {
+    CAPTURE(link);
+    CHECK_FALSE(fitted(c, link).constrained);
+    CHECK(fitted(c, link).fitted == fitted(c, link).original);
+  }
+  CHECK(c.before.max_abs_error > 0.1); // 0.7 instead of 0.5 shows
+  CHECK(c.after.max_abs_error < 1e-4);
+  CHECK(c.after.rows.size() == 3);
+  // Measurements on other hardware are left out: none on A100 here.
+  CHECK_THROWS_AS(
+      static_cast<void>(cost::calibrate(cost::hardware::a100_sxm4_80gb_nvl8, measurements)),
+      std::invalid_argument);
+}
+
+TEST_CASE("calibration keeps every parameter strictly inside its bounds, even where the "
+          "measurements ask for more or less") {
+  // A prefill that would need twice the peak (measured on a GPU with a doubled FP8 peak at full
+  // efficiency), and one that would need a fiftieth of it: each fit ends at its bound, not past it.
+  cost::Hardware fast = cost::hardware::h100_sxm_nvl8;
+  fast.peak_flops_per_second.fp8 *= 2;
+  fast.compute_efficiency = 1;
+  cost::Hardware slow = cost::hardware::h100_sxm_nvl8;
+  slow.compute_efficiency = 0.02;
+  const cost::CalibratedParameter& compute = cost::calibrated_parameters[0];
+  REQUIRE(compute.name == "compute_efficiency");
+  for (const auto& [truth, bound] :
+       {std::pair{fast, compute.upper}, std::pair{slow, compute.lower}}) {
+    CAPTURE(bound);
+    const cost::Calibration c =
+        cost::calibrate(cost::hardware::h100_sxm_nvl8,
+                        measured_on({small_measurement(8, 512, 1, cost::Metric::ttft_s)}, truth));
+    const double value = fitted(c, "compute_efficiency").fitted;
+    CHECK(value > compute.lower);
+    CHECK(value < compute.upper);
+    CHECK(value == doctest::Approx(bound).epsilon(0.02));
+    CHECK(c.after.max_abs_error < c.before.max_abs_error);
+  }
+  // The table's bounds are a range inside (0, 1], as a hardware file requires of an efficiency.
+  for (const cost::CalibratedParameter& p : cost::calibrated_parameters) {
+    CAPTURE(p.name);
+    CHECK(0 < p.lower);
+    CHECK(p.lower < p.upper);
+    CHECK(p.upper <= 1);
+    CHECK_FALSE(p.bounds_reason.empty());
+  }
 }

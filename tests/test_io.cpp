@@ -1,8 +1,11 @@
 // io area: the views of a Dag (what they select, counted by hand), DOT text and its escaping,
 // atomic file writing, Graphviz accepting every file the seed plans produce, the markdown and
-// JSON of hand-made reports, hardware files, and model files (read, written, refused).
+// JSON of hand-made reports, hardware files, model files and measurements files (read, written,
+// refused).
+#include "helix/cost/calibration.hpp"
 #include "helix/cost/compare.hpp"
 #include "helix/cost/hardware.hpp"
+#include "helix/cost/validation.hpp"
 #include "helix/graph.hpp"
 #include "helix/io.hpp"
 #include "helix/io/compare_dump.hpp"
@@ -10,6 +13,7 @@
 #include "helix/io/hardware_json.hpp"
 #include "helix/io/json.hpp"
 #include "helix/io/markdown.hpp"
+#include "helix/io/measurements_json.hpp"
 #include "helix/io/model_json.hpp"
 #include "helix/model.hpp"
 #include "helix/numerics/report.hpp"
@@ -1240,4 +1244,147 @@ TEST_CASE("compare_dump: bad input names the path and the field") {
                        doctest::Contains("layer00_fc1.npy': not a .npy file"), DumpError);
   std::filesystem::remove_all(actual);
   std::filesystem::remove_all(bad);
+}
+
+TEST_CASE("measurements JSON: models and hardware are presets or files relative to the "
+          "measurements file, and every key is read as written") {
+  const std::filesystem::path folder = fresh_folder("helix_test_measurements_json");
+  std::filesystem::create_directories(folder / "runs");
+  write_model_json(folder / "tiny.json", "tiny", models::gptj_6b.with_layers(2));
+  cost::Hardware mine = cost::hardware::h100_sxm_nvl8;
+  mine.name = cost::HardwareName("my_h100");
+  mine.compute_efficiency = 0.55;
+  io::write_hardware_json(folder / "runs" / "my_h100.json", mine);
+  std::ofstream(folder / "runs" / "measured.json") << R"({"description": "two runs",
+    "measurements": [
+      {"source": "a", "model": "../tiny.json", "hardware": "my_h100.json", "dtype": "fp8",
+       "plan": "tp=2", "batch": 4, "input_tokens": 64, "output_tokens": 8, "metric": "tpot_s",
+       "value": 0.002},
+      {"source": "b", "model": "llama2_7b", "hardware": "a100_sxm4_80gb_nvl8", "dtype": "fp16",
+       "kv_dtype": "fp8", "plan": "pp=2", "batch": 2, "input_tokens": 128, "output_tokens": 1,
+       "microbatches": 2, "attention": "materialized", "metric": "ttft_s", "value": 0.02}]})";
+  const std::vector<cost::Measurement> read =
+      io::read_measurements_json(folder / "runs" / "measured.json");
+  REQUIRE(read.size() == 2);
+  const cost::Measurement& a = read[0];
+  CHECK(a.source == "a");
+  CHECK(a.model_name == "../tiny.json");
+  CHECK(a.model == models::gptj_6b.with_layers(2));
+  CHECK(a.hardware == mine);
+  CHECK(a.dtype == DataType::fp8);
+  CHECK(a.kv_dtype == DataType::fp8); // follows dtype, as --dtype does
+  CHECK(to_string(a.plan) == "tp=2");
+  CHECK(a.batch == 4);
+  CHECK(a.input_tokens == 64);
+  CHECK(a.output_tokens == 8);
+  CHECK(a.microbatches == 1);
+  CHECK(a.attention == AttentionKernel::flash);
+  CHECK(a.metric == cost::Metric::tpot_s);
+  CHECK(a.value == 0.002);
+  const cost::Measurement& b = read[1];
+  CHECK(b.model == *models::by_name("llama2_7b"));
+  CHECK(b.hardware == cost::hardware::a100_sxm4_80gb_nvl8);
+  CHECK(b.kv_dtype == DataType::fp8);
+  CHECK(b.microbatches == 2);
+  CHECK(b.attention == AttentionKernel::materialized);
+
+  // The report as JSON: each row's measurement, prediction, measured value and error as a fraction.
+  const cost::ValidationReport report = cost::validation_report(read);
+  const nlohmann::json document = io::to_json(report);
+  REQUIRE(document["rows"].size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const nlohmann::json& row = document["rows"][i];
+    CHECK(row["predicted"] == report.rows[i].predicted);
+    CHECK(row["measured"] == read[i].value);
+    CHECK(row["error"].get<double>() ==
+          doctest::Approx(report.rows[i].predicted / read[i].value - 1));
+  }
+  CHECK(document["rows"][0]["model"] == "../tiny.json");
+  CHECK(document["rows"][0]["hardware"] == "my_h100");
+  CHECK(document["rows"][1]["plan"] == "pp=2");
+  CHECK(document["rows"][1]["metric"] == "ttft_s");
+  CHECK(document["median_abs_error"] == report.median_abs_error);
+  CHECK(document["max_abs_error"] == report.max_abs_error);
+  std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("measurements JSON: bad input names the file, the entry, the key and the value") {
+  const nlohmann::json good = {
+      {"source", "s"},       {"model", "gptj_6b"}, {"hardware", "h100_sxm_nvl8"},
+      {"dtype", "fp8"},      {"plan", "tp=1"},     {"batch", 1},
+      {"input_tokens", 128}, {"output_tokens", 1}, {"metric", "ttft_s"},
+      {"value", 0.007}};
+  const auto error_of = [&](const nlohmann::json& second) -> std::string {
+    try {
+      static_cast<void>(io::measurements_from_json(
+          {{"measurements", nlohmann::json::array({good, second})}}, "."));
+    } catch (const io::MeasurementsJsonError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const auto with = [&](const char* key, const nlohmann::json& value) {
+    nlohmann::json entry = good;
+    entry[key] = value;
+    return entry;
+  };
+  CHECK(error_of(good).empty());
+  CHECK(error_of(with("speed", 1)).starts_with("entry 2 of 2: unknown key 'speed' = 1; known: "));
+  nlohmann::json no_plan = good;
+  no_plan.erase("plan");
+  CHECK(error_of(no_plan) == "entry 2 of 2: missing required key 'plan'");
+  CHECK(error_of(with("batch", 2.5)) ==
+        "entry 2 of 2: key 'batch' = 2.5: expected a whole number from 1 to 10^15");
+  CHECK(error_of(with("value", 0)) == "entry 2 of 2: key 'value' = 0: expected a number above 0");
+  CHECK(error_of(with("metric", "tpot_s"))
+            .starts_with("entry 2 of 2: key 'metric' = \"tpot_s\": tpot_s needs output_tokens"));
+  CHECK(error_of(with("plan", "tp=3"))
+            .starts_with("entry 2 of 2: key 'plan' = \"tp=3\": invalid for gptj_6b: helix: "
+                         "heads vs tensor degree"));
+  CHECK(
+      error_of(with("hardware", "h100"))
+          .starts_with(
+              "entry 2 of 2: key 'hardware' = \"h100\": neither a preset (a100_sxm4_80gb_nvl8, "));
+  CHECK(error_of(with("attention", "fast")) ==
+        "entry 2 of 2: key 'attention' = \"fast\": expected \"flash\" or \"materialized\"");
+  CHECK_THROWS_WITH_AS(io::measurements_from_json({{"measurements", nlohmann::json::array()}}, "."),
+                       doctest::Contains("expected a list of at least one measurement"),
+                       io::MeasurementsJsonError);
+  CHECK_THROWS_WITH_AS(io::measurements_from_json({{"measured", nlohmann::json::array()}}, "."),
+                       doctest::Contains("unknown key 'measured'"), io::MeasurementsJsonError);
+  // A file's errors start with the file; a key given twice in an entry is refused, not resolved.
+  const std::filesystem::path folder = fresh_folder("helix_test_measurements_errors");
+  const std::filesystem::path twice = folder / "twice.json";
+  std::ofstream(twice) << R"({"measurements": [)" << good.dump() << ", "
+                       << good.dump().insert(1, R"("batch": 3, )") << "]}";
+  CHECK_THROWS_WITH_AS(
+      io::read_measurements_json(twice),
+      ("measurements file '" + twice.string() + "': entry 2: key 'batch' given twice").c_str(),
+      io::MeasurementsJsonError);
+  CHECK_THROWS_WITH_AS(io::read_measurements_json(folder / "none.json"),
+                       doctest::Contains("none.json': no such file"), io::MeasurementsJsonError);
+  std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("calibrated parameters: each one's name is the key of its field in a hardware file") {
+  // Setting the field through the table changes exactly the value under that key of io::to_json,
+  // so a report's names are what the fitted file holds.
+  for (const cost::CalibratedParameter& p : cost::calibrated_parameters) {
+    CAPTURE(p.name);
+    cost::Hardware hw = cost::hardware::h100_sxm_nvl8;
+    p.set(hw, 0.123);
+    CHECK(p.value(hw) == 0.123);
+    const nlohmann::json changed = io::to_json(hw);
+    const nlohmann::json original = io::to_json(cost::hardware::h100_sxm_nvl8);
+    const std::string pointer = "/" + [&] {
+      std::string path(p.name);
+      std::ranges::replace(path, '.', '/');
+      return path;
+    }();
+    CHECK(changed.at(nlohmann::json::json_pointer(pointer)) == 0.123);
+    nlohmann::json restored = changed;
+    restored[nlohmann::json::json_pointer(pointer)] =
+        original.at(nlohmann::json::json_pointer(pointer));
+    CHECK(restored == original);
+  }
 }

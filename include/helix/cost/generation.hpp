@@ -242,4 +242,19 @@ generation(const Model& model, const PlanSpec& plan, const Workload& prefill,
   return g;
 }
 
+/// The generation with its prefill built and simulated here as well: what helix_deploy reports for
+/// `--output-tokens`, whose prefill DAG (drawn and checked there) gives `generation` its TTFT.
+/// @throws PlanError when the prefill's or a decode step's DAG breaks a rule.
+template <class Graph = Dag>
+[[nodiscard]] Generation simulate_generation(const Model& model, const PlanSpec& plan,
+                                             const Workload& prefill, std::int64_t output_tokens,
+                                             const Hardware& hw,
+                                             const SimulationOptions& options = {},
+                                             std::int64_t max_points = default_decode_points) {
+  const Graph dag = build_dag<Graph>(model, plan, prefill);
+  const double ttft_seconds = simulate(dag, hw, options).makespan_seconds;
+  return generation<Graph>(model, plan, prefill, output_tokens, ttft_seconds, hw, options,
+                           max_points);
+}
+
 } // namespace helix::cost
