@@ -344,6 +344,7 @@ struct Options {
   std::string validate_file;
   std::string calibrate_file;
   std::string hardware_out;
+  std::string fit; ///< --fit: empty for every calibrated parameter
 };
 
 /// Bad input: helix_deploy says what on one line of stderr and exits 2.
@@ -514,6 +515,12 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
                      "to --hardware-out (default: none)")
           ->option_text("FILE")
           ->excludes(validate);
+  app.add_option("--fit", o.fit,
+                 "with --calibrate: the parameters to fit, comma separated (names as in the "
+                 "hardware file: compute_efficiency, memory_efficiency, ...; see README) "
+                 "(default: all)")
+      ->option_text("NAMES")
+      ->needs(calibrate);
   app.add_option("--hardware-out", o.hardware_out,
                  "with --calibrate: write the fitted hardware to this file (its folder must "
                  "exist), which --hardware-file reads; it keeps the hardware's name (default: "
@@ -999,13 +1006,17 @@ int main(int argc, char** argv) {
   if (const std::optional<int> exit_code = parse_options(argc, argv, options))
     return *exit_code;
   if (!options.validate_file.empty() || !options.calibrate_file.empty())
-    return helix::examples::run_measurement_command({.validate_file = options.validate_file,
-                                                     .calibrate_file = options.calibrate_file,
-                                                     .hardware_name = options.hardware_name,
-                                                     .hardware_file = options.hardware_file,
-                                                     .hardware_out = options.hardware_out,
-                                                     .json_file = options.json_file,
-                                                     .overlap = options.overlap});
+    return helix::examples::run_measurement_command(
+        {.validate_file = options.validate_file,
+         .calibrate_file = options.calibrate_file,
+         .hardware_name = options.hardware_name,
+         .hardware_file = options.hardware_file,
+         .hardware_out = options.hardware_out,
+         .json_file = options.json_file,
+         .overlap = options.overlap,
+         .collectives = options.collectives_text == "ring" ? helix::cost::CollectiveModel::ring
+                                                           : helix::cost::CollectiveModel::nccl,
+         .fit = options.fit});
   const std::optional<Context> context = prepare(options);
   if (!context)
     return 2;

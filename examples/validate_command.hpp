@@ -41,6 +41,8 @@ struct MeasurementCommand {
   std::string hardware_out;   ///< --hardware-out: where --calibrate writes the fitted hardware
   std::string json_file;      ///< --json: the report as JSON
   bool overlap = false;       ///< --overlap: the timeline option the predictions use
+  cost::CollectiveModel collectives = cost::CollectiveModel::nccl; ///< --collectives
+  std::string fit; ///< --fit: the parameters --calibrate fits, comma separated; empty: all
 };
 
 namespace validate_command {
@@ -150,8 +152,8 @@ inline int validate(const MeasurementCommand& c) {
   }
   if (!c.json_file.empty())
     require_writable("--json", c.json_file);
-  const cost::ValidationReport report =
-      cost::validation_report(measurements, {.overlap_communication = c.overlap});
+  const cost::ValidationReport report = cost::validation_report(
+      measurements, {.overlap_communication = c.overlap, .collectives = c.collectives});
   std::cout << "## Validation: " << report.rows.size() << " measurements from " << c.validate_file
             << substituted
             << ", each predicted as helix_deploy costs its generation (error = predicted / "
@@ -206,8 +208,25 @@ inline int calibrate(const MeasurementCommand& c) {
   std::cout << "\nfit: least squares on log(predicted / measured), each parameter inside its "
                "bounds (Eigen's Levenberg-Marquardt, numeric differences)\n"
             << std::flush;
-  const cost::Calibration fit =
-      cost::calibrate(hw, measurements, {.simulation = {.overlap_communication = c.overlap}});
+  std::vector<std::string> names;
+  for (std::size_t begin = 0; !c.fit.empty() && begin <= c.fit.size();) {
+    const std::size_t comma = std::min(c.fit.find(',', begin), c.fit.size());
+    const std::string name = c.fit.substr(begin, comma - begin);
+    bool known = false;
+    std::string list;
+    for (const cost::CalibratedParameter& p : cost::calibrated_parameters) {
+      known = known || p.name == name;
+      list += (list.empty() ? "" : ", ") + std::string(p.name);
+    }
+    if (!known)
+      throw BadInput("unknown --fit parameter '" + name + "'; known: " + list);
+    names.push_back(name);
+    begin = comma + 1;
+  }
+  const cost::Calibration fit = cost::calibrate(
+      hw, measurements,
+      {.simulation = {.overlap_communication = c.overlap, .collectives = c.collectives},
+       .parameters = names});
   std::cout << "stopped after " << fit.iterations << " iteration"
             << (fit.iterations == 1 ? "" : "s") << " and " << fit.evaluations
             << " evaluations of every prediction: " << fit.stop_reason << "\n\n"
@@ -219,9 +238,10 @@ inline int calibrate(const MeasurementCommand& c) {
     std::cout << "| " << p.parameter.name << " | " << parameter_text(p.original) << " | "
               << parameter_text(p.fitted) << " | (" << parameter_text(p.parameter.lower) << ", "
               << parameter_text(p.parameter.upper) << "): " << p.parameter.bounds_reason << " | "
-              << (!p.constrained ? "no measurement depends on it: unchanged"
-                  : at_bound     ? "at its bound: the model misses something this cannot explain"
-                                 : "")
+              << (!p.requested     ? "not in --fit: unchanged"
+                  : !p.constrained ? "no measurement depends on it: unchanged"
+                  : at_bound       ? "at its bound: the model misses something this cannot explain"
+                                   : "")
               << " |\n";
   }
   std::cout << '\n'

@@ -793,7 +793,7 @@ TEST_CASE("hardware JSON: unknown, missing, mistyped and out-of-range keys are e
                                 "streaming_multiprocessors, gemm_tile, attention_efficiency, "
                                 "attention_memory_efficiency, "
                                 "kernel_launch_seconds, cuda_graphs, "
-                                "graph_kernel_launch_seconds, "
+                                "graph_kernel_launch_seconds, step_overhead_seconds, "
                                 "memory_bandwidth_bytes_per_second, memory_efficiency, "
                                 "memory_capacity_bytes, nics_per_node, "
                                 "nic_bandwidth_bytes_per_second, nvlink, infiniband, "

@@ -66,10 +66,15 @@ struct Timeline {
   std::vector<OpCost> costs;
   /// By mesh rank.
   std::vector<DeviceUsage> devices;
+  /// The scheduled vertices' span plus the runtime's host time per step
+  /// (`Hardware::step_overhead_seconds`), which no device spends computing.
   double makespan_seconds = 0;
-  /// Pipeline fill and drain: the mean, over devices, of the time before a device's first vertex
-  /// and after its last one, as a fraction of the makespan. For p balanced stages, m microbatches
-  /// and free communication this is (p − 1) / (m + p − 1).
+  /// The part of the makespan that is the runtime's step overhead.
+  double step_overhead_seconds = 0;
+  /// Pipeline fill and drain (of the scheduled span, the step overhead left out): the mean, over
+  /// devices, of the time before a device's first vertex and after its last one, as a fraction of
+  /// the makespan. For p balanced stages, m microbatches and free communication this is (p − 1) /
+  /// (m + p − 1).
   double bubble_fraction = 0;
   /// 1 − mean busy fraction: the bubble plus every wait for a slower collective partner.
   double idle_fraction = 0;
@@ -159,9 +164,13 @@ template <class Graph = Dag>
   if (device_count > 0 && makespan > 0) {
     timeline.bubble_fraction = bubble / static_cast<double>(device_count);
     timeline.idle_fraction = 1.0 - busy / static_cast<double>(device_count);
+  }
+  timeline.step_overhead_seconds = hw.step_overhead_seconds;
+  timeline.makespan_seconds += hw.step_overhead_seconds;
+  if (timeline.makespan_seconds > 0) {
     const double tokens =
         static_cast<double>(info.model.batch * new_tokens(info.model, info.workload));
-    timeline.tokens_per_second = tokens / makespan;
+    timeline.tokens_per_second = tokens / timeline.makespan_seconds;
   }
   return timeline;
 }

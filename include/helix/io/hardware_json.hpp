@@ -68,7 +68,7 @@ inline nlohmann::json to_json(const cost::CollectiveLibrary& library) {
 /// {"name", "gpus_per_node", "peak_flops_per_second": {"fp32", "bf16", "fp16", "fp8", "fp4"},
 /// "compute_efficiency", "streaming_multiprocessors", "gemm_tile": {"rows", "cols"},
 /// "attention_efficiency", "attention_memory_efficiency", "kernel_launch_seconds", "cuda_graphs",
-/// "graph_kernel_launch_seconds", "memory_bandwidth_bytes_per_second", "memory_efficiency",
+/// "graph_kernel_launch_seconds", "step_overhead_seconds", "memory_bandwidth_bytes_per_second", "memory_efficiency",
 /// "memory_capacity_bytes", "nics_per_node", "nic_bandwidth_bytes_per_second", "nvlink" and
 /// "infiniband":
 /// {"bandwidth_bytes_per_second", "efficiency", "latency_seconds"}, "nvlink_sharp_efficiency",
@@ -93,6 +93,7 @@ inline nlohmann::json to_json(const cost::Hardware& hw) {
           {"kernel_launch_seconds", hw.kernel_launch_seconds},
           {"cuda_graphs", hw.cuda_graphs},
           {"graph_kernel_launch_seconds", hw.graph_kernel_launch_seconds},
+          {"step_overhead_seconds", hw.step_overhead_seconds},
           {"memory_bandwidth_bytes_per_second", hw.memory_bandwidth_bytes_per_second},
           {"memory_efficiency", hw.memory_efficiency},
           {"memory_capacity_bytes", hw.memory_capacity_bytes},
@@ -310,6 +311,7 @@ inline cost::Hardware hardware_from_json(const nlohmann::json& document) {
   hw.kernel_launch_seconds = root.number("kernel_launch_seconds", 0, false);
   hw.cuda_graphs = root.boolean("cuda_graphs");
   hw.graph_kernel_launch_seconds = root.number("graph_kernel_launch_seconds", 0, false);
+  hw.step_overhead_seconds = root.number("step_overhead_seconds", 0, false);
   hw.memory_bandwidth_bytes_per_second = root.number("memory_bandwidth_bytes_per_second", 0, true);
   hw.memory_efficiency = root.number("memory_efficiency", 0, true, 1);
   hw.memory_capacity_bytes = root.number("memory_capacity_bytes", 0, true);
@@ -343,6 +345,7 @@ inline cost::Hardware hardware_from_json(const nlohmann::json& document) {
                "kernel_launch_seconds",
                "cuda_graphs",
                "graph_kernel_launch_seconds",
+               "step_overhead_seconds",
                "memory_bandwidth_bytes_per_second",
                "memory_efficiency",
                "memory_capacity_bytes",
