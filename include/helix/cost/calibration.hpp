@@ -118,7 +118,10 @@ namespace detail {
 /// The logistic map of the real line onto (lower, upper), and back: the solver moves freely while
 /// the parameter stays in range.
 inline double to_bounded(double unbounded, double lower, double upper) {
-  return lower + (upper - lower) / (1 + std::exp(-unbounded));
+  // Far out on either side the map rounds to the bound itself: keep a hair inside.
+  const double margin = 1e-9 * (upper - lower);
+  return std::clamp(lower + (upper - lower) / (1 + std::exp(-unbounded)), lower + margin,
+                    upper - margin);
 }
 inline double to_unbounded(double bounded, double lower, double upper) {
   // A start on or past a bound is moved a hair inside: the map reaches neither end.
