@@ -564,6 +564,7 @@ TEST_CASE("json: a comparison's fields hold the numbers put in, and helix_deploy
                                                {"input_tokens", 2048},
                                                {"output_tokens", 1},
                                                {"microbatches", 1},
+                                               {"pipeline_send", "scatter_gather"},
                                                {"dtype", "bf16"},
                                                {"kv_dtype", "fp8"},
                                                {"attention", "flash"}});

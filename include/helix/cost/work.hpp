@@ -86,7 +86,8 @@ constexpr bool fused_attention(const Op& op, const Model& model, const Workload&
 /// writes the new token into a preallocated cache (as paged-attention servers do), reading and
 /// writing the fresh keys once. Keys and values read by attention are in the KV cache's format in
 /// decode (they come from the cache) and in the model's in prefill (they come from the
-/// projections). Sent: ring algorithms as above; a transfer sends its tensor once, as one message.
+/// projections). Sent: ring algorithms as above; a transfer sends what it carries (its output: the
+/// whole activation, or a scatter-gather send's slice) once, as one message.
 ///
 /// Attention (`Workload::attention`): `materialized` counts what the DAG draws, every [b, heads,
 /// T, K] scores and probabilities tensor written and read. `flash` (see `fused_attention`) runs
@@ -197,7 +198,10 @@ constexpr Work work(const Op& op, const Model& model, const Workload& workload, 
                 return Work{0, 0, all_gather_bytes(group(c), message), group(c), group(c) - 1};
               },
               [&](const step::Transfer&) {
-                return Work{0, 0, message, 2, 1};
+                // What crosses is the transfer's output: the whole activation, or the slice of
+                // hidden a scatter-gather send carries (1/t of it).
+                return Work{0, 0, exact_bytes_of(static_cast<double>(elements(op.output)), dtype),
+                            2, 1};
               },
           });
 }
