@@ -172,14 +172,16 @@ void write_view(const std::filesystem::path& folder, const std::string& name,
   }
 }
 
-/// Communication vertices of a Dag by kind, collective vertices by phase, and the logical
-/// all-reduces (replica, microbatch, logical id) they carry out.
+/// Communication vertices of a Dag by kind, the phases of the collectives that sum, and the
+/// logical all-reduces (replica, microbatch, logical id) they carry out.
 struct CommunicationCounts {
   std::map<helix::OpKind, std::size_t> kinds;
   std::map<helix::CollectivePhase, std::size_t> phases;
   std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> logical;
   /// Those inside the layers (the rest sum the embedding's lookups).
   std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> logical_in_layers;
+  /// Transfers that carry a slice of hidden, and the all-gathers that rebuild it (scatter-gather).
+  std::size_t sliced_transfers = 0, pipeline_gathers = 0;
 };
 
 CommunicationCounts count_communication(const helix::Dag& dag) {
@@ -189,8 +191,13 @@ CommunicationCounts count_communication(const helix::Dag& dag) {
     if (!helix::is_communication(op.kind()))
       continue;
     ++counts.kinds[op.kind()];
+    if (const helix::step::Transfer* t = helix::transfer_of(op))
+      counts.sliced_transfers += t->columns.total() < dag[boost::graph_bundle].model.hidden ? 1 : 0;
     if (const helix::step::Collective* c = helix::collective_of(op)) {
-      ++counts.phases[c->phase];
+      if (c->purpose == helix::CollectivePurpose::pipeline_activation)
+        ++counts.pipeline_gathers;
+      if (helix::sums_partial_results(c->purpose))
+        ++counts.phases[c->phase];
       // The all-gathers of the logits and of a pipeline send's slices sum nothing: not logical
       // all-reduces.
       if (helix::sums_partial_results(c->purpose))
@@ -214,7 +221,12 @@ void print_communication(const helix::Dag& dag) {
       collectives += n;
     }
   std::cout << (collectives ? "" : " none") << " (" << collectives << " vertices); transfers "
-            << counts.kinds[helix::OpKind::transfer] << '\n';
+            << counts.kinds[helix::OpKind::transfer];
+  if (counts.sliced_transfers > 0)
+    std::cout << " (scatter-gather: each 1/" << helix::tensor_degree(info.plan)
+              << " of hidden, gathered by " << counts.pipeline_gathers << " all-gather"
+              << (counts.pipeline_gathers == 1 ? "" : "s") << ")";
+  std::cout << '\n';
   if (counts.phases.empty())
     return;
   const std::int64_t forwards =
