@@ -202,8 +202,9 @@ public:
     const int count = detail::message_count(op.output.elements(), "the tensor of a transfer");
     std::vector<MPI_Request> requests;
     std::vector<Placed<Scalar>> out;
-    Matrix<Scalar>
-        sent; // packed (a slice of a row-major tensor is not contiguous); outlives the wait
+    // What the sender sends, packed (a slice of a row-major tensor is not contiguous); it must
+    // outlive the wait.
+    Matrix<Scalar> sent;
     if (t.destination == rank_) {
       out.push_back(Placed<Scalar>{
           rank_, Matrix<Scalar>(op.output.elements() / op.output.last(), op.output.last())});
