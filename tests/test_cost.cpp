@@ -591,16 +591,23 @@ TEST_CASE("scatter-gather pipeline sends add one collective phase to the seed's 
   // compare.hpp (summarize) skips only the logits' all-gather when it counts logical all-reduces,
   // so it counts the pipeline all-gather too: 4 + 1. Once it asks sums_partial_results, 4.
   CHECK(c.plans[1].allreduce_logical == 4 + 1);
-  // Bytes per GPU by link, with F = 1024·10000·8192·2 B = 167.77 GB the whole activation. Each
-  // hierarchical all-reduce sends 3/4·F (reduce-scatter over 4) + 2·(1/2)·F/4 (all-reduce of the
-  // quarter over 2 groups) + 3·F/4 (all-gather over 4) = 7/4·F over NVLink, 2 per layer and one
-  // layer per stage: 3.5·F. Stage 0 sends its slices over InfiniBand, F/8 each (not F); stage 1
-  // forwards the 7 slices it does not own in the all-gather, 7·F/8 over NVLink: 4.375·F at most.
+  // Bytes per GPU by link, with F = 1024·10000·8192·2 B = 167.77 GB the whole activation. Stage 0
+  // sends its slices over InfiniBand, F/8 per GPU, where a full send sends F. Stage 1 forwards in
+  // the all-gather the 7 slices it does not own, 7·F/8 over NVLink on top of its all-reduces,
+  // which are those of a full send's plan: the most any GPU sends over NVLink grows by 7·F/8.
   const double F = 1024.0 * 10000 * 8192 * 2;
   const auto link = [](cost::LinkClass l) { return static_cast<std::size_t>(l); };
-  CHECK(c.plans[1].bytes_by_link[link(cost::LinkClass::infiniband)] == doctest::Approx(F / 8));
-  CHECK(c.plans[1].bytes_by_link[link(cost::LinkClass::nvlink)] ==
-        doctest::Approx(3.5 * F + 7 * F / 8));
+  std::vector<std::pair<std::string, Dag>> full_sends;
+  full_sends.emplace_back("pp=2,tg=4x4",
+                          build_dag(models::helix_seed, parse_plan("pp=2,tg=4x4"),
+                                    materialized.with_pipeline_send(PipelineSend::full)));
+  const cost::Comparison full = cost::compare(full_sends, cost::hardware::h100_sxm_nvl8, 1);
+  const auto& sent = c.plans[1].bytes_by_link;
+  const auto& sent_full = full.plans[0].bytes_by_link;
+  CHECK(sent[link(cost::LinkClass::infiniband)] == doctest::Approx(F / 8));
+  CHECK(sent_full[link(cost::LinkClass::infiniband)] == doctest::Approx(F));
+  CHECK(sent[link(cost::LinkClass::nvlink)] ==
+        doctest::Approx(sent_full[link(cost::LinkClass::nvlink)] + 7 * F / 8));
 }
 
 TEST_CASE("a scatter-gather send carries full / t bytes, and its all-gather (t - 1) of them") {
