@@ -174,14 +174,16 @@ void write_view(const std::filesystem::path& folder, const std::string& name,
   }
 }
 
-/// Communication vertices of a Dag by kind, collective vertices by phase, and the logical
-/// all-reduces (replica, microbatch, logical id) they carry out.
+/// Communication vertices of a Dag by kind, the phases of the collectives that sum, and the
+/// logical all-reduces (replica, microbatch, logical id) they carry out.
 struct CommunicationCounts {
   std::map<helix::OpKind, std::size_t> kinds;
   std::map<helix::CollectivePhase, std::size_t> phases;
   std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> logical;
   /// Those inside the layers (the rest sum the embedding's lookups).
   std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> logical_in_layers;
+  /// Transfers that carry a slice of hidden, and the all-gathers that rebuild it (scatter-gather).
+  std::size_t sliced_transfers = 0, pipeline_gathers = 0;
 };
 
 CommunicationCounts count_communication(const helix::Dag& dag) {
@@ -191,12 +193,18 @@ CommunicationCounts count_communication(const helix::Dag& dag) {
     if (!helix::is_communication(op.kind()))
       continue;
     ++counts.kinds[op.kind()];
+    if (const helix::step::Transfer* t = helix::transfer_of(op))
+      counts.sliced_transfers += t->columns.total() < dag[boost::graph_bundle].model.hidden ? 1 : 0;
     if (const helix::step::Collective* c = helix::collective_of(op)) {
-      ++counts.phases[c->phase];
-      // The logits' all-gather sums nothing: not one of the logical all-reduces.
-      if (c->purpose != helix::CollectivePurpose::logits)
+      if (c->purpose == helix::CollectivePurpose::pipeline_activation)
+        ++counts.pipeline_gathers;
+      if (helix::sums_partial_results(c->purpose))
+        ++counts.phases[c->phase];
+      // The all-gathers of the logits and of a pipeline send's slices sum nothing: not logical
+      // all-reduces.
+      if (helix::sums_partial_results(c->purpose))
         counts.logical.insert({op.replica, op.microbatch, c->logical});
-      if (c->purpose != helix::CollectivePurpose::logits && op.layer >= 0)
+      if (helix::sums_partial_results(c->purpose) && op.layer >= 0)
         counts.logical_in_layers.insert({op.replica, op.microbatch, c->logical});
     }
   }
@@ -215,7 +223,12 @@ void print_communication(const helix::Dag& dag) {
       collectives += n;
     }
   std::cout << (collectives ? "" : " none") << " (" << collectives << " vertices); transfers "
-            << counts.kinds[helix::OpKind::transfer] << '\n';
+            << counts.kinds[helix::OpKind::transfer];
+  if (counts.sliced_transfers > 0)
+    std::cout << " (scatter-gather: each 1/" << helix::tensor_degree(info.plan)
+              << " of hidden, gathered by " << counts.pipeline_gathers << " all-gather"
+              << (counts.pipeline_gathers == 1 ? "" : "s") << ")";
+  std::cout << '\n';
   if (counts.phases.empty())
     return;
   const std::int64_t forwards =
@@ -327,6 +340,7 @@ struct Options {
   std::string dtype_text;     ///< empty: the model's
   std::string kv_dtype_text;  ///< empty: --dtype when given, else the model's
   std::string attention_text; ///< empty: flash, or materialized for helix_seed
+  std::string pipeline_send_text = "scatter_gather";
   std::string baseline_text;
   bool verify = true;
   std::string npy_folder;
@@ -436,6 +450,12 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
                  "(scores and probabilities written as the DAG draws them) (default: flash, but "
                  "materialized for helix_seed, whose material describes explicit score tensors)")
       ->option_text("KERNEL");
+  app.add_option("--pipeline-send", o.pipeline_send_text,
+                 "how activations cross pipeline stages: scatter_gather (Megatron-LM: each tensor "
+                 "device sends 1/t of hidden to its peer, the next stage all-gathers the slices) "
+                 "or full (each device sends the whole activation, t copies across the "
+                 "boundary) (default: scatter_gather)")
+      ->option_text("HOW");
   app.add_option("--baseline", o.baseline_text,
                  "the plan the seed's claims are judged against, one of the --plan (default: "
                  "when a seed plan is compared, hp=4x4 if given, else the first; otherwise no "
@@ -612,6 +632,12 @@ Context read_inputs(const Options& o) {
                                             : helix::AttentionKernel::materialized;
   else if (!o.attention_text.empty())
     throw BadInput("unknown --attention '" + o.attention_text + "'; known: flash, materialized");
+  helix::PipelineSend pipeline_send = helix::PipelineSend::scatter_gather;
+  if (o.pipeline_send_text == "full")
+    pipeline_send = helix::PipelineSend::full;
+  else if (o.pipeline_send_text != "scatter_gather")
+    throw BadInput("unknown --pipeline-send '" + o.pipeline_send_text +
+                   "'; known: scatter_gather, full");
   // Sizes are read as text like --microbatches; whether they suit the plan is validate's.
   const auto size = [](const std::string& text, std::string_view option,
                        std::int64_t otherwise) -> std::int64_t {
@@ -630,7 +656,7 @@ Context read_inputs(const Options& o) {
                 .with_dtype(dtype)
                 .with_kv_dtype(kv_dtype);
   c.workload = {o.phase == "decode" ? helix::Phase::decode : helix::Phase::prefill, *microbatches,
-                attention};
+                attention, pipeline_send};
   c.hardware = hardware;
   const std::optional<std::int64_t> output_tokens =
       helix::examples::parse_count(o.output_tokens_text);
@@ -797,6 +823,19 @@ std::string attention_note(const Context& c) {
   return note;
 }
 
+/// How activations cross pipeline stages, on one line; empty when no plan has two stages.
+std::string pipeline_send_note(const Context& c) {
+  if (std::ranges::none_of(c.plans,
+                           [](const helix::PlanSpec& plan) { return plan.pipeline_stages > 1; }))
+    return "";
+  return c.workload.pipeline_send == helix::PipelineSend::scatter_gather
+             ? "pipeline sends: scatter_gather (each tensor device sends 1/t of hidden to its "
+               "peer in the next stage, which all-gathers the slices; --pipeline-send full to "
+               "compare)"
+             : "pipeline sends: full (each tensor device sends the whole activation to its peer "
+               "in the next stage; --pipeline-send)";
+}
+
 /// Steps 2 to 4, then where Graphviz is. On bad input: one line on stderr and no context.
 std::optional<Context> prepare(const Options& options) {
   std::optional<Context> context;
@@ -809,6 +848,8 @@ std::optional<Context> prepare(const Options& options) {
     return std::nullopt;
   }
   std::cout << attention_note(*context) << '\n';
+  if (const std::string note = pipeline_send_note(*context); !note.empty())
+    std::cout << note << '\n';
   if (context->views == Views::none)
     return context;
   context->dot_program = helix::io::find_graphviz_dot();

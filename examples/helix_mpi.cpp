@@ -51,6 +51,7 @@ struct Options {
   std::vector<std::string> plans;
   std::string phase = "prefill";
   std::string microbatches_text = "1";
+  std::string pipeline_send = "scatter_gather";
   std::string size = "shrunk";
   std::string batch_text, input_tokens_text;
   std::string collectives = "ring";
@@ -115,6 +116,11 @@ std::optional<int> parse_options(int argc, char** argv, Options& o, bool root) {
   app.add_option("--microbatches", o.microbatches_text,
                  "pipeline microbatches per data-parallel replica (default: 1)")
       ->option_text("N");
+  app.add_option("--pipeline-send", o.pipeline_send,
+                 "how activations cross pipeline stages: scatter_gather (each tensor rank sends "
+                 "1/t of hidden, the next stage all-gathers) or full (each sends the whole "
+                 "activation) (default: scatter_gather)")
+      ->option_text("HOW");
   app.add_option("--size", o.size,
                  "shrunk (models::shrink: the plans' divisibilities at verification size) or "
                  "full (the model as given, with --batch and --input-tokens) (default: shrunk)")
@@ -208,7 +214,13 @@ Setup read_setup(const Options& o, int world) {
   if (!microbatches || *microbatches < 1)
     throw BadInput("--microbatches '" + o.microbatches_text +
                    "' is not a whole number from 1 to 10^15");
-  s.workload = {o.phase == "decode" ? helix::Phase::decode : helix::Phase::prefill, *microbatches};
+  if (o.pipeline_send != "scatter_gather" && o.pipeline_send != "full")
+    throw BadInput("unknown --pipeline-send '" + o.pipeline_send +
+                   "'; known: scatter_gather, full");
+  s.workload = {o.phase == "decode" ? helix::Phase::decode : helix::Phase::prefill, *microbatches,
+                helix::AttentionKernel::flash,
+                o.pipeline_send == "full" ? helix::PipelineSend::full
+                                          : helix::PipelineSend::scatter_gather};
   s.plan_texts = o.plans.empty() ? std::vector<std::string>{"pp=2,tg=4x4", "hp=4x4"} : o.plans;
   for (const std::string& text : s.plan_texts) {
     try {
@@ -489,7 +501,8 @@ nlohmann::json to_json(const Setup& s, const std::vector<PlanResult>& results) {
             {"seq_len", m.seq_len}}},
           {"workload",
            {{"phase", s.workload.phase == helix::Phase::decode ? "decode" : "prefill"},
-            {"microbatches", s.workload.microbatches}}},
+            {"microbatches", s.workload.microbatches},
+            {"pipeline_send", std::string(helix::pipeline_send_name(s.workload.pipeline_send))}}},
           {"collectives", std::string(helix::distributed::collectives_name(s.mpi.collectives))},
           {"scalar", "double"},
           {"plans", plans}};
@@ -514,7 +527,8 @@ int run(int argc, char** argv, MPI_Comm world, int rank, int size) {
               << m.kv_heads << " kv) x " << m.head_dim << ", ffn " << m.ffn_hidden
               << (m.activation == helix::Activation::swiglu ? " (SwiGLU)" : "") << ", vocab "
               << m.vocab << ", batch " << m.batch << ", seq " << m.seq_len << "; " << o.phase
-              << ", " << s.workload.microbatches << " microbatch(es); " << size
+              << ", " << s.workload.microbatches << " microbatch(es); pipeline sends "
+              << helix::pipeline_send_name(s.workload.pipeline_send) << "; " << size
               << " ranks; double\n";
   }
   std::vector<PlanResult> results;

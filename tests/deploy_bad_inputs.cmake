@@ -71,6 +71,8 @@ broken_model(parallel_text [=["norm": "layernorm"]=] [=["norm": "layernorm", "pa
 broken_model(twice [=["layers": 2]=] [=["layers": 2, "layers": 3]=])
 broken_model(not_json [=["norm": "layernorm"}]=] [=["norm": "layernorm"]=])
 broken_model(kv_heads_3 [=["kv_heads": 2]=] [=["kv_heads": 3]=])
+# Valid, but its hidden 66 does not split into 4 slices for scatter-gather pipeline sends.
+broken_model(tiny_hidden_66 [=["hidden": 64]=] [=["hidden": 66]=])
 set(cases
   "--model|gpt4"                   "unknown --model 'gpt4'"
   "--plan|tp=3"                    "heads vs tensor degree"
@@ -116,6 +118,9 @@ set(cases
   "--dtype|fp33"                   "unknown --dtype 'fp33'"
   "--kv-dtype|int8"                "unknown --kv-dtype 'int8'"
   "--attention|fast"               "unknown --attention 'fast'"
+  "--pipeline-send|scatter"        "unknown --pipeline-send 'scatter'"
+  "--pipeline-send|Full"           "known: scatter_gather, full"
+  "--plan|pp=2,tp=4|--model-file|${MODELS}/tiny_hidden_66.json" "hidden vs pipeline slices"
   "--hardware|h100_sxm_nvl8|--hardware-file|${HARDWARE}" "--hardware excludes --hardware-file"
   "--hardware-file|${WORK}/missing.json" "hardware file '${WORK}/missing.json': cannot open it"
   "--hardware-file|${WORK}/a_file" "hardware file '${WORK}/a_file': not JSON"

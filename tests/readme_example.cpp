@@ -14,7 +14,7 @@ int main() {
   const helix::PlanSpec plan = helix::parse_plan("tp=3");
   for (const std::string& problem : helix::validate(helix::models::helix_seed, plan))
     std::cout << problem << '\n';
-  // The operator DAG with a shape and a placement on every tensor: "280 operators, 0 problems".
+  // The operator DAG with a shape and a placement on every tensor: "281 operators, 0 problems".
   const helix::Dag dag = helix::build_dag<helix::models::helix_seed, Optimized>();
   std::cout << boost::num_vertices(dag) << " operators, " << helix::check(dag).size()
             << " problems\n";

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -645,8 +646,9 @@ TEST_CASE("ranks map to nodes of gpus_per_node: link classes follow the mesh") {
   CHECK(cost::link_between(h100, 0, 7) == cost::LinkClass::nvlink);
   CHECK(cost::link_between(h100, 7, 8) == cost::LinkClass::infiniband);
   CHECK(cost::link_between(cost::hardware::gb200_nvl72, 7, 71) == cost::LinkClass::nvlink);
-  // pp=2,tg=4x4 on H100: every collective stays inside its stage's node; only the stage-to-stage
-  // transfers cross to the other node.
+  // pp=2,tg=4x4 on H100: every collective stays inside its stage's node (the all-gather of the
+  // pipeline slices too: stage 1 is GPUs 8–15, one node); only the stage-to-stage transfers cross
+  // to the other node.
   const Dag dag = build_dag(models::helix_seed.with_batch(2).with_seq_len(64),
                             parse_plan("pp=2,tg=4x4"), Workload::prefill());
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
@@ -654,11 +656,18 @@ TEST_CASE("ranks map to nodes of gpus_per_node: link classes follow the mesh") {
       CHECK(cost::op_cost(dag, v, h100).link == (dag[v].kind() == OpKind::transfer
                                                      ? cost::LinkClass::infiniband
                                                      : cost::LinkClass::nvlink));
-  // A send/recv moves its tensor once: each stage-0 GPU sends its [b, s, h] = 2·64·8192 FP16
-  // elements over InfiniBand; stage-1 GPUs only receive.
+  // A send/recv moves what it carries once: under scatter-gather sends (the default) each
+  // stage-0 GPU sends its 1/8 of [b, s, h], 2·64·(8192 / 8) FP16 elements, over InfiniBand;
+  // stage-1 GPUs only receive. A full send carries the whole 2·64·8192, 8 times as much.
   const cost::Timeline timeline = cost::simulate(dag, h100);
   for (std::size_t d = 0; d < 16; ++d)
-    CHECK(timeline.devices[d].bytes_sent[1] == (d < 8 ? 2.0 * 64 * 8192 * 2 : 0.0));
+    CHECK(timeline.devices[d].bytes_sent[1] == (d < 8 ? 2.0 * 64 * (8192 / 8) * 2 : 0.0));
+  const cost::Timeline full = cost::simulate(
+      build_dag(models::helix_seed.with_batch(2).with_seq_len(64), parse_plan("pp=2,tg=4x4"),
+                Workload::prefill().with_pipeline_send(PipelineSend::full)),
+      h100);
+  for (std::size_t d = 0; d < 16; ++d)
+    CHECK(full.devices[d].bytes_sent[1] == (d < 8 ? 2.0 * 64 * 8192 * 2 : 0.0));
 }
 
 TEST_CASE("weights per device are the device's slices: 12h²/t per layer plus replicated norms") {
@@ -731,12 +740,15 @@ TEST_CASE("decode keeps b·(s + 1) keys and values per layer for the device's kv
   CHECK(timeline.tokens_per_second == doctest::Approx(4 / timeline.makespan_seconds));
 }
 
-TEST_CASE("the seed comparison counts 6 → 4 logical all-reduces and 6 → 12 phases") {
+TEST_CASE("the seed comparison counts 6 → 4 logical all-reduces and 6 → 12 phases, full sends") {
   // hp=4x4: per layer, scores (over the 4 slices of each group), attention output and MLP output
-  // (over 16) = 3 flat all-reduces; pp=2,tg=4x4: 2 per layer, each 3 hierarchical phases.
+  // (over 16) = 3 flat all-reduces; pp=2,tg=4x4: 2 per layer, each 3 hierarchical phases. With
+  // full pipeline sends nothing else is a collective (scatter-gather sends: the next test).
   // The seed's material describes explicit score tensors: its comparison is materialized.
   const Model model = models::helix_seed;
-  const Workload materialized = Workload::prefill().with_attention(AttentionKernel::materialized);
+  const Workload materialized = Workload::prefill()
+                                    .with_attention(AttentionKernel::materialized)
+                                    .with_pipeline_send(PipelineSend::full);
   std::vector<std::pair<std::string, Dag>> plans;
   plans.emplace_back("hp=4x4", build_dag(model, parse_plan("hp=4x4"), materialized));
   plans.emplace_back("pp=2,tg=4x4", build_dag(model, parse_plan("pp=2,tg=4x4"), materialized));
@@ -757,6 +769,77 @@ TEST_CASE("the seed comparison counts 6 → 4 logical all-reduces and 6 → 12 p
   // Batch 1024 × 10000 tokens with materialized [b, heads, s, s] scores needs terabytes per GPU.
   CHECK_FALSE(c.plans[0].fits);
   CHECK(c.notes.size() == 2);
+}
+
+TEST_CASE("scatter-gather pipeline sends add one collective phase to the seed's optimized plan") {
+  // The default sends: 8 transfers of 1/8 of hidden into stage 1 and one flat all-gather over its
+  // 8 GPUs, a 13th collective phase per forward. It sums nothing: the plan's logical all-reduces
+  // are still 2 per layer × 2 layers = 4 (sums_partial_results says which collectives sum).
+  const Workload materialized = Workload::prefill().with_attention(AttentionKernel::materialized);
+  std::vector<std::pair<std::string, Dag>> plans;
+  plans.emplace_back("hp=4x4", build_dag(models::helix_seed, parse_plan("hp=4x4"), materialized));
+  plans.emplace_back("pp=2,tg=4x4",
+                     build_dag(models::helix_seed, parse_plan("pp=2,tg=4x4"), materialized));
+  std::set<std::int64_t> summing;
+  const Dag& optimized = plans[1].second;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(optimized)))
+    if (const step::Collective* c = collective_of(optimized[v]);
+        c && sums_partial_results(c->purpose))
+      summing.insert(c->logical);
+  CHECK(summing.size() == 4);
+  const cost::Comparison c = cost::compare(plans, cost::hardware::h100_sxm_nvl8, 0);
+  REQUIRE(c.plans.size() == 2);
+  CHECK(c.plans[1].collective_phases == 12 + 1);
+  // The pipeline all-gather is a phase but sums nothing: the logical all-reduces stay 4.
+  CHECK(c.plans[1].allreduce_logical == 4);
+  // Bytes per GPU by link, with F = 1024·10000·8192·2 B = 167.77 GB the whole activation. Stage 0
+  // sends its slices over InfiniBand, F/8 per GPU, where a full send sends F. Stage 1 forwards in
+  // the all-gather the 7 slices it does not own, 7·F/8 over NVLink on top of its all-reduces,
+  // which are those of a full send's plan: the most any GPU sends over NVLink grows by 7·F/8.
+  const double F = 1024.0 * 10000 * 8192 * 2;
+  const auto link = [](cost::LinkClass l) { return static_cast<std::size_t>(l); };
+  std::vector<std::pair<std::string, Dag>> full_sends;
+  full_sends.emplace_back("pp=2,tg=4x4",
+                          build_dag(models::helix_seed, parse_plan("pp=2,tg=4x4"),
+                                    materialized.with_pipeline_send(PipelineSend::full)));
+  const cost::Comparison full = cost::compare(full_sends, cost::hardware::h100_sxm_nvl8, 1);
+  const auto& sent = c.plans[1].bytes_by_link;
+  const auto& sent_full = full.plans[0].bytes_by_link;
+  CHECK(sent[link(cost::LinkClass::infiniband)] == doctest::Approx(F / 8));
+  CHECK(sent_full[link(cost::LinkClass::infiniband)] == doctest::Approx(F));
+  CHECK(sent[link(cost::LinkClass::nvlink)] ==
+        doctest::Approx(sent_full[link(cost::LinkClass::nvlink)] + 7 * F / 8));
+}
+
+TEST_CASE("a scatter-gather send carries full / t bytes, and its all-gather (t - 1) of them") {
+  // pp=2,tp=4, batch 2, 8 tokens, hidden 8192, FP16: the activation is 2·8·8192·2 = 262,144 B.
+  // Each of the 4 senders sends 262,144 / 4 = 65,536 B in one message; each member of the 4-GPU
+  // all-gather forwards the 3 slices it does not own, 3 · 65,536 B in 3 ring steps. A full send
+  // carries all 262,144 B and nothing is gathered.
+  const Model m = models::helix_seed.with_batch(2).with_seq_len(8);
+  for (const PipelineSend send : {PipelineSend::scatter_gather, PipelineSend::full}) {
+    CAPTURE(pipeline_send_name(send));
+    const Dag dag = build_dag(m, parse_plan("pp=2,tp=4"), Workload{}.with_pipeline_send(send));
+    const DagInfo& info = dag[boost::graph_bundle];
+    std::size_t transfers = 0, gathers = 0;
+    for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+      const cost::Work w = cost::work(dag[v], info);
+      if (dag[v].kind() == OpKind::transfer) {
+        ++transfers;
+        CHECK(w.bytes_sent == (send == PipelineSend::full ? 262144.0 : 262144.0 / 4));
+        CHECK(w.messages == 1);
+        CHECK(w.members == 2);
+      } else if (const step::Collective* c = collective_of(dag[v]);
+                 c && c->purpose == CollectivePurpose::pipeline_activation) {
+        ++gathers;
+        CHECK(w.bytes_sent == 3 * 262144.0 / 4);
+        CHECK(w.messages == 3);
+        CHECK(w.members == 4);
+      }
+    }
+    CHECK(transfers == 4);
+    CHECK(gathers == (send == PipelineSend::full ? 0u : 1u));
+  }
 }
 
 TEST_CASE("the timeline SVG has a row per device, a bar per timed vertex, and is written whole") {

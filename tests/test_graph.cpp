@@ -50,14 +50,14 @@ TEST_CASE("the optimized seed plan has 14 compute ops per device per layer, on i
     }
   // 2 logical all-reduces per layer (after attention, after the MLP), each 3 hierarchical phases:
   // 2 reduce-scatters (one per group), 4 inter-group all-reduces (one per member rank), 2
-  // all-gathers.
+  // all-gathers; and one all-gather of the pipeline slices that enter stage 1.
   CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::reduce_scatter; }) == 2 * 2 * 2);
   CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::all_reduce; }) == 2 * 2 * 4);
-  CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::all_gather; }) == 2 * 2 * 2);
+  CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::all_gather; }) == 2 * 2 * 2 + 1);
   std::set<std::pair<std::int64_t, CollectivePhase>> phases;
   std::set<std::int64_t> logical;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
-    if (const auto* c = collective_of(dag[v])) {
+    if (const auto* c = collective_of(dag[v]); c && sums_partial_results(c->purpose)) {
       phases.insert({c->logical, c->phase});
       logical.insert(c->logical);
     }
@@ -68,7 +68,7 @@ TEST_CASE("the optimized seed plan has 14 compute ops per device per layer, on i
   CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::input && op.device < 8; }) == 8);
   CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::output && op.device >= 8; }) ==
         8);
-  CHECK(boost::num_vertices(dag) == 2 * 8 * 14 + 2 * 16 + 8 + 8 + 8);
+  CHECK(boost::num_vertices(dag) == 2 * 8 * 14 + 2 * 16 + 8 + 8 + 1 + 8);
   CHECK(check(dag, models::helix_seed, Optimized::spec).empty());
 }
 
@@ -259,9 +259,11 @@ TEST_CASE("the DAG size rule's bound holds for every scheme, prefill and decode"
 }
 
 TEST_CASE("build_dag checks the plan at compile time and a run-time workload at run time") {
-  // 4 microbatches of 1024 / 4 = 256 sequences: 4 forwards of the 280-vertex optimized DAG.
+  // 4 microbatches of 1024 / 4 = 256 sequences: 4 forwards of the 281-vertex optimized DAG
+  // (2·8·14 compute, 32 collective phases, 8 inputs, 8 transfers, 1 pipeline all-gather, 8
+  // outputs).
   const Dag dag = build_dag<models::helix_seed, Optimized>(Workload::prefill(4));
-  CHECK(boost::num_vertices(dag) == 4 * 280);
+  CHECK(boost::num_vertices(dag) == 4 * 281);
   CHECK(dag[0].output == Shape{256, 10000, 8192});
   // 3 microbatches do not divide 1024 sequences: known only at run time, reported then.
   const auto three = [] { return build_dag<models::helix_seed, Optimized>(Workload::prefill(3)); };
@@ -384,16 +386,17 @@ TEST_CASE("check names each corruption of a sound DAG with its rule") {
 TEST_CASE("llama31_405b with pp=16,tp=8,dp=8 and 8 microbatches builds and checks") {
   // 126 layers × 8 devices × 15 ops (the 14 of a GELU block, plus the gate projection of its
   // SwiGLU MLP, whose product replaces GELU) × 8 replicas × 8 microbatches = 967,680 compute
-  // vertices, + 126 × 2 all-reduces × 64 forwards, + inputs, transfers and outputs, + per forward
-  // the vocabulary's 34 (below): 994,688.
+  // vertices, + 126 × 2 all-reduces × 64 forwards, + inputs, transfers and the all-gathers of
+  // their slices (one per boundary), outputs, + per forward the vocabulary's 34 (below): 995,648.
   const Model m = models::llama31_405b.with_batch(64);
   const Dag dag = build_dag(m, parse_plan("pp=16,tp=8,dp=8"), Workload::prefill(8));
   const std::size_t forwards = 8 * 8;
   CHECK(boost::num_vertices(dag) ==
-        forwards * (126 * 8 * 15 + 126 * 2 + 8 /* inputs */ + 15 * 8 /* transfers */ + 8 + 8 +
+        forwards * (126 * 8 * 15 + 126 * 2 + 8 /* inputs */ + 15 * 8 /* transfers */ +
+                    15 /* all-gathers of the slices */ + 8 + 8 +
                     1 /* embedding lookups, their all-reduce */ + 3 * 8 +
                     1 /* last token, final norm, LM head, the logits' all-gather */));
-  CHECK(boost::num_vertices(dag) == 994'688);
+  CHECK(boost::num_vertices(dag) == 994'688 + 15 * 64);
   CHECK(check(dag).empty());
 }
 
@@ -640,4 +643,137 @@ TEST_CASE("a parallel block has one norm and one all-reduce per layer, of attent
         feeds_q = feeds_q || dag[boost::target(e, dag)].kind() == OpKind::q_projection;
       CHECK(feeds_q);
     }
+}
+
+namespace {
+
+std::vector<Vertex> pipeline_gathers(const Dag& dag) {
+  std::vector<Vertex> found;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    if (const step::Collective* c = collective_of(dag[v]);
+        c && c->purpose == CollectivePurpose::pipeline_activation)
+      found.push_back(v);
+  return found;
+}
+
+} // namespace
+
+TEST_CASE("scatter-gather sends carry 1/t of hidden to the peer, and its stage all-gathers them") {
+  // pp=2,tp=4 on 8 GPUs: stage 0 is GPUs 0–3, stage 1 GPUs 4–7. Tensor device i of stage 0 sends
+  // to device i of stage 1 the hidden columns device i owns: [2048·i, 2048·(i + 1)) of 8192, a
+  // [2, 8, 2048] tensor placed S(2) over tp. Then one all-gather over stage 1's tensor group
+  // (GPUs 4–7, in ring order, so member i contributes slice i) rebuilds [2, 8, 8192], R.
+  // Counts: (pp − 1)·t = 4 transfers, pp − 1 = 1 all-gather.
+  const Model m = models::helix_seed.with_batch(2).with_seq_len(8);
+  const Dag dag = build_dag(m, parse_plan("pp=2,tp=4"));
+  REQUIRE(check(dag).empty());
+  const Mesh& mesh = dag[boost::graph_bundle].mesh;
+  const std::vector<Vertex> gathers = pipeline_gathers(dag);
+  REQUIRE(gathers.size() == 1);
+  const Op& gather = dag[gathers[0]];
+  CHECK(gather.kind() == OpKind::all_gather);
+  CHECK(gather.stage == 1);
+  CHECK(gather.output == Shape{2, 8, 8192});
+  const step::Collective& group = *collective_of(gather);
+  CHECK(group.phase == CollectivePhase::flat);
+  CHECK(group.group == DeviceGroup{4, tensor_axes});
+  CHECK(devices_of(dag, gathers[0]) == std::vector<std::int64_t>{4, 5, 6, 7});
+  std::size_t transfers = 0;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+    const step::Transfer* t = transfer_of(dag[v]);
+    if (!t)
+      continue;
+    ++transfers;
+    const std::int64_t i = t->source;
+    CHECK(t->destination == 4 + i);
+    CHECK(t->columns == IndexRuns::range(2048 * i, 2048));
+    CHECK(dag[v].inputs[0] == Shape{2, 8, 8192});
+    CHECK(dag[v].output == Shape{2, 8, 2048});
+    const Edge out = *boost::out_edges(v, dag).first;
+    CHECK(boost::target(out, dag) == gathers[0]);
+    CHECK(dag[out].port == static_cast<std::size_t>(i)); // member i of the stage's ring
+    CHECK(dag[out].placement == placed({{Role::tensor, Placement::shard(2)}}));
+    CHECK(placement_text(dag[out].placement, mesh) == "tp:S(2)");
+  }
+  CHECK(transfers == 4);
+  for (Edge e : boost::make_iterator_range(boost::out_edges(gathers[0], dag)))
+    CHECK(dag[e].placement == TensorPlacement{});
+
+  // Full sends: the same 4 transfers carry the whole [2, 8, 8192], and nothing is gathered.
+  const Dag full = build_dag(m, parse_plan("pp=2,tp=4"),
+                             Workload::prefill().with_pipeline_send(PipelineSend::full));
+  REQUIRE(check(full).empty());
+  CHECK(pipeline_gathers(full).empty());
+  CHECK(count(full, [](const Op& op) { return op.kind() == OpKind::transfer; }) == 4);
+  for (Vertex v : boost::make_iterator_range(boost::vertices(full)))
+    if (const step::Transfer* t = transfer_of(full[v])) {
+      CHECK(t->columns == IndexRuns::range(0, 8192));
+      CHECK(full[v].output == Shape{2, 8, 8192});
+    }
+  // One vertex more per stage boundary: the all-gather.
+  CHECK(boost::num_vertices(dag) == boost::num_vertices(full) + 1);
+}
+
+TEST_CASE("pp=4,tg=8x2 sends 12 slices of a quarter of hidden and gathers each stage flat") {
+  // [pipeline 4, tensor_group 2, tensor 2]: 2 groups of 2 per stage, so t = 4 per stage and stage
+  // s is GPUs 4s .. 4s + 3. Per boundary (3 of them) 4 transfers of [2, 8, 8192 / 4] and one
+  // all-gather over the stage's 4 GPUs, one flat ring over both tensor axes although the plan's
+  // all-reduces are hierarchical (an all-gather reduces nothing; see follows_plan_all_reduce).
+  const Model m = models::helix_seed.with_layers(4).with_batch(2).with_seq_len(8);
+  const Dag dag = build_dag(m, parse_plan("pp=4,tg=8x2"));
+  REQUIRE(check(dag).empty());
+  CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::transfer; }) == 3 * 4);
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    if (transfer_of(dag[v]))
+      CHECK(dag[v].output == Shape{2, 8, 2048});
+  const std::vector<Vertex> gathers = pipeline_gathers(dag);
+  REQUIRE(gathers.size() == 3);
+  for (Vertex v : gathers) {
+    const std::int64_t s = dag[v].stage;
+    CAPTURE(s);
+    CHECK(collective_of(dag[v])->phase == CollectivePhase::flat);
+    CHECK(devices_of(dag, v) == std::vector<std::int64_t>{4 * s, 4 * s + 1, 4 * s + 2, 4 * s + 3});
+  }
+  // Every all-gather: per layer (one per stage) 2 hierarchical all-reduces × 2 intra-group
+  // all-gathers, and the 3 of the pipeline.
+  CHECK(count(dag, [](const Op& op) { return op.kind() == OpKind::all_gather; }) == 4 * 2 * 2 + 3);
+  const Dag full = build_dag(m, parse_plan("pp=4,tg=8x2"),
+                             Workload::prefill().with_pipeline_send(PipelineSend::full));
+  CHECK(check(full).empty());
+  CHECK(count(full, [](const Op& op) { return op.kind() == OpKind::transfer; }) == 3 * 4);
+  CHECK(pipeline_gathers(full).empty());
+  // One tensor device per stage has nothing to gather: pp=2 alone sends whole activations.
+  const Dag lone = build_dag(m.with_layers(2), parse_plan("pp=2"));
+  CHECK(check(lone).empty());
+  CHECK(pipeline_gathers(lone).empty());
+  for (Vertex v : boost::make_iterator_range(boost::vertices(lone)))
+    if (transfer_of(lone[v]))
+      CHECK(lone[v].output == Shape{2, 8, 8192});
+}
+
+TEST_CASE("check() names a transfer that sends another device's slice, or ignores the workload") {
+  const Model m = models::helix_seed.with_batch(2).with_seq_len(8);
+  const Dag sound = build_dag(m, parse_plan("pp=2,tp=4"));
+  REQUIRE(check(sound).empty());
+  SUBCASE("GPU 0 sends GPU 1's slice: the shapes agree, the placement does not") {
+    Dag dag = sound;
+    for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+      if (step::Transfer* t = std::get_if<step::Transfer>(&dag[v].step); t && t->source == 0)
+        t->columns = IndexRuns::range(2048, 2048);
+    const std::vector<Diagnostic> diagnostics = check(dag);
+    REQUIRE(diagnostics.size() == 1);
+    CHECK(diagnostics[0].rule == CheckRule::placement);
+    CHECK(diagnostics[0].message.find(
+              "sends hidden columns [2048, 4096) to GPU 4, member 0 of its stage's 4 tensor "
+              "devices, whose share under S(2) is columns [0, 2048)") != std::string::npos);
+  }
+  SUBCASE("slices sent where the workload sends whole activations") {
+    Dag dag = sound;
+    dag[boost::graph_bundle].workload.pipeline_send = PipelineSend::full;
+    const std::vector<Diagnostic> diagnostics = check(dag);
+    CHECK(diagnostics.size() == 4); // one per transfer
+    CHECK(has_rule(diagnostics, CheckRule::step_data));
+    CHECK(diagnostics[0].message.find("sends 2048 of hidden's 8192 columns, but the workload "
+                                      "sends pipeline activations whole") != std::string::npos);
+  }
 }

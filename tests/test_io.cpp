@@ -126,15 +126,22 @@ TEST_CASE("the MHA view of pp=2,tg=4x4 layer 0 has every op of stage 0's attenti
   // softmax→context, V→context, context→out-projection, out-projection→reduce-scatter, then
   // →all-reduce, →all-gather, →residual, residual→y = 2 + 3 + 2 + 9 = 16.
   CHECK(boost::num_edges(view.graph) == 8 * 16);
-  // Layer 1 is the same on stage 1 (GPUs 8–15); its x arrives by send/recv from stage 0.
+  // Layer 1 is the same on stage 1 (GPUs 8–15); its x arrives in slices by send/recv from stage 0
+  // and is all-gathered over stage 1 (scatter-gather sends): one boundary per device, from the
+  // all-gather. With full sends each device's x comes straight from its transfer.
   const View second = attention_view(optimized(), 1);
   CHECK(boost::num_vertices(second.graph) == 8 * 9 + 8 + 16);
-  std::size_t from_transfer = 0;
-  for (ViewVertex v : boost::make_iterator_range(boost::vertices(second.graph)))
-    if (second.graph[v].kind == ViewNodeKind::boundary &&
-        second.graph[v].lines[1] == "from transfer")
-      ++from_transfer;
-  CHECK(from_transfer == 8);
+  const auto arriving_from = [](const View& view, const std::string& from) {
+    std::size_t n = 0;
+    for (ViewVertex v : boost::make_iterator_range(boost::vertices(view.graph)))
+      if (view.graph[v].kind == ViewNodeKind::boundary && view.graph[v].lines[1] == from)
+        ++n;
+    return n;
+  };
+  CHECK(arriving_from(second, "from all_gather") == 8);
+  const View full =
+      attention_view(optimized(Workload::prefill().with_pipeline_send(PipelineSend::full)), 1);
+  CHECK(arriving_from(full, "from transfer") == 8);
 }
 
 TEST_CASE("the hp=4x4 views of layer 0 show the partial-score all-reduces inside attention") {
@@ -205,12 +212,12 @@ TEST_CASE("the model view of pp=2,tg=4x4 has one box per stage × layer × {MHA,
   const Dag dag = optimized();
   const View view = model_view(dag);
   // Per layer: MHA block, its all-reduce, residual add, MLP block, its all-reduce, residual add
-  // (6); plus input, output, and the send/recv between the stages.
-  CHECK(boost::num_vertices(view.graph) == 2 * 6 + 3);
+  // (6); plus input, output, the send/recv between the stages and the all-gather of its slices.
+  CHECK(boost::num_vertices(view.graph) == 2 * 6 + 4);
   // input→MHA 0, input→residual 0; per layer MHA→all-reduce→residual→MLP→all-reduce→residual and
-  // the skip residual→residual (6); residual→send/recv, send/recv→MHA 1, send/recv→residual 1;
-  // residual→output.
-  CHECK(boost::num_edges(view.graph) == 2 + 2 * 6 + 3 + 1);
+  // the skip residual→residual (6); residual→send/recv, send/recv→all-gather, all-gather→MHA 1,
+  // all-gather→residual 1; residual→output.
+  CHECK(boost::num_edges(view.graph) == 2 + 2 * 6 + 4 + 1);
   // Every drawn vertex stands for one forward's vertices, each exactly once: here the whole DAG.
   std::size_t drawn = 0;
   for (ViewVertex v : boost::make_iterator_range(boost::vertices(view.graph)))
@@ -223,6 +230,22 @@ TEST_CASE("the model view of pp=2,tg=4x4 has one box per stage × layer × {MHA,
   CHECK(contains(collective.lines[0], "1 logical"));
   CHECK(collective.lines[1] == "reduce-scatter ×2 → all-reduce ×4 → all-gather ×2");
   CHECK(collective.lines.back() == "GPUs 8–15");
+  // The send/recv box says each carries a slice; the all-gather box sits in stage 1.
+  const ViewNode& send =
+      node_of(view, dag, [](const Op& op) { return op.kind() == OpKind::transfer; });
+  CHECK(send.lines[0] == "send/recv ×8, stage 0 → 1");
+  CHECK(send.lines[1] == "each 1/8 of hidden (scatter-gather)");
+  CHECK(send.lines[2] == "[1024,10000,1024]");
+  CHECK(send.lines.back() == "GPUs 0–7 → GPUs 8–15");
+  const ViewNode& gather = node_of(view, dag, [](const Op& op) {
+    const step::Collective* c = collective_of(op);
+    return c && c->purpose == CollectivePurpose::pipeline_activation;
+  });
+  CHECK(gather.kind == ViewNodeKind::collective);
+  CHECK(gather.stage == 1);
+  CHECK(gather.lines == std::vector<std::string>{"all-gather ×1 of the slices sent, stage 1",
+                                                 "flat ring over 8 GPUs each", "[1024,10000,8192]",
+                                                 "GPUs 8–15"});
 }
 
 TEST_CASE("the model view of hp=4x4 keeps the partial-score all-reduces inside the MHA block") {
@@ -248,12 +271,14 @@ TEST_CASE("the model view of hp=4x4 keeps the partial-score all-reduces inside t
 
 TEST_CASE("the communication view joins each collective to its members, in program order") {
   const View view = communication_view(optimized());
-  // 16 devices; 2 layers × 2 all-reduces × (2 + 4 + 2) phases; 8 send/recv.
+  // 16 devices; 2 layers × 2 all-reduces × (2 + 4 + 2) phases and the all-gather of the pipeline
+  // slices; 8 send/recv.
   CHECK(count_nodes(view, ViewNodeKind::device) == 16);
-  CHECK(count_nodes(view, ViewNodeKind::collective) == 2 * 2 * 8);
+  CHECK(count_nodes(view, ViewNodeKind::collective) == 2 * 2 * 8 + 1);
   CHECK(count_nodes(view, ViewNodeKind::transfer) == 8);
-  // Per all-reduce: 2 reduce-scatters × 4 members + 4 all-reduces × 2 + 2 all-gathers × 4.
-  CHECK(count_edges(view, ViewEdgeKind::membership) == 4 * (2 * 4 + 4 * 2 + 2 * 4));
+  // Per all-reduce: 2 reduce-scatters × 4 members + 4 all-reduces × 2 + 2 all-gathers × 4; the
+  // pipeline all-gather's 8 members.
+  CHECK(count_edges(view, ViewEdgeKind::membership) == 4 * (2 * 4 + 4 * 2 + 2 * 4) + 8);
   // Each send/recv: from its source GPU, to its destination GPU.
   CHECK(count_edges(view, ViewEdgeKind::tensor) == 8 * 2);
   // Stage 0 is GPUs 0–7, stage 1 GPUs 8–15: each device sits in its stage's cluster.
@@ -568,6 +593,7 @@ TEST_CASE("json: a comparison's fields hold the numbers put in, and helix_deploy
                                                {"input_tokens", 2048},
                                                {"output_tokens", 1},
                                                {"microbatches", 1},
+                                               {"pipeline_send", "scatter_gather"},
                                                {"dtype", "bf16"},
                                                {"kv_dtype", "fp8"},
                                                {"attention", "flash"}});

@@ -341,6 +341,38 @@ std::vector<Mutation> mutations() {
                   {R::edge_device},
                   true,
                   ""});
+  // Scatter-gather pipeline sends (the default) under pp=2,tp=4: GPU i of stage 0 sends hidden
+  // slice i to GPU 4 + i, and stage 1 all-gathers the slices.
+  const Model seed_pp = small(models::helix_seed, "pp=2,tp=4");
+  list.push_back({"drop the pipeline all-gather",
+                  seed_pp,
+                  "pp=2,tp=4",
+                  {},
+                  [](Lowering& l) {
+                    drop_collectives(l, CollectivePurpose::pipeline_activation,
+                                     CollectivePhase::flat, -1);
+                  },
+                  {R::edge_shape, R::placement},
+                  true,
+                  ""});
+  list.push_back({"send the wrong slice: GPUs 0 and 1 of stage 0 swap their slices of hidden",
+                  seed_pp,
+                  "pp=2,tp=4",
+                  {},
+                  [](Lowering& l) {
+                    step::Transfer* first = nullptr;
+                    for (Op& op : l.ops)
+                      if (step::Transfer* t = step_if<step::Transfer>(op);
+                          t && op.replica == 0 && op.microbatch == 0 && t->source < 2) {
+                        if (!first)
+                          first = t;
+                        else
+                          std::swap(first->columns, t->columns);
+                      }
+                  },
+                  {R::placement},
+                  true,
+                  ""});
   list.push_back({"the residual add on GPU 0 adds the attention output to itself",
                   seed_tp4,
                   "tp=4",

@@ -91,6 +91,33 @@ TEST_CASE(
     check_passes(seed_for(plan), plan);
 }
 
+TEST_CASE("pipeline sends scatter-gather and full are both exact and agree bit for bit") {
+  // Scatter-gather: each tensor device sends its 1/t of hidden, the next stage all-gathers the
+  // slices. Both move copies only, so both verify, and the next stage holds the very numbers a
+  // full send delivers: the outputs are equal bit for bit.
+  const Model vocab = gqa.with_activation(helix::Activation::swiglu).with_vocab(250);
+  for (const char* plan : {"pp=2,tp=4", "pp=2,tg=2x2", "pp=2,hp=2x2", "pp=2,tp=2,dp=2"})
+    for (const Workload& phase : {Workload::prefill(), Workload::decode()}) {
+      for (const helix::PipelineSend send :
+           {helix::PipelineSend::scatter_gather, helix::PipelineSend::full}) {
+        CAPTURE(helix::pipeline_send_name(send));
+        const Workload w = phase.with_pipeline_send(send);
+        check_passes(seed_for(plan, w), plan, w);
+        check_passes(vocab, plan, w);
+      }
+      const Model model = seed_for(plan, phase);
+      const auto weights = helix::numerics::make_weights<double>(model);
+      const auto input = helix::numerics::make_input<double>(model, phase, weights);
+      const auto run = [&](helix::PipelineSend send) {
+        return helix::numerics::execute(
+                   helix::build_dag(model, helix::parse_plan(plan), phase.with_pipeline_send(send)),
+                   weights, input)
+            .assemble();
+      };
+      CHECK(run(helix::PipelineSend::scatter_gather) == run(helix::PipelineSend::full));
+    }
+}
+
 TEST_CASE("grouped-query attention is exact with kv heads split or replicated across devices") {
   // tp=2 splits the 2 kv heads; tp=4 and tp=8 replicate each on 2 and 4 devices.
   for (const char* plan : {"tp=2", "tp=4", "tp=8", "hp=2x2"})

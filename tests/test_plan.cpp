@@ -212,6 +212,13 @@ TEST_CASE("every rule holds for a plan that respects it and breaks, with its num
        {},
        "hidden vs group size",
        "(hidden = 8190, group size = 4)"},
+      // Scatter-gather pipeline sends cut hidden into one slice per tensor device: 8190 / 4 is not
+      // whole (a flat ring needs no even shard, so only this rule breaks).
+      {seed.with_hidden(8190),
+       "pp=2,tp=4",
+       {},
+       "hidden vs pipeline slices",
+       "(hidden = 8190, tensor degree = 4)"},
       {seed, "pp=3", {}, "layers vs pipeline stages", "(layers = 2, stages = 3)"},
       {seed, "pp=2,tg=3x4", {}, "groups vs stages", "(groups = 3, stages = 2)"},
       {seed.with_batch(6), "dp=2", Workload::prefill(2), "batch vs data parallel and microbatches",
@@ -300,6 +307,9 @@ TEST_CASE("every rule holds for a plan that respects it and breaks, with its num
       {models::llama3_70b, "tp=4", {}, "", ""},  // 8 kv heads / 4: two per device
       {seed, "hp=4x4", {}, "", ""},
       {seed.with_hidden(8190), "tp=4", {}, "", ""}, // a flat ring needs no even shard of hidden
+      // Full sends do not split hidden; one stage sends nothing.
+      {seed.with_hidden(8190), "pp=2,tp=4", Workload{}.with_pipeline_send(PipelineSend::full), "",
+       ""},
       {seed, "pp=2", {}, "", ""},
       {seed, "pp=2,tg=4x4", {}, "", ""},
       {seed.with_batch(8), "dp=2", Workload::prefill(4), "", ""},

@@ -33,8 +33,9 @@ HELIX_COMPILE_FAIL_CASE(9, "descriptor given once", models::helix_seed, Workload
 HELIX_COMPILE_FAIL_CASE(10, "layer split vs layers", models::helix_seed, Workload{}, Plan<PipelineStages<2>, LayerSplit<2, 1>>)
 HELIX_COMPILE_FAIL_CASE(11, "degree at least one", models::helix_seed, Workload{}, Plan<PipelineStages<0>>)
 HELIX_COMPILE_FAIL_CASE(12, "one tensor scheme", models::helix_seed, Workload{}, Plan<TensorParallel<4>, HeadPartitions<2, 2>>)
+HELIX_COMPILE_FAIL_CASE(13, "hidden vs pipeline slices", models::helix_seed.with_hidden(8190), Workload{}, Plan<PipelineStages<2>, TensorParallel<4>>)
 // clang-format on
 
-inline constexpr int case_count = 12;
+inline constexpr int case_count = 13;
 
 } // namespace helix::compile_fail

@@ -207,8 +207,9 @@ inline PlanSummary summarize(std::string name, const Graph& dag, const Timeline&
     const Op& op = dag[v];
     forwards.emplace(op.replica, op.microbatch);
     if (const step::Collective* c = collective_of(op)) {
-      // The logits' all-gather is a collective phase but sums nothing: not an all-reduce.
-      if (c->purpose != CollectivePurpose::logits)
+      // The all-gathers of the logits and of a pipeline send's slices are collective phases but
+      // sum nothing: not all-reduces.
+      if (sums_partial_results(c->purpose))
         logical.emplace(op.replica, op.microbatch, c->logical);
       phases.emplace(op.replica, op.microbatch, c->logical, c->phase);
     }

@@ -103,7 +103,8 @@ constexpr bool fused_attention(const Op& op, const Model& model, const Workload&
 /// writes the new token into a preallocated cache (as paged-attention servers do), reading and
 /// writing the fresh keys once. Keys and values read by attention are in the KV cache's format in
 /// decode (they come from the cache) and in the model's in prefill (they come from the
-/// projections). Sent: ring algorithms as above; a transfer sends its tensor once, as one message.
+/// projections). Sent: ring algorithms as above; a transfer sends what it carries (its output: the
+/// whole activation, or a scatter-gather send's slice) once, as one message.
 ///
 /// Attention (`Workload::attention`): `materialized` counts what the DAG draws, every [b, heads,
 /// T, K] scores and probabilities tensor written and read. `flash` (see `fused_attention`) runs
@@ -234,7 +235,12 @@ constexpr Work work(const Op& op, const Model& model, const Workload& workload, 
                             .collective_bytes = static_cast<double>(group(c)) * message};
               },
               [&](const step::Transfer&) {
-                return Work{.bytes_sent = message, .members = 2, .messages = 1};
+                // What crosses is the transfer's output: the whole activation, or the slice of
+                // hidden a scatter-gather send carries (1/t of it).
+                return Work{.bytes_sent =
+                                exact_bytes_of(static_cast<double>(elements(op.output)), dtype),
+                            .members = 2,
+                            .messages = 1};
               },
           });
 }

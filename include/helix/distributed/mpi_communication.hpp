@@ -192,8 +192,9 @@ public:
   const CommunicationCounters& counters() const { return counters_; }
   std::size_t communicators() const { return communicators_.size(); }
 
-  /// Sender: one send; receiver: one receive of the op's output shape. The tag is the vertex,
-  /// so a message can only match the transfer it belongs to.
+  /// Sender: one send of the columns the transfer carries (numerics::sent_columns: the whole
+  /// tensor, or its slice of hidden); receiver: one receive of the op's output shape. The tag is
+  /// the vertex, so a message can only match the transfer it belongs to.
   std::vector<Placed<Scalar>> communicate(Vertex v, const Op& op, const step::Transfer& t,
                                           const std::vector<Arrival<Scalar>>& in) {
     const Timer timer(counters_);
@@ -201,6 +202,9 @@ public:
     const int count = detail::message_count(op.output.elements(), "the tensor of a transfer");
     std::vector<MPI_Request> requests;
     std::vector<Placed<Scalar>> out;
+    // What the sender sends, packed (a slice of a row-major tensor is not contiguous); it must
+    // outlive the wait.
+    Matrix<Scalar> sent;
     if (t.destination == rank_) {
       out.push_back(Placed<Scalar>{
           rank_, Matrix<Scalar>(op.output.elements() / op.output.last(), op.output.last())});
@@ -211,13 +215,17 @@ public:
       ++counters_.transfers_received;
     }
     if (t.source == rank_) {
-      const Matrix<Scalar>& value = *in.at(0).value;
+      sent = numerics::sent_columns(*in.at(0).value, t);
+      if (sent.size() != op.output.elements())
+        throw DistributedError("helix: mpi: transfer " + describe(v) + " sends " +
+                               std::to_string(sent.size()) + " elements, but its output holds " +
+                               std::to_string(op.output.elements()));
       requests.emplace_back();
-      detail::check_mpi(MPI_Isend(value.data(), count, detail::datatype<Scalar>(),
+      detail::check_mpi(MPI_Isend(sent.data(), count, detail::datatype<Scalar>(),
                                   static_cast<int>(t.destination), tag, world_, &requests.back()),
                         "MPI_Isend");
       ++counters_.transfers_sent;
-      counters_.bytes_sent += static_cast<std::int64_t>(value.size() * sizeof(Scalar));
+      counters_.bytes_sent += bytes(sent);
     }
     wait_all(requests, options_.timeout_seconds,
              "in transfer " + describe(v) + " from rank " + std::to_string(t.source) + " to rank " +

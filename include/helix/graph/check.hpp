@@ -560,14 +560,29 @@ void check_slices_agree(const Graph& dag, const DiagnosticSink& report) {
 
 /// Steps that disagree with the model or workload: query heads reading a kv head outside their
 /// group (the model's grouping: query head h reads kv head h / (heads / kv_heads)), a prefill
-/// softmax without the causal mask.
+/// softmax without the causal mask, a transfer that sends slices when the workload sends whole
+/// activations or the other way round.
 template <class Graph = Dag>
 inline void check_step_data(const Graph& dag, const DiagnosticSink& report) {
   const DagInfo& info = dag[boost::graph_bundle];
   const Model& m = info.model;
   const std::int64_t group = m.kv_heads > 0 ? m.heads / m.kv_heads : 0;
+  const bool scatters =
+      info.workload.pipeline_send == PipelineSend::scatter_gather && tensor_degree(info.plan) > 1;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     const Op& op = dag[v];
+    if (const step::Transfer* t = transfer_of(op);
+        t && (t->columns == IndexRuns::range(0, m.hidden)) == scatters)
+      report(CheckRule::step_data,
+             describe_vertex(dag, v) + " sends " +
+                 (scatters ? "the whole activation, but the workload sends pipeline activations "
+                             "scatter-gather (each of the " +
+                                 std::to_string(tensor_degree(info.plan)) + " tensor devices 1/" +
+                                 std::to_string(tensor_degree(info.plan)) + " of hidden)"
+                           : std::to_string(t->columns.total()) + " of hidden's " +
+                                 std::to_string(m.hidden) +
+                                 " columns, but the workload sends pipeline activations whole "
+                                 "(full)"));
     if (const AttentionHeads* a = attention_heads_of(op); a && group > 0)
       for (std::int64_t h = a->head_begin; h < a->head_begin + a->heads; ++h) {
         const std::int64_t kv = h / group;

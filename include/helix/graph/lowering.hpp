@@ -233,17 +233,18 @@ private:
         } else if (stage_ == 0) {
           x[ii] = add(step::Input{}, rank(0, i), {}, hidden_shape(), whole_);
         } else {
-          const std::size_t from = x[ii];
-          const std::int64_t source = out_.ops[from].device;
-          Op send = stamped(step::Transfer{source, rank(stage_, i)}, -1);
-          send.output = hidden_shape();
-          x[ii] = append(send, whole_);
-          // A transfer's input lives on the sender; its output on the receiver.
-          connect(from, x[ii], source, 0);
+          x[ii] = send(x[ii], i);
         }
       }
       if (stage_ == 0 && m_.vocab > 0) // Megatron's vocab-parallel embedding sums the lookups
         x = all_reduce(x, CollectivePurpose::embedding);
+      if (stage_ > 0 && scatters()) { // the slices sent, gathered whole on every device again
+        const std::size_t gathered = collective<step::AllGather>(
+            CollectivePurpose::pipeline_activation, CollectivePhase::flat,
+            DeviceGroup{rank(stage_, 0), tensor_axes}, x, hidden_shape(), whole_);
+        ++logical_;
+        x.assign(x.size(), gathered);
+      }
       const std::int64_t first = first_layer_of_stage(m_, p_, stage_);
       for (layer_ = first; layer_ < first + layers_in_stage(m_, p_, stage_); ++layer_)
         lower_block(x);
@@ -256,6 +257,37 @@ private:
       const std::size_t ii = static_cast<std::size_t>(i);
       add(step::Output{}, rank(stage_, i), {x[ii]}, out_.ops[x[ii]].output, whole_);
     }
+  }
+
+  /// Whether activations cross stage boundaries in slices (Megatron's scatter-gather): asked for
+  /// by the workload, and a stage has several tensor devices to gather them.
+  constexpr bool scatters() const {
+    return out_.workload.pipeline_send == PipelineSend::scatter_gather && t_ > 1;
+  }
+
+  /// Sends tensor-local device `i`'s activation `from` (on the previous stage) to device `i` of
+  /// the current stage; returns the transfer. A scatter-gather send carries only the 1/t slice
+  /// device `i` owns in the all-gather that follows (Megatron-LM, Narayanan et al. 2021, §4.1).
+  ///
+  /// Megatron cuts the flattened tensor into t chunks; the typed equivalent here cuts the hidden
+  /// (last) dimension into t equal column ranges, slice i to the i-th member of the receiving
+  /// stage's tensor group in ring order. Not the tokens or the batch: decode has one token per
+  /// sequence and a microbatch may hold one sequence, so neither splits t ways in every workload,
+  /// while hidden does in every plan Megatron runs (and rule hidden_vs_pipeline_slices says so
+  /// where it does not). And the last dimension is the one an all-gather concatenates, so the
+  /// slices are Shard(2) over the stage's tensor axes and the gather makes them Replicate: shape
+  /// and placement rules describe each slice exactly, and check() names a wrong one.
+  constexpr std::size_t send(std::size_t from, std::int64_t i) {
+    const std::int64_t source = rank(stage_ - 1, i);
+    const std::int64_t share = scatters() ? m_.hidden / t_ : m_.hidden;
+    step::Transfer transfer{source, rank(stage_, i),
+                            IndexRuns::range(scatters() ? i * share : 0, share)};
+    Op op = stamped(transfer, -1);
+    op.output = hidden_shape().with_last(share);
+    const std::size_t id = append(op, scatters() ? sharded_ : whole_);
+    // A transfer's input lives on the sender; its output on the receiver.
+    connect(from, id, source, 0);
+    return id;
   }
 
   /// The rows of the (padded) vocabulary tensor-local device `i` holds of the embedding, and the
@@ -497,7 +529,8 @@ private:
 ///
 /// Example: helix_seed with `pp=2,tg=4x4` gives, per layer, 8 devices × (2 norms, Q, K, V,
 /// scores, softmax, context, out-projection, 2 residual adds, FC1, GELU, FC2) and two hierarchical
-/// all-reduces of 2 + 4 + 2 collective vertices each.
+/// all-reduces of 2 + 4 + 2 collective vertices each; between the stages 8 transfers of
+/// [1024, 10000, 8192 / 8] (scatter-gather, the default) and one all-gather over stage 1's 8 GPUs.
 [[nodiscard]] constexpr Lowering lower(const Model& model, const PlanSpec& plan,
                                        const Workload& workload,
                                        SchemeVariant variant = SchemeVariant::exact) {

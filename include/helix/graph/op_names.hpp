@@ -42,6 +42,8 @@ constexpr std::string_view collective_purpose_key(CollectivePurpose purpose) {
     return "embedding";
   case CollectivePurpose::logits:
     return "logits";
+  case CollectivePurpose::pipeline_activation:
+    return "pipeline_activation";
   }
   return "?";
 }

@@ -32,7 +32,8 @@ struct OpSignature {
 /// a Linear holding W[rows, cols] maps [b, T, |rows|] → [b, T, |cols|]; scores take
 /// Q [b, T, heads·dims] and K [b, K, kv_heads·dims] to [b, heads, T, K]; the context takes
 /// P [b, heads, T, K] and V [b, K, kv_heads·dims] to [b, T, heads·dims]; a reduce-scatter over n
-/// members takes n times its output's last dimension, an all-gather a 1/n share of it.
+/// members takes n times its output's last dimension, an all-gather a 1/n share of it; a transfer
+/// takes the sender's whole [b, T, h] and makes the |columns| it sends, [b, T, |columns|].
 ///
 /// Example: helix_seed (b 1024, T = K = 10000) with `pp=2,tg=4x4`: the Q projection of heads 0–1,
 /// cols {0, 512, 512, 2}, expects [1024, 10000, 8192] and makes [1024, 10000, 1024].
@@ -106,7 +107,7 @@ constexpr OpSignature signature(const Op& op, const Model& model, const Workload
             const Shape& normed = n.slot == final_norm_slot ? last_hidden : hidden;
             expects({normed}, normed);
           },
-          [&](const step::Transfer&) { expects({hidden}, hidden); },
+          [&](const step::Transfer& t) { expects({hidden}, hidden.with_last(t.columns.total())); },
           [&](const step::Output&) {
             const Shape& result = vocabulary ? logits : hidden;
             expects({result}, result);

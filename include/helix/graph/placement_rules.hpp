@@ -59,7 +59,9 @@ inline std::string axis_words(Role role) {
 ///
 /// Rules, per axis: a column-sliced Linear maps Replicate to Shard(last); a row-sliced Linear
 /// maps Shard(last) to Partial; an all-reduce turns Partial into Replicate; a reduce-scatter
-/// Partial into Shard(last); an all-gather Shard(last) into Replicate; scores over a head_dim
+/// Partial into Shard(last); an all-gather Shard(last) into Replicate; a transfer hands on its
+/// input's placement, or, sending a slice of hidden, makes Shard(2) over the receiving stage's
+/// tensor axes, its slice the destination's share; scores over a head_dim
 /// slice are Partial, over a head group Shard(1); norm, softmax, GELU and the output take no
 /// Partial; a residual add adds two tensors placed alike.
 ///
@@ -199,6 +201,39 @@ inline PlacementResult placement_rule(const Op& op, const std::vector<TensorPlac
       }
     }
   };
+  // A full send hands on the sender's placement. A scatter-gather send slices an activation the
+  // sender holds whole and carries the share that Shard(2) over the receiving stage's tensor axes
+  // gives the destination: member k of the n tensor devices (ring order, the order the all-gather
+  // concatenates in) holds columns [k·h/n, (k+1)·h/n).
+  const auto transfer = [&](const step::Transfer& t) {
+    r.output = input(0);
+    const std::int64_t width = op.inputs[0].rank > 0 ? op.inputs[0].last() : 0;
+    if (t.columns == IndexRuns::range(0, width))
+      return;
+    const DeviceGroup stage{t.destination, tensor_axes};
+    const std::int64_t n = group_size(mesh, stage), k = group_index(mesh, stage, t.destination);
+    const IndexRuns share = IndexRuns::range(k * (width / n), width / n);
+    const auto columns = [](const IndexRuns& c) {
+      return "columns [" + std::to_string(c.begin) + ", " + std::to_string(c.begin + c.size) + ")" +
+             (c.count > 1 ? " ×" + std::to_string(c.count) : "");
+    };
+    if (n < 2 || width % n != 0)
+      fail("sends hidden " + columns(t.columns) + " of " + std::to_string(width) +
+           ", but its destination's stage has " + std::to_string(n) +
+           " tensor devices, which do not share hidden evenly");
+    else if (t.columns != share)
+      fail("sends hidden " + columns(t.columns) + " to GPU " + std::to_string(t.destination) +
+           ", member " + std::to_string(k) + " of its stage's " + std::to_string(n) +
+           " tensor devices, whose share under S(2) is " + columns(share));
+    for (Role role : roles) {
+      if (!(axis_bit(role) & tensor_axes))
+        continue;
+      if (!input(0)[role].is_replicate())
+        fail("slices an activation that is " + to_string(input(0)[role]) + ", not whole, along " +
+             detail::axis_words(role));
+      r.output[role] = Placement::shard(2);
+    }
+  };
   const auto same_inputs = [&](std::string_view what) {
     r.output = input(0);
     if (input(0) != input(1))
@@ -282,7 +317,7 @@ inline PlacementResult placement_rule(const Op& op, const std::vector<TensorPlac
                        collective(c, Placement::shard(op.output.rank - 1), Placement::replicate(),
                                   "all-gathers");
                      },
-                     [&](const step::Transfer&) { r.output = input(0); },
+                     [&](const step::Transfer& t) { transfer(t); },
                      [&](const step::Output&) {
                        no_partial("the output");
                        r.output = input(0);

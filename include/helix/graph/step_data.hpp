@@ -116,21 +116,38 @@ enum class Sublayer : std::uint8_t {
 
 /// What a collective is for, so views and costs can name it: summing partial scores, a
 /// sublayer's partial outputs (a parallel block sums attention and MLP together), the
-/// vocab-parallel embedding's masked lookups, or gathering the vocab-parallel logits.
+/// vocab-parallel embedding's masked lookups, gathering the vocab-parallel logits, or gathering
+/// the slices of an activation that crossed a pipeline-stage boundary scatter-gather
+/// (`PipelineSend::scatter_gather`).
 enum class CollectivePurpose : std::uint8_t {
   attention_scores,
   attention_output,
   mlp_output,
   block_output,
   embedding,
-  logits
+  logits,
+  pipeline_activation
 };
 
 /// Whether the plan decides how a collective of `purpose` runs (flat or hierarchical): the sums
-/// of a stage's partial outputs do; partial scores (a head_dim group) and the logits' all-gather
-/// (one ring over the stage's tensor devices) do not.
+/// of a stage's partial outputs do; partial scores (a head_dim group) and the all-gathers of the
+/// logits and of a pipeline activation (one ring over the stage's tensor devices) do not.
+///
+/// The pipeline all-gather is one flat ring, not the plan's reduce-scatter → all-reduce →
+/// all-gather shape: that shape exists to reduce inside a group before crossing groups, and an
+/// all-gather reduces nothing (every member must receive all t − 1 other slices whichever way
+/// they travel); Megatron-LM issues it as one all-gather over the tensor-parallel group and
+/// leaves its route to NCCL, as the logits' all-gather here does.
 constexpr bool follows_plan_all_reduce(CollectivePurpose purpose) {
-  return purpose != CollectivePurpose::attention_scores && purpose != CollectivePurpose::logits;
+  return purpose != CollectivePurpose::attention_scores && purpose != CollectivePurpose::logits &&
+         purpose != CollectivePurpose::pipeline_activation;
+}
+
+/// Whether a collective of `purpose` sums partial results, so it is (a phase of) one of the
+/// logical all-reduces a plan is judged by: every purpose but the all-gathers of the logits and
+/// of a pipeline activation, which move slices and add nothing.
+constexpr bool sums_partial_results(CollectivePurpose purpose) {
+  return purpose != CollectivePurpose::logits && purpose != CollectivePurpose::pipeline_activation;
 }
 
 /// Which step of an all-reduce a collective vertex is.

@@ -206,9 +206,14 @@ struct AllGather : Collective {
   static constexpr std::string_view name = "all_gather", color = "#e7298a";
   friend constexpr bool operator==(const AllGather&, const AllGather&) = default;
 };
+/// A send/recv from `source` on one pipeline stage to `destination` on the next. The sender holds
+/// the activation [b, T, h] whole; the transfer carries `columns` of its hidden (last) dimension:
+/// all of them in a full send, the destination's 1/t share in a scatter-gather send
+/// (`PipelineSend`), which the receiving stage all-gathers.
 struct Transfer {
   std::int64_t source = 0;
   std::int64_t destination = 0;
+  IndexRuns columns{};
   static constexpr OpKind kind = OpKind::transfer;
   static constexpr std::string_view name = "transfer", color = "#c994c7";
   friend constexpr bool operator==(const Transfer&, const Transfer&) = default;

@@ -125,8 +125,13 @@ inline std::string computes_text(const Op& op, const Model& model) {
             return collective(c, "every member ends with the members' slices concatenated along "
                                  "the last dimension");
           },
-          [&](const step::Transfer&) {
-            return std::string("the sender's tensor, received (pipeline send/recv)");
+          [&](const step::Transfer& t) {
+            if (t.columns == IndexRuns::range(0, model.hidden))
+              return std::string("the sender's tensor, received (pipeline send/recv)");
+            return std::string("columns [") + std::to_string(t.columns.begin) + ", " +
+                   std::to_string(t.columns.begin + t.columns.size) +
+                   ") of hidden of the sender's tensor, received (scatter-gather pipeline "
+                   "send/recv; the stage's all-gather rebuilds the whole)";
           },
           [&](const step::Output&) {
             return std::string("the stack's output on this device (what feeds it, unchanged)");
@@ -177,7 +182,7 @@ std::string consumer_name(const Graph& dag, const OpNames& names, Edge e) {
 /// by kind: "weight" (a Linear's full weight, rows and columns as runs, and the device's file),
 /// "norm" (its parameter files), "heads" (an attention op's query heads, kv heads and head_dim
 /// slice), "collective" (operation, purpose, phase, algorithm, the group in its order and this
-/// device's place in it), "transfer" (source and destination).
+/// device's place in it), "transfer" (source, destination and the hidden columns it carries).
 template <class Graph = Dag>
 nlohmann::json op_entry(const Graph& dag, const OpNames& names, const TensorPlacement& placement,
                         Vertex v, std::int64_t device) {
@@ -247,7 +252,8 @@ nlohmann::json op_entry(const Graph& dag, const OpNames& names, const TensorPlac
         {"member", std::find(group.begin(), group.end(), device) - group.begin()}};
   }
   if (const step::Transfer* t = transfer_of(op))
-    entry["transfer"] = {{"source", t->source}, {"destination", t->destination}};
+    entry["transfer"] = {
+        {"source", t->source}, {"destination", t->destination}, {"columns", to_json(t->columns)}};
   return entry;
 }
 

@@ -23,15 +23,16 @@
 
 namespace helix::io {
 
-/// {"phase": "prefill"|"decode", "microbatches": n}
+/// {"phase": "prefill"|"decode", "microbatches": n, "pipeline_send": "scatter_gather"|"full"}
 inline nlohmann::json to_json(const Workload& workload) {
   return {{"phase", std::string(phase_name(workload.phase))},
-          {"microbatches", workload.microbatches}};
+          {"microbatches", workload.microbatches},
+          {"pipeline_send", std::string(pipeline_send_name(workload.pipeline_send))}};
 }
 
 /// What a run costs, in the words of serving benchmarks: {"phase", "batch", "input_tokens" (the
-/// prompt, or the KV cache a decode step reads), "output_tokens", "microbatches", "dtype",
-/// "kv_dtype", "attention"}.
+/// prompt, or the KV cache a decode step reads), "output_tokens", "microbatches",
+/// "pipeline_send", "dtype", "kv_dtype", "attention"}.
 inline nlohmann::json to_json(const Model& model, const Workload& workload,
                               std::int64_t output_tokens) {
   nlohmann::json j = to_json(workload);

@@ -167,9 +167,6 @@ constexpr std::string_view phase_name(Phase phase) {
   return phase == Phase::prefill ? "prefill" : "decode";
 }
 
-/// What one forward step does: prefill runs all `seq_len` tokens; decode runs one new token per
-/// sequence against a KV cache of `seq_len` tokens. The batch is split into `microbatches` that
-/// flow through the pipeline one after another.
 /// How attention is computed. `flash` (FlashAttention; what production servers run) keeps no
 /// scores or probabilities in device memory: it reads Q, K and V and writes the context once, and
 /// skips the masked half of a causal prefill. `materialized` writes the [b, heads, T, K] scores
@@ -180,22 +177,45 @@ constexpr std::string_view attention_kernel_name(AttentionKernel kernel) {
   return kernel == AttentionKernel::flash ? "flash" : "materialized";
 }
 
+/// How an activation crosses a pipeline-stage boundary, where every one of the t tensor devices of
+/// a stage holds it whole. `scatter_gather` is Megatron-LM's scatter/gather optimization
+/// (Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters Using
+/// Megatron-LM", §4.1): each tensor device sends its 1/t slice to its peer in the next stage,
+/// whose tensor devices all-gather the slices, so 1/t of the bytes crosses the (inter-node)
+/// boundary and the rest moves over the fast links inside the stage. `full`: each device sends
+/// the whole activation, t copies across the boundary; kept for comparison. The result is the
+/// same; the DAG differs (slices sent, an all-gather per boundary), so check and verify see both.
+enum class PipelineSend : std::uint8_t { scatter_gather, full };
+
+constexpr std::string_view pipeline_send_name(PipelineSend send) {
+  return send == PipelineSend::scatter_gather ? "scatter_gather" : "full";
+}
+
+/// What one forward step does: prefill runs all `seq_len` tokens; decode runs one new token per
+/// sequence against a KV cache of `seq_len` tokens. The batch is split into `microbatches` that
+/// flow through the pipeline one after another. `attention` and `pipeline_send` say how it is run.
 struct Workload {
   Phase phase = Phase::prefill;
   std::int64_t microbatches = 1;
   AttentionKernel attention = AttentionKernel::flash;
+  PipelineSend pipeline_send = PipelineSend::scatter_gather;
 
   friend constexpr bool operator==(const Workload&, const Workload&) = default;
 
   static constexpr Workload prefill(std::int64_t microbatches = 1) {
-    return {Phase::prefill, microbatches, AttentionKernel::flash};
+    return {Phase::prefill, microbatches, AttentionKernel::flash, PipelineSend::scatter_gather};
   }
   static constexpr Workload decode(std::int64_t microbatches = 1) {
-    return {Phase::decode, microbatches, AttentionKernel::flash};
+    return {Phase::decode, microbatches, AttentionKernel::flash, PipelineSend::scatter_gather};
   }
   constexpr Workload with_attention(AttentionKernel kernel) const {
     Workload copy = *this;
     copy.attention = kernel;
+    return copy;
+  }
+  constexpr Workload with_pipeline_send(PipelineSend send) const {
+    Workload copy = *this;
+    copy.pipeline_send = send;
     return copy;
   }
 };

@@ -387,6 +387,24 @@ private:
   }
 };
 
+/// What transfer `t` carries of the sender's `tensor` ((b·T) × h): its columns, run after run (all
+/// of them in a full send, one slice of hidden in a scatter-gather send). Every backend sends this.
+/// @throws std::invalid_argument when the columns do not fit the tensor.
+template <std::floating_point Scalar>
+Matrix<Scalar> sent_columns(const Matrix<Scalar>& tensor, const step::Transfer& t) {
+  const IndexRuns& c = t.columns;
+  if (c.count < 1 || c.size < 0 || c.begin < 0 ||
+      c.begin + (c.count - 1) * c.stride + c.size > tensor.cols())
+    throw std::invalid_argument("helix: transfer: its columns do not fit the sender's tensor of " +
+                                std::to_string(tensor.cols()) + " columns");
+  if (c.count == 1)
+    return tensor.middleCols(c.begin, c.size);
+  Matrix<Scalar> packed(tensor.rows(), c.total());
+  for (std::int64_t r = 0; r < c.count; ++r)
+    packed.middleCols(r * c.size, c.size) = tensor.middleCols(c.begin + r * c.stride, c.size);
+  return packed;
+}
+
 /// The single-process backend: every device lives here, and each collective runs its ring over
 /// the members' buffers in the order real rings move data (collectives.hpp).
 template <std::floating_point Scalar>
@@ -396,11 +414,11 @@ public:
 
   bool is_local(std::int64_t) const { return true; }
 
-  /// A send/recv copies the sender's tensor to the receiver.
+  /// A send/recv copies the columns the transfer carries of the sender's tensor to the receiver.
   std::vector<Placed<Scalar>> communicate(Vertex, const Op&, const step::Transfer& t,
                                           const std::vector<Arrival<Scalar>>& in) const {
     std::vector<Placed<Scalar>> out;
-    out.push_back(Placed<Scalar>{t.destination, *in.at(0).value});
+    out.push_back(Placed<Scalar>{t.destination, sent_columns(*in.at(0).value, t)});
     return out;
   }
   /// Reduce-scatter then all-gather around the ring, for the flat and inter-group phases.

@@ -50,6 +50,11 @@ namespace helix {
   X(hidden_vs_group_size, "hidden vs group size",                                                  \
     "hidden must divide by the tensor group size (reduce-scatter splits the hidden dimension)",    \
     "hidden", "group size")                                                                        \
+  X(hidden_vs_pipeline_slices, "hidden vs pipeline slices",                                        \
+    "hidden must divide by the tensor-parallel degree when pipeline stages send scatter-gather "   \
+    "(each tensor device sends hidden / degree columns; a full send, PipelineSend::full, does "    \
+    "not split)",                                                                                  \
+    "hidden", "tensor degree")                                                                     \
   X(groups_vs_stages, "groups vs stages",                                                          \
     "tensor groups must be dealt evenly to the pipeline stages", "groups", "stages")               \
   X(layers_vs_stages, "layers vs pipeline stages",                                                 \
@@ -244,6 +249,11 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
   // Only a hierarchical all-reduce materializes the reduce-scatter shard [.., hidden / S].
   if (groups_per_stage(p) > 1 && !divides(tensor_group_size(p), m.hidden))
     sheet.fail(hidden_vs_group_size, m.hidden, tensor_group_size(p));
+  // Megatron's pipeline sends cut the activation's hidden dimension into one equal slice per
+  // tensor device; the all-gather that rebuilds it takes equal shares.
+  if (p.pipeline_stages > 1 && w.pipeline_send == PipelineSend::scatter_gather &&
+      !divides(tensor_degree(p), m.hidden))
+    sheet.fail(hidden_vs_pipeline_slices, m.hidden, tensor_degree(p));
 
   if (p.layer_split_count == 0) {
     if (m.layers < p.pipeline_stages)
@@ -336,9 +346,10 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
   // Vertices per forward (one replica, one microbatch): per layer and device at most 20 compute
   // ops (14, a gate and SwiGLU, a KV cache and append for K and V in decode) and at most 9
   // collective vertices (3 all-reduces of 3 phases, each phase at most one vertex per device);
-  // per device an input, an output and a transfer per stage boundary, and with a vocabulary at most
-  // 10 more (embedding and its 3 all-reduce phases, last token, final norm, LM head, gather).
-  // 41·max(layers, stages) ≥ 29·layers + stages + 11, without a sum that could overflow.
+  // per device an input, an output, and per stage boundary a transfer and at most one all-gather
+  // vertex (scatter-gather sends), and with a vocabulary at most 10 more (embedding and its 3
+  // all-reduce phases, last token, final norm, LM head, gather).
+  // 41·max(layers, stages) ≥ 29·layers + 2·stages + 10, without a sum that could overflow.
   const detail::CheckedProduct vertices{p.data_parallel, w.microbatches, tensor_degree(p), 41,
                                         m.layers > p.pipeline_stages ? m.layers
                                                                      : p.pipeline_stages};

@@ -63,6 +63,8 @@ inline std::string purpose_name(CollectivePurpose purpose) {
     return "embedding lookups";
   case CollectivePurpose::logits:
     return "logits";
+  case CollectivePurpose::pipeline_activation:
+    return "the activation sent from the previous stage";
   }
   return "";
 }
@@ -177,9 +179,13 @@ inline std::string vertex_name(const Graph& dag, Vertex v) {
                         [&](const step::AllReduce& c) { return collective(c); },
                         [&](const step::ReduceScatter& c) { return collective(c); },
                         [&](const step::AllGather& c) { return collective(c); },
-                        [&](const step::Transfer&) {
-                          return kind + " stage " + std::to_string(op.stage - 1) + " → " +
-                                 std::to_string(op.stage);
+                        [&](const step::Transfer& t) {
+                          // "transfer stage 0 → 1 hidden[1024:2048]" for a scatter-gather slice.
+                          std::string text = kind + " stage " + std::to_string(op.stage - 1) +
+                                             " → " + std::to_string(op.stage);
+                          if (t.columns != IndexRuns::range(0, model.hidden))
+                            text += " hidden[" + detail::runs_text(t.columns, model.hidden) + "]";
+                          return text;
                         },
                     });
 }

@@ -1,6 +1,6 @@
 // The whole model coarsened for people: per stage and layer one box for the MHA and one for the
 // MLP, the logical all-reduces between them with their phases summarized, the residual adds, the
-// send/recv between stages, the input and the output.
+// send/recv between stages (and the all-gather of a scatter-gather send), the input and the output.
 #pragma once
 
 #include "helix/graph/dag.hpp"
@@ -42,6 +42,7 @@ enum class BlockPart : std::uint8_t {
   output,
   embedding, ///< the vocab-parallel lookups and their all-reduce
   head,      ///< last token, final norm, LM head and the logits' all-gather
+  gather,    ///< the all-gather of the slices a scatter-gather pipeline send delivered to a stage
   folded     ///< a stage's middle layers, drawn as one box: they repeat the layers around them
 };
 
@@ -75,6 +76,8 @@ inline BlockKey block_key(const Graph& dag, Vertex v) {
       return embedding;
     if (c.purpose == CollectivePurpose::logits)
       return head;
+    if (c.purpose == CollectivePurpose::pipeline_activation)
+      return BlockKey{BlockPart::gather, op.stage, 0};
     return c.purpose == CollectivePurpose::attention_scores
                ? compute
                : BlockKey{BlockPart::collective, op.layer, part};
@@ -203,9 +206,23 @@ inline ViewNode block_node(const Graph& dag, const BlockKey& key,
     node.lines = {"send/recv" + count + ", stage " + std::to_string(a - 1) + " → " +
                       std::to_string(a),
                   shapes, devices_text(sources) + " → " + devices_text(destinations)};
+    // A scatter-gather send: each carries a slice of hidden, the receivers gather them.
+    const std::int64_t hidden = dag[boost::graph_bundle].model.hidden;
+    if (const step::Transfer* t = transfer_of(first); t && t->columns.total() != hidden)
+      node.lines.insert(node.lines.begin() + 1,
+                        "each 1/" +
+                            std::to_string(hidden / std::max<std::int64_t>(1, t->columns.total())) +
+                            " of hidden (scatter-gather)");
     node.stage = -1;
     break;
   }
+  case BlockPart::gather:
+    node.kind = ViewNodeKind::collective;
+    node.lines = {"all-gather" + count + " of the slices sent, stage " + std::to_string(a),
+                  "flat ring over " + std::to_string(devices_of(dag, vertices.front()).size()) +
+                      " GPUs each",
+                  shapes, devices_text(devices)};
+    break;
   case BlockPart::residual:
     node.lines = {layer + "residual add" + count +
                       (dag[boost::graph_bundle].model.parallel_block ? " (x + MHA + MLP)"
@@ -258,7 +275,8 @@ inline ViewNode block_node(const Graph& dag, const BlockKey& key,
 
 /// The whole model, coarsened: per stage and layer one box for the MHA and one for the MLP, the
 /// logical all-reduces between them with their phases summarized, the residual adds, the
-/// send/recv between stages, the input and the output. Past a stage's first two layers, its
+/// send/recv between stages (and the all-gather that follows a scatter-gather send), the input
+/// and the output. Past a stage's first two layers, its
 /// layers up to the last are one box ("layers 2–124 ×123"): they repeat the ones drawn. Edges carry
 /// the tensor shape and how many per-device tensors they stand for.
 template <class Graph = Dag>
