@@ -201,13 +201,6 @@ inline int calibrate(const MeasurementCommand& c) {
     require_writable("--hardware-out", c.hardware_out);
   if (!c.json_file.empty())
     require_writable("--json", c.json_file);
-  std::cout << "## Calibration of " << hw.name.view() << " on the " << on << " measurement"
-            << (on == 1 ? "" : "s") << " of " << c.calibrate_file << " taken on it";
-  if (on < measurements.size())
-    std::cout << " (" << measurements.size() - on << " on other hardware left out)";
-  std::cout << "\nfit: least squares on log(predicted / measured), each parameter inside its "
-               "bounds (Eigen's Levenberg-Marquardt, numeric differences)\n"
-            << std::flush;
   std::vector<std::string> names;
   for (std::size_t begin = 0; !c.fit.empty() && begin <= c.fit.size();) {
     const std::size_t comma = std::min(c.fit.find(',', begin), c.fit.size());
@@ -223,6 +216,13 @@ inline int calibrate(const MeasurementCommand& c) {
     names.push_back(name);
     begin = comma + 1;
   }
+  std::cout << "## Calibration of " << hw.name.view() << " on the " << on << " measurement"
+            << (on == 1 ? "" : "s") << " of " << c.calibrate_file << " taken on it";
+  if (on < measurements.size())
+    std::cout << " (" << measurements.size() - on << " on other hardware left out)";
+  std::cout << "\nfit: least squares on log(predicted / measured), each parameter inside its "
+               "bounds (Eigen's Levenberg-Marquardt, numeric differences)\n"
+            << std::flush;
   const cost::Calibration fit = cost::calibrate(
       hw, measurements,
       {.simulation = {.overlap_communication = c.overlap, .collectives = c.collectives},

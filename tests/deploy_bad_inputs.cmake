@@ -177,6 +177,9 @@ set(cases
   "--calibrate|${m}.json|--hardware|tpu" "unknown --hardware 'tpu'"
   "--calibrate|${m}.json|--hardware-out|missing/fitted.json" "--hardware-out 'missing/fitted.json': its folder 'missing' does not exist"
   "--calibrate|${m}_batch.json"    "--calibrate: measurements file '${m}_batch.json': entry 2 of 2: key 'batch'"
+  "--calibrate|${m}.json|--hardware|h100_sxm_nvl8|--fit|speed" "unknown --fit parameter 'speed'"
+  "--fit|compute_efficiency"       "--fit requires --calibrate"
+  "--collectives|mesh"             "--collectives: mesh not in {nccl,ring}"
   # Last: its "]" would make CMake join the elements after it when splitting the list.
   "--hardware-file|${inputs}/bad_efficiency.json" "key 'compute_efficiency' must be a number in (0, 1], got number 1.5"
 )
