@@ -471,6 +471,16 @@ TEST_CASE("markdown: a comparison prints a table row per plan, then a line per v
   const std::vector<std::string> lines = lines_of(out.str());
   CHECK(lines.front() == "Cost on test_hw (communication overlapped), claims judged against " +
                              c.plans[c.baseline].name);
+  // The earlier ring model is named where it was used, so no one reads its figures as NCCL's.
+  cost::Comparison ring = c;
+  ring.collectives = cost::CollectiveModel::ring;
+  std::ostringstream ring_out;
+  io::write_markdown(ring_out, ring);
+  CHECK(
+      lines_of(ring_out.str())
+          .front()
+          .starts_with(
+              "Cost on test_hw (communication overlapped) (ring collectives, not NCCL's), claims"));
   std::vector<std::string> rows, items;
   for (const std::string& line : lines) {
     if (line.starts_with("| "))
@@ -542,6 +552,8 @@ TEST_CASE("json: a comparison's fields hold the numbers put in, and helix_deploy
   const cost::Comparison c = hand_made_comparison();
   const nlohmann::json j = io::to_json(c);
   CHECK(j["hardware"] == c.hardware);
+  CHECK(j["simulation"]["overlap_communication"] == true);
+  CHECK(j["simulation"]["collectives"] == "nccl");
   REQUIRE(j["plans"].size() == c.plans.size());
   for (std::size_t i = 0; i < c.plans.size(); ++i) {
     const cost::PlanSummary& p = c.plans[i];

@@ -5,6 +5,7 @@
 // Plain structs only: io/markdown.hpp prints them, io/json.hpp writes them as JSON.
 #pragma once
 
+#include "helix/cost/collectives.hpp"
 #include "helix/cost/generation.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/memory.hpp"
@@ -168,6 +169,8 @@ struct Comparison {
   std::string hardware;
   /// Whether the simulation let communication overlap compute.
   bool overlap_communication = false;
+  /// How the simulation costed collectives.
+  CollectiveModel collectives = CollectiveModel::nccl;
   std::vector<PlanSummary> plans;
   /// Index in `plans` of the plan every other plan's claims are judged against (none when
   /// out of range: a plain comparison, no claims).
@@ -345,6 +348,7 @@ inline Comparison compare(std::vector<PlanSummary> plans, const Hardware& hw,
   Comparison c;
   c.hardware = std::string(hw.name);
   c.overlap_communication = options.overlap_communication;
+  c.collectives = options.collectives;
   c.plans = std::move(plans);
   c.baseline = baseline;
   c.objective = objective;

@@ -5,6 +5,7 @@
 // yourself (helix/io.hpp and helix/helix.hpp leave it out).
 #pragma once
 
+#include "helix/cost/collectives.hpp"
 #include "helix/cost/compare.hpp"
 #include "helix/cost/generation.hpp"
 #include "helix/cost/hardware.hpp"
@@ -128,8 +129,9 @@ inline nlohmann::json to_json(const cost::ClaimVerdict& v) {
           {"text", v.text}};
 }
 
-/// {"hardware", "objective", "plans": [summary with its "rank" under the objective, 1 = best...],
-/// "claims": [verdict...], "notes": [text...]}
+/// {"hardware", "simulation": {"overlap_communication", "collectives"}, "objective", "plans":
+/// [summary with its "rank" under the objective, 1 = best...], "claims": [verdict...], "notes":
+/// [text...]}
 inline nlohmann::json to_json(const cost::Comparison& c) {
   nlohmann::json plans = nlohmann::json::array();
   for (const cost::PlanSummary& p : c.plans)
@@ -140,6 +142,9 @@ inline nlohmann::json to_json(const cost::Comparison& c) {
   for (const cost::ClaimVerdict& v : c.verdicts)
     claims.push_back(to_json(v));
   return {{"hardware", c.hardware},
+          {"simulation",
+           {{"overlap_communication", c.overlap_communication},
+            {"collectives", std::string(cost::collective_model_name(c.collectives))}}},
           {"objective", std::string(cost::objective_info(c.objective).name)},
           {"plans", plans},
           {"claims", claims},

@@ -4,6 +4,7 @@
 // numerics/report.hpp.
 #pragma once
 
+#include "helix/cost/collectives.hpp"
 #include "helix/cost/compare.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/units.hpp"
@@ -58,7 +59,8 @@ inline void write_markdown(std::ostream& out, const cost::Comparison& c) {
   using cost::LinkClass;
   const bool claims = c.baseline < c.plans.size();
   const bool generation = std::ranges::any_of(c.plans, cost::generates);
-  out << "Cost on " << c.hardware << (c.overlap_communication ? " (communication overlapped)" : "");
+  out << "Cost on " << c.hardware << (c.overlap_communication ? " (communication overlapped)" : "")
+      << (c.collectives == cost::CollectiveModel::ring ? " (ring collectives, not NCCL's)" : "");
   if (claims)
     out << ", claims judged against " << c.plans[c.baseline].name << "\n\n";
   else
