@@ -316,32 +316,14 @@ inline constexpr Hardware h100_sxm_nvl8 = with_infiniband_from_nics({
 /// DGX/HGX H200: the H100's GH100 compute (NVIDIA H200 datasheet: same tensor-core figures) with
 /// HBM3e 141 GB at 4.8 TB/s; NVLink 4 at 900 GB/s bidirectional; DGX H200 has the DGX H100's
 /// 8 × 400 Gb/s ConnectX-7 (DGX BasePOD reference architecture). 132 SMs; NVLink SHARP as H100.
-inline constexpr Hardware h200_sxm_nvl8 = with_infiniband_from_nics({
-    .name = "h200_sxm_nvl8",
-    .gpus_per_node = 8,
-    .peak_flops_per_second = h100_sxm_nvl8.peak_flops_per_second,
-    .compute_efficiency = hopper_fitted_compute_efficiency,
-    .streaming_multiprocessors = 132,
-    .gemm_tile = {.rows = 128, .cols = 128},
-    .attention_efficiency = hopper_fitted_attention_efficiency,
-    .attention_memory_efficiency = hopper_fitted_attention_memory_efficiency,
-    .kernel_launch_seconds = hopper_fitted_kernel_launch_seconds,
-    .cuda_graphs = false,
-    .graph_kernel_launch_seconds = graph_kernel_launch_seconds,
-    .step_overhead_seconds = hopper_fitted_step_overhead_seconds,
-    .memory_bandwidth_bytes_per_second = 4.8e12,
-    .memory_efficiency = hopper_fitted_memory_efficiency,
-    .memory_capacity_bytes = 141e9,
-    .nics_per_node = 8,
-    .nic_bandwidth_bytes_per_second = ndr_400_nic_bytes_per_second,
-    .nvlink = {.bandwidth_bytes_per_second = 450e9,
-               .efficiency = typical_nvlink_efficiency,
-               .latency_seconds = nvlink_step_latency_seconds},
-    .infiniband = {.efficiency = typical_infiniband_efficiency,
-                   .latency_seconds = infiniband_step_latency_seconds},
-    .nvlink_sharp_efficiency = hopper_nvlink_sharp_efficiency,
-    .ll_max_bus_bandwidth_bytes_per_second = hopper_ll_max_bus_bandwidth,
-});
+inline constexpr Hardware h200_sxm_nvl8 = [] {
+  // Everything but the memory is the H100's: the same chip, NVLink, NICs and calibration.
+  Hardware hw = h100_sxm_nvl8;
+  hw.name = "h200_sxm_nvl8";
+  hw.memory_bandwidth_bytes_per_second = 4.8e12;
+  hw.memory_capacity_bytes = 141e9;
+  return hw;
+}();
 
 /// DGX/HGX A100 SXM4 80GB (NVIDIA A100 datasheet): dense BF16 and FP16 312 TFLOP/s, plain FP32
 /// 19.5 (TF32 tensor cores: 156). Ampere has no FP8 or FP4 tensor cores: fp8 and fp4 weights are
