@@ -260,7 +260,8 @@ public:
   }
 
   /// Most bytes of tensors held at once, each tensor object once however many devices hold it
-  /// (outputs recorded in the Execution not counted).
+  /// (outputs recorded in the Execution not counted). Freed tensors' storage kept for reuse adds
+  /// at most as much again.
   std::int64_t peak_live_bytes() const { return peak_live_bytes_; }
   /// Vertices this process ran.
   std::size_t vertices_run() const { return vertices_run_; }
@@ -280,6 +281,7 @@ private:
     std::uint64_t id = 0;
     std::int64_t bytes = 0;
     std::size_t holders = 0;
+    bool recyclable = false;
   };
   /// One output a replica group computed, and the ids of the tensors it was computed from.
   struct Computed {
@@ -310,6 +312,8 @@ private:
   TensorObserver<Scalar> observer_;
   Execution<Scalar> result_;
   std::int64_t live_bytes_ = 0, peak_live_bytes_ = 0;
+  std::vector<Matrix<Scalar>> spare_; ///< storage of freed tensors, for outputs of their size
+  std::int64_t spare_bytes_ = 0;
   std::size_t vertices_run_ = 0, kernels_run_ = 0;
 
   [[noreturn]] void fail(Vertex v, const std::string& what) const {
@@ -363,29 +367,73 @@ private:
   }
 
   /// One holder more of `value`; a new tensor object gets its number and its bytes count.
-  void hold(const Stored& value) {
+  /// `recyclable`: the runner made it (not const), so its storage may be reused once free.
+  void hold(const Stored& value, bool recyclable = false) {
     Record& record = records_[value.get()];
     if (record.holders++ > 0)
       return;
     record.id = next_id_++;
     record.bytes = static_cast<std::int64_t>(value->size() * sizeof(Scalar));
+    record.recyclable = recyclable;
     live_bytes_ += record.bytes;
     peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
   }
 
-  /// One holder less of `value`; the last one's leaving frees it.
-  void release(const Stored& value) {
+  /// One holder less of `value`; the last one's leaving frees it. True when its storage may then
+  /// be reused (see `recycle`).
+  bool release(const Stored& value) {
     const auto record = records_.find(value.get());
     if (--record->second.holders > 0)
-      return;
+      return false;
+    const bool recyclable = record->second.recyclable;
     live_bytes_ -= record->second.bytes;
     records_.erase(record);
+    return recyclable;
   }
 
   void drop(Vertex v) {
-    for (const Held& held : store_[v])
-      release(held.value);
+    std::vector<Stored> freed;
+    for (Held& held : store_[v])
+      if (release(held.value))
+        freed.push_back(std::move(held.value));
     store_[v].clear();
+    for (Stored& value : freed)
+      recycle(std::move(value));
+  }
+
+  /// Keeps the storage of a tensor nobody refers to any more (not an Execution record either) for
+  /// a later output of the same size, up to the peak of live bytes: a kernel writing into it
+  /// spares the allocator's fresh pages, each faulted in on first touch.
+  void recycle(Stored value) {
+    const std::int64_t bytes = static_cast<std::int64_t>(value->size() * sizeof(Scalar));
+    if (value.use_count() != 1 || spare_bytes_ + bytes > peak_live_bytes_)
+      return;
+    // The object was made as a non-const Matrix (`fresh`), and nobody else holds it.
+    spare_.push_back(std::move(const_cast<Matrix<Scalar>&>(*value)));
+    spare_bytes_ += bytes;
+  }
+
+  /// An output matrix for `op`: a spare one of its size when there is one.
+  Matrix<Scalar> fresh(const Op& op) {
+    const std::int64_t elements = op.output.elements();
+    for (std::size_t i = 0; i < spare_.size(); ++i)
+      if (spare_[i].size() == elements) {
+        Matrix<Scalar> out = std::move(spare_[i]);
+        spare_[i] = std::move(spare_.back());
+        spare_.pop_back();
+        spare_bytes_ -= static_cast<std::int64_t>(elements * sizeof(Scalar));
+        return out;
+      }
+    return {};
+  }
+
+  template <class S>
+  std::shared_ptr<Matrix<Scalar>> run_kernel(Vertex v, const Op& op, const S& s,
+                                             const typename Kernels::Inputs& inputs) {
+    auto out = std::make_shared<Matrix<Scalar>>(fresh(op));
+    kernels_(v, op, s, inputs, *out);
+    ++kernels_run_;
+    return out;
   }
 
   /// The tensors on `v`'s in-edges that this process holds, by port (the member index for a
@@ -430,48 +478,50 @@ private:
   }
 
   /// `v`'s output on `device`: possibly a tensor object this process already holds.
-  void keep(Vertex v, std::int64_t device, Stored value) {
+  void keep(Vertex v, std::int64_t device, Stored value, bool recyclable = false) {
     const Shape& shape = dag_[v].output;
     if (value->size() != shape.elements() || value->cols() != shape.last())
       fail(v, "computed a tensor of another shape than " + to_string(shape));
-    hold(value);
+    hold(value, recyclable);
     if (observer_)
       observer_(v, device, *value);
     store_[v].push_back(Held{device, std::move(value)});
   }
 
-  /// The output of compute vertex `v`: the one a replica (the same op on another device) computed
-  /// from the same tensor objects, or the kernel's. A group's outputs are held until its last
-  /// vertex has run.
+  /// The output of compute vertex `v`: the one a replica (the same op on another device)
+  /// computed from the same tensor objects, or the kernel's. A group keeps its outputs until its
+  /// last vertex has run (`finish_replica`).
   template <class S>
   Stored compute(Vertex v, const Op& op, const S& s, const typename Kernels::Inputs& inputs) {
     const std::size_t g = group_of_.empty() ? no_group : group_of_[v];
-    if (g == no_group) {
-      ++kernels_run_;
-      return std::make_shared<const Matrix<Scalar>>(kernels_(v, op, s, inputs));
-    }
+    if (g == no_group)
+      return run_kernel(v, op, s, inputs);
     ReplicaGroup& group = groups_[g];
     std::vector<std::uint64_t> ids;
     for (const Matrix<Scalar>* input : inputs)
       ids.push_back(records_.at(input).id);
-    Stored output;
     for (const Computed& c : group.computed)
       if (c.inputs == ids)
-        output = c.output;
-    if (!output) {
-      ++kernels_run_;
-      output = std::make_shared<const Matrix<Scalar>>(kernels_(v, op, s, inputs));
-      if (group.waiting > 1) {
-        hold(output);
-        group.computed.push_back(Computed{std::move(ids), output});
-      }
-    }
-    if (--group.waiting == 0) {
-      for (const Computed& c : group.computed)
-        release(c.output);
-      group.computed.clear();
+        return c.output;
+    Stored output = run_kernel(v, op, s, inputs);
+    if (group.waiting > 1) {
+      hold(output, true);
+      group.computed.push_back(Computed{std::move(ids), output});
     }
     return output;
+  }
+
+  /// After compute vertex `v` has kept its output: the last of its replica group lets go of the
+  /// group's outputs.
+  void finish_replica(Vertex v) {
+    const std::size_t g = group_of_.empty() ? no_group : group_of_[v];
+    if (g == no_group || --groups_[g].waiting > 0)
+      return;
+    std::vector<Computed> computed = std::move(groups_[g].computed);
+    groups_[g].computed.clear();
+    for (Computed& c : computed)
+      if (release(c.output))
+        recycle(std::move(c.output));
   }
 
   void record(Vertex v, std::vector<SequenceTensor<Scalar>>& into, const Stored& value) {
@@ -504,12 +554,13 @@ private:
           fail(v, error.what());
         }
         for (Placed<Scalar>& p : placed)
-          keep(v, p.device,
-               p.shared ? std::move(p.shared)
-                        : std::make_shared<const Matrix<Scalar>>(std::move(p.value)));
+          if (p.shared)
+            keep(v, p.device, std::move(p.shared));
+          else
+            keep(v, p.device, std::make_shared<Matrix<Scalar>>(std::move(p.value)), true);
       } else {
-        static_assert(std::is_invocable_r_v<Matrix<Scalar>, const Kernels&, Vertex, const Op&,
-                                            const S&, const typename Kernels::Inputs&>,
+        static_assert(std::is_invocable_v<const Kernels&, Vertex, const Op&, const S&,
+                                          const typename Kernels::Inputs&, Matrix<Scalar>&>,
                       "helix: execute: OpKernels has no kernel for this compute step");
         if (arrived.size() != op.input_count)
           fail(v, "has " + std::to_string(arrived.size()) + " inputs, expects " +
@@ -523,7 +574,8 @@ private:
         if constexpr (std::same_as<S, step::ResidualAdd>)
           if (options_.record_layer_outputs && s.branch == Sublayer::mlp)
             record(v, result_.layer_outputs, value); // a layer ends with its MLP's residual add
-        keep(v, op.device, std::move(value));
+        keep(v, op.device, std::move(value), true);
+        finish_replica(v);
       }
     });
   }

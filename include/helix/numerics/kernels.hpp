@@ -20,14 +20,17 @@ inline constexpr double norm_epsilon = 1e-5;
 /// Norm of every row (the hidden dimension). `shift` is ignored for RMSNorm. Each row is worked
 /// on in one aligned scratch row, so its bits depend on its numbers only, not on where the row
 /// sits in memory (Eigen's vectorized loops peel to the buffer's alignment).
+/// Writes into `out` (resized; storage of the right size is reused), which must not be `x`.
 template <std::floating_point Scalar>
-Matrix<Scalar> apply_norm(Norm norm, const Matrix<Scalar>& x, const RowVector<Scalar>& gain,
-                          const RowVector<Scalar>& shift) {
-  if (norm == Norm::none)
-    return x;
+void apply_norm(Norm norm, const Matrix<Scalar>& x, const RowVector<Scalar>& gain,
+                const RowVector<Scalar>& shift, Matrix<Scalar>& out) {
+  out.resize(x.rows(), x.cols());
+  if (norm == Norm::none) {
+    out = x;
+    return;
+  }
   const Scalar n = static_cast<Scalar>(x.cols());
   const Scalar epsilon = static_cast<Scalar>(norm_epsilon);
-  Matrix<Scalar> out(x.rows(), x.cols());
   RowVector<Scalar> row(x.cols());
   for (Eigen::Index r = 0; r < x.rows(); ++r) {
     row = x.row(r);
@@ -42,27 +45,48 @@ Matrix<Scalar> apply_norm(Norm norm, const Matrix<Scalar>& x, const RowVector<Sc
     }
     out.row(r) = row;
   }
+}
+
+template <std::floating_point Scalar>
+Matrix<Scalar> apply_norm(Norm norm, const Matrix<Scalar>& x, const RowVector<Scalar>& gain,
+                          const RowVector<Scalar>& shift) {
+  Matrix<Scalar> out;
+  apply_norm(norm, x, gain, shift, out);
   return out;
 }
 
 /// tanh-approximated GELU, element by element: 0.5·v·(1 + tanh(z)) with z = sqrt(2/π)·(v +
 /// 0.044715·v³), written as v / (1 + e^(−2z)) (the same function: 1 + tanh(z) = 2 / (1 + e^(−2z)))
 /// because Eigen vectorizes exp in float and double but tanh in float only.
+/// Writes into `out` (resized; storage of the right size is reused).
 template <std::floating_point Scalar>
-Matrix<Scalar> apply_gelu(const Matrix<Scalar>& u) {
+void apply_gelu(const Matrix<Scalar>& u, Matrix<Scalar>& out) {
   const Scalar minus_two_c = static_cast<Scalar>(-2 * std::sqrt(2.0 / std::numbers::pi));
   const Scalar cubic = static_cast<Scalar>(0.044715);
   const auto v = u.array();
-  Matrix<Scalar> out(u.rows(), u.cols());
+  out.resize(u.rows(), u.cols());
   out.array() = v / (1 + (minus_two_c * (v + cubic * v.cube())).exp());
+}
+
+template <std::floating_point Scalar>
+Matrix<Scalar> apply_gelu(const Matrix<Scalar>& u) {
+  Matrix<Scalar> out;
+  apply_gelu(u, out);
   return out;
 }
 
 /// SwiGLU's gating, element by element: SiLU(gate) ⊙ up = gate · up / (1 + e^(−gate)).
+/// Writes into `out` (resized; storage of the right size is reused).
+template <std::floating_point Scalar>
+void apply_swiglu(const Matrix<Scalar>& gate, const Matrix<Scalar>& up, Matrix<Scalar>& out) {
+  out.resize(gate.rows(), gate.cols());
+  out.array() = gate.array() * up.array() / (1 + (-gate.array()).exp());
+}
+
 template <std::floating_point Scalar>
 Matrix<Scalar> apply_swiglu(const Matrix<Scalar>& gate, const Matrix<Scalar>& up) {
-  Matrix<Scalar> out(gate.rows(), gate.cols());
-  out.array() = gate.array() * up.array() / (1 + (-gate.array()).exp());
+  Matrix<Scalar> out;
+  apply_swiglu(gate, up, out);
   return out;
 }
 

@@ -170,8 +170,9 @@ private:
 /// strided head_dim slice under hp=, a few columns of every head). Both are the same product of
 /// the same numbers, so every executor gets the same bits; one product instead of one per pair
 /// of runs keeps Eigen's kernels on wide blocks (a 16-column run of a head_dim slice is slow).
+/// Writes into `y` (resized; storage of the right size is reused), which must not be `x`.
 template <std::floating_point Scalar>
-Matrix<Scalar> linear(const Matrix<Scalar>& x, const SliceView<Scalar>& w) {
+void linear(const Matrix<Scalar>& x, const SliceView<Scalar>& w, Matrix<Scalar>& y) {
   const IndexRuns& rows = w.runs.rows;
   const IndexRuns& cols = w.runs.cols;
   if (x.cols() != rows.total())
@@ -179,104 +180,105 @@ Matrix<Scalar> linear(const Matrix<Scalar>& x, const SliceView<Scalar>& w) {
   const auto side_by_side = [](const IndexRuns& runs) {
     return runs.count == 1 || runs.stride == runs.size;
   };
-  Matrix<Scalar> y(x.rows(), cols.total());
+  y.resize(x.rows(), cols.total());
   if (side_by_side(rows) && side_by_side(cols))
     y.noalias() = x * w.matrix->block(rows.begin, cols.begin, rows.total(), cols.total());
   else
     y.noalias() = x * pack_slice(*w.matrix, w.runs);
-  return y;
 }
 
-/// The compute ops' kernels: `kernels(v, op, step, inputs)` is the output of compute vertex `v`
-/// (whose step is `step`) on its inputs by port. One overload per compute step alternative; the
+/// The compute ops' kernels: `kernels(v, op, step, inputs, out)` writes the output of compute
+/// vertex `v` (whose step is `step`) on its inputs by port into `out`, which may hold storage of
+/// the output's size from a tensor no longer needed (the runner recycles it: no fresh pages to
+/// fault in per op) and never aliases an input. One overload per compute step alternative; the
 /// communication steps (collectives, transfers) are the communication backend's.
 /// @throws std::logic_error naming the vertex when the op does not fit its inputs or weights.
 template <std::floating_point Scalar, WeightSource<Scalar> W, InputSource<Scalar> I>
 class OpKernels {
 public:
   using Inputs = std::vector<const Matrix<Scalar>*>;
+  using Out = Matrix<Scalar>;
 
   OpKernels(const Model& model, const W& weights, const I& input)
       : model_(model), weights_(weights), input_(input) {}
 
-  Matrix<Scalar> operator()(Vertex, const Op& op, const step::Input&, const Inputs&) const {
-    return input_.sequences(op);
+  void operator()(Vertex, const Op& op, const step::Input&, const Inputs&, Out& out) const {
+    out = input_.sequences(op);
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::Embedding& e,
-                            const Inputs& in) const {
-    return embedding_lookup(v, op, e, *in[0]);
+  void operator()(Vertex v, const Op& op, const step::Embedding& e, const Inputs& in,
+                  Out& out) const {
+    embedding_lookup(v, op, e, *in[0], out);
   }
-  Matrix<Scalar> operator()(Vertex, const Op& op, const step::LastToken&, const Inputs& in) const {
-    return detail::last_rows<Scalar>(*in[0], in[0]->rows() / op.output[0]);
+  void operator()(Vertex, const Op& op, const step::LastToken&, const Inputs& in, Out& out) const {
+    out = detail::last_rows<Scalar>(*in[0], in[0]->rows() / op.output[0]);
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::LmHead& s, const Inputs& in) const {
-    return linear(v, op, s, in);
+  void operator()(Vertex v, const Op& op, const step::LmHead& s, const Inputs& in, Out& out) const {
+    linear(v, op, s, in, out);
   }
-  Matrix<Scalar> operator()(Vertex, const Op&, const step::ParallelSum&, const Inputs& in) const {
-    return *in[0] + *in[1];
+  void operator()(Vertex, const Op&, const step::ParallelSum&, const Inputs& in, Out& out) const {
+    out = *in[0] + *in[1];
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::KVCache& c, const Inputs&) const {
-    return guarded(v, op, [&] { return input_.cache(op, c); });
+  void operator()(Vertex v, const Op& op, const step::KVCache& c, const Inputs&, Out& out) const {
+    guarded(v, op, [&] { out = input_.cache(op, c); });
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::Norm& n, const Inputs& in) const {
-    return guarded(v, op, [&] {
-      return apply_norm(model_.norm, *in[0], weights_.norm_gain(op.layer, n.slot),
-                        weights_.norm_shift(op.layer, n.slot));
+  void operator()(Vertex v, const Op& op, const step::Norm& n, const Inputs& in, Out& out) const {
+    guarded(v, op, [&] {
+      apply_norm(model_.norm, *in[0], weights_.norm_gain(op.layer, n.slot),
+                 weights_.norm_shift(op.layer, n.slot), out);
     });
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::QProjection& s,
-                            const Inputs& in) const {
-    return linear(v, op, s, in);
+  void operator()(Vertex v, const Op& op, const step::QProjection& s, const Inputs& in,
+                  Out& out) const {
+    linear(v, op, s, in, out);
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::KProjection& s,
-                            const Inputs& in) const {
-    return linear(v, op, s, in);
+  void operator()(Vertex v, const Op& op, const step::KProjection& s, const Inputs& in,
+                  Out& out) const {
+    linear(v, op, s, in, out);
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::VProjection& s,
-                            const Inputs& in) const {
-    return linear(v, op, s, in);
+  void operator()(Vertex v, const Op& op, const step::VProjection& s, const Inputs& in,
+                  Out& out) const {
+    linear(v, op, s, in, out);
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::OutProjection& s,
-                            const Inputs& in) const {
-    return linear(v, op, s, in);
+  void operator()(Vertex v, const Op& op, const step::OutProjection& s, const Inputs& in,
+                  Out& out) const {
+    linear(v, op, s, in, out);
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::Fc1& s, const Inputs& in) const {
-    return linear(v, op, s, in);
+  void operator()(Vertex v, const Op& op, const step::Fc1& s, const Inputs& in, Out& out) const {
+    linear(v, op, s, in, out);
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::GateProjection& s,
-                            const Inputs& in) const {
-    return linear(v, op, s, in);
+  void operator()(Vertex v, const Op& op, const step::GateProjection& s, const Inputs& in,
+                  Out& out) const {
+    linear(v, op, s, in, out);
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::Fc2& s, const Inputs& in) const {
-    return linear(v, op, s, in);
+  void operator()(Vertex v, const Op& op, const step::Fc2& s, const Inputs& in, Out& out) const {
+    linear(v, op, s, in, out);
   }
-  Matrix<Scalar> operator()(Vertex, const Op& op, const step::KVAppend&, const Inputs& in) const {
-    return detail::append_per_sequence<Scalar>(*in[0], *in[1], op.output[0]);
+  void operator()(Vertex, const Op& op, const step::KVAppend&, const Inputs& in, Out& out) const {
+    out = detail::append_per_sequence<Scalar>(*in[0], *in[1], op.output[0]);
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::AttentionScores& a,
-                            const Inputs& in) const {
-    return scores(v, op, a, *in[0], *in[1]);
+  void operator()(Vertex v, const Op& op, const step::AttentionScores& a, const Inputs& in,
+                  Out& out) const {
+    scores(v, op, a, *in[0], *in[1], out);
   }
-  Matrix<Scalar> operator()(Vertex, const Op& op, const step::Softmax& a, const Inputs& in) const {
-    Matrix<Scalar> p = *in[0];
-    softmax_rows(p, op.output[2], model_.head_dim, a.causal);
-    return p;
+  void operator()(Vertex, const Op& op, const step::Softmax& a, const Inputs& in, Out& out) const {
+    out = *in[0];
+    softmax_rows(out, op.output[2], model_.head_dim, a.causal);
   }
-  Matrix<Scalar> operator()(Vertex v, const Op& op, const step::AttentionContext& a,
-                            const Inputs& in) const {
-    return context(v, op, a, *in[0], *in[1]);
+  void operator()(Vertex v, const Op& op, const step::AttentionContext& a, const Inputs& in,
+                  Out& out) const {
+    context(v, op, a, *in[0], *in[1], out);
   }
-  Matrix<Scalar> operator()(Vertex, const Op&, const step::ResidualAdd&, const Inputs& in) const {
-    return *in[0] + *in[1];
+  void operator()(Vertex, const Op&, const step::ResidualAdd&, const Inputs& in, Out& out) const {
+    out = *in[0] + *in[1];
   }
-  Matrix<Scalar> operator()(Vertex, const Op&, const step::Gelu&, const Inputs& in) const {
-    return apply_gelu(*in[0]);
+  void operator()(Vertex, const Op&, const step::Gelu&, const Inputs& in, Out& out) const {
+    apply_gelu(*in[0], out);
   }
-  Matrix<Scalar> operator()(Vertex, const Op&, const step::SwiGlu&, const Inputs& in) const {
-    return apply_swiglu(*in[0], *in[1]);
+  void operator()(Vertex, const Op&, const step::SwiGlu&, const Inputs& in, Out& out) const {
+    apply_swiglu(*in[0], *in[1], out);
   }
-  Matrix<Scalar> operator()(Vertex, const Op&, const step::Output&, const Inputs& in) const {
-    return *in[0];
+  void operator()(Vertex, const Op&, const step::Output&, const Inputs& in, Out& out) const {
+    out = *in[0];
   }
 
   /// What of `op` the kernels read: two ops equal here compute the same bits from the same input
@@ -305,38 +307,36 @@ private:
 
   /// Runs `compute`, naming the vertex in any logic error it throws.
   template <class Compute>
-  static Matrix<Scalar> guarded(Vertex v, const Op& op, Compute&& compute) {
+  static void guarded(Vertex v, const Op& op, Compute&& compute) {
     try {
-      return compute();
+      compute();
     } catch (const std::logic_error& error) {
       fail(v, op, error.what());
     }
   }
 
   template <LinearStep S>
-  Matrix<Scalar> linear(Vertex v, const Op& op, const S& s, const Inputs& in) const {
-    return guarded(v, op, [&] {
-      return numerics::linear<Scalar>(*in[0], weights_.slice(op.layer, S::weight, s));
-    });
+  void linear(Vertex v, const Op& op, const S& s, const Inputs& in, Out& out) const {
+    guarded(v, op,
+            [&] { numerics::linear<Scalar>(*in[0], weights_.slice(op.layer, S::weight, s), out); });
   }
 
   /// Rows of the device's vocabulary slice of the embedding for the token ids in it, zeros for
   /// the others: summed over the devices, every token gets its row exactly once.
-  Matrix<Scalar> embedding_lookup(Vertex v, const Op& op, const step::Embedding& e,
-                                  const Matrix<Scalar>& ids) const {
+  void embedding_lookup(Vertex v, const Op& op, const step::Embedding& e, const Matrix<Scalar>& ids,
+                        Out& x) const {
     const IndexRuns& rows = e.rows;
     if (rows.count != 1 || rows.begin < 0 || rows.begin + rows.size > padded_vocab(model_) ||
         e.cols != IndexRuns::range(0, model_.hidden))
       fail(v, op, "its vocabulary slice does not fit the embedding");
     const SliceView<Scalar> table = weights_.slice(-1, Weight::embedding, e);
-    Matrix<Scalar> x = Matrix<Scalar>::Zero(ids.size(), model_.hidden);
+    x.setZero(ids.size(), model_.hidden);
     for (std::int64_t b = 0; b < ids.rows(); ++b)
       for (std::int64_t t = 0; t < ids.cols(); ++t) {
         const auto id = static_cast<std::int64_t>(ids(b, t));
         if (id >= rows.begin && id < rows.begin + rows.size)
           x.row(b * ids.cols() + t) = table.block(0, 0).row(id - rows.begin);
       }
-    return x;
   }
 
   /// Local kv head that local query head `h` reads (the model's grouping g(h) = h / (heads/kv)).
@@ -348,31 +348,29 @@ private:
   }
 
   /// q kᵀ per (sequence, local head) over this op's head_dim slice: [b, heads, tokens, keys].
-  Matrix<Scalar> scores(Vertex v, const Op& op, const AttentionHeads& a, const Matrix<Scalar>& q,
-                        const Matrix<Scalar>& k) const {
+  void scores(Vertex v, const Op& op, const AttentionHeads& a, const Matrix<Scalar>& q,
+              const Matrix<Scalar>& k, Out& out) const {
     const std::int64_t b = op.output[0], heads = op.output[1], tokens = op.output[2],
                        keys = op.output[3];
-    Matrix<Scalar> out(b * heads * tokens, keys);
+    out.resize(b * heads * tokens, keys);
     for (std::int64_t s = 0; s < b; ++s)
       for (std::int64_t h = 0; h < heads; ++h)
         out.middleRows((s * heads + h) * tokens, tokens).noalias() =
             q.block(s * tokens, h * a.dims, tokens, a.dims) *
             k.block(s * keys, kv_of(v, op, a, h) * a.dims, keys, a.dims).transpose();
-    return out;
   }
 
   /// p v per (sequence, local head): [b, tokens, heads · dims], heads outermost in the columns.
-  Matrix<Scalar> context(Vertex v, const Op& op, const AttentionHeads& a, const Matrix<Scalar>& p,
-                         const Matrix<Scalar>& values) const {
+  void context(Vertex v, const Op& op, const AttentionHeads& a, const Matrix<Scalar>& p,
+               const Matrix<Scalar>& values, Out& out) const {
     const std::int64_t b = op.output[0], tokens = op.output[1];
     const std::int64_t keys = p.cols();
-    Matrix<Scalar> out(b * tokens, a.heads * a.dims);
+    out.resize(b * tokens, a.heads * a.dims);
     for (std::int64_t s = 0; s < b; ++s)
       for (std::int64_t h = 0; h < a.heads; ++h)
         out.block(s * tokens, h * a.dims, tokens, a.dims).noalias() =
             p.middleRows((s * a.heads + h) * tokens, tokens) *
             values.block(s * keys, kv_of(v, op, a, h) * a.dims, keys, a.dims);
-    return out;
   }
 };
 
