@@ -25,6 +25,8 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <memory>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -262,6 +264,101 @@ TEST_CASE("a ring reduce-scatter leaves member j with slice j of the sum") {
     const auto chunk = helix::numerics::ring_chunk(7, 3, j);
     CHECK((buffers[static_cast<std::size_t>(j)].middleCols(chunk.begin, chunk.size).array() == 6)
               .all());
+  }
+}
+
+TEST_CASE("the in-process collectives compute once the bits the ring leaves on every member") {
+  // Float shares of magnitudes 1e-8 … 1e8: a sum in another order than the ring's differs, which
+  // the plain member-order sum below shows. 4,099 columns (uneven chunks) and 5 rows: the sums
+  // run over tiles of a few rows (32 KiB of floats), so tile edges are crossed too.
+  std::mt19937 random(7);
+  std::uniform_real_distribution<float> unit(-1, 1);
+  std::uniform_int_distribution<int> exponent(-8, 8);
+  for (const std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{4}}) {
+    CAPTURE(n);
+    std::vector<Matrix<float>> members(n, Matrix<float>(5, 4099));
+    for (Matrix<float>& m : members)
+      for (Eigen::Index i = 0; i < m.size(); ++i)
+        m.data()[i] = unit(random) * std::pow(10.0f, static_cast<float>(exponent(random)));
+    std::vector<const Matrix<float>*> inputs;
+    for (const Matrix<float>& m : members)
+      inputs.push_back(&m);
+
+    std::vector<Matrix<float>> ring = members;
+    helix::numerics::ring_all_reduce(ring);
+    const Matrix<float> sum = helix::numerics::ring_all_reduce_sum(inputs);
+    for (const Matrix<float>& member : ring)
+      CHECK((member.array() == sum.array()).all());
+    if (n == 4) {
+      Matrix<float> in_member_order = members[0];
+      for (std::size_t i = 1; i < n; ++i)
+        in_member_order += members[i];
+      CHECK_FALSE((in_member_order.array() == sum.array()).all());
+    }
+
+    std::vector<Matrix<float>> scattered = members;
+    helix::numerics::ring_reduce_scatter_to_owners(scattered);
+    for (std::size_t j = 0; j < n; ++j) {
+      const Matrix<float> share =
+          helix::numerics::ring_reduce_scatter_share(inputs, static_cast<std::int64_t>(j));
+      CHECK(share.cols() == scattered[j].cols());
+      CHECK((share.array() == scattered[j].array()).all());
+    }
+
+    std::vector<Matrix<float>> gathered = members;
+    helix::numerics::gather_concatenate(gathered, static_cast<Eigen::Index>(n) * 4099);
+    CHECK(helix::numerics::gathered(inputs, static_cast<Eigen::Index>(n) * 4099) == gathered[0]);
+  }
+}
+
+TEST_CASE("ops replicated on several devices run once and give every device the same bits") {
+  // Under tp=4 (no vocabulary) all four devices run the input, each layer's two norms and two
+  // residual adds, and the output on the same tensors: (4·layers + 2) ops run once instead of 4
+  // times. Every output and layer output is the same bits either way, for other plans too.
+  const auto run = [](const helix::Dag& dag, const auto& weights, const auto& input, bool once,
+                      std::size_t& kernels) {
+    const helix::numerics::FullWeights<double> full(weights);
+    const helix::numerics::FullInput<double> batch(dag[boost::graph_bundle].model, input);
+    helix::numerics::InProcessRing<double> rings(dag[boost::graph_bundle].mesh);
+    helix::numerics::RunOptions options;
+    options.compute_replicas_once = once;
+    helix::numerics::DagRunner<double, helix::numerics::FullWeights<double>,
+                               helix::numerics::FullInput<double>,
+                               helix::numerics::InProcessRing<double>>
+        runner(dag, full, batch, rings, options);
+    auto execution = runner.run();
+    kernels = runner.kernels_run();
+    return execution;
+  };
+  const Model vocab = gqa.with_activation(helix::Activation::swiglu).with_vocab(250);
+  for (const auto& [model, plan, workload] :
+       {std::tuple{seed_for("tp=4"), "tp=4", Workload{}},
+        std::tuple{seed_for("hp=4x4"), "hp=4x4", Workload{}},
+        std::tuple{seed_for("pp=2,tg=4x4"), "pp=2,tg=4x4", Workload{}},
+        std::tuple{seed_for("hp=2x2", Workload::decode()), "hp=2x2", Workload::decode()},
+        std::tuple{vocab.with_batch(4), "pp=2,tg=2x2,dp=2", Workload::prefill(2)}}) {
+    CAPTURE(plan);
+    const helix::Dag dag = helix::build_dag(model, helix::parse_plan(plan), workload);
+    const auto weights = helix::numerics::make_weights<double>(model);
+    const auto input = helix::numerics::make_input<double>(model, workload, weights);
+    std::size_t once = 0, each = 0;
+    const auto shared = run(dag, weights, input, true, once);
+    const auto separate = run(dag, weights, input, false, each);
+    const helix::numerics::OutputComparison outputs =
+        helix::numerics::compare_outputs(shared.outputs, separate.outputs);
+    CHECK(outputs.matched);
+    CHECK(outputs.bit_identical);
+    const helix::numerics::OutputComparison layers =
+        helix::numerics::compare_outputs(shared.layer_outputs, separate.layer_outputs);
+    CHECK(layers.matched);
+    CHECK(layers.bit_identical);
+    std::size_t compute_vertices = 0;
+    for (auto [v, end] = boost::vertices(dag); v != end; ++v)
+      compute_vertices += helix::is_communication(dag[*v].kind()) ? 0 : 1;
+    CHECK(each == compute_vertices);
+    CHECK(once < each);
+    if (std::string(plan) == "tp=4")
+      CHECK(each - once == static_cast<std::size_t>(4 * model.layers + 2) * 3);
   }
 }
 
@@ -593,7 +690,9 @@ TEST_CASE("the reference at scale, block by block on a sample, is the reference'
       const auto report = helix::numerics::verify_sample<double>(model, workload, outputs, sample);
       CHECK(report.passed);
       CHECK(report.error.max_relative < 1e-12);
-      outputs[1].value(0, 0) += 1;
+      Matrix<double> changed = *outputs[1].value;
+      changed(0, 0) += 1;
+      outputs[1].value = std::make_shared<const Matrix<double>>(changed);
       const auto broken = helix::numerics::verify_sample<double>(model, workload, outputs, sample);
       CHECK_FALSE(broken.replicas_agree);
       CHECK_FALSE(broken.passed);

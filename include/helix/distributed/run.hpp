@@ -16,6 +16,7 @@
 #include <chrono>
 #include <concepts>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -138,9 +139,9 @@ gather_outputs(const std::vector<numerics::SequenceTensor<Scalar>>& mine, MPI_Co
   std::vector<Scalar> values;
   for (const numerics::SequenceTensor<Scalar>& t : mine) {
     headers.insert(headers.end(), {t.layer, t.device, t.replica, t.microbatch, t.batch_begin,
-                                   t.sequences, static_cast<std::int64_t>(t.value.rows()),
-                                   static_cast<std::int64_t>(t.value.cols())});
-    values.insert(values.end(), t.value.data(), t.value.data() + t.value.size());
+                                   t.sequences, static_cast<std::int64_t>(t.value->rows()),
+                                   static_cast<std::int64_t>(t.value->cols())});
+    values.insert(values.end(), t.value->data(), t.value->data() + t.value->size());
   }
   const std::array<int, 2> counts{detail::message_count(std::ssize(headers), "output headers"),
                                   detail::message_count(std::ssize(values), "this rank's outputs")};
@@ -173,7 +174,8 @@ gather_outputs(const std::vector<numerics::SequenceTensor<Scalar>>& mine, MPI_Co
   for (std::size_t h = 0; h + fields <= all_headers.size(); h += fields) {
     const std::int64_t* f = &all_headers[h];
     numerics::SequenceTensor<Scalar> t{f[0], f[1], f[2], f[3], f[4], f[5], {}};
-    t.value = Eigen::Map<const numerics::Matrix<Scalar>>(all_values.data() + at, f[6], f[7]);
+    t.value = std::make_shared<const numerics::Matrix<Scalar>>(
+        Eigen::Map<const numerics::Matrix<Scalar>>(all_values.data() + at, f[6], f[7]));
     at += static_cast<std::size_t>(f[6] * f[7]);
     gathered.push_back(std::move(t));
   }

@@ -8,6 +8,7 @@
 
 #include <Eigen/Dense>
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -107,27 +108,120 @@ void ring_reduce_scatter_to_owners(std::vector<Matrix<Scalar>>& buffers) {
   }
 }
 
-/// All-gather by concatenation: member j's buffer is slice j of the `columns`-wide result, and
-/// every member ends with the whole.
+/// The whole an all-gather by concatenation leaves on every member: member j's tensor is slice j
+/// of the `columns`-wide result.
 /// @throws std::invalid_argument when the slices do not make up `columns` columns of equal rows.
 template <std::floating_point Scalar>
-void gather_concatenate(std::vector<Matrix<Scalar>>& buffers, Eigen::Index columns) {
-  Matrix<Scalar> whole(buffers[0].rows(), columns);
+Matrix<Scalar> gathered(const std::vector<const Matrix<Scalar>*>& members, Eigen::Index columns) {
+  Matrix<Scalar> whole(members.at(0)->rows(), columns);
   Eigen::Index column = 0;
-  for (const Matrix<Scalar>& part : buffers) {
-    if (part.rows() != whole.rows() || column + part.cols() > whole.cols())
+  for (const Matrix<Scalar>* part : members) {
+    if (part->rows() != whole.rows() || column + part->cols() > whole.cols())
       throw std::invalid_argument("helix: all-gather: members' slices do not make up the gathered "
                                   "tensor of " +
                                   std::to_string(columns) + " columns");
-    whole.middleCols(column, part.cols()) = part;
-    column += part.cols();
+    whole.middleCols(column, part->cols()) = *part;
+    column += part->cols();
   }
   if (column != columns)
     throw std::invalid_argument("helix: all-gather: members' slices make " +
                                 std::to_string(column) + " columns, not " +
                                 std::to_string(columns));
+  return whole;
+}
+
+/// All-gather by concatenation in place: every member ends with `gathered` of the buffers.
+/// @throws std::invalid_argument as `gathered`.
+template <std::floating_point Scalar>
+void gather_concatenate(std::vector<Matrix<Scalar>>& buffers, Eigen::Index columns) {
+  std::vector<const Matrix<Scalar>*> members;
+  for (const Matrix<Scalar>& buffer : buffers)
+    members.push_back(&buffer);
+  Matrix<Scalar> whole = gathered(members, columns);
   for (Matrix<Scalar>& buffer : buffers)
     buffer = whole;
+}
+
+namespace detail {
+
+/// Columns [chunk.begin, +chunk.size) of the sum of `members`, rows [row, +rows), accumulated as
+/// a ring with rotation `shift` accumulates chunk `k`: starting at member k − shift, each next
+/// member adding its share to the running sum (a + b and b + a are the same bits), into `out`.
+template <std::floating_point Scalar, class Out>
+void ring_chunk_sum(const std::vector<const Matrix<Scalar>*>& members, std::int64_t shift,
+                    std::int64_t k, RingChunk chunk, Eigen::Index row, Eigen::Index rows,
+                    Out&& out) {
+  const std::int64_t n = static_cast<std::int64_t>(members.size());
+  const std::int64_t first = ring_mod(k - shift, n);
+  out = members[static_cast<std::size_t>(first)]->block(row, chunk.begin, rows, chunk.size);
+  for (std::int64_t j = 1; j < n; ++j)
+    out += members[static_cast<std::size_t>((first + j) % n)]->block(row, chunk.begin, rows,
+                                                                     chunk.size);
+}
+
+/// Rows per tile of the sums below: a tile of the result (about 32 KiB) stays in the first-level
+/// cache while every member's share is added to it, so each member is read from memory once.
+template <std::floating_point Scalar>
+Eigen::Index tile_rows(Eigen::Index columns) {
+  constexpr Eigen::Index tile_bytes = 32 * 1024;
+  return std::max<Eigen::Index>(
+      1, tile_bytes / std::max<Eigen::Index>(1, columns * Eigen::Index{sizeof(Scalar)}));
+}
+
+/// @throws std::invalid_argument when the members are none or of different shapes.
+template <std::floating_point Scalar>
+void require_same_shapes(const std::vector<const Matrix<Scalar>*>& members) {
+  if (members.empty())
+    throw std::invalid_argument("helix: collective: no member holds a tensor");
+  for (const Matrix<Scalar>* m : members)
+    if (m->rows() != members[0]->rows() || m->cols() != members[0]->cols())
+      throw std::invalid_argument("helix: collective: members hold tensors of different shapes (" +
+                                  std::to_string(m->rows()) + " × " + std::to_string(m->cols()) +
+                                  " and " + std::to_string(members[0]->rows()) + " × " +
+                                  std::to_string(members[0]->cols()) + ")");
+}
+
+} // namespace detail
+
+/// What every member holds after `ring_all_reduce` of the members' tensors, bit for bit, computed
+/// once from them: each chunk is summed in the order the ring sums it, without moving chunks
+/// between N buffers (the single-process executor's all-reduce, which shares the one result).
+/// @throws std::invalid_argument when the members are none or of different shapes.
+template <std::floating_point Scalar>
+Matrix<Scalar> ring_all_reduce_sum(const std::vector<const Matrix<Scalar>*>& members) {
+  detail::require_same_shapes(members);
+  const std::int64_t n = static_cast<std::int64_t>(members.size());
+  const Eigen::Index rows = members[0]->rows(), columns = members[0]->cols();
+  Matrix<Scalar> sum(rows, columns);
+  const Eigen::Index tile = detail::tile_rows<Scalar>(columns);
+  for (Eigen::Index row = 0; row < rows; row += tile) {
+    const Eigen::Index count = std::min(tile, rows - row);
+    for (std::int64_t k = 0; k < n; ++k) {
+      const RingChunk chunk = ring_chunk(columns, n, k);
+      detail::ring_chunk_sum(members, 0, k, chunk, row, count,
+                             sum.block(row, chunk.begin, count, chunk.size));
+    }
+  }
+  return sum;
+}
+
+/// What member `owner` holds after `ring_reduce_scatter_to_owners` of the members' tensors, bit
+/// for bit: chunk `owner` of the sum, computed from them in the ring's order.
+/// @throws std::invalid_argument when the members are none or of different shapes.
+template <std::floating_point Scalar>
+Matrix<Scalar> ring_reduce_scatter_share(const std::vector<const Matrix<Scalar>*>& members,
+                                         std::int64_t owner) {
+  detail::require_same_shapes(members);
+  const std::int64_t n = static_cast<std::int64_t>(members.size());
+  const Eigen::Index rows = members[0]->rows();
+  const RingChunk chunk = ring_chunk(members[0]->cols(), n, owner);
+  Matrix<Scalar> share(rows, chunk.size);
+  const Eigen::Index tile = detail::tile_rows<Scalar>(chunk.size);
+  for (Eigen::Index row = 0; row < rows; row += tile) {
+    const Eigen::Index count = std::min(tile, rows - row);
+    detail::ring_chunk_sum(members, -1, owner, chunk, row, count, share.middleRows(row, count));
+  }
+  return share;
 }
 
 } // namespace helix::numerics

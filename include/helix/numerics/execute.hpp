@@ -22,10 +22,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <queue>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -43,8 +45,10 @@ struct SequenceTensor {
   /// Sequences [batch_begin, batch_begin + sequences) of the full batch.
   std::int64_t batch_begin = 0;
   std::int64_t sequences = 0;
-  /// `[sequences, tokens, hidden]` as (sequences·tokens) × hidden.
-  Matrix<Scalar> value;
+  /// `[sequences, tokens, hidden]` as (sequences·tokens) × hidden. Read only, and shared: the
+  /// devices of one process that hold the same tensor object (the output of an op run once for
+  /// its replicas, see RunOptions) record that one object, not a copy each.
+  std::shared_ptr<const Matrix<Scalar>> value;
 };
 
 template <std::floating_point Scalar>
@@ -77,7 +81,7 @@ private:
     for (const SequenceTensor<Scalar>& part : parts) {
       if (part.layer != layer || filled[static_cast<std::size_t>(part.batch_begin)])
         continue;
-      full.middleRows(part.batch_begin * tokens, part.sequences * tokens) = part.value;
+      full.middleRows(part.batch_begin * tokens, part.sequences * tokens) = *part.value;
       for (std::int64_t s = 0; s < part.sequences; ++s)
         filled[static_cast<std::size_t>(part.batch_begin + s)] = true;
     }
@@ -90,20 +94,25 @@ private:
   }
 };
 
-/// One tensor a communication vertex leaves on a device of this process.
+/// One tensor a communication vertex leaves on a device of this process: `value`, or when
+/// `shared` is set that tensor instead, which other devices of this process may hold too (an
+/// in-process all-reduce leaves one sum that every member reads, a transfer the sender's tensor).
 template <std::floating_point Scalar>
 struct Placed {
   std::int64_t device = -1;
   Matrix<Scalar> value;
+  std::shared_ptr<const Matrix<Scalar>> shared = {};
 };
 
 /// One input of a communication vertex that this process holds: the port it arrives on (a
-/// collective's member index in ring order), the device it lives on, the tensor.
+/// collective's member index in ring order), the device it lives on, the tensor (`shared` owns
+/// it, for a backend that leaves it on another device without copying it).
 template <std::floating_point Scalar>
 struct Arrival {
   std::size_t port = 0;
   std::int64_t device = -1;
   const Matrix<Scalar>* value = nullptr;
+  std::shared_ptr<const Matrix<Scalar>> shared = {};
 };
 
 namespace detail {
@@ -181,6 +190,13 @@ std::vector<Vertex> execution_order(const Graph& dag) {
 struct RunOptions {
   /// Keep a copy of every layer's output (`Execution::layer_outputs`, for per-layer errors).
   bool record_layer_outputs = true;
+  /// Run a compute op once for all the devices of this process that run the same op (the same
+  /// step, layer, sequences and shapes) on the very same input tensors, and let them all hold
+  /// its one output: a replicated norm or residual add under tensor parallelism, the softmax of
+  /// the head_dim slices' summed scores. A kernel is a function of the op (not of its device),
+  /// its inputs and the weight and input sources, so every replica would compute the same bits;
+  /// off, each device computes its own (the tests compare the two).
+  bool compute_replicas_once = true;
 };
 
 /// Called with every tensor the runner keeps, as it keeps it: the vertex, the device that holds
@@ -194,7 +210,8 @@ using TensorObserver = std::function<void(Vertex, std::int64_t, const Matrix<Sca
 /// its devices through `OpKernels`, collectives and transfers through the communication backend.
 /// One handler per step alternative: the compute kinds are the kernels', the communication kinds
 /// the backend's. Tensors are dropped as soon as every local reader has run, so memory holds the
-/// live tensors only (`peak_live_bytes`).
+/// live tensors only (`peak_live_bytes`). Devices of this process may hold one tensor object
+/// together (an in-process all-reduce's sum, the output of a replicated op: see RunOptions).
 template <std::floating_point Scalar, WeightSource<Scalar> W, InputSource<Scalar> I, class C>
 class DagRunner {
   static_assert(detail::KnowsLocalDevices<C>,
@@ -219,6 +236,8 @@ public:
     for (auto [e, end] = boost::edges(dag_); e != end; ++e)
       if (communication_.is_local(dag_[*e].device))
         ++pending_reads_[boost::source(*e, dag_)];
+    if (options_.compute_replicas_once)
+      group_replicas(order);
     const std::int64_t tokens = new_tokens(model_, info_.workload);
     result_.batch = model_.batch;
     result_.tokens = tokens;
@@ -240,17 +259,43 @@ public:
     return std::move(result_);
   }
 
-  /// Most bytes of tensors held at once (outputs recorded in the Execution not counted).
+  /// Most bytes of tensors held at once, each tensor object once however many devices hold it
+  /// (outputs recorded in the Execution not counted). Freed tensors' storage kept for reuse adds
+  /// at most as much again.
   std::int64_t peak_live_bytes() const { return peak_live_bytes_; }
   /// Vertices this process ran.
   std::size_t vertices_run() const { return vertices_run_; }
+  /// Kernel calls: the compute vertices run, less those that took a replica's output.
+  std::size_t kernels_run() const { return kernels_run_; }
 
 private:
+  using Stored = std::shared_ptr<const Matrix<Scalar>>;
+  using Kernels = OpKernels<Scalar, W, I>;
   struct Held {
     std::int64_t device = -1;
-    Matrix<Scalar> value;
+    Stored value;
   };
-  using Kernels = OpKernels<Scalar, W, I>;
+  /// A tensor object this process holds: its number (never reused, unlike its address), its bytes
+  /// and how many holders it has (a vertex's output on a device, a replica group's entry).
+  struct Record {
+    std::uint64_t id = 0;
+    std::int64_t bytes = 0;
+    std::size_t holders = 0;
+    bool recyclable = false;
+  };
+  /// One output a replica group computed, and the ids of the tensors it was computed from.
+  struct Computed {
+    std::vector<std::uint64_t> inputs;
+    Stored output;
+  };
+  /// The local compute vertices that run the same op but for their device: the outputs they
+  /// computed, kept until the last of them has run.
+  struct ReplicaGroup {
+    Op op; ///< as the kernels see it (OpKernels::as_computed)
+    std::size_t waiting = 0;
+    std::vector<Computed> computed;
+  };
+  static constexpr std::size_t no_group = static_cast<std::size_t>(-1);
 
   const Dag& dag_;
   const DagInfo& info_;
@@ -259,11 +304,17 @@ private:
   C& communication_;
   RunOptions options_;
   std::vector<std::vector<Held>> store_; ///< per vertex, its output on each local device
+  std::unordered_map<const Matrix<Scalar>*, Record> records_; ///< every tensor object held
+  std::uint64_t next_id_ = 0;
+  std::vector<std::size_t> group_of_; ///< per vertex, its replica group (or no_group)
+  std::vector<ReplicaGroup> groups_;
   std::vector<std::size_t> pending_reads_;
   TensorObserver<Scalar> observer_;
   Execution<Scalar> result_;
   std::int64_t live_bytes_ = 0, peak_live_bytes_ = 0;
-  std::size_t vertices_run_ = 0;
+  std::vector<Matrix<Scalar>> spare_; ///< storage of freed tensors, for outputs of their size
+  std::int64_t spare_bytes_ = 0;
+  std::size_t vertices_run_ = 0, kernels_run_ = 0;
 
   [[noreturn]] void fail(Vertex v, const std::string& what) const {
     Kernels::fail(v, dag_[v], what);
@@ -276,10 +327,113 @@ private:
     return false;
   }
 
+  /// Groups the local compute vertices of `order` that run the same op on different devices
+  /// (`OpKernels::as_computed`); none when this process holds one device (an MPI rank), where no
+  /// op has a replica here.
+  void group_replicas(const std::vector<Vertex>& order) {
+    std::vector<Vertex> compute;
+    std::int64_t a_device = -1;
+    bool several_devices = false;
+    for (const Vertex v : order) {
+      const Op& op = dag_[v];
+      if (is_communication(op.kind()) || !communication_.is_local(op.device))
+        continue;
+      compute.push_back(v);
+      several_devices = several_devices || (a_device >= 0 && op.device != a_device);
+      a_device = op.device;
+    }
+    if (!several_devices)
+      return;
+    group_of_.assign(store_.size(), no_group);
+    std::unordered_multimap<std::size_t, std::size_t> by_hash;
+    for (const Vertex v : compute) {
+      Op op = Kernels::as_computed(dag_[v]);
+      std::size_t hash = static_cast<std::size_t>(op.kind());
+      for (const std::int64_t field :
+           {op.layer, op.stage, op.replica, op.microbatch, op.batch_begin, op.output.last()})
+        hash = hash * 1000003 ^ static_cast<std::size_t>(field);
+      std::size_t group = no_group;
+      for (auto [it, end] = by_hash.equal_range(hash); it != end && group == no_group; ++it)
+        if (groups_[it->second].op == op)
+          group = it->second;
+      if (group == no_group) {
+        group = groups_.size();
+        groups_.push_back(ReplicaGroup{std::move(op), 0, {}});
+        by_hash.emplace(hash, group);
+      }
+      group_of_[v] = group;
+      ++groups_[group].waiting;
+    }
+  }
+
+  /// One holder more of `value`; a new tensor object gets its number and its bytes count.
+  /// `recyclable`: the runner made it (not const), so its storage may be reused once free.
+  void hold(const Stored& value, bool recyclable = false) {
+    Record& record = records_[value.get()];
+    if (record.holders++ > 0)
+      return;
+    record.id = next_id_++;
+    record.bytes = static_cast<std::int64_t>(value->size() * sizeof(Scalar));
+    record.recyclable = recyclable;
+    live_bytes_ += record.bytes;
+    peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
+  }
+
+  /// One holder less of `value`; the last one's leaving frees it. True when its storage may then
+  /// be reused (see `recycle`).
+  bool release(const Stored& value) {
+    const auto record = records_.find(value.get());
+    if (--record->second.holders > 0)
+      return false;
+    const bool recyclable = record->second.recyclable;
+    live_bytes_ -= record->second.bytes;
+    records_.erase(record);
+    return recyclable;
+  }
+
   void drop(Vertex v) {
-    for (const Held& held : store_[v])
-      live_bytes_ -= static_cast<std::int64_t>(held.value.size() * sizeof(Scalar));
+    std::vector<Stored> freed;
+    for (Held& held : store_[v])
+      if (release(held.value))
+        freed.push_back(std::move(held.value));
     store_[v].clear();
+    for (Stored& value : freed)
+      recycle(std::move(value));
+  }
+
+  /// Keeps the storage of a tensor nobody refers to any more (not an Execution record either) for
+  /// a later output of the same size, up to the peak of live bytes: a kernel writing into it
+  /// spares the allocator's fresh pages, each faulted in on first touch.
+  void recycle(Stored value) {
+    const std::int64_t bytes = static_cast<std::int64_t>(value->size() * sizeof(Scalar));
+    if (value.use_count() != 1 || spare_bytes_ + bytes > peak_live_bytes_)
+      return;
+    // The object was made as a non-const Matrix (`fresh`), and nobody else holds it.
+    spare_.push_back(std::move(const_cast<Matrix<Scalar>&>(*value)));
+    spare_bytes_ += bytes;
+  }
+
+  /// An output matrix for `op`: a spare one of its size when there is one.
+  Matrix<Scalar> fresh(const Op& op) {
+    const std::int64_t elements = op.output.elements();
+    for (std::size_t i = 0; i < spare_.size(); ++i)
+      if (spare_[i].size() == elements) {
+        Matrix<Scalar> out = std::move(spare_[i]);
+        spare_[i] = std::move(spare_.back());
+        spare_.pop_back();
+        spare_bytes_ -= static_cast<std::int64_t>(elements * sizeof(Scalar));
+        return out;
+      }
+    return {};
+  }
+
+  template <class S>
+  std::shared_ptr<Matrix<Scalar>> run_kernel(Vertex v, const Op& op, const S& s,
+                                             const typename Kernels::Inputs& inputs) {
+    auto out = std::make_shared<Matrix<Scalar>>(fresh(op));
+    kernels_(v, op, s, inputs, *out);
+    ++kernels_run_;
+    return out;
   }
 
   /// The tensors on `v`'s in-edges that this process holds, by port (the member index for a
@@ -301,14 +455,14 @@ private:
                       std::to_string(tensor.device) + ", which another process holds");
         continue;
       }
-      const Matrix<Scalar>* value = nullptr;
+      const Stored* value = nullptr;
       for (const Held& held : store_[producer])
         if (held.device == tensor.device)
           value = &held.value;
       if (!value)
         fail(v, "its producer " + std::to_string(producer) + " left nothing on device " +
                     std::to_string(tensor.device));
-      if (value->size() != tensor.shape.elements() || value->cols() != tensor.shape.last())
+      if ((*value)->size() != tensor.shape.elements() || (*value)->cols() != tensor.shape.last())
         fail(v, "port " + std::to_string(tensor.port) + " holds a tensor of another shape than " +
                     to_string(tensor.shape));
       // The kernels trust their arguments' sizes: a tensor the op does not expect stops here.
@@ -318,23 +472,59 @@ private:
                     (slot < op.input_count && slot < op.inputs.size()
                          ? ", but the op expects " + to_string(op.inputs[slot])
                          : ", which the op has no argument for"));
-      arrived.push_back(Arrival<Scalar>{tensor.port, tensor.device, value});
+      arrived.push_back(Arrival<Scalar>{tensor.port, tensor.device, value->get(), *value});
     }
     return arrived;
   }
 
-  void keep(Vertex v, std::int64_t device, Matrix<Scalar> value) {
+  /// `v`'s output on `device`: possibly a tensor object this process already holds.
+  void keep(Vertex v, std::int64_t device, Stored value, bool recyclable = false) {
     const Shape& shape = dag_[v].output;
-    if (value.size() != shape.elements() || value.cols() != shape.last())
+    if (value->size() != shape.elements() || value->cols() != shape.last())
       fail(v, "computed a tensor of another shape than " + to_string(shape));
-    live_bytes_ += static_cast<std::int64_t>(value.size() * sizeof(Scalar));
-    peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
+    hold(value, recyclable);
     if (observer_)
-      observer_(v, device, value);
+      observer_(v, device, *value);
     store_[v].push_back(Held{device, std::move(value)});
   }
 
-  void record(Vertex v, std::vector<SequenceTensor<Scalar>>& into, const Matrix<Scalar>& value) {
+  /// The output of compute vertex `v`: the one a replica (the same op on another device)
+  /// computed from the same tensor objects, or the kernel's. A group keeps its outputs until its
+  /// last vertex has run (`finish_replica`).
+  template <class S>
+  Stored compute(Vertex v, const Op& op, const S& s, const typename Kernels::Inputs& inputs) {
+    const std::size_t g = group_of_.empty() ? no_group : group_of_[v];
+    if (g == no_group)
+      return run_kernel(v, op, s, inputs);
+    ReplicaGroup& group = groups_[g];
+    std::vector<std::uint64_t> ids;
+    for (const Matrix<Scalar>* input : inputs)
+      ids.push_back(records_.at(input).id);
+    for (const Computed& c : group.computed)
+      if (c.inputs == ids)
+        return c.output;
+    Stored output = run_kernel(v, op, s, inputs);
+    if (group.waiting > 1) {
+      hold(output, true);
+      group.computed.push_back(Computed{std::move(ids), output});
+    }
+    return output;
+  }
+
+  /// After compute vertex `v` has kept its output: the last of its replica group lets go of the
+  /// group's outputs.
+  void finish_replica(Vertex v) {
+    const std::size_t g = group_of_.empty() ? no_group : group_of_[v];
+    if (g == no_group || --groups_[g].waiting > 0)
+      return;
+    std::vector<Computed> computed = std::move(groups_[g].computed);
+    groups_[g].computed.clear();
+    for (Computed& c : computed)
+      if (release(c.output))
+        recycle(std::move(c.output));
+  }
+
+  void record(Vertex v, std::vector<SequenceTensor<Scalar>>& into, const Stored& value) {
     const Op& op = dag_[v];
     into.push_back(SequenceTensor<Scalar>{op.kind() == OpKind::output ? -1 : op.layer, op.device,
                                           op.replica, op.microbatch, op.batch_begin, op.output[0],
@@ -364,10 +554,13 @@ private:
           fail(v, error.what());
         }
         for (Placed<Scalar>& p : placed)
-          keep(v, p.device, std::move(p.value));
+          if (p.shared)
+            keep(v, p.device, std::move(p.shared));
+          else
+            keep(v, p.device, std::make_shared<Matrix<Scalar>>(std::move(p.value)), true);
       } else {
-        static_assert(std::is_invocable_r_v<Matrix<Scalar>, const Kernels&, Vertex, const Op&,
-                                            const S&, const typename Kernels::Inputs&>,
+        static_assert(std::is_invocable_v<const Kernels&, Vertex, const Op&, const S&,
+                                          const typename Kernels::Inputs&, Matrix<Scalar>&>,
                       "helix: execute: OpKernels has no kernel for this compute step");
         if (arrived.size() != op.input_count)
           fail(v, "has " + std::to_string(arrived.size()) + " inputs, expects " +
@@ -375,13 +568,14 @@ private:
         typename Kernels::Inputs inputs(arrived.size(), nullptr);
         for (const Arrival<Scalar>& a : arrived)
           inputs[a.port] = a.value;
-        Matrix<Scalar> value = kernels_(v, op, s, inputs);
+        Stored value = compute(v, op, s, inputs);
         if constexpr (std::same_as<S, step::Output>)
           record(v, result_.outputs, value);
         if constexpr (std::same_as<S, step::ResidualAdd>)
           if (options_.record_layer_outputs && s.branch == Sublayer::mlp)
             record(v, result_.layer_outputs, value); // a layer ends with its MLP's residual add
-        keep(v, op.device, std::move(value));
+        keep(v, op.device, std::move(value), true);
+        finish_replica(v);
       }
     });
   }
@@ -405,8 +599,10 @@ Matrix<Scalar> sent_columns(const Matrix<Scalar>& tensor, const step::Transfer& 
   return packed;
 }
 
-/// The single-process backend: every device lives here, and each collective runs its ring over
-/// the members' buffers in the order real rings move data (collectives.hpp).
+/// The single-process backend: every device lives here. Each collective leaves on its members
+/// the very bits its ring leaves (collectives.hpp), computed once from the members' tensors: an
+/// all-reduce's or all-gather's one result is shared by every member, a transfer shares the
+/// sender's tensor, a reduce-scatter computes each member's slice.
 template <std::floating_point Scalar>
 class InProcessRing {
 public:
@@ -414,45 +610,63 @@ public:
 
   bool is_local(std::int64_t) const { return true; }
 
-  /// A send/recv copies the columns the transfer carries of the sender's tensor to the receiver.
+  /// A send/recv: the receiver holds the columns the transfer carries of the sender's tensor;
+  /// the sender's very tensor when it carries all of them (a full send).
   std::vector<Placed<Scalar>> communicate(Vertex, const Op&, const step::Transfer& t,
                                           const std::vector<Arrival<Scalar>>& in) const {
     std::vector<Placed<Scalar>> out;
-    out.push_back(Placed<Scalar>{t.destination, sent_columns(*in.at(0).value, t)});
+    const Arrival<Scalar>& sent = in.at(0);
+    const bool whole =
+        t.columns.count == 1 && t.columns.begin == 0 && t.columns.size == sent.value->cols();
+    if (whole && sent.shared)
+      out.push_back(Placed<Scalar>{t.destination, {}, sent.shared});
+    else
+      out.push_back(Placed<Scalar>{t.destination, sent_columns(*sent.value, t)});
     return out;
   }
   /// Reduce-scatter then all-gather around the ring, for the flat and inter-group phases.
   std::vector<Placed<Scalar>> communicate(Vertex, const Op&, const step::AllReduce& c,
                                           const std::vector<Arrival<Scalar>>& in) const {
-    return over_members(c, in, [](std::vector<Matrix<Scalar>>& b) { ring_all_reduce(b); });
+    return to_every_member(
+        c, std::make_shared<const Matrix<Scalar>>(ring_all_reduce_sum<Scalar>(by_member(in))));
   }
   std::vector<Placed<Scalar>> communicate(Vertex, const Op&, const step::ReduceScatter& c,
                                           const std::vector<Arrival<Scalar>>& in) const {
-    return over_members(c, in,
-                        [](std::vector<Matrix<Scalar>>& b) { ring_reduce_scatter_to_owners(b); });
+    const std::vector<const Matrix<Scalar>*> members = by_member(in);
+    std::vector<Placed<Scalar>> out;
+    for (std::size_t i = 0; i < members.size(); ++i)
+      out.push_back(
+          Placed<Scalar>{group_member(mesh_, c.group, static_cast<std::int64_t>(i)),
+                         ring_reduce_scatter_share<Scalar>(members, static_cast<std::int64_t>(i))});
+    return out;
   }
   std::vector<Placed<Scalar>> communicate(Vertex, const Op& op, const step::AllGather& c,
                                           const std::vector<Arrival<Scalar>>& in) const {
-    return over_members(
-        c, in, [&](std::vector<Matrix<Scalar>>& b) { gather_concatenate(b, op.output.last()); });
+    return to_every_member(c, std::make_shared<const Matrix<Scalar>>(
+                                  gathered<Scalar>(by_member(in), op.output.last())));
   }
 
 private:
   const Mesh& mesh_;
 
-  /// Member i's input is port i; member i's buffer ends on member i.
-  template <class Algorithm>
-  std::vector<Placed<Scalar>> over_members(const step::Collective& c,
-                                           const std::vector<Arrival<Scalar>>& in,
-                                           Algorithm&& algorithm) const {
-    std::vector<Matrix<Scalar>> buffers(in.size());
+  /// Member i's input is port i.
+  static std::vector<const Matrix<Scalar>*> by_member(const std::vector<Arrival<Scalar>>& in) {
+    std::vector<const Matrix<Scalar>*> members(in.size(), nullptr);
     for (const Arrival<Scalar>& a : in)
-      buffers.at(a.port) = *a.value;
-    algorithm(buffers);
+      members.at(a.port) = a.value;
+    for (const Matrix<Scalar>* m : members)
+      if (!m)
+        throw std::invalid_argument("helix: collective: a member's input is missing");
+    return members;
+  }
+
+  /// Every member of the group holds `result`.
+  std::vector<Placed<Scalar>> to_every_member(const step::Collective& c,
+                                              std::shared_ptr<const Matrix<Scalar>> result) const {
     std::vector<Placed<Scalar>> out;
-    for (std::size_t i = 0; i < buffers.size(); ++i)
-      out.push_back(Placed<Scalar>{group_member(mesh_, c.group, static_cast<std::int64_t>(i)),
-                                   std::move(buffers[i])});
+    const std::int64_t n = group_size(mesh_, c.group);
+    for (std::int64_t i = 0; i < n; ++i)
+      out.push_back(Placed<Scalar>{group_member(mesh_, c.group, i), {}, result});
     return out;
   }
 };

@@ -69,14 +69,15 @@ public:
     }
   }
 
+  /// The packed slice, read as the runs of `s` laid one after another.
   /// @throws std::logic_error when this process did not draw that slice (no local op holds it).
-  const Matrix<Scalar>& slice(std::int64_t layer, Weight which, const LinearSlice& s) const {
+  SliceView<Scalar> slice(std::int64_t layer, Weight which, const LinearSlice& s) const {
     const auto it = slices_.find(key_of(is_block_weight(which) ? layer : -1, which, s));
     if (it == slices_.end())
       throw std::logic_error("helix: local weights: no local op holds this slice of " +
                              std::string(weight_name(which)) + " (layer " + std::to_string(layer) +
                              ")");
-    return it->second;
+    return {&it->second, packed_runs(s)};
   }
   const RowVector<Scalar>& norm_gain(std::int64_t layer, std::int64_t slot) const {
     return norm(layer, slot).first;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -94,14 +95,14 @@ ErrorMeasure measure(const std::vector<const SequenceTensor<Scalar>*>& parts,
   for (const SequenceTensor<Scalar>* part : parts) {
     const Matrix<Scalar> expected =
         reference.middleRows(part->batch_begin * tokens, part->sequences * tokens);
-    const Matrix<Scalar> difference = part->value - expected;
+    const Matrix<Scalar> difference = *part->value - expected;
     const double worst = difference.allFinite()
                              ? static_cast<double>(difference.cwiseAbs().maxCoeff())
                              : std::numeric_limits<double>::infinity();
     measured.max_abs = std::max(measured.max_abs, worst);
     const auto [it, fresh] = first_of.emplace(part->batch_begin, part);
-    if (!fresh && (it->second->value.rows() != part->value.rows() ||
-                   !(it->second->value.array() == part->value.array()).all()))
+    if (!fresh && (it->second->value->rows() != part->value->rows() ||
+                   !(it->second->value->array() == part->value->array()).all()))
       agree = false;
   }
   measured.max_relative =
@@ -269,9 +270,9 @@ SampleReport verify_sample(const Model& model, const Workload& workload,
   std::map<std::int64_t, const SequenceTensor<Scalar>*> first_of;
   for (const SequenceTensor<Scalar>& part : outputs) {
     const auto [it, fresh] = first_of.emplace(part.batch_begin, &part);
-    if (!fresh && (it->second->value.rows() != part.value.rows() ||
-                   it->second->value.cols() != part.value.cols() ||
-                   !(it->second->value.array() == part.value.array()).all()))
+    if (!fresh && (it->second->value->rows() != part.value->rows() ||
+                   it->second->value->cols() != part.value->cols() ||
+                   !(it->second->value->array() == part.value->array()).all()))
       report.replicas_agree = false;
   }
   report.complete = true;
@@ -284,7 +285,7 @@ SampleReport verify_sample(const Model& model, const Workload& workload,
         continue;
       found = true;
       const Matrix<Scalar> difference =
-          part.value.middleRows((s - part.batch_begin) * rows, rows) -
+          part.value->middleRows((s - part.batch_begin) * rows, rows) -
           reference.middleRows(static_cast<std::int64_t>(i) * rows, rows);
       const double worst = difference.allFinite()
                                ? static_cast<double>(difference.cwiseAbs().maxCoeff())
@@ -325,21 +326,21 @@ OutputComparison compare_outputs(const std::vector<SequenceTensor<Scalar>>& a,
     for (const SequenceTensor<Scalar>& y : b)
       if (y.layer == x.layer && y.device == x.device && y.replica == x.replica &&
           y.microbatch == x.microbatch && y.batch_begin == x.batch_begin &&
-          y.sequences == x.sequences && y.value.rows() == x.value.rows() &&
-          y.value.cols() == x.value.cols())
+          y.sequences == x.sequences && y.value->rows() == x.value->rows() &&
+          y.value->cols() == x.value->cols())
         match = &y;
     if (!match) {
       c.matched = c.bit_identical = false;
       continue;
     }
     ++c.tensors;
-    c.bit_identical = c.bit_identical && (x.value.array() == match->value.array()).all();
-    const Matrix<Scalar> difference = x.value - match->value;
+    c.bit_identical = c.bit_identical && (x.value->array() == match->value->array()).all();
+    const Matrix<Scalar> difference = *x.value - *match->value;
     worst = std::max(worst, difference.allFinite()
                                 ? static_cast<double>(difference.cwiseAbs().maxCoeff())
                                 : std::numeric_limits<double>::infinity());
-    if (match->value.size())
-      scale = std::max(scale, static_cast<double>(match->value.cwiseAbs().maxCoeff()));
+    if (match->value->size())
+      scale = std::max(scale, static_cast<double>(match->value->cwiseAbs().maxCoeff()));
   }
   c.max_relative = scale > 0 ? worst / scale : worst;
   return c;
