@@ -358,7 +358,7 @@ struct Options {
   std::string validate_file;
   std::string calibrate_file;
   std::string hardware_out;
-  std::string fit; ///< --fit: empty for every calibrated parameter
+  std::vector<std::string> fit; ///< --fit: empty for every calibrated parameter
 };
 
 /// Bad input: helix_deploy says what on one line of stderr and exits 2.
@@ -540,6 +540,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
                  "hardware file: compute_efficiency, memory_efficiency, ...; see README) "
                  "(default: all)")
       ->option_text("NAMES")
+      ->delimiter(',')
       ->needs(calibrate);
   app.add_option("--hardware-out", o.hardware_out,
                  "with --calibrate: write the fitted hardware to this file (its folder must "
@@ -968,8 +969,8 @@ Costed cost_plans(const Context& c, const std::vector<BuiltPlan>& built) {
   std::cout << "\n## Cost\n";
   const helix::cost::SimulationOptions options{
       .overlap_communication = c.options.overlap,
-      .collectives = c.options.collectives_text == "ring" ? helix::cost::CollectiveModel::ring
-                                                          : helix::cost::CollectiveModel::nccl};
+      // --collectives is checked against the models' names when parsed.
+      .collectives = *helix::cost::collective_model_named(c.options.collectives_text)};
   Costed costed;
   std::vector<helix::cost::PlanSummary> summaries;
   for (std::size_t i = 0; i < built.size(); ++i) {
@@ -1055,8 +1056,7 @@ int main(int argc, char** argv) {
          .hardware_out = options.hardware_out,
          .json_file = options.json_file,
          .overlap = options.overlap,
-         .collectives = options.collectives_text == "ring" ? helix::cost::CollectiveModel::ring
-                                                           : helix::cost::CollectiveModel::nccl,
+         .collectives = *helix::cost::collective_model_named(options.collectives_text),
          .fit = options.fit});
   const std::optional<Context> context = prepare(options);
   if (!context)

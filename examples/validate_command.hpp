@@ -17,6 +17,7 @@
 #include "command_line.hpp"
 
 #include <cmath>
+#include <algorithm>
 #include <cstddef>
 #include <cstdio>
 #include <exception>
@@ -42,7 +43,7 @@ struct MeasurementCommand {
   std::string json_file;      ///< --json: the report as JSON
   bool overlap = false;       ///< --overlap: the timeline option the predictions use
   cost::CollectiveModel collectives = cost::CollectiveModel::nccl; ///< --collectives
-  std::string fit; ///< --fit: the parameters --calibrate fits, comma separated; empty: all
+  std::vector<std::string> fit; ///< --fit: the parameters --calibrate fits; empty: all
 };
 
 namespace validate_command {
@@ -201,21 +202,14 @@ inline int calibrate(const MeasurementCommand& c) {
     require_writable("--hardware-out", c.hardware_out);
   if (!c.json_file.empty())
     require_writable("--json", c.json_file);
-  std::vector<std::string> names;
-  for (std::size_t begin = 0; !c.fit.empty() && begin <= c.fit.size();) {
-    const std::size_t comma = std::min(c.fit.find(',', begin), c.fit.size());
-    const std::string name = c.fit.substr(begin, comma - begin);
-    bool known = false;
-    std::string list;
-    for (const cost::CalibratedParameter& p : cost::calibrated_parameters) {
-      known = known || p.name == name;
-      list += (list.empty() ? "" : ", ") + std::string(p.name);
-    }
-    if (!known)
+  for (const std::string& name : c.fit)
+    if (std::ranges::none_of(cost::calibrated_parameters,
+                             [&](const cost::CalibratedParameter& p) { return p.name == name; })) {
+      std::string list;
+      for (const cost::CalibratedParameter& p : cost::calibrated_parameters)
+        list += (list.empty() ? "" : ", ") + std::string(p.name);
       throw BadInput("unknown --fit parameter '" + name + "'; known: " + list);
-    names.push_back(name);
-    begin = comma + 1;
-  }
+    }
   std::cout << "## Calibration of " << hw.name.view() << " on the " << on << " measurement"
             << (on == 1 ? "" : "s") << " of " << c.calibrate_file << " taken on it";
   if (on < measurements.size())
@@ -226,7 +220,7 @@ inline int calibrate(const MeasurementCommand& c) {
   const cost::Calibration fit = cost::calibrate(
       hw, measurements,
       {.simulation = {.overlap_communication = c.overlap, .collectives = c.collectives},
-       .parameters = names});
+       .parameters = c.fit});
   std::cout << "stopped after " << fit.iterations << " iteration"
             << (fit.iterations == 1 ? "" : "s") << " and " << fit.evaluations
             << " evaluations of every prediction: " << fit.stop_reason << "\n\n"

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string_view>
 
 namespace helix::cost {
@@ -25,6 +26,14 @@ enum class CollectiveModel : std::uint8_t { nccl, ring };
 
 constexpr std::string_view collective_model_name(CollectiveModel model) {
   return model == CollectiveModel::nccl ? "nccl" : "ring";
+}
+
+/// The model called `name` ("nccl" or "ring"), or nothing.
+constexpr std::optional<CollectiveModel> collective_model_named(std::string_view name) {
+  for (const CollectiveModel model : {CollectiveModel::nccl, CollectiveModel::ring})
+    if (collective_model_name(model) == name)
+      return model;
+  return std::nullopt;
 }
 
 /// Where a collective's members sit.

@@ -120,8 +120,9 @@ struct Measurement {
   /// Tokens generated per sequence; a first-token latency is measured with 1.
   std::int64_t output_tokens = 1;
   std::int64_t microbatches = 1;
-  /// FlashAttention by default: TensorRT-LLM's fused attention (`--enable_context_fmha`, the
-  /// attention plugin) keeps no score matrix, as do vLLM's and SGLang's kernels.
+  /// FlashAttention unless the file says otherwise: TensorRT-LLM's fused attention
+  /// (`--enable_context_fmha`, the attention plugin) keeps no score matrix, as do vLLM's and
+  /// SGLang's kernels.
   AttentionKernel attention = AttentionKernel::flash;
   Metric metric = Metric::ttft_s;
   /// The measured value, in the metric's unit; above 0.

@@ -68,9 +68,9 @@ inline nlohmann::json to_json(const cost::CollectiveLibrary& library) {
 /// {"name", "gpus_per_node", "peak_flops_per_second": {"fp32", "bf16", "fp16", "fp8", "fp4"},
 /// "compute_efficiency", "streaming_multiprocessors", "gemm_tile": {"rows", "cols"},
 /// "attention_efficiency", "attention_memory_efficiency", "kernel_launch_seconds", "cuda_graphs",
-/// "graph_kernel_launch_seconds", "step_overhead_seconds", "memory_bandwidth_bytes_per_second", "memory_efficiency",
-/// "memory_capacity_bytes", "nics_per_node", "nic_bandwidth_bytes_per_second", "nvlink" and
-/// "infiniband":
+/// "graph_kernel_launch_seconds", "step_overhead_seconds", "memory_bandwidth_bytes_per_second",
+/// "memory_efficiency", "memory_capacity_bytes", "nics_per_node", "nic_bandwidth_bytes_per_second",
+/// "nvlink" and "infiniband":
 /// {"bandwidth_bytes_per_second", "efficiency", "latency_seconds"}, "nvlink_sharp_efficiency",
 /// "ll_max_bus_bandwidth_bytes_per_second", "collective_library" (see above)}
 inline nlohmann::json to_json(const cost::Hardware& hw) {
@@ -175,16 +175,7 @@ public:
   }
 
   /// A whole number from 1 (a count).
-  std::int64_t count(std::string_view key) const {
-    const nlohmann::json& value = required(key);
-    if (!value.is_number_integer() ||
-        (value.is_number_unsigned() &&
-         value.get<std::uint64_t>() >
-             static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) ||
-        value.get<std::int64_t>() < 1)
-      wrong(key, "a whole number from 1", value);
-    return value.get<std::int64_t>();
-  }
+  std::int64_t count(std::string_view key) const { return whole(key, 1); }
 
   /// A whole number from `minimum`.
   std::int64_t whole(std::string_view key, std::int64_t minimum) const {
