@@ -11,10 +11,11 @@
 namespace helix::cost {
 
 /// The collectives a Dag runs, as the library names them.
-enum class CollectiveFunction : std::uint8_t { all_reduce, reduce_scatter, all_gather };
+enum class CollectiveFunction : std::uint8_t { all_reduce, reduce_scatter, all_gather, all_to_all };
 
 constexpr std::string_view collective_function_name(CollectiveFunction function) {
-  constexpr std::array<std::string_view, 3> names{"all-reduce", "reduce-scatter", "all-gather"};
+  constexpr std::array<std::string_view, 4> names{"all-reduce", "reduce-scatter", "all-gather",
+                                                  "all-to-all"};
   return names[static_cast<std::size_t>(function)];
 }
 
@@ -22,12 +23,15 @@ constexpr std::string_view collective_function_name(CollectiveFunction function)
 /// `tree`: NCCL's double binary tree between nodes, a chain inside each (all-reduce only).
 /// `nvls`: NVLink SHARP, the NVSwitch reduces and multicasts (one node; H100 and later).
 /// `nvls_tree`: NVLS inside each node and a tree between nodes (all-reduce across nodes).
-enum class CollectiveAlgorithm : std::uint8_t { ring, tree, nvls, nvls_tree };
-inline constexpr std::size_t collective_algorithm_count = 4;
+/// `p2p`: grouped point-to-point send/recv, every member to every other at once: how NCCL (which
+/// has no all-to-all primitive) runs an all-to-all (`ncclGroupStart`, a send and a receive per
+/// peer, `ncclGroupEnd`).
+enum class CollectiveAlgorithm : std::uint8_t { ring, tree, nvls, nvls_tree, p2p };
+inline constexpr std::size_t collective_algorithm_count = 5;
 
 constexpr std::string_view collective_algorithm_name(CollectiveAlgorithm algorithm) {
   constexpr std::array<std::string_view, collective_algorithm_count> names{"ring", "tree", "nvls",
-                                                                           "nvls_tree"};
+                                                                           "nvls_tree", "p2p"};
   return names[static_cast<std::size_t>(algorithm)];
 }
 
@@ -115,6 +119,9 @@ struct CollectiveLibrary {
   /// `llMaxBws` between nodes (Intel hosts): LL never beats 39 GB/s over two nodes, 20.4 over more.
   double ll_max_bus_bandwidth_two_nodes = 39.0e9;
   double ll_max_bus_bandwidth_more_nodes = 20.4e9;
+  /// Send/recv use LL up to this many bytes per peer and Simple above (`NCCL_P2P_LL_THRESHOLD`,
+  /// default 16384, src/enqueue.cc); never LL128.
+  double p2p_ll_threshold_bytes = 16384;
 
   constexpr const AlgorithmLatencies& latencies(CollectiveAlgorithm algorithm) const {
     switch (algorithm) {
@@ -126,6 +133,10 @@ struct CollectiveLibrary {
       return nvls;
     case CollectiveAlgorithm::nvls_tree:
       return nvls_tree;
+    case CollectiveAlgorithm::p2p:
+      // NCCL's tuner has no constants for send/recv (it does not tune them): helix charges a
+      // ring step's, the same proxy and kernel path (an assumption, not NCCL's figure).
+      return ring;
     }
     return ring;
   }

@@ -143,6 +143,11 @@ constexpr std::int64_t ring_steps(CollectiveFunction function, std::int64_t rank
 /// nodes⌋ network hops). NVLS: one NVLink latency. NVLS tree: one NVLink latency + 2⌊log2
 /// nodes⌋ network hops. With one rank per node the network hop is the tree's.
 ///
+/// All-to-all (NCCL's grouped send/recv, `p2p`, LL up to 16 KiB per peer, else Simple; `bytes`
+/// is each member's whole buffer): every member sends (n − 1)/n of it, the peers in its node over
+/// NVLink and the others through its share of the node's NICs, all at once; latency one ring base
+/// and one hop (NCCL has no tuner constants for send/recv: this part is helix's model).
+///
 /// Example: an all-reduce of 1 MiB over 8 H100s of one node (B = 337.5 GB/s), ring Simple:
 /// 8.4 + 14 · 3.4 = 56 µs + 2^20 / (337.5e9 · 8/14) = 5.4 µs.
 constexpr CollectiveEstimate estimate_collective(CollectiveFunction function,
@@ -160,12 +165,18 @@ constexpr CollectiveEstimate estimate_collective(CollectiveFunction function,
   const bool all_reduce = function == CollectiveFunction::all_reduce;
   const bool one_node = span.nodes == 1;
   const bool nvls = hw.nvlink_sharp_efficiency > 0;
+  const bool all_to_all = function == CollectiveFunction::all_to_all;
   switch (algorithm) {
   case CollectiveAlgorithm::ring:
-    e.available = true;
+    e.available = !all_to_all;
     break;
   case CollectiveAlgorithm::tree:
     e.available = all_reduce;
+    break;
+  case CollectiveAlgorithm::p2p:
+    e.available = all_to_all && protocol != Protocol::ll128 &&
+                  (protocol != Protocol::ll ||
+                   bytes / static_cast<double>(n) <= library.p2p_ll_threshold_bytes);
     break;
   case CollectiveAlgorithm::nvls:
     // Across nodes NVLS needs CollNet (in-network reduction between nodes); without it NCCL runs
@@ -219,6 +230,21 @@ constexpr CollectiveEstimate estimate_collective(CollectiveFunction function,
                    network * (span.nodes <= 2 ? 2.0 : 1.0));
     e.algorithm_bandwidth = bus * per_step_ratio;
     break;
+  case CollectiveAlgorithm::p2p: {
+    // Every member sends 1/n of its buffer to each of the n − 1 others at once: to the peers in
+    // its node over NVLink, to the rest through its share of its node's NICs; whichever takes
+    // longer sets the time. LL halves both.
+    const double share = protocol == Protocol::ll ? library.ll_bandwidth_fraction : 1.0;
+    const double per_node = static_cast<double>(n) / static_cast<double>(span.nodes);
+    const double inside = (per_node - 1) / static_cast<double>(n) * bytes;
+    const double across = (static_cast<double>(n) - per_node) / static_cast<double>(n) * bytes;
+    const double member_network = network / static_cast<double>(span.fewest_ranks_per_node) * share;
+    const double seconds =
+        std::max(inside / (nvlink * share), across > 0 ? across / member_network : 0.0);
+    bus = nvlink * share;
+    e.algorithm_bandwidth = seconds > 0 ? bytes / seconds : bus;
+    break;
+  }
   }
   e.bus_bandwidth = bus;
 
@@ -251,6 +277,11 @@ constexpr CollectiveEstimate estimate_collective(CollectiveFunction function,
   case CollectiveAlgorithm::nvls_tree:
     e.latency_seconds =
         latencies.base.of(protocol) + intra + 2.0 * static_cast<double>(log_nodes) * inter;
+    break;
+  case CollectiveAlgorithm::p2p:
+    // The sends to all peers are in flight together: one launch and one hop, over the network
+    // when a peer is on another node.
+    e.latency_seconds = latencies.base.of(protocol) + (one_node ? intra : inter);
     break;
   }
   e.seconds = e.latency_seconds + (bytes > 0 ? bytes / e.algorithm_bandwidth : 0.0);
@@ -311,6 +342,14 @@ collective_bytes_by_link(CollectiveFunction function, CollectiveAlgorithm algori
     const double per_node = n / nodes;
     sent[nvlink] = (per_node + 1) / per_node * bytes;
     sent[network] = 2.0 * (nodes - 1) / nodes * bytes / per_node;
+    break;
+  }
+  case CollectiveAlgorithm::p2p: {
+    // 1/n of the buffer to each of the n − 1 peers: n/nodes − 1 of them share the node (members
+    // spread evenly over the nodes), the rest are across the network.
+    const double per_node = n / nodes;
+    sent[nvlink] = (per_node - 1) / n * bytes;
+    sent[network] = (n - per_node) / n * bytes;
     break;
   }
   }

@@ -234,6 +234,35 @@ constexpr Work work(const Op& op, const Model& model, const Workload& workload, 
                             .collective = CollectiveFunction::all_gather,
                             .collective_bytes = static_cast<double>(group(c)) * message};
               },
+              [&](const step::AllToAll& c) {
+                return Work{.bytes_sent = all_to_all_bytes(group(c), message),
+                            .members = group(c),
+                            .messages = group(c) - 1,
+                            .collective = CollectiveFunction::all_to_all,
+                            .collective_bytes = message};
+              },
+              [&](const step::PartialAttention& a) {
+                // FlashAttention's split-KV kernel over the shard's keys, fused whatever
+                // `attention` says (its log-sum-exp is what makes the merge exact): per head and
+                // key 2·dims for the score, 5 for the softmax, 2·dims for the context; reads Q,
+                // K and V, writes the output and log-sum-exp.
+                const std::int64_t keys = op.inputs[1][1];
+                const std::int64_t pairs = op.output[0] * a.heads * keys;
+                return Work{
+                    .flops = pairs * (4 * a.dims + 5),
+                    .memory_bytes =
+                        bytes_of(elements(op.inputs[0]) + elements(op.output), dtype) +
+                        bytes_of(elements(op.inputs[1]) + elements(op.inputs[2]), key_value_dtype),
+                    .kernels = 1,
+                    .fused_attention = true};
+              },
+              [&](const step::LogSumExpMerge& m) {
+                // Per (sequence, head): the maximum and the sum of K exponentials of the
+                // log-sum-exps (2K + 1 FLOPs with the log), then per output element K scaled
+                // adds (2K).
+                const std::int64_t heads = op.output[0] * m.heads;
+                return compute(heads * (2 * m.shards + 1) + 2 * m.shards * elements(op.output), 0);
+              },
               [&](const step::Transfer&) {
                 // What crosses is the transfer's output: the whole activation, or the slice of
                 // hidden a scatter-gather send carries (1/t of it).

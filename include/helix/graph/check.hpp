@@ -40,6 +40,7 @@ enum class CheckRule : std::uint8_t {
   weight_tiling,    ///< per replica, the devices' slices tile each full weight uniformly
   placement,        ///< every op takes its inputs placed as its step needs; edges say so
   step_data,        ///< a step agrees with the model, the workload and the slices around it
+  kv_shards,        ///< KV-parallel decode merges every KV shard of its heads exactly once
   built_from,       ///< the graph was built from the model and plan it is checked against
 };
 
@@ -65,6 +66,8 @@ constexpr std::string_view check_rule_name(CheckRule rule) {
     return "placement";
   case CheckRule::step_data:
     return "step data";
+  case CheckRule::kv_shards:
+    return "kv shards";
   case CheckRule::built_from:
     return "built from";
   }
@@ -252,12 +255,14 @@ constexpr AxisMask prescribed_axes(const step::Collective& c) {
   case CollectivePhase::flat:
     if (c.purpose == CollectivePurpose::attention_scores)
       return axis_bit(Role::head_dim);
+    if (c.purpose == CollectivePurpose::attention_partials)
+      return axis_bit(Role::kv_seq);
     return tensor_axes;
   case CollectivePhase::intra_group_reduce_scatter:
   case CollectivePhase::intra_group_all_gather:
     return axis_bit(Role::tensor);
   case CollectivePhase::inter_group_all_reduce:
-    return axis_bit(Role::tensor_group);
+    return outer_group_axes;
   }
   return 0;
 }
@@ -439,7 +444,11 @@ inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
                 for (std::size_t j = index(col_cuts, cb); j < index(col_cuts, ce); ++j)
                   ++held[i * nc + j];
             }
-        const std::int64_t copies = weight == Weight::wk || weight == Weight::wv ? kv_copies : 1;
+        // Under KVParallel every KV shard projects Q for its heads (Helix's redundant QKV), while
+        // only the shard the new token lands on projects its K and V.
+        const std::int64_t copies = weight == Weight::wk || weight == Weight::wv ? kv_copies
+                                    : weight == Weight::wq ? info.plan.kv_parallel
+                                                           : 1;
         if (outside)
           report(CheckRule::weight_tiling, what + ": a slice reaches outside the full [" +
                                                std::to_string(rows) + ", " + std::to_string(cols) +
@@ -544,11 +553,19 @@ void check_slices_agree(const Graph& dag, const DiagnosticSink& report) {
       if (const LinearSlice* l = linear_slice_of(dag[q]); l && l->cols != head_columns(*a, d))
         mismatch(v, q, "Q columns", l->cols, head_columns(*a, d));
       kv_source(v, 1, *a, "K");
+    } else if (const step::PartialAttention* pa = step_if<step::PartialAttention>(op)) {
+      const Vertex q = producer_at(dag, v, 0);
+      if (const LinearSlice* l = linear_slice_of(dag[q]); l && l->cols != head_columns(*pa, d))
+        mismatch(v, q, "Q columns", l->cols, head_columns(*pa, d));
+      kv_source(v, 1, *pa, "K");
+      kv_source(v, 2, *pa, "V");
     } else if (const step::AttentionContext* c = step_if<step::AttentionContext>(op)) {
       kv_source(v, 1, *c, "V");
     } else if (step_if<step::OutProjection>(op)) {
       const Vertex context = producer_at(dag, v, 0);
-      if (const step::AttentionContext* c = step_if<step::AttentionContext>(dag[context]))
+      const AttentionHeads* c = attention_heads_of(dag[context]);
+      if (c && (step_if<step::AttentionContext>(dag[context]) ||
+                step_if<step::LogSumExpMerge>(dag[context])))
         if (linear_slice_of(op)->rows != head_columns(*c, d))
           report(CheckRule::step_data,
                  describe_vertex(dag, v) + " holds Wo rows " +
@@ -606,6 +623,86 @@ inline void check_step_data(const Graph& dag, const DiagnosticSink& report) {
   }
 }
 
+/// KV-parallel decode: each all-to-all gathers, member by member, the partial attention of KV
+/// shard i of i = 0 … n−1 (so every shard's keys count exactly once in the merge), all of the
+/// same heads; each member's merge takes its 1/n share of those heads from all n shards; every
+/// KV shard is the one its device's kv_seq coordinate names, dealt as the workload says; and
+/// the new token is appended on the shard the placement gives it and nowhere else.
+template <class Graph = Dag>
+inline void check_kv_shards(const Graph& dag, const DiagnosticSink& report) {
+  const DagInfo& info = dag[boost::graph_bundle];
+  const Mesh& mesh = info.mesh;
+  const std::int64_t n_cached = info.model.seq_len;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+    const Op& op = dag[v];
+    if (const KVShard* shard = kv_shard_of(op); shard && info.plan.kv_parallel > 1) {
+      const std::int64_t coordinate = mesh.coordinate(op.device, Role::kv_seq);
+      if (shard->index != coordinate || shard->count != info.plan.kv_parallel ||
+          !(shard->placement == info.workload.kv_placement))
+        report(CheckRule::kv_shards,
+               describe_vertex(dag, v) + " holds KV shard " + std::to_string(shard->index) +
+                   " of " + std::to_string(shard->count) + " (" +
+                   std::string(kv_layout_name(shard->placement.layout)) + "), but its GPU is KV " +
+                   "shard " + std::to_string(coordinate) + " of " +
+                   std::to_string(info.plan.kv_parallel) + " (" +
+                   std::string(kv_layout_name(info.workload.kv_placement.layout)) + ")");
+      if (step_if<step::KVAppend>(op) && !shard->owns_new(n_cached))
+        report(CheckRule::kv_shards, describe_vertex(dag, v) + " appends the new token (position " +
+                                         std::to_string(n_cached) + ") to KV shard " +
+                                         std::to_string(shard->index) +
+                                         ", but the placement puts it on shard " +
+                                         std::to_string(shard->owner_of_new(n_cached)));
+    }
+    const step::AllToAll* exchange = step_if<step::AllToAll>(op);
+    if (!exchange)
+      continue;
+    const std::int64_t n = group_size(mesh, exchange->group);
+    std::vector<int> seen(static_cast<std::size_t>(std::max<std::int64_t>(n, 0)), 0);
+    const AttentionHeads* heads = nullptr;
+    for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag))) {
+      const Vertex producer = boost::source(e, dag);
+      const step::PartialAttention* partial = step_if<step::PartialAttention>(dag[producer]);
+      if (!partial) {
+        report(CheckRule::kv_shards, describe_vertex(dag, v) + " exchanges the output of " +
+                                         describe_vertex(dag, producer) +
+                                         ", not a partial attention over a KV shard");
+        continue;
+      }
+      if (partial->shard.index >= 0 && partial->shard.index < n)
+        ++seen[static_cast<std::size_t>(partial->shard.index)];
+      if (partial->shard.index != static_cast<std::int64_t>(dag[e].port) ||
+          partial->shard.count != n)
+        report(CheckRule::kv_shards, describe_vertex(dag, v) + " takes KV shard " +
+                                         std::to_string(partial->shard.index) + " of " +
+                                         std::to_string(partial->shard.count) + " from " +
+                                         describe_vertex(dag, producer) + " as member " +
+                                         std::to_string(dag[e].port) + " of " + std::to_string(n));
+      if (heads && (heads->head_begin != partial->head_begin || heads->heads != partial->heads))
+        report(CheckRule::kv_shards, describe_vertex(dag, v) + " merges partials of different " +
+                                         "heads (" + describe_vertex(dag, producer) + ")");
+      heads = partial;
+    }
+    for (std::size_t k = 0; k < seen.size(); ++k)
+      if (seen[k] != 1)
+        report(CheckRule::kv_shards, describe_vertex(dag, v) + " merges KV shard " +
+                                         std::to_string(k) + " " + std::to_string(seen[k]) +
+                                         " times instead of once");
+    for (Edge e : boost::make_iterator_range(boost::out_edges(v, dag))) {
+      const Vertex consumer = boost::target(e, dag);
+      const step::LogSumExpMerge* merge = step_if<step::LogSumExpMerge>(dag[consumer]);
+      const std::int64_t member = group_index(mesh, exchange->group, dag[e].device);
+      if (!merge || !heads || merge->shards != n ||
+          merge->head_begin != heads->head_begin + member * (heads->heads / n) ||
+          merge->heads != heads->heads / n)
+        report(CheckRule::kv_shards,
+               describe_vertex(dag, consumer) + " on member " + std::to_string(member) + " of " +
+                   describe_vertex(dag, v) +
+                   " is not the log-sum-exp merge of that member's share of the heads over all " +
+                   std::to_string(n) + " shards");
+    }
+  }
+}
+
 } // namespace detail
 
 /// Every invariant the DAG breaks; empty when it is sound.
@@ -630,6 +727,7 @@ template <class Graph = Dag>
     detail::check_placements(dag, report);
   detail::check_step_data(dag, report);
   detail::check_slices_agree(dag, report);
+  detail::check_kv_shards(dag, report);
   return out;
 }
 

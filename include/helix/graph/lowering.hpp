@@ -85,8 +85,11 @@ private:
   // The placements the scheme intends (Megatron's recipe over the stage's tensor axes): what is
   // whole; sharded along hidden-like columns on every tensor axis (Q, the context, FC1's columns);
   // sharded by kv heads; scores; partial sums; and the two hierarchical steps between.
-  TensorPlacement whole_{}, sharded_{}, kv_sharded_{}, scores_partial_{}, scores_whole_{},
-      partial_{}, scattered_{}, across_groups_{};
+  // Under KVParallel also: Q sharded by heads but whole along the KV shards, the cache sharded
+  // along the sequence, and the partial attention outputs owing their log-sum-exp merge.
+  TensorPlacement whole_{}, sharded_{}, heads_sharded_{}, kv_sharded_{}, kv_cache_{},
+      scores_partial_{}, scores_whole_{}, partial_{}, scattered_{}, across_groups_{},
+      attention_partials_{};
 
   /// `base` with `p` on each axis of `axes` that the mesh has.
   constexpr TensorPlacement with(TensorPlacement base, AxisMask axes, Placement p) const {
@@ -116,14 +119,17 @@ private:
   constexpr void intend_placements() {
     const Placement S1 = Placement::shard(1), S2 = Placement::shard(2), P = Placement::partial();
     const auto heads = static_cast<AxisMask>(axis_bit(Role::tensor_group) | axis_bit(Role::tensor));
-    const AxisMask dims = axis_bit(Role::head_dim);
+    const AxisMask dims = axis_bit(Role::head_dim), kv = axis_bit(Role::kv_seq);
     whole_ = with(TensorPlacement{}, axis_bit(Role::data), Placement::shard(0));
     sharded_ = with(whole_, tensor_axes, S2);
+    heads_sharded_ = with(whole_, static_cast<AxisMask>(tensor_axes & ~kv), S2);
     kv_sharded_ = with(with(whole_, kv_head_axes(), S2), dims, S2);
+    kv_cache_ = with(kv_sharded_, kv, S1);
     scores_whole_ = with(whole_, heads, S1);
     scores_partial_ = with(scores_whole_, dims, P);
+    attention_partials_ = with(scores_whole_, kv, Placement::log_sum_exp_partial());
     partial_ = with(whole_, tensor_axes, P);
-    scattered_ = with(with(whole_, axis_bit(Role::tensor), S2), axis_bit(Role::tensor_group), P);
+    scattered_ = with(with(whole_, axis_bit(Role::tensor), S2), outer_group_axes, P);
     across_groups_ = with(whole_, axis_bit(Role::tensor), S2);
   }
 
@@ -325,11 +331,12 @@ private:
     return add(step::Norm{index}, device, {arg}, out_.ops[arg].output, whole_);
   }
 
-  /// Heads, kv heads and head_dim slice of tensor-local device `i`.
+  /// Heads, kv heads and head_dim slice of tensor-local device `i` (under KVParallel, the
+  /// attention group's member i mod the attention degree: every KV shard runs the same heads).
   constexpr AttentionHeads attention_slice(std::int64_t i) const {
     const std::int64_t split = head_split(p_);
     const std::int64_t slices = head_dim_split(p_);
-    const std::int64_t head_group = i / slices;
+    const std::int64_t head_group = i % attention_degree(p_) / slices;
     AttentionHeads a;
     a.heads = m_.heads / split;
     a.head_begin = head_group * a.heads;
@@ -349,6 +356,11 @@ private:
     const std::size_t t = static_cast<std::size_t>(t_);
     const std::int64_t d = m_.head_dim;
     std::vector<std::size_t> scores(t), v(t), attention_out(t), normed_input(t);
+    if (p_.kv_parallel > 1) {
+      kv_parallel_attention(x, normed_input, attention_out);
+      finish_block(x, normed_input, attention_out);
+      return;
+    }
     for (std::int64_t i = 0; i < t_; ++i) {
       const std::size_t ii = static_cast<std::size_t>(i);
       const std::int64_t dev = rank(stage_, i);
@@ -357,7 +369,8 @@ private:
       normed_input[ii] = normed;
       const IndexRuns all_rows = IndexRuns::range(0, m_.hidden);
       const std::size_t q = linear<step::QProjection>(
-          dev, normed, all_rows, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads}, sharded_);
+          dev, normed, all_rows, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads},
+          heads_sharded_);
       const IndexRuns kv_cols{a.kv_head_begin * d + a.dim_begin, a.dims, d, a.kv_heads};
       std::size_t k = linear<step::KProjection>(dev, normed, all_rows, kv_cols, kv_sharded_);
       v[ii] = linear<step::VProjection>(dev, normed, all_rows, kv_cols, kv_sharded_);
@@ -401,6 +414,83 @@ private:
           dev, context, {a.head_begin * d + a.dim_begin, a.dims, d, a.heads},
           IndexRuns::range(0, m_.hidden), partial_);
     }
+    finish_block(x, normed_input, attention_out);
+  }
+
+  /// NVIDIA's Helix decode attention (Bhatia et al. 2025, §3) on the stage's K × A devices:
+  /// device (k, j) — KV shard k, attention member j — projects Q for member j's heads (again on
+  /// every shard), holds shard k of the cache (and, on the shard the placement appends to, the new
+  /// token's K and V), and attends over it: partial outputs and log-sum-exps. One all-to-all per
+  /// attention member j over its K shards hands shard k the partials of its 1/K of j's heads,
+  /// which it merges exactly; the out-projection then takes the rows of those heads, so the
+  /// stage's K·A devices hold 1/(K·A) of the context each, as tensor parallel over all of them
+  /// would. The KV append and its projections run on the owning shard only: the other shards
+  /// have no use for the new token's keys and values.
+  constexpr void kv_parallel_attention(const std::vector<std::size_t>& x,
+                                       std::vector<std::size_t>& normed_input,
+                                       std::vector<std::size_t>& attention_out) {
+    const std::int64_t d = m_.head_dim, shards = p_.kv_parallel, members = attention_degree(p_);
+    const IndexRuns all_rows = IndexRuns::range(0, m_.hidden);
+    std::vector<std::size_t> partials(static_cast<std::size_t>(t_));
+    for (std::int64_t i = 0; i < t_; ++i) {
+      const std::size_t ii = static_cast<std::size_t>(i);
+      const std::int64_t dev = rank(stage_, i);
+      const AttentionHeads a = attention_slice(i);
+      const KVShard shard{i / members, shards, out_.workload.kv_placement};
+      normed_input[ii] = norm(dev, x[ii], 0);
+      const std::size_t q = linear<step::QProjection>(
+          dev, normed_input[ii], all_rows, {a.head_begin * d, d, d, a.heads}, heads_sharded_);
+      std::size_t kv[2];
+      for (bool values : {false, true}) {
+        const Shape cached{b_, shard.cached(m_.seq_len), a.kv_heads * a.dims};
+        std::size_t id = add(step::KVCache{a, values, shard}, dev, {}, cached, kv_cache_);
+        if (shard.owns_new(m_.seq_len)) {
+          const IndexRuns cols{a.kv_head_begin * d, d, d, a.kv_heads};
+          const std::size_t fresh =
+              values
+                  ? linear<step::VProjection>(dev, normed_input[ii], all_rows, cols, kv_sharded_)
+                  : linear<step::KProjection>(dev, normed_input[ii], all_rows, cols, kv_sharded_);
+          id = add(step::KVAppend{a, values, shard}, dev, {id, fresh},
+                   Shape{b_, cached[1] + 1, cached[2]}, kv_cache_);
+        }
+        kv[values ? 1 : 0] = id;
+      }
+      partials[ii] = add(step::PartialAttention{a, shard}, dev, {q, kv[0], kv[1]},
+                         Shape{b_, a.heads, d + 1}, attention_partials_);
+    }
+    std::vector<std::size_t> exchanged(static_cast<std::size_t>(t_));
+    for (std::int64_t j = 0; j < members; ++j) {
+      std::vector<std::size_t> group;
+      for (std::int64_t k = 0; k < shards; ++k)
+        group.push_back(partials[static_cast<std::size_t>(k * members + j)]);
+      const AttentionHeads a = attention_slice(j);
+      const std::size_t id =
+          collective<step::AllToAll>(CollectivePurpose::attention_partials, CollectivePhase::flat,
+                                     DeviceGroup{rank(stage_, j), axis_bit(Role::kv_seq)}, group,
+                                     Shape{b_, shards, a.heads / shards, d + 1}, sharded_);
+      for (std::int64_t k = 0; k < shards; ++k)
+        exchanged[static_cast<std::size_t>(k * members + j)] = id;
+    }
+    ++logical_;
+    for (std::int64_t i = 0; i < t_; ++i) {
+      const std::size_t ii = static_cast<std::size_t>(i);
+      const std::int64_t dev = rank(stage_, i);
+      AttentionHeads merged = attention_slice(i);
+      merged.heads /= shards;
+      merged.head_begin += i / members * merged.heads;
+      const std::size_t context = add(step::LogSumExpMerge{merged, shards}, dev, {exchanged[ii]},
+                                      Shape{b_, 1, merged.heads * d}, sharded_);
+      attention_out[ii] = linear<step::OutProjection>(
+          dev, context, {merged.head_begin * d, d, d, merged.heads}, all_rows, partial_);
+    }
+  }
+
+  /// The rest of a block after the attention's out-projection (partial sums on every device):
+  /// its all-reduce, the residual adds and the MLP, or a parallel block's one sum of both.
+  constexpr void finish_block(std::vector<std::size_t>& x,
+                              const std::vector<std::size_t>& normed_input,
+                              const std::vector<std::size_t>& attention_out) {
+    const std::size_t t = static_cast<std::size_t>(t_);
     if (m_.parallel_block) {
       // x + Attention(n(x)) + MLP(n(x)): both branches' partial sums are added on each device
       // and reduced together, one all-reduce per layer.
@@ -471,11 +561,13 @@ private:
                                                 CollectivePurpose purpose) {
     if (t_ == 1)
       return partial;
-    const std::int64_t groups = groups_per_stage(p_);
+    // Under KVParallel the KV shards are outer groups too: the devices of a stage are K × G
+    // groups of S, all-reduced across the K·G groups in the middle step.
     const std::int64_t size = tensor_group_size(p_);
+    const std::int64_t groups = t_ / size;
     const Shape full = hidden_shape();
     std::vector<std::size_t> result(partial.size());
-    if (groups == 1 || size == 1) { // a hierarchy with one level is a flat ring
+    if (groups_per_stage(p_) == 1 || size == 1) { // a hierarchy with one level is a flat ring
       const std::size_t id = collective<step::AllReduce>(purpose, CollectivePhase::flat,
                                                          DeviceGroup{rank(stage_, 0), tensor_axes},
                                                          partial, full, whole_);
@@ -498,10 +590,9 @@ private:
         std::vector<std::size_t> members;
         for (std::int64_t g = 0; g < groups; ++g)
           members.push_back(scattered[static_cast<std::size_t>(g * size + j)]);
-        const std::size_t id =
-            collective<step::AllReduce>(purpose, CollectivePhase::inter_group_all_reduce,
-                                        DeviceGroup{rank(stage_, j), axis_bit(Role::tensor_group)},
-                                        members, shard, across_groups_);
+        const std::size_t id = collective<step::AllReduce>(
+            purpose, CollectivePhase::inter_group_all_reduce,
+            DeviceGroup{rank(stage_, j), outer_group_axes}, members, shard, across_groups_);
         for (std::int64_t g = 0; g < groups; ++g)
           reduced[static_cast<std::size_t>(g * size + j)] = id;
       }

@@ -44,6 +44,8 @@ constexpr std::string_view collective_purpose_key(CollectivePurpose purpose) {
     return "logits";
   case CollectivePurpose::pipeline_activation:
     return "pipeline_activation";
+  case CollectivePurpose::attention_partials:
+    return "attention_partials";
   }
   return "?";
 }
@@ -129,6 +131,8 @@ public:
                 [&](const step::AttentionScores&) { return kind; },
                 [&](const step::Softmax&) { return kind; },
                 [&](const step::AttentionContext&) { return kind; },
+                [&](const step::PartialAttention&) { return kind; },
+                [&](const step::LogSumExpMerge&) { return kind; },
                 [&](const step::OutProjection&) { return kind; },
                 [&](const step::ResidualAdd& r) {
                   return kind + (r.branch == Sublayer::mlp ? "_mlp" : "_attention");
@@ -144,6 +148,7 @@ public:
                 [&](const step::AllReduce& c) { return collective(c); },
                 [&](const step::ReduceScatter& c) { return collective(c); },
                 [&](const step::AllGather& c) { return collective(c); },
+                [&](const step::AllToAll& c) { return collective(c); },
                 [&](const step::Transfer& t) { return kind + "_from_" + device(t.source); },
                 [&](const step::Output&) { return kind; },
             });

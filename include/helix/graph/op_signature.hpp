@@ -34,6 +34,10 @@ struct OpSignature {
 /// P [b, heads, T, K] and V [b, K, kv_heads·dims] to [b, T, heads·dims]; a reduce-scatter over n
 /// members takes n times its output's last dimension, an all-gather a 1/n share of it; a transfer
 /// takes the sender's whole [b, T, h] and makes the |columns| it sends, [b, T, |columns|].
+/// KV-parallel decode: a KV cache shard holds its cached positions [b, n_k, kv_heads·dims], a
+/// partial attention takes Q [b, 1, heads·dims] and its shard's K and V and makes [b, heads,
+/// dims + 1] (output and log-sum-exp), an all-to-all over n shards turns [b, heads, w] into
+/// [b, n, heads / n, w] and the merge [b, n, heads, dims + 1] into the context [b, 1, heads·dims].
 ///
 /// Example: helix_seed (b 1024, T = K = 10000) with `pp=2,tg=4x4`: the Q projection of heads 0–1,
 /// cols {0, 512, 512, 2}, expects [1024, 10000, 8192] and makes [1024, 10000, 1024].
@@ -97,11 +101,27 @@ constexpr OpSignature signature(const Op& op, const Model& model, const Workload
             expects({hidden, hidden}, hidden);
           },
           [&](const step::KVCache& a) {
-            expects({}, Shape{b, model.seq_len, kv_width(a)});
+            expects({}, Shape{b, a.shard.cached(model.seq_len), kv_width(a)});
           },
           [&](const step::KVAppend& a) {
-            expects({Shape{b, model.seq_len, kv_width(a)}, Shape{b, tokens, kv_width(a)}},
-                    Shape{b, keys, kv_width(a)});
+            const std::int64_t cached = a.shard.cached(model.seq_len);
+            expects({Shape{b, cached, kv_width(a)}, Shape{b, tokens, kv_width(a)}},
+                    Shape{b, cached + tokens, kv_width(a)});
+          },
+          [&](const step::PartialAttention& a) {
+            const Shape kv{b, a.shard.keys(model.seq_len), kv_width(a)};
+            expects({Shape{b, tokens, heads_width(a)}, kv, kv}, Shape{b, a.heads, a.dims + 1});
+          },
+          [&](const step::LogSumExpMerge& a) {
+            expects({Shape{b, a.shards, a.heads, a.dims + 1}}, Shape{b, tokens, heads_width(a)});
+          },
+          [&](const step::AllToAll& c) {
+            const std::int64_t n = group_size(mesh, c.group);
+            if (op.output.rank == 4)
+              expects({Shape{b, n * op.output[2], op.output[3]}},
+                      Shape{b, n, op.output[2], op.output[3]});
+            else // an all-to-all makes [b, members, heads / members, width]; anything else fails
+              expects({Shape{}}, Shape{b, n, 0, 0});
           },
           [&](const step::Norm& n) {
             const Shape& normed = n.slot == final_norm_slot ? last_hidden : hidden;

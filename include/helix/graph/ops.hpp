@@ -133,6 +133,17 @@ constexpr AttentionHeads* attention_heads_of(Op& op) {
   return detail::step_base<AttentionHeads>(op);
 }
 
+/// The KV shard a KV cache or partial attention op holds, or null for other steps (and for a KV
+/// cache outside KV-parallel decode, whose one shard is the whole cache: still returned).
+constexpr const KVShard* kv_shard_of(const Op& op) {
+  return visit_step(op.step, []<class S>(const S& s) -> const KVShard* {
+    if constexpr (requires { s.shard; })
+      return &s.shard;
+    else
+      return nullptr;
+  });
+}
+
 /// A Linear's slice, or null for other steps.
 constexpr const LinearSlice* linear_slice_of(const Op& op) {
   return detail::step_base<LinearSlice>(op);
@@ -198,6 +209,9 @@ constexpr Sublayer sublayer_of(const Op& op) {
               [](const step::KVCache&) { return Sublayer::attention; },
               [](const step::KVAppend&) { return Sublayer::attention; },
               [](const step::AttentionScores&) { return Sublayer::attention; },
+              [](const step::PartialAttention&) { return Sublayer::attention; },
+              [](const step::LogSumExpMerge&) { return Sublayer::attention; },
+              [](const step::AllToAll&) { return Sublayer::attention; },
               [](const step::Softmax&) { return Sublayer::attention; },
               [](const step::AttentionContext&) { return Sublayer::attention; },
           });

@@ -14,7 +14,10 @@
 
 namespace helix {
 
-enum class Distribution : std::uint8_t { replicate, shard, partial };
+/// `log_sum_exp_partial` is KV-parallel decode's partial attention: each member holds the output
+/// and log-sum-exp of attention over its shard of the keys, and an exact log-sum-exp merge (not a
+/// sum) is owed over the axis, as DTensor's `Partial` carries the reduction it owes.
+enum class Distribution : std::uint8_t { replicate, shard, partial, log_sum_exp_partial };
 
 /// How one axis holds a tensor. `Shard(d)` means the member's piece along dimension d is picked
 /// by its coordinate on the axis; pieces may repeat (GQA kv heads replicated over more devices
@@ -29,7 +32,13 @@ struct Placement {
     return {Distribution::shard, static_cast<std::uint8_t>(dim)};
   }
   static constexpr Placement partial() { return {Distribution::partial, 0}; }
+  static constexpr Placement log_sum_exp_partial() {
+    return {Distribution::log_sum_exp_partial, 0};
+  }
   constexpr bool is_partial() const { return kind == Distribution::partial; }
+  constexpr bool is_log_sum_exp_partial() const {
+    return kind == Distribution::log_sum_exp_partial;
+  }
   constexpr bool is_shard() const { return kind == Distribution::shard; }
   constexpr bool is_replicate() const { return kind == Distribution::replicate; }
 };
@@ -47,13 +56,13 @@ struct TensorPlacement {
   }
   constexpr bool any_partial() const {
     for (const Placement& p : axes)
-      if (p.is_partial())
+      if (p.is_partial() || p.is_log_sum_exp_partial())
         return true;
     return false;
   }
 };
 
-/// "R", "S(2)", "P".
+/// "R", "S(2)", "P", "P(lse)".
 inline std::string to_string(const Placement& p) {
   switch (p.kind) {
   case Distribution::replicate:
@@ -62,6 +71,8 @@ inline std::string to_string(const Placement& p) {
     return "S(" + std::to_string(p.dim) + ")";
   case Distribution::partial:
     return "P";
+  case Distribution::log_sum_exp_partial:
+    return "P(lse)";
   }
   return "?";
 }

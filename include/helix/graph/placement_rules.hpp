@@ -30,11 +30,12 @@ namespace helix {
 /// What of an op's step changes from one member of a mesh axis to the next, found by comparing
 /// the op with its counterparts on the other members (same replica, microbatch, layer and kind).
 struct Variation {
-  bool rows = false;     ///< a Linear's weight rows
-  bool cols = false;     ///< a Linear's weight columns
-  bool heads = false;    ///< an attention op's query heads
-  bool kv_heads = false; ///< an attention op's kv heads
-  bool dims = false;     ///< an attention op's head_dim slice
+  bool rows = false;         ///< a Linear's weight rows
+  bool cols = false;         ///< a Linear's weight columns
+  bool heads = false;        ///< an attention op's query heads
+  bool kv_heads = false;     ///< an attention op's kv heads
+  bool dims = false;         ///< an attention op's head_dim slice
+  bool kv_positions = false; ///< a KV-parallel op's shard of the cached positions
   friend constexpr bool operator==(const Variation&, const Variation&) = default;
 };
 using AxisVariation = std::array<Variation, role_count>;
@@ -91,10 +92,14 @@ inline PlacementResult placement_rule(const Op& op, const std::vector<TensorPlac
   };
   // Non-linear in each element, or whole-tensor: no addends, and for a norm no hidden shards.
   const auto no_partial = [&](std::string_view what, std::size_t port = 0) {
-    for (Role role : roles)
+    for (Role role : roles) {
       if (input(port)[role].is_partial())
         fail(std::string(what) + " reads a partial sum over " + detail::axis_words(role) +
              ": the sum is owed before a non-linear op");
+      if (input(port)[role].is_log_sum_exp_partial())
+        fail(std::string(what) + " reads partial attention over " + detail::axis_words(role) +
+             ": its log-sum-exp merge is owed first");
+    }
   };
   const auto collective = [&](const step::Collective& c, Placement from, Placement to,
                               std::string_view verb) {
@@ -234,99 +239,182 @@ inline PlacementResult placement_rule(const Op& op, const std::vector<TensorPlac
       r.output[role] = Placement::shard(2);
     }
   };
+  // KV-parallel decode. Along the axis whose KV shard changes, K and V are Shard(1) (their
+  // sequence), Q whole, and the output owes a log-sum-exp merge; along head axes as the scores.
+  const auto partial_attention = [&] {
+    for (std::size_t port = 0; port < 3; ++port)
+      no_partial("the partial attention", port);
+    for (Role role : roles) {
+      const Variation v = vary(role);
+      const Placement q = input(0)[role], k = input(1)[role], values = input(2)[role];
+      if (v.kv_positions) {
+        if (k != Placement::shard(1) || values != Placement::shard(1))
+          fail("attends over a KV shard along " + detail::axis_words(role) +
+               " but reads K and V not sharded along the sequence there");
+        if (!q.is_replicate())
+          fail("attends over a KV shard along " + detail::axis_words(role) +
+               " with a Q not whole there");
+        r.output[role] = Placement::log_sum_exp_partial();
+        continue;
+      }
+      if (!attention_axis(role, k, "K")) {
+        r.output[role] = q;
+        continue;
+      }
+      attention_axis(role, values, "V");
+      if (v.dims)
+        fail("attends over a head_dim slice along " + detail::axis_words(role) +
+             ": partial attention needs whole heads");
+      if (v.heads != q.is_shard())
+        fail("reads Q " + std::string(q.is_shard() ? "sharded" : "whole") + " along " +
+             detail::axis_words(role) + ", where its heads " +
+             (v.heads ? "change" : "do not change"));
+      r.output[role] = v.heads ? Placement::shard(1) : Placement::replicate();
+    }
+  };
+  // Over its group the partials owing a merge become the member's heads, Shard(2) of
+  // [b, members, heads, width]; elsewhere the heads move from dimension 1 to 2.
+  const auto all_to_all = [&](const step::AllToAll& c) {
+    for (Role role : roles) {
+      const Placement p = input(0)[role];
+      if (c.group.axes & axis_bit(role)) {
+        if (!p.is_log_sum_exp_partial())
+          fail("exchanges partial attention over " + detail::axis_words(role) + ", which holds " +
+               to_string(p) + " there, not P(lse): that axis owes no merge");
+        r.output[role] = Placement::shard(2);
+      } else if (p.is_partial() || p.is_log_sum_exp_partial()) {
+        fail("exchanges tensors that still owe a reduction over " + detail::axis_words(role));
+      } else {
+        r.output[role] = p == Placement::shard(1) ? Placement::shard(2) : p;
+      }
+    }
+  };
+  const auto merge = [&] {
+    no_partial("the log-sum-exp merge");
+    for (Role role : roles) {
+      const Placement p = input(0)[role];
+      if (role == Role::data) {
+        r.output[role] = p;
+      } else if (vary(role).heads) {
+        if (p != Placement::shard(2))
+          fail("merges a share of the heads along " + detail::axis_words(role) +
+               " from partials not sharded by heads there");
+        r.output[role] = Placement::shard(2);
+      } else {
+        if (!p.is_replicate())
+          fail("merges every head along " + detail::axis_words(role) +
+               " from partials sharded there");
+        r.output[role] = Placement::replicate();
+      }
+    }
+  };
   const auto same_inputs = [&](std::string_view what) {
     r.output = input(0);
     if (input(0) != input(1))
       fail(std::string(what) + " combines tensors placed differently (" +
            placement_text(input(0), mesh) + " and " + placement_text(input(1), mesh) + ")");
   };
-  visit_step(op, detail::overloaded{
-                     [&](const step::Input&) {
-                       for (Role role : roles)
-                         r.output[role] = batch_or(role, Placement::replicate());
-                     },
-                     [&](const step::KVCache&) {
-                       for (Role role : roles)
-                         r.output[role] = batch_or(role, vary(role).kv_heads || vary(role).dims
-                                                             ? Placement::shard(2)
-                                                             : Placement::replicate());
-                     },
-                     [&](const step::KVAppend&) { same_inputs("the KV append"); },
-                     [&](const step::Embedding&) {
-                       // A vocabulary slice finds only its own tokens: a partial sum along the
-                       // axes where the slice changes.
-                       no_partial("the embedding");
-                       for (Role role : roles) {
-                         const Placement ids = input(0)[role];
-                         if (role == Role::data) {
-                           if (vary(role).rows)
-                             fail("its vocabulary slice changes along " + detail::axis_words(role));
-                           r.output[role] = ids;
-                         } else if (!ids.is_replicate()) {
-                           fail("reads token ids not whole along " + detail::axis_words(role));
-                         } else {
-                           r.output[role] =
-                               vary(role).rows ? Placement::partial() : Placement::replicate();
-                         }
-                       }
-                     },
-                     [&](const step::LastToken&) {
-                       no_partial("the last-token selection");
-                       r.output = input(0);
-                     },
-                     [&](const step::LmHead& l) { linear(l); },
-                     [&](const step::ParallelSum&) { same_inputs("the parallel block's sum"); },
-                     [&](const step::Norm&) {
-                       no_partial("the norm");
-                       r.output = input(0);
-                       for (Role role : roles)
-                         if (r.output[role].is_shard() && r.output[role].dim == 2)
-                           fail("the norm reads hidden sharded over " + detail::axis_words(role));
-                     },
-                     [&](const step::QProjection& l) { linear(l); },
-                     [&](const step::KProjection& l) { linear(l); },
-                     [&](const step::VProjection& l) { linear(l); },
-                     [&](const step::OutProjection& l) { linear(l); },
-                     [&](const step::Fc1& l) { linear(l); },
-                     [&](const step::GateProjection& l) { linear(l); },
-                     [&](const step::Fc2& l) { linear(l); },
-                     [&](const step::AttentionScores&) { scores(); },
-                     [&](const step::Softmax&) {
-                       no_partial("softmax");
-                       r.output = input(0);
-                     },
-                     [&](const step::AttentionContext&) { context(); },
-                     [&](const step::ResidualAdd&) { same_inputs("the residual add"); },
-                     [&](const step::SwiGlu&) {
-                       no_partial("SwiGLU", 0);
-                       no_partial("SwiGLU", 1);
-                       same_inputs("SwiGLU");
-                     },
-                     [&](const step::Gelu&) {
-                       no_partial("GELU");
-                       r.output = input(0);
-                     },
-                     [&](const step::AllReduce& c) {
-                       collective(c, Placement::partial(), Placement::replicate(), "all-reduces");
-                     },
-                     [&](const step::ReduceScatter& c) {
-                       collective(c, Placement::partial(), Placement::shard(op.output.rank - 1),
-                                  "reduce-scatters");
-                     },
-                     [&](const step::AllGather& c) {
-                       collective(c, Placement::shard(op.output.rank - 1), Placement::replicate(),
-                                  "all-gathers");
-                     },
-                     [&](const step::Transfer& t) { transfer(t); },
-                     [&](const step::Output&) {
-                       no_partial("the output");
-                       r.output = input(0);
-                       for (Role role : roles)
-                         if (role != Role::data && r.output[role].is_shard())
-                           fail("the output is sharded over " + detail::axis_words(role) +
-                                ": each device must hold its sequences whole");
-                     },
-                 });
+  visit_step(op,
+             detail::overloaded{
+                 [&](const step::Input&) {
+                   for (Role role : roles)
+                     r.output[role] = batch_or(role, Placement::replicate());
+                 },
+                 [&](const step::KVCache&) {
+                   for (Role role : roles)
+                     r.output[role] = batch_or(role, vary(role).kv_positions ? Placement::shard(1)
+                                                     : vary(role).kv_heads || vary(role).dims
+                                                         ? Placement::shard(2)
+                                                         : Placement::replicate());
+                 },
+                 [&](const step::KVAppend&) {
+                   // The new token, whole along a sequence-sharded axis, joins its shard.
+                   r.output = input(0);
+                   for (Role role : roles)
+                     if (input(1)[role] != input(0)[role] &&
+                         !(input(0)[role] == Placement::shard(1) && input(1)[role].is_replicate()))
+                       fail("the KV append combines tensors placed differently (" +
+                            placement_text(input(0), mesh) + " and " +
+                            placement_text(input(1), mesh) + ")");
+                 },
+                 [&](const step::PartialAttention&) { partial_attention(); },
+                 [&](const step::LogSumExpMerge&) { merge(); },
+                 [&](const step::AllToAll& c) { all_to_all(c); },
+                 [&](const step::Embedding&) {
+                   // A vocabulary slice finds only its own tokens: a partial sum along the
+                   // axes where the slice changes.
+                   no_partial("the embedding");
+                   for (Role role : roles) {
+                     const Placement ids = input(0)[role];
+                     if (role == Role::data) {
+                       if (vary(role).rows)
+                         fail("its vocabulary slice changes along " + detail::axis_words(role));
+                       r.output[role] = ids;
+                     } else if (!ids.is_replicate()) {
+                       fail("reads token ids not whole along " + detail::axis_words(role));
+                     } else {
+                       r.output[role] =
+                           vary(role).rows ? Placement::partial() : Placement::replicate();
+                     }
+                   }
+                 },
+                 [&](const step::LastToken&) {
+                   no_partial("the last-token selection");
+                   r.output = input(0);
+                 },
+                 [&](const step::LmHead& l) { linear(l); },
+                 [&](const step::ParallelSum&) { same_inputs("the parallel block's sum"); },
+                 [&](const step::Norm&) {
+                   no_partial("the norm");
+                   r.output = input(0);
+                   for (Role role : roles)
+                     if (r.output[role].is_shard() && r.output[role].dim == 2)
+                       fail("the norm reads hidden sharded over " + detail::axis_words(role));
+                 },
+                 [&](const step::QProjection& l) { linear(l); },
+                 [&](const step::KProjection& l) { linear(l); },
+                 [&](const step::VProjection& l) { linear(l); },
+                 [&](const step::OutProjection& l) { linear(l); },
+                 [&](const step::Fc1& l) { linear(l); },
+                 [&](const step::GateProjection& l) { linear(l); },
+                 [&](const step::Fc2& l) { linear(l); },
+                 [&](const step::AttentionScores&) { scores(); },
+                 [&](const step::Softmax&) {
+                   no_partial("softmax");
+                   r.output = input(0);
+                 },
+                 [&](const step::AttentionContext&) { context(); },
+                 [&](const step::ResidualAdd&) { same_inputs("the residual add"); },
+                 [&](const step::SwiGlu&) {
+                   no_partial("SwiGLU", 0);
+                   no_partial("SwiGLU", 1);
+                   same_inputs("SwiGLU");
+                 },
+                 [&](const step::Gelu&) {
+                   no_partial("GELU");
+                   r.output = input(0);
+                 },
+                 [&](const step::AllReduce& c) {
+                   collective(c, Placement::partial(), Placement::replicate(), "all-reduces");
+                 },
+                 [&](const step::ReduceScatter& c) {
+                   collective(c, Placement::partial(), Placement::shard(op.output.rank - 1),
+                              "reduce-scatters");
+                 },
+                 [&](const step::AllGather& c) {
+                   collective(c, Placement::shard(op.output.rank - 1), Placement::replicate(),
+                              "all-gathers");
+                 },
+                 [&](const step::Transfer& t) { transfer(t); },
+                 [&](const step::Output&) {
+                   no_partial("the output");
+                   r.output = input(0);
+                   for (Role role : roles)
+                     if (role != Role::data && r.output[role].is_shard())
+                       fail("the output is sharded over " + detail::axis_words(role) +
+                            ": each device must hold its sequences whole");
+                 },
+             });
   return r;
 }
 
@@ -344,6 +432,7 @@ namespace detail {
 using CounterpartKey = std::tuple<std::int64_t, std::int64_t, std::int64_t, int, int>;
 
 inline int counterpart_discriminator(const Op& op) {
+  // KV caches and appends: keys and values are separate sets of counterparts.
   if (const step::KVCache* c = step_if<step::KVCache>(op))
     return c->values ? 1 : 0;
   if (const step::KVAppend* a = step_if<step::KVAppend>(op))
@@ -362,6 +451,8 @@ inline Variation difference(const Op& a, const Op& b) {
     v.kv_heads = ha->kv_head_begin != hb->kv_head_begin;
     v.dims = ha->dim_begin != hb->dim_begin;
   }
+  if (const KVShard* ka = kv_shard_of(a), *kb = kv_shard_of(b); ka && kb)
+    v.kv_positions = ka->index != kb->index;
   return v;
 }
 
@@ -417,6 +508,7 @@ std::vector<AxisVariation> slice_variation(const Graph& graph, const Mesh& mesh)
         v.heads = v.heads || d.heads;
         v.kv_heads = v.kv_heads || d.kv_heads;
         v.dims = v.dims || d.dims;
+        v.kv_positions = v.kv_positions || d.kv_positions;
       }
     }
     for (std::size_t k = begin; k < end; ++k)

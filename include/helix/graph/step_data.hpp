@@ -116,9 +116,9 @@ enum class Sublayer : std::uint8_t {
 
 /// What a collective is for, so views and costs can name it: summing partial scores, a
 /// sublayer's partial outputs (a parallel block sums attention and MLP together), the
-/// vocab-parallel embedding's masked lookups, gathering the vocab-parallel logits, or gathering
+/// vocab-parallel embedding's masked lookups, gathering the vocab-parallel logits, gathering
 /// the slices of an activation that crossed a pipeline-stage boundary scatter-gather
-/// (`PipelineSend::scatter_gather`).
+/// (`PipelineSend::scatter_gather`), or exchanging KV-parallel decode's partial attention outputs.
 enum class CollectivePurpose : std::uint8_t {
   attention_scores,
   attention_output,
@@ -126,7 +126,8 @@ enum class CollectivePurpose : std::uint8_t {
   block_output,
   embedding,
   logits,
-  pipeline_activation
+  pipeline_activation,
+  attention_partials, ///< KV-parallel decode: partial attention outputs to the shard merging them
 };
 
 /// Whether the plan decides how a collective of `purpose` runs (flat or hierarchical): the sums
@@ -140,14 +141,18 @@ enum class CollectivePurpose : std::uint8_t {
 /// leaves its route to NCCL, as the logits' all-gather here does.
 constexpr bool follows_plan_all_reduce(CollectivePurpose purpose) {
   return purpose != CollectivePurpose::attention_scores && purpose != CollectivePurpose::logits &&
-         purpose != CollectivePurpose::pipeline_activation;
+         purpose != CollectivePurpose::pipeline_activation &&
+         purpose != CollectivePurpose::attention_partials;
 }
 
 /// Whether a collective of `purpose` sums partial results, so it is (a phase of) one of the
 /// logical all-reduces a plan is judged by: every purpose but the all-gathers of the logits and
-/// of a pipeline activation, which move slices and add nothing.
+/// of a pipeline activation and the all-to-all of partial attention outputs, which move slices and
+/// add nothing (the log-sum-exp merge after the all-to-all is a compute op).
 constexpr bool sums_partial_results(CollectivePurpose purpose) {
-  return purpose != CollectivePurpose::logits && purpose != CollectivePurpose::pipeline_activation;
+  return purpose != CollectivePurpose::logits &&
+         purpose != CollectivePurpose::pipeline_activation &&
+         purpose != CollectivePurpose::attention_partials;
 }
 
 /// Which step of an all-reduce a collective vertex is.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "helix/graph/step_data.hpp"
+#include "helix/model/kv_placement.hpp"
 #include "helix/model/model.hpp"
 #include "helix/plan/device_group.hpp"
 
@@ -32,6 +33,8 @@ enum class OpKind : std::uint8_t {
   attention_scores,  ///< q kᵀ per head (partial over a head_dim slice for HeadPartitions)
   softmax,           ///< softmax(scores / sqrt(head_dim) + causal mask) over keys
   attention_context, ///< p v per head
+  partial_attention, ///< KV-parallel decode: attention over one KV shard, output and log-sum-exp
+  log_sum_exp_merge, ///< KV-parallel decode: the exact merge of every shard's partial outputs
   out_projection,    ///< context @ Wo[rows, :], a partial sum of the block output
   residual_add,      ///< x + branch
   fc1,               ///< a @ W1[:, cols]
@@ -45,6 +48,7 @@ enum class OpKind : std::uint8_t {
   all_reduce,        ///< collective: every member ends with the sum
   reduce_scatter,    ///< collective: member j ends with slice j (of the last dim) of the sum
   all_gather,        ///< collective: every member ends with the concatenation of the slices
+  all_to_all,        ///< collective: member j ends with slice j (of the heads) of every member's
   transfer,          ///< point-to-point send/recv between pipeline stages
   output,            ///< the block stack's result leaves on a device
 };
@@ -83,6 +87,7 @@ struct Embedding : LinearSlice {
 };
 struct KVCache : AttentionHeads {
   bool values = false; ///< false = keys
+  KVShard shard{};     ///< which cached positions (all of them unless KV-parallel)
   static constexpr OpKind kind = OpKind::kv_cache;
   static constexpr std::string_view name = "kv_cache", color = "#dadaeb";
   friend constexpr bool operator==(const KVCache&, const KVCache&) = default;
@@ -115,6 +120,7 @@ struct VProjection : LinearSlice {
 };
 struct KVAppend : AttentionHeads {
   bool values = false; ///< false = keys
+  KVShard shard{};     ///< the shard the new token is appended to (the whole cache unless KVP)
   static constexpr OpKind kind = OpKind::kv_append;
   static constexpr std::string_view name = "kv_append", color = "#bcbddc";
   friend constexpr bool operator==(const KVAppend&, const KVAppend&) = default;
@@ -134,6 +140,23 @@ struct AttentionContext : AttentionHeads {
   static constexpr OpKind kind = OpKind::attention_context;
   static constexpr std::string_view name = "attention_context", color = "#9ecae1";
   friend constexpr bool operator==(const AttentionContext&, const AttentionContext&) = default;
+};
+/// Attention of the new token's query heads over one KV shard (FlashAttention's split-KV pass):
+/// per (sequence, head) the shard's normalized output O_k and its log-sum-exp
+/// L_k = log Σ_j exp(q·k_j / sqrt(head_dim)), laid out [b, heads, head_dim + 1] (O then L).
+struct PartialAttention : AttentionHeads {
+  KVShard shard{};
+  static constexpr OpKind kind = OpKind::partial_attention;
+  static constexpr std::string_view name = "partial_attention", color = "#6baed6";
+  friend constexpr bool operator==(const PartialAttention&, const PartialAttention&) = default;
+};
+/// The exact merge of the K shards' partials of its heads ([b, K, heads, head_dim + 1], one row
+/// per shard): L = log Σ_k exp(L_k), O = Σ_k exp(L_k − L)·O_k; the context [b, 1, heads·head_dim].
+struct LogSumExpMerge : AttentionHeads {
+  std::int64_t shards = 1;
+  static constexpr OpKind kind = OpKind::log_sum_exp_merge;
+  static constexpr std::string_view name = "log_sum_exp_merge", color = "#4292c6";
+  friend constexpr bool operator==(const LogSumExpMerge&, const LogSumExpMerge&) = default;
 };
 struct OutProjection : LinearSlice {
   static constexpr Weight weight = Weight::wo;
@@ -206,6 +229,14 @@ struct AllGather : Collective {
   static constexpr std::string_view name = "all_gather", color = "#e7298a";
   friend constexpr bool operator==(const AllGather&, const AllGather&) = default;
 };
+/// Member j of the group sends its input's slice j (along the heads, dimension 1 of
+/// [b, heads, width]) to member j: every member ends with [b, members, heads / members, width],
+/// row i of dimension 1 from member i. NCCL runs it as grouped send/recv.
+struct AllToAll : Collective {
+  static constexpr OpKind kind = OpKind::all_to_all;
+  static constexpr std::string_view name = "all_to_all", color = "#ce1256";
+  friend constexpr bool operator==(const AllToAll&, const AllToAll&) = default;
+};
 /// A send/recv from `source` on one pipeline stage to `destination` on the next. The sender holds
 /// the activation [b, T, h] whole; the transfer carries `columns` of its hidden (last) dimension:
 /// all of them in a full send, the destination's 1/t share in a scatter-gather send
@@ -229,10 +260,11 @@ struct Output {
 using Step =
     std::variant<step::Input, step::Embedding, step::KVCache, step::Norm, step::QProjection,
                  step::KProjection, step::VProjection, step::KVAppend, step::AttentionScores,
-                 step::Softmax, step::AttentionContext, step::OutProjection, step::ResidualAdd,
-                 step::Fc1, step::GateProjection, step::Gelu, step::SwiGlu, step::Fc2,
-                 step::ParallelSum, step::LastToken, step::LmHead, step::AllReduce,
-                 step::ReduceScatter, step::AllGather, step::Transfer, step::Output>;
+                 step::Softmax, step::AttentionContext, step::PartialAttention,
+                 step::LogSumExpMerge, step::OutProjection, step::ResidualAdd, step::Fc1,
+                 step::GateProjection, step::Gelu, step::SwiGlu, step::Fc2, step::ParallelSum,
+                 step::LastToken, step::LmHead, step::AllReduce, step::ReduceScatter,
+                 step::AllGather, step::AllToAll, step::Transfer, step::Output>;
 
 /// The norm after the last block (`step::Norm::slot`).
 inline constexpr std::int64_t final_norm_slot = 2;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "helix/model/data_type.hpp"
+#include "helix/model/kv_placement.hpp"
 
 #include <cstdint>
 #include <string_view>
@@ -199,18 +200,25 @@ struct Workload {
   std::int64_t microbatches = 1;
   AttentionKernel attention = AttentionKernel::flash;
   PipelineSend pipeline_send = PipelineSend::scatter_gather;
+  /// Decode under KVParallel: how the cache is dealt to the KV shards.
+  KVPlacement kv_placement{};
 
   friend constexpr bool operator==(const Workload&, const Workload&) = default;
 
   static constexpr Workload prefill(std::int64_t microbatches = 1) {
-    return {Phase::prefill, microbatches, AttentionKernel::flash, PipelineSend::scatter_gather};
+    return {Phase::prefill, microbatches, AttentionKernel::flash, PipelineSend::scatter_gather, {}};
   }
   static constexpr Workload decode(std::int64_t microbatches = 1) {
-    return {Phase::decode, microbatches, AttentionKernel::flash, PipelineSend::scatter_gather};
+    return {Phase::decode, microbatches, AttentionKernel::flash, PipelineSend::scatter_gather, {}};
   }
   constexpr Workload with_attention(AttentionKernel kernel) const {
     Workload copy = *this;
     copy.attention = kernel;
+    return copy;
+  }
+  constexpr Workload with_kv_placement(KVPlacement placement) const {
+    Workload copy = *this;
+    copy.kv_placement = placement;
     return copy;
   }
   constexpr Workload with_pipeline_send(PipelineSend send) const {

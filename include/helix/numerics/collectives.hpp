@@ -224,4 +224,38 @@ Matrix<Scalar> ring_reduce_scatter_share(const std::vector<const Matrix<Scalar>*
   return share;
 }
 
+/// All-to-all over the heads, as `step::AllToAll` does it: `input` is a member's
+/// [batch, heads, width] ((batch·heads) × width); the block it sends member j is j's 1/n of every
+/// sequence's heads, [batch, heads / n, width].
+template <std::floating_point Scalar>
+Matrix<Scalar> all_to_all_block(const Matrix<Scalar>& input, std::int64_t batch, std::int64_t n,
+                                std::int64_t j) {
+  const std::int64_t heads = input.rows() / batch, share = heads / n;
+  if (heads * batch != input.rows() || share * n != heads)
+    throw std::invalid_argument("helix: all-to-all: " + std::to_string(input.rows()) +
+                                " rows are not " + std::to_string(batch) +
+                                " sequences of heads dividing by " + std::to_string(n));
+  Matrix<Scalar> block(batch * share, input.cols());
+  for (std::int64_t s = 0; s < batch; ++s)
+    block.middleRows(s * share, share) = input.middleRows(s * heads + j * share, share);
+  return block;
+}
+
+/// What a member receives: block i from member i, laid out [batch, n, heads / n, width].
+template <std::floating_point Scalar>
+Matrix<Scalar> all_to_all_assemble(const std::vector<const Matrix<Scalar>*>& blocks,
+                                   std::int64_t batch) {
+  const std::int64_t n = static_cast<std::int64_t>(blocks.size());
+  const std::int64_t share = blocks.at(0)->rows() / batch;
+  Matrix<Scalar> out(batch * n * share, blocks[0]->cols());
+  for (std::int64_t i = 0; i < n; ++i) {
+    const Matrix<Scalar>& block = *blocks[static_cast<std::size_t>(i)];
+    if (block.rows() != batch * share || block.cols() != out.cols())
+      throw std::invalid_argument("helix: all-to-all: the members' blocks differ in size");
+    for (std::int64_t s = 0; s < batch; ++s)
+      out.middleRows((s * n + i) * share, share) = block.middleRows(s * share, share);
+  }
+  return out;
+}
+
 } // namespace helix::numerics

@@ -645,6 +645,24 @@ public:
     return to_every_member(c, std::make_shared<const Matrix<Scalar>>(
                                   gathered<Scalar>(by_member(in), op.output.last())));
   }
+  /// Member j receives block j of every member's partials (all_to_all_block), in member order.
+  std::vector<Placed<Scalar>> communicate(Vertex, const Op& op, const step::AllToAll& c,
+                                          const std::vector<Arrival<Scalar>>& in) const {
+    const std::vector<const Matrix<Scalar>*> members = by_member(in);
+    const auto n = static_cast<std::int64_t>(members.size());
+    std::vector<Placed<Scalar>> out;
+    for (std::int64_t j = 0; j < n; ++j) {
+      std::vector<Matrix<Scalar>> blocks;
+      for (const Matrix<Scalar>* member : members)
+        blocks.push_back(all_to_all_block<Scalar>(*member, op.output[0], n, j));
+      std::vector<const Matrix<Scalar>*> received;
+      for (const Matrix<Scalar>& block : blocks)
+        received.push_back(&block);
+      out.push_back(Placed<Scalar>{group_member(mesh_, c.group, j),
+                                   all_to_all_assemble<Scalar>(received, op.output[0])});
+    }
+    return out;
+  }
 
 private:
   const Mesh& mesh_;

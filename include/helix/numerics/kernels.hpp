@@ -112,4 +112,56 @@ void softmax_rows(Matrix<Scalar>& scores, std::int64_t queries, std::int64_t hea
   }
 }
 
+/// Attention of one query per (sequence, head) over a shard of keys, the split-KV pass of
+/// FlashAttention: row (s·heads + h) of `out` is [O, L] with O = softmax(q kᵀ / sqrt(head_dim)) v
+/// over the shard's keys and L = log Σ_j exp(q·k_j / sqrt(head_dim)), computed as m + log Σ
+/// exp(· − m) with m the row's maximum. `q` is [b, 1, heads·dims], `k` and `v` [b, keys,
+/// kv_heads·dims]; `kv_of(h)` is the local kv head query head h reads.
+template <std::floating_point Scalar, class KvOf>
+void partial_attention(const Matrix<Scalar>& q, const Matrix<Scalar>& k, const Matrix<Scalar>& v,
+                       std::int64_t batch, std::int64_t heads, std::int64_t dims,
+                       std::int64_t head_dim, KvOf&& kv_of, Matrix<Scalar>& out) {
+  const std::int64_t keys = k.rows() / batch;
+  const Scalar divisor = std::sqrt(static_cast<Scalar>(head_dim));
+  out.resize(batch * heads, dims + 1);
+  RowVector<Scalar> p(keys);
+  for (std::int64_t s = 0; s < batch; ++s)
+    for (std::int64_t h = 0; h < heads; ++h) {
+      const std::int64_t g = kv_of(h);
+      p.noalias() =
+          q.block(s, h * dims, 1, dims) * k.block(s * keys, g * dims, keys, dims).transpose();
+      p.array() /= divisor;
+      const Scalar m = p.maxCoeff();
+      p.array() = (p.array() - m).exp();
+      const Scalar sum = p.sum();
+      const std::int64_t row = s * heads + h;
+      out.block(row, 0, 1, dims).noalias() = p * v.block(s * keys, g * dims, keys, dims);
+      out.block(row, 0, 1, dims) /= sum;
+      out(row, dims) = m + std::log(sum);
+    }
+}
+
+/// The exact merge of `shards` partial attentions per (sequence, head): `in` is [b, shards,
+/// heads, dims + 1] (rows (s·shards + k)·heads + h), `out` the context [b, 1, heads·dims]:
+/// L = log Σ_k exp(L_k) (as max + log Σ exp(L_k − max)), O = Σ_k exp(L_k − L)·O_k.
+template <std::floating_point Scalar>
+void log_sum_exp_merge(const Matrix<Scalar>& in, std::int64_t batch, std::int64_t shards,
+                       std::int64_t heads, std::int64_t dims, Matrix<Scalar>& out) {
+  out.setZero(batch, heads * dims);
+  for (std::int64_t s = 0; s < batch; ++s)
+    for (std::int64_t h = 0; h < heads; ++h) {
+      const auto row = [&](std::int64_t k) { return (s * shards + k) * heads + h; };
+      Scalar m = in(row(0), dims);
+      for (std::int64_t k = 1; k < shards; ++k)
+        m = std::max(m, in(row(k), dims));
+      Scalar sum = 0;
+      for (std::int64_t k = 0; k < shards; ++k)
+        sum += std::exp(in(row(k), dims) - m);
+      const Scalar total = m + std::log(sum);
+      for (std::int64_t k = 0; k < shards; ++k)
+        out.block(s, h * dims, 1, dims) +=
+            std::exp(in(row(k), dims) - total) * in.block(row(k), 0, 1, dims);
+    }
+}
+
 } // namespace helix::numerics

@@ -181,7 +181,7 @@ public:
                              std::to_string(op.layer) + ", sequences " +
                              std::to_string(op.batch_begin) + " + " + std::to_string(op.output[0]));
     return FullInput<Scalar>::cache_columns(caches[static_cast<std::size_t>(op.layer)], op, a,
-                                            position, model_.head_dim);
+                                            position, model_.head_dim, model_.seq_len);
   }
 
   /// Bytes of the KV cache held (every kv head of the local sequences and layers).

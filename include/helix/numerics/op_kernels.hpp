@@ -143,20 +143,26 @@ public:
     if (op.layer < 0 || op.layer >= static_cast<std::int64_t>(caches.size()))
       throw std::logic_error("helix: execute: reads a KV cache the input does not have");
     return cache_columns(caches[static_cast<std::size_t>(op.layer)], op, a, op.batch_begin,
-                         model_.head_dim);
+                         model_.head_dim, model_.seq_len);
   }
 
-  /// Rows of sequences [batch_begin, +b) (counted from `first`, the cache's first sequence) and
-  /// the columns of the op's kv heads and head_dim slice.
+  /// Rows of sequences [batch_begin, +b) (counted from `first`, the cache's first sequence of
+  /// `seq_len` cached tokens each) at the positions of the op's KV shard (all of them outside
+  /// KV-parallel decode), and the columns of its kv heads and head_dim slice.
   static Matrix<Scalar> cache_columns(const Matrix<Scalar>& cache, const Op& op,
                                       const step::KVCache& a, std::int64_t first_row_sequence,
-                                      std::int64_t head_dim) {
-    const std::int64_t cached = op.output[1], rows = op.output[0] * cached;
-    Matrix<Scalar> out(rows, a.kv_heads * a.dims);
-    for (std::int64_t g = 0; g < a.kv_heads; ++g)
-      out.middleCols(g * a.dims, a.dims) =
-          cache.block(first_row_sequence * cached, (a.kv_head_begin + g) * head_dim + a.dim_begin,
-                      rows, a.dims);
+                                      std::int64_t head_dim, std::int64_t seq_len) {
+    const std::int64_t batch = op.output[0], held = a.shard.cached(seq_len);
+    if (op.output[1] != held || (first_row_sequence + batch) * seq_len > cache.rows())
+      throw std::logic_error("helix: execute: a KV cache op does not fit the cache");
+    Matrix<Scalar> out(batch * held, a.kv_heads * a.dims);
+    for (std::int64_t s = 0; s < batch; ++s)
+      for (std::int64_t i = 0; i < held; ++i) {
+        const std::int64_t row = (first_row_sequence + s) * seq_len + a.shard.position(i, seq_len);
+        for (std::int64_t g = 0; g < a.kv_heads; ++g)
+          out.block(s * held + i, g * a.dims, 1, a.dims) =
+              cache.block(row, (a.kv_head_begin + g) * head_dim + a.dim_begin, 1, a.dims);
+      }
     return out;
   }
 
@@ -267,6 +273,22 @@ public:
   void operator()(Vertex v, const Op& op, const step::AttentionContext& a, const Inputs& in,
                   Out& out) const {
     context(v, op, a, *in[0], *in[1], out);
+  }
+  void operator()(Vertex v, const Op& op, const step::PartialAttention& a, const Inputs& in,
+                  Out& out) const {
+    const std::int64_t keys = a.shard.keys(model_.seq_len), batch = op.output[0];
+    if (in[1]->rows() != batch * keys || in[2]->rows() != batch * keys)
+      fail(v, op, "its K or V does not hold the shard's " + std::to_string(keys) + " keys");
+    numerics::partial_attention<Scalar>(
+        *in[0], *in[1], *in[2], batch, a.heads, a.dims, model_.head_dim,
+        [&](std::int64_t h) { return kv_of(v, op, a, h); }, out);
+  }
+  void operator()(Vertex v, const Op& op, const step::LogSumExpMerge& m, const Inputs& in,
+                  Out& out) const {
+    const std::int64_t batch = op.output[0];
+    if (in[0]->rows() != batch * m.shards * m.heads || in[0]->cols() != m.dims + 1)
+      fail(v, op, "its input is not the " + std::to_string(m.shards) + " shards' partials");
+    numerics::log_sum_exp_merge<Scalar>(*in[0], batch, m.shards, m.heads, m.dims, out);
   }
   void operator()(Vertex, const Op&, const step::ResidualAdd&, const Inputs& in, Out& out) const {
     out = *in[0] + *in[1];

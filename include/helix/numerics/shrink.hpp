@@ -24,7 +24,9 @@ namespace helix::models {
 /// - hidden = heads · head_dim and ffn = 4 · hidden, which every tensor degree and group size
 ///   divides because the heads and head_dim do;
 /// - layers kept with an explicit layer split, else min(layers, max(2, pipeline stages));
-/// - batch 2 · (data parallel · microbatches), the lcm over the plans; seq_len 16; norm kept;
+/// - under KVParallel<K>, the query heads per device a multiple of K;
+/// - batch 2 · (data parallel · microbatches), the lcm over the plans; seq_len 16 (more when
+///   interleaved KV chunks need it to reach every shard); norm kept;
 /// - a vocabulary of 125 (padded to 128) tokens, or more when a tensor degree needs it.
 /// @pre every plan is valid for `model` and `workload`.
 ///
@@ -32,7 +34,7 @@ namespace helix::models {
 /// ffn 512, batch 2, seq_len 16.
 inline Model shrink(const Model& model, std::span<const PlanSpec> plans,
                     const Workload& workload = {}) {
-  std::int64_t slices = 1, splits = 1, stages = 1, replicas = 1;
+  std::int64_t slices = 1, splits = 1, stages = 1, replicas = 1, kv_shards = 1;
   bool explicit_split = false, replicated_kv = false;
   // Heads per device in the full model's split, for the plan that gives fewest, at most 2.
   std::int64_t heads_per_device = 2, kv_heads_per_device = 2;
@@ -44,6 +46,7 @@ inline Model shrink(const Model& model, std::span<const PlanSpec> plans,
     splits = std::lcm(splits, head_split(p));
     stages = std::max(stages, p.pipeline_stages);
     replicas = std::lcm(replicas, p.data_parallel);
+    kv_shards = std::lcm(kv_shards, p.kv_parallel);
     explicit_split = explicit_split || p.layer_split_count > 0;
     replicated_kv = replicated_kv || head_split(p) > model.kv_heads;
   }
@@ -55,6 +58,9 @@ inline Model shrink(const Model& model, std::span<const PlanSpec> plans,
     small.kv_heads = replicated_kv ? model.kv_heads : splits * kv_heads_per_device;
     small.heads = replicated_kv ? std::lcm(splits, model.kv_heads) * heads_per_device
                                 : small.kv_heads * group;
+    // KV-parallel decode hands each shard an equal share of a device's query heads.
+    const std::int64_t per_device = small.heads / splits;
+    small.heads = std::lcm(per_device, kv_shards) * splits;
   }
   const std::int64_t at_least_8 = (8 + slices - 1) / slices * slices;
   small.head_dim = std::min(model.head_dim, at_least_8);
@@ -64,6 +70,12 @@ inline Model shrink(const Model& model, std::span<const PlanSpec> plans,
     small.layers = std::min(model.layers, std::max<std::int64_t>(2, stages));
   small.batch = 2 * replicas * workload.microbatches;
   small.seq_len = 16;
+  // Every KV shard holds cached tokens, and interleaved chunks reach the last shard with a
+  // partial chunk to spare: (K − 1)·chunk + 1 cached tokens at least, plus half a chunk.
+  if (kv_shards > 1 && workload.kv_placement.layout == KVLayout::interleaved)
+    small.seq_len =
+        std::max<std::int64_t>(small.seq_len, (kv_shards - 1) * workload.kv_placement.chunk + 1 +
+                                                  workload.kv_placement.chunk / 2);
   if (model.vocab > 0) {
     // Padded to the smallest multiple of 128 every plan's tensor degree divides (it divides the
     // full model's padded vocabulary, a multiple of 128, so this is at most that), less 3 so that

@@ -16,9 +16,18 @@ constexpr AxisMask axis_bit(Role role) {
   return static_cast<AxisMask>(1u << static_cast<unsigned>(role));
 }
 
-/// The tensor axes of a stage: what a flat tensor-parallel collective spans.
-inline constexpr AxisMask tensor_axes = static_cast<AxisMask>(
-    axis_bit(Role::tensor_group) | axis_bit(Role::tensor) | axis_bit(Role::head_dim));
+/// The tensor axes of a stage: what a flat tensor-parallel collective spans. KV-parallel decode's
+/// KV shards are among them: its out-projection and MLP run tensor parallel over every device of
+/// the stage (absent, the axis has size 1 and changes nothing).
+inline constexpr AxisMask tensor_axes =
+    static_cast<AxisMask>(axis_bit(Role::kv_seq) | axis_bit(Role::tensor_group) |
+                          axis_bit(Role::tensor) | axis_bit(Role::head_dim));
+
+/// The axes a hierarchical all-reduce's middle step spans (same-rank members of every tensor
+/// group of the stage): the tensor groups, and under KVParallel the KV shards, whose devices
+/// form groups of their own.
+inline constexpr AxisMask outer_group_axes =
+    static_cast<AxisMask>(axis_bit(Role::kv_seq) | axis_bit(Role::tensor_group));
 
 /// The devices that vary along the axes in `axes` and share every other coordinate with `anchor`,
 /// in row-major (ring) order.

@@ -28,8 +28,25 @@ namespace helix {
     "degree", "minimum")                                                                           \
   X(model_size_positive, "model size positive", "every model size must be at least 1", "value",    \
     "minimum")                                                                                     \
-  X(kv_parallel_supported, "kv parallel supported",                                                \
-    "KVParallel (KV-parallel decode) is not supported yet", "kv parallel degree", "supported")     \
+  X(kv_parallel_decode_only, "kv parallel decode only",                                            \
+    "KVParallel shards the KV cache of decode; a prefill has no cache to shard (cost the "         \
+    "prefill with a plan without kvp=)",                                                           \
+    "kv parallel degree", "allowed in prefill")                                                    \
+  X(kv_parallel_tensor_scheme, "kv parallel tensor scheme",                                        \
+    "KVParallel combines with TensorParallel or TensorGroups, not with HeadPartitions (its "       \
+    "partial scores would need a sum before each shard's softmax)",                                \
+    "kv parallel degree", "head_dim slices allowed")                                               \
+  X(kv_heads_vs_attention_degree, "kv heads vs attention degree",                                  \
+    "under KVParallel the attention's tensor degree (TPA) must not exceed the kv heads, so no kv " \
+    "head is duplicated across devices (Helix: TPA <= K)",                                         \
+    "attention tensor degree", "kv heads")                                                         \
+  X(heads_vs_kv_parallel, "heads vs kv parallel",                                                  \
+    "each device's query heads (heads / TPA) must divide by the KV-parallel degree: the "          \
+    "all-to-all hands each KV shard an equal share of them to merge",                              \
+    "heads per device", "kv parallel degree")                                                      \
+  X(kv_length_vs_kv_parallel, "kv length vs kv parallel",                                          \
+    "every KV shard must hold at least one cached token", "cached tokens",                         \
+    "tokens the placement needs")                                                                  \
   X(heads_vs_kv_heads, "heads vs kv heads", "attention heads must divide by the kv heads",         \
     "heads", "kv heads")                                                                           \
   X(heads_vs_tensor_degree, "heads vs tensor degree",                                              \
@@ -189,7 +206,7 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
         Degree{"HeadPartitions head groups", p.head_groups},
         Degree{"HeadPartitions dimension slices", p.dim_slices},
         Degree{"DataParallel", p.data_parallel}, Degree{"KVParallel", p.kv_parallel},
-        Degree{"microbatches", w.microbatches}})
+        Degree{"microbatches", w.microbatches}, Degree{"KV placement chunk", w.kv_placement.chunk}})
     if (d.value < 1)
       sheet.fail(degree_at_least_one, d.value, 1, d.name);
 
@@ -202,8 +219,10 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
   if (m.vocab < 0) // 0 is a block stack without a vocabulary
     sheet.fail(model_size_positive, m.vocab, 0, "vocab");
 
-  if (p.kv_parallel > 1)
-    sheet.fail(kv_parallel_supported, p.kv_parallel, 1);
+  if (p.kv_parallel > 1 && w.phase != Phase::decode)
+    sheet.fail(kv_parallel_decode_only, p.kv_parallel, 1, "workload prefill");
+  if (p.kv_parallel > 1 && p.has(DescriptorKind::head_partitions))
+    sheet.fail(kv_parallel_tensor_scheme, p.kv_parallel, 1);
 
   // Everything below divides by sizes checked above.
   if (sheet.failed(
@@ -234,6 +253,22 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
     sheet.fail(heads_vs_tensor_degree, m.heads, heads_degree);
   if (!divides(heads_degree, m.kv_heads) && !divides(m.kv_heads, heads_degree))
     sheet.fail(kv_heads_vs_tensor_degree, m.kv_heads, heads_degree);
+  if (p.kv_parallel > 1) {
+    if (heads_degree > m.kv_heads)
+      sheet.fail(kv_heads_vs_attention_degree, heads_degree, m.kv_heads);
+    if (divides(heads_degree, m.heads) && !divides(p.kv_parallel, m.heads / heads_degree))
+      sheet.fail(heads_vs_kv_parallel, m.heads / heads_degree, p.kv_parallel);
+    const bool interleaved = w.kv_placement.layout == KVLayout::interleaved;
+    const detail::CheckedProduct first_of_last{p.kv_parallel - 1,
+                                               interleaved ? w.kv_placement.chunk : 1};
+    const std::int64_t needed =
+        first_of_last.overflow ? std::numeric_limits<std::int64_t>::max() : first_of_last.value + 1;
+    if (m.seq_len < needed)
+      sheet.fail(kv_length_vs_kv_parallel, m.seq_len, needed,
+                 interleaved ? "seq_len (interleaved placement deals chunks round robin: the last "
+                               "shard's first chunk starts at (kvp - 1) x chunk)"
+                             : "seq_len (contiguous placement)");
+  }
   if (!divides(head_dim_split(p), m.head_dim))
     sheet.fail(head_dim_vs_dim_slices, m.head_dim, head_dim_split(p));
   if (!divides(tensor_degree(p), m.ffn_hidden))

@@ -24,7 +24,7 @@ namespace helix {
   X(head_partitions, "HeadPartitions", "hp", 2, 'x', &PlanSpec::head_groups,                       \
     &PlanSpec::dim_slices)                                                                         \
   X(data_parallel, "DataParallel", "dp", 1, '\0', &PlanSpec::data_parallel, nullptr)               \
-  X(kv_parallel, "KVParallel", "kv", 1, '\0', &PlanSpec::kv_parallel, nullptr)                     \
+  X(kv_parallel, "KVParallel", "kvp", 1, '\0', &PlanSpec::kv_parallel, nullptr)                    \
   X(layer_split, "LayerSplit", "split", 0, '/', nullptr, nullptr)
 
 enum class DescriptorKind : std::uint8_t {
@@ -165,15 +165,22 @@ constexpr std::int64_t head_dim_split(const PlanSpec& p) {
   return p.has(DescriptorKind::head_partitions) ? p.dim_slices : 1;
 }
 
-/// Devices that share one replica of a stage's weights: the tensor degree of the MLP and of
-/// every row-parallel linear.
-constexpr std::int64_t tensor_degree(const PlanSpec& p) {
+/// Devices that run one replica of a stage's attention heads: the head groups times the head_dim
+/// slices (KV-parallel decode repeats this group once per KV shard).
+constexpr std::int64_t attention_degree(const PlanSpec& p) {
   return head_split(p) * head_dim_split(p);
+}
+
+/// Devices that share one replica of a stage's weights: the tensor degree of the MLP and of
+/// every row-parallel linear. Under `KVParallel<K>` the out-projection and the MLP run tensor
+/// parallel over all K × attention-degree devices of the stage (Helix's N = KVP × TPA).
+constexpr std::int64_t tensor_degree(const PlanSpec& p) {
+  return p.kv_parallel * attention_degree(p);
 }
 
 /// Devices in the whole mesh.
 constexpr std::int64_t world_size(const PlanSpec& p) {
-  return p.pipeline_stages * p.data_parallel * p.kv_parallel * tensor_degree(p);
+  return p.pipeline_stages * p.data_parallel * tensor_degree(p);
 }
 
 } // namespace helix
