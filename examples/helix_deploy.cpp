@@ -341,6 +341,7 @@ struct Options {
   std::string kv_dtype_text;  ///< empty: --dtype when given, else the model's
   std::string attention_text; ///< empty: flash, or materialized for helix_seed
   std::string pipeline_send_text = "scatter_gather";
+  std::string kv_placement_text = "contiguous";
   std::string baseline_text;
   bool verify = true;
   std::string npy_folder;
@@ -450,6 +451,11 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
                  "(scores and probabilities written as the DAG draws them) (default: flash, but "
                  "materialized for helix_seed, whose material describes explicit score tensors)")
       ->option_text("KERNEL");
+  app.add_option("--kv-placement", o.kv_placement_text,
+                 "how KV-parallel decode (kvp=) deals the KV cache to its shards: contiguous "
+                 "(blocks; new tokens on the last shard) or interleaved:N (N-token chunks round "
+                 "robin, NVIDIA Helix's 16) (default: contiguous)")
+      ->option_text("HOW");
   app.add_option("--pipeline-send", o.pipeline_send_text,
                  "how activations cross pipeline stages: scatter_gather (Megatron-LM: each tensor "
                  "device sends 1/t of hidden to its peer, the next stage all-gathers the slices) "
@@ -503,8 +509,9 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
          "--output-tokens", o.output_tokens_text,
          "tokens generated per sequence: the prefill of the prompt yields the first, one "
          "decode step each further one; above 1 the cost reports TTFT, TPOT, e2e and output "
-         "tokens/s (and per GPU); needs --workload prefill, since a generation starts with "
-         "the prefill (default: 1, the prefill alone)")
+         "tokens/s (and per GPU); with --workload decode every token is a decode step from a "
+         "KV cache already in place (a disaggregated decode server, NVIDIA Helix): TPOT, e2e "
+         "and tokens/s, no TTFT (default: 1, the prefill or decode step alone)")
       ->option_text("N");
   app.add_option("--views", o.views_text,
                  "pictures to write to --out: none (nothing, not even the timeline; --out is not "
@@ -551,10 +558,10 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   // The measurements file names its models, plans, sizes and formats: a plan run's options have
   // nothing to say there.
   for (const char* name :
-       {"--model", "--model-file", "--plan", "--out", "--workload", "--microbatches", "--batch",
-        "--input-tokens", "--dtype", "--kv-dtype", "--attention", "--baseline", "--dump-npy",
-        "--dump-expected", "--dump-model", "--dump-limit", "--output-tokens", "--views",
-        "--objective"}) {
+       {"--model",        "--model-file",   "--plan",          "--out",      "--workload",
+        "--microbatches", "--batch",        "--input-tokens",  "--dtype",    "--kv-dtype",
+        "--attention",    "--kv-placement", "--baseline",      "--dump-npy", "--dump-expected",
+        "--dump-model",   "--dump-limit",   "--output-tokens", "--views",    "--objective"}) {
     validate->excludes(app.get_option(name));
     calibrate->excludes(app.get_option(name));
   }
@@ -639,6 +646,12 @@ Context read_inputs(const Options& o) {
   else if (o.pipeline_send_text != "scatter_gather")
     throw BadInput("unknown --pipeline-send '" + o.pipeline_send_text +
                    "'; known: scatter_gather, full");
+  const auto parse_kv_placement = [](const std::string& text) {
+    if (const std::optional<helix::KVPlacement> placement = helix::kv_placement_named(text))
+      return *placement;
+    throw BadInput("unknown --kv-placement '" + text +
+                   "'; known: contiguous, interleaved:N (N tokens per chunk, 1 to 10^9)");
+  };
   // Sizes are read as text like --microbatches; whether they suit the plan is validate's.
   const auto size = [](const std::string& text, std::string_view option,
                        std::int64_t otherwise) -> std::int64_t {
@@ -657,7 +670,7 @@ Context read_inputs(const Options& o) {
                 .with_dtype(dtype)
                 .with_kv_dtype(kv_dtype);
   c.workload = {o.phase == "decode" ? helix::Phase::decode : helix::Phase::prefill, *microbatches,
-                attention, pipeline_send};
+                attention, pipeline_send, parse_kv_placement(o.kv_placement_text)};
   c.hardware = hardware;
   const std::optional<std::int64_t> output_tokens =
       helix::examples::parse_count(o.output_tokens_text);
@@ -665,16 +678,14 @@ Context read_inputs(const Options& o) {
     throw BadInput("--output-tokens '" + o.output_tokens_text +
                    "' is not a whole number from 1 to 10^15 (the prefill yields the first token)");
   c.output_tokens = *output_tokens;
-  // A generation starts with the prefill; a decode step alone is --workload decode at 1 token.
-  if (c.workload.phase == helix::Phase::decode && c.output_tokens > 1)
-    throw BadInput("--output-tokens " + o.output_tokens_text +
-                   " needs --workload prefill: a generation is the prefill of the prompt and then "
-                   "its decode steps (--workload decode costs one decode step)");
   c.objective = *helix::cost::objective_by_name(o.objective_text);
-  if (c.objective != helix::cost::Objective::tokens_per_s_per_gpu &&
+  if (c.objective == helix::cost::Objective::ttft && c.workload.phase == helix::Phase::decode)
+    throw BadInput("--objective ttft needs --workload prefill: decode starts from a KV cache in "
+                   "place and has no time to first token");
+  if (c.objective == helix::cost::Objective::e2e && c.output_tokens == 1 &&
       c.workload.phase == helix::Phase::decode)
-    throw BadInput("--objective " + o.objective_text +
-                   " needs --workload prefill: a decode step alone has no TTFT, TPOT or e2e");
+    throw BadInput("--objective e2e needs --output-tokens above 1 with --workload decode: a "
+                   "decode step alone is no generation");
   if (c.objective == helix::cost::Objective::tpot && c.output_tokens == 1)
     throw BadInput("--objective tpot needs --output-tokens above 1: with one output token there "
                    "is no decode step");
@@ -727,8 +738,10 @@ void read_plans(Context& c) {
     if (!problems.empty())
       throw BadInput("--plan '" + helix::to_string(c.plans.back()) + "' is invalid for " +
                      c.model_name + ": " + joined(problems));
-    // The decode step with the longest cache is the largest the generation builds.
-    const std::int64_t last_kv = c.model.seq_len + c.output_tokens - 1;
+    // The decode step with the longest cache is the largest the generation builds: a prefill
+    // yields the first token, a decode-only generation makes all of them in decode steps.
+    const std::int64_t last_kv =
+        c.model.seq_len + c.output_tokens - (c.workload.phase == helix::Phase::prefill ? 1 : 0);
     if (const std::vector<std::string> decode_problems =
             c.output_tokens > 1
                 ? helix::validate(helix::cost::decode_model(c.model, last_kv), c.plans.back(),
@@ -983,6 +996,12 @@ Costed cost_plans(const Context& c, const std::vector<BuiltPlan>& built) {
           std::move(summaries.back()),
           helix::cost::generation(c.model, c.plans[i], c.workload, c.output_tokens,
                                   costed.timelines.back().makespan_seconds, c.hardware, options));
+    else if (c.output_tokens > 1)
+      summaries.back() = helix::cost::with_generation(
+          std::move(summaries.back()),
+          helix::cost::decode_generation(c.model, c.plans[i], c.workload, c.output_tokens,
+                                         costed.timelines.back().makespan_seconds, c.hardware,
+                                         options));
   }
   costed.comparison =
       helix::cost::compare(std::move(summaries), c.hardware, c.baseline, options, c.objective);

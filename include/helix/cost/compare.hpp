@@ -119,7 +119,7 @@ inline double objective_score(const PlanSummary& s, Objective objective) {
     return generates(s) ? s.generation->output_tokens_per_second_per_gpu
                         : s.tokens_per_second_per_gpu;
   case Objective::ttft:
-    return s.generation ? -s.generation->ttft_seconds : missing;
+    return s.generation && s.generation->prefill ? -s.generation->ttft_seconds : missing;
   case Objective::tpot:
     return generates(s) ? -s.generation->tpot_seconds : missing;
   case Objective::e2e:

@@ -158,11 +158,16 @@ struct Generation {
   /// Tokens generated per sequence; the prefill yields the first, each decode step one more.
   std::int64_t output_tokens = 1;
   std::int64_t world_size = 1;
-  /// Time to first token: the prefill's makespan.
+  /// Whether the generation starts with the prefill of the prompt. A decode-only generation
+  /// (`decode_generation`) starts from a KV cache already in place, as a disaggregated server's
+  /// decode instances and NVIDIA's Helix do: it has no TTFT and its N tokens are N decode steps.
+  bool prefill = true;
+  /// Time to first token: the prefill's makespan (0 without a prefill).
   double ttft_seconds = 0;
-  /// Time per output token after the first: the mean decode step (0 when output_tokens is 1).
+  /// Time per output token after the first: the mean decode step (0 when output_tokens is 1);
+  /// without a prefill, the mean of all N steps.
   double tpot_seconds = 0;
-  /// ttft + (output_tokens − 1) · tpot.
+  /// ttft + (output_tokens − 1) · tpot; without a prefill output_tokens · tpot.
   double e2e_seconds = 0;
   /// batch · output_tokens / e2e.
   double output_tokens_per_second = 0;
@@ -188,6 +193,22 @@ inline Generation make_generation(std::int64_t batch, std::int64_t input_tokens,
   g.ttft_seconds = ttft_seconds;
   g.tpot_seconds = output_tokens > 1 ? tpot_seconds : 0.0;
   g.e2e_seconds = ttft_seconds + static_cast<double>(output_tokens - 1) * g.tpot_seconds;
+  g.output_tokens_per_second =
+      g.e2e_seconds > 0 ? static_cast<double>(batch * output_tokens) / g.e2e_seconds : 0.0;
+  g.output_tokens_per_second_per_gpu =
+      g.output_tokens_per_second / static_cast<double>(std::max<std::int64_t>(1, world_size));
+  return g;
+}
+
+/// The arithmetic of a decode-only generation: `output_tokens` decode steps of mean
+/// `tpot_seconds`, no prefill. @pre batch, output_tokens, world_size ≥ 1; tpot > 0.
+inline Generation make_decode_generation(std::int64_t batch, std::int64_t input_tokens,
+                                         std::int64_t output_tokens, std::int64_t world_size,
+                                         double tpot_seconds) {
+  Generation g = make_generation(batch, input_tokens, output_tokens, world_size, 0, 0);
+  g.prefill = false;
+  g.tpot_seconds = tpot_seconds;
+  g.e2e_seconds = static_cast<double>(output_tokens) * tpot_seconds;
   g.output_tokens_per_second =
       g.e2e_seconds > 0 ? static_cast<double>(batch * output_tokens) / g.e2e_seconds : 0.0;
   g.output_tokens_per_second_per_gpu =
@@ -237,6 +258,43 @@ generation(const Model& model, const PlanSpec& plan, const Workload& prefill,
       max_points);
   Generation g = make_generation(model.batch, model.seq_len, output_tokens, world_size,
                                  ttft_seconds, integral.mean_seconds);
+  g.decode = integral;
+  g.last_step_memory = std::move(last_memory);
+  return g;
+}
+
+/// A decode-only generation of `output_tokens` per sequence of `model`, whose prompt of
+/// `model.seq_len` tokens is already in the KV cache (`workload` is a decode): steps with KV
+/// lengths seq_len + 1 … seq_len + output_tokens, integrated as `generation` does.
+/// `first_step_seconds` is the first step's makespan, simulated by the caller (its DAG is the one
+/// drawn and checked).
+/// Under KVParallel the shards' lengths step at chunk (or block) boundaries, so the step time is
+/// piecewise affine with small steps; `integrate_decode` bisects where a midpoint is off its chord
+/// and states its error bound.
+/// @throws PlanError when a decode step's DAG breaks a rule.
+template <class Graph = Dag>
+[[nodiscard]] Generation decode_generation(const Model& model, const PlanSpec& plan,
+                                           const Workload& workload, std::int64_t output_tokens,
+                                           double first_step_seconds, const Hardware& hw,
+                                           const SimulationOptions& options = {},
+                                           std::int64_t max_points = default_decode_points) {
+  const std::int64_t world_size = make_mesh(plan).size();
+  const std::int64_t first = model.seq_len + 1;
+  const std::int64_t last = model.seq_len + output_tokens;
+  std::optional<MemoryReport> last_memory;
+  const DecodeIntegral integral = integrate_decode(
+      first, last,
+      [&](std::int64_t kv_length) {
+        if (kv_length == first && kv_length != last)
+          return first_step_seconds;
+        const Graph dag = build_dag<Graph>(decode_model(model, kv_length), plan, workload);
+        if (kv_length == last)
+          last_memory = memory(dag, hw);
+        return simulate(dag, hw, options).makespan_seconds;
+      },
+      max_points);
+  Generation g = make_decode_generation(model.batch, model.seq_len, output_tokens, world_size,
+                                        integral.mean_seconds);
   g.decode = integral;
   g.last_step_memory = std::move(last_memory);
   return g;

@@ -24,7 +24,8 @@ struct DeviceMemory {
   /// The Linear weight slices and norm weights of the layers the device runs, each held once
   /// however many microbatches use it.
   double weight_bytes = 0;
-  /// Decode: the cached keys and values plus the new token's (the outputs of the KV appends).
+  /// Decode: the cached keys and values (under KVParallel the device's KV shard) plus the new
+  /// token's rows its KV appends add.
   /// Prefill: the keys and values the forward produces, which a server keeps for decoding.
   double kv_cache_bytes = 0;
   /// Peak of the activations alive at once (see `memory`).
@@ -138,20 +139,33 @@ inline MemoryReport memory(const Graph& dag, const Hardware& hw) {
       continue;
     DeviceMemory& m = report.devices[static_cast<std::size_t>(op.device)];
     if (const std::optional<WeightSlice> s = weight_slice_of(op)) {
-      if (held.emplace(op.device, op.layer, static_cast<int>(s->weight)).second)
-        m.weight_bytes += exact_bytes_of(
-            static_cast<double>(s->slice.rows.total() * s->slice.cols.total()), dtype);
+      // KV-parallel decode projects the new token's K and V on the shard it lands on; dealt in
+      // chunks round robin, that shard changes every chunk, so every shard holds Wk and Wv.
+      const bool every_shard = info.plan.kv_parallel > 1 &&
+                               info.workload.kv_placement.layout == KVLayout::interleaved &&
+                               (s->weight == Weight::wk || s->weight == Weight::wv);
+      for (std::int64_t k = 0; k < (every_shard ? info.plan.kv_parallel : 1); ++k) {
+        const std::int64_t device =
+            every_shard ? info.mesh.with_coordinate(op.device, Role::kv_seq, k) : op.device;
+        if (held.emplace(device, op.layer, static_cast<int>(s->weight)).second)
+          report.devices[static_cast<std::size_t>(device)].weight_bytes += exact_bytes_of(
+              static_cast<double>(s->slice.rows.total() * s->slice.cols.total()), dtype);
+      }
     } else if (const step::Norm* n = step_if<step::Norm>(op)) {
       if (held.emplace(op.device, op.layer, static_cast<int>(weight_count + n->slot)).second)
         m.weight_bytes += exact_bytes_of(static_cast<double>(norm_weights), dtype);
     }
+    // Decode: the cached keys and values (a KV-parallel shard's share of them) plus the new
+    // token's rows its append adds; prefill: the keys and values the projections make.
     const OpKind kind = op.kind();
-    const bool cache = info.workload.phase == Phase::decode
-                           ? kind == OpKind::kv_append
-                           : kind == OpKind::k_projection || kind == OpKind::v_projection;
-    if (cache)
-      m.kv_cache_bytes +=
-          exact_bytes_of(static_cast<double>(op.output.elements()), info.model.kv_dtype);
+    const std::int64_t cached =
+        info.workload.phase == Phase::decode
+            ? (kind == OpKind::kv_cache    ? op.output.elements()
+               : kind == OpKind::kv_append ? op.inputs[1].elements()
+                                           : 0)
+            : (kind == OpKind::k_projection || kind == OpKind::v_projection ? op.output.elements()
+                                                                            : 0);
+    m.kv_cache_bytes += exact_bytes_of(static_cast<double>(cached), info.model.kv_dtype);
   }
 
   const std::vector<std::vector<Vertex>> sequences = device_sequences(dag, schedule_order(dag));

@@ -324,6 +324,36 @@ public:
     });
   }
 
+  /// One MPI_Alltoall in either collectives mode (a ring has nothing to add to an exchange):
+  /// member i sends block j of its partials (numerics::all_to_all_block) to member j and
+  /// assembles what it receives in member order, as the in-process backend does.
+  std::vector<Placed<Scalar>> communicate(Vertex v, const Op& op, const step::AllToAll& c,
+                                          const std::vector<Arrival<Scalar>>& in) {
+    return collective(v, c, in, [&](MPI_Comm comm, int, int n, Matrix<Scalar>& buffer) {
+      const std::int64_t batch = op.output[0];
+      std::vector<Matrix<Scalar>> blocks;
+      for (int j = 0; j < n; ++j)
+        blocks.push_back(numerics::all_to_all_block<Scalar>(buffer, batch, n, j));
+      const Eigen::Index block = blocks[0].size();
+      Matrix<Scalar> packed(1, block * n), received(1, block * n);
+      for (int j = 0; j < n; ++j)
+        Eigen::Map<Matrix<Scalar>>(packed.data() + j * block, blocks[0].rows(), blocks[0].cols()) =
+            blocks[static_cast<std::size_t>(j)];
+      counters_.bytes_sent += bytes(packed);
+      const int count = detail::message_count(block, "an all-to-all block");
+      detail::check_mpi(MPI_Alltoall(packed.data(), count, detail::datatype<Scalar>(),
+                                     received.data(), count, detail::datatype<Scalar>(), comm),
+                        "MPI_Alltoall");
+      for (int i = 0; i < n; ++i)
+        blocks[static_cast<std::size_t>(i)] = Eigen::Map<const Matrix<Scalar>>(
+            received.data() + i * block, blocks[0].rows(), blocks[0].cols());
+      std::vector<const Matrix<Scalar>*> from;
+      for (const Matrix<Scalar>& b : blocks)
+        from.push_back(&b);
+      buffer = numerics::all_to_all_assemble<Scalar>(from, batch);
+    });
+  }
+
 private:
   const Dag& dag_;
   const Mesh& mesh_;

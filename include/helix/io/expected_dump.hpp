@@ -70,7 +70,10 @@ inline std::string computes_text(const Op& op, const Model& model) {
                                "the tensor devices");
           },
           [&](const step::KVCache& c) {
-            return "the cached " + kv(c.values) + " of the device's kv heads and head_dim slice";
+            return "the cached " + kv(c.values) + " of the device's kv heads and head_dim slice" +
+                   (c.shard.count > 1 ? ", at the positions of its KV shard (" +
+                                            to_string(c.shard.placement) + ")"
+                                      : std::string());
           },
           [&](const step::Norm&) { return norm; },
           [&](const step::QProjection&) { return "x @ Wq[rows, cols]" + linear; },
@@ -90,6 +93,17 @@ inline std::string computes_text(const Op& op, const Model& model) {
           [&](const step::AttentionContext&) {
             return std::string("p v per local head: [b, tokens, heads · dims], heads outermost "
                                "in the columns");
+          },
+          [&](const step::PartialAttention&) {
+            return std::string("attention of each local head over the device's KV shard: per "
+                               "(sequence, head) a row [O, L] of head_dim + 1, O = softmax(q kᵀ / "
+                               "sqrt(head_dim)) v over the shard's keys, L = log Σ exp(q kᵀ / "
+                               "sqrt(head_dim)): [b, heads, head_dim + 1]");
+          },
+          [&](const step::LogSumExpMerge&) {
+            return std::string("per (sequence, head) over the shards k: L = log Σ exp(L_k), "
+                               "O = Σ exp(L_k − L) O_k: the context [b, 1, heads · head_dim], "
+                               "heads outermost in the columns");
           },
           [&](const step::OutProjection&) {
             return "context @ Wo[rows, cols]: a partial sum of the attention output" + linear;
@@ -124,6 +138,11 @@ inline std::string computes_text(const Op& op, const Model& model) {
           [&](const step::AllGather& c) {
             return collective(c, "every member ends with the members' slices concatenated along "
                                  "the last dimension");
+          },
+          [&](const step::AllToAll& c) {
+            return collective(c, "member j ends with block j (its 1/n of the heads) of every "
+                                 "member's partials, in member order: [b, n, heads / n, head_dim "
+                                 "+ 1]");
           },
           [&](const step::Transfer& t) {
             if (t.columns == IndexRuns::range(0, model.hidden))

@@ -46,7 +46,8 @@ inline nlohmann::json to_json(const Model& model, const Workload& workload,
   return j;
 }
 
-/// {"ttft_s", "tpot_s" (null with one output token: no decode step), "e2e_s",
+/// {"prefill" (false for a decode-only generation), "ttft_s" (null without a prefill), "tpot_s"
+/// (null with one output token: no decode step), "e2e_s",
 /// "output_tokens_per_s", "output_tokens_per_s_per_gpu", "decode": {"kv_lengths": [first, last],
 /// "points": [{"kv_length", "step_s"}...], "tpot_error_bound_s" (null when the step time showed it
 /// is not convex)}}
@@ -55,7 +56,8 @@ inline nlohmann::json to_json(const cost::Generation& g) {
   for (const cost::DecodePoint& p : g.decode.points)
     points.push_back({{"kv_length", p.kv_length}, {"step_s", p.seconds}});
   const bool decodes = g.output_tokens > 1;
-  return {{"ttft_s", g.ttft_seconds},
+  return {{"prefill", g.prefill},
+          {"ttft_s", g.prefill ? nlohmann::json(g.ttft_seconds) : nlohmann::json(nullptr)},
           {"tpot_s", decodes ? nlohmann::json(g.tpot_seconds) : nlohmann::json(nullptr)},
           {"e2e_s", g.e2e_seconds},
           {"output_tokens_per_s", g.output_tokens_per_second},

@@ -67,12 +67,23 @@ inline void write_markdown(std::ostream& out, const cost::Comparison& c) {
     out << ", ranked by " << cost::objective_info(c.objective).column << " (best first)\n\n";
   if (generation) {
     const cost::Generation& g = *std::ranges::find_if(c.plans, cost::generates)->generation;
-    out << "Generation: batch " << g.batch << ", " << g.input_tokens << " input and "
-        << g.output_tokens << " output tokens per sequence. TTFT is the prefill's makespan, TPOT "
-        << "the mean decode step over KV lengths " << g.decode.first_kv_length << " … "
-        << g.decode.last_kv_length << ", e2e = TTFT + " << g.output_tokens - 1
-        << " · TPOT, tokens/s = batch · output tokens / e2e. Counts, bytes, FLOPs and bubble are "
-           "the prefill's; memory is the fuller of the prefill and the last decode step.\n\n";
+    if (g.prefill)
+      out << "Generation: batch " << g.batch << ", " << g.input_tokens << " input and "
+          << g.output_tokens << " output tokens per sequence. TTFT is the prefill's makespan, TPOT "
+          << "the mean decode step over KV lengths " << g.decode.first_kv_length << " … "
+          << g.decode.last_kv_length << ", e2e = TTFT + " << g.output_tokens - 1
+          << " · TPOT, tokens/s = batch · output tokens / e2e. Counts, bytes, FLOPs and bubble "
+             "are the prefill's; memory is the fuller of the prefill and the last decode step.\n\n";
+    else
+      out << "Decode-only generation: batch " << g.batch << ", a KV cache of " << g.input_tokens
+          << " prompt tokens in place, " << g.output_tokens
+          << " output tokens per sequence, each a decode step (no prefill, no TTFT). TPOT is the "
+             "mean decode step over KV lengths "
+          << g.decode.first_kv_length << " … " << g.decode.last_kv_length
+          << ", e2e = " << g.output_tokens
+          << " · TPOT, tokens/s = batch / TPOT (per user: 1 / TPOT). Counts, bytes, FLOPs and "
+             "bubble are the first decode step's; memory is the fuller of the first and the last "
+             "decode step.\n\n";
   }
   out << "| plan | GPUs | all-reduces (logical) | collective phases | sent/GPU NVLink "
          "| sent/GPU InfiniBand | comm time/GPU | FLOPs/GPU (max) | FLOPs total "
@@ -104,7 +115,7 @@ inline void write_markdown(std::ostream& out, const cost::Comparison& c) {
     if (generation) {
       const bool decodes = cost::generates(s);
       const cost::Generation* g = decodes ? &*s.generation : nullptr;
-      out << detail::seconds_or_dash(decodes, decodes ? g->ttft_seconds : 0) << " | "
+      out << detail::seconds_or_dash(decodes && g->prefill, decodes ? g->ttft_seconds : 0) << " | "
           << detail::seconds_or_dash(decodes, decodes ? g->tpot_seconds : 0) << " | "
           << detail::seconds_or_dash(decodes, decodes ? g->e2e_seconds : 0) << " | " << bubble
           << " | " << (decodes ? detail::rate(g->output_tokens_per_second) : "—") << " | "
@@ -122,8 +133,11 @@ inline void write_markdown(std::ostream& out, const cost::Comparison& c) {
       if (!cost::generates(s))
         continue;
       const cost::Generation& g = *s.generation;
-      out << "- " << s.name << ": TTFT " << format_si(g.ttft_seconds, "s") << ", TPOT "
-          << format_si(g.tpot_seconds, "s") << ", e2e " << format_si(g.e2e_seconds, "s") << ", "
+      out << "- " << s.name << ": TTFT "
+          << (g.prefill ? format_si(g.ttft_seconds, "s")
+                        : std::string("— (decode only: the prompt's KV cache is in place)"))
+          << ", TPOT " << format_si(g.tpot_seconds, "s") << ", e2e "
+          << format_si(g.e2e_seconds, "s") << ", "
           << detail::rate(g.output_tokens_per_second, "tokens/s") << " ("
           << detail::rate(g.output_tokens_per_second_per_gpu, "tokens/s") << " per GPU); memory "
           << format_si(s.memory_per_device_max, "B") << " on the fullest GPU ("

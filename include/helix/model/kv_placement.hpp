@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace helix {
@@ -25,6 +27,32 @@ struct KVPlacement {
   std::int64_t chunk = 16;
   friend constexpr bool operator==(const KVPlacement&, const KVPlacement&) = default;
 };
+
+/// The placement `text` names: "contiguous", or "interleaved:N" with N a whole number from 1 to
+/// 10^9; nothing for anything else.
+constexpr std::optional<KVPlacement> kv_placement_named(std::string_view text) {
+  if (text == "contiguous")
+    return KVPlacement{KVLayout::contiguous, KVPlacement{}.chunk};
+  constexpr std::string_view prefix = "interleaved:";
+  if (!text.starts_with(prefix) || text.size() == prefix.size() || text.size() > prefix.size() + 10)
+    return std::nullopt;
+  std::int64_t chunk = 0;
+  for (char c : text.substr(prefix.size())) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    chunk = chunk * 10 + (c - '0');
+  }
+  if (chunk < 1 || chunk > 1'000'000'000)
+    return std::nullopt;
+  return KVPlacement{KVLayout::interleaved, chunk};
+}
+
+/// "contiguous" or "interleaved:16": what `kv_placement_named` reads.
+inline std::string to_string(const KVPlacement& placement) {
+  return placement.layout == KVLayout::contiguous
+             ? std::string("contiguous")
+             : "interleaved:" + std::to_string(placement.chunk);
+}
 
 /// Shard `index` of `count` under a placement: which positions of a cache of `n` cached tokens it
 /// holds, and whether the new token at position n lands on it.

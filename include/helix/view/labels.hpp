@@ -65,6 +65,8 @@ inline std::string purpose_name(CollectivePurpose purpose) {
     return "logits";
   case CollectivePurpose::pipeline_activation:
     return "the activation sent from the previous stage";
+  case CollectivePurpose::attention_partials:
+    return "partial attention (KV shards)";
   }
   return "";
 }
@@ -130,64 +132,75 @@ inline std::string vertex_name(const Graph& dag, Vertex v) {
     return kind + " " + weight + "[" + detail::runs_text(l.rows, rows) + ", " +
            detail::runs_text(l.cols, cols) + "]";
   };
+  // ", KV shard 1/4 (interleaved:16)" under KV-parallel decode, nothing otherwise.
+  const auto shard = [](const KVShard& s) {
+    return s.count > 1 ? ", KV shard " + std::to_string(s.index) + "/" + std::to_string(s.count) +
+                             " (" + to_string(s.placement) + ")"
+                       : std::string();
+  };
   const auto collective = [&](const step::Collective& c) {
     std::string text = kind + " of " + detail::purpose_name(c.purpose);
     if (c.phase != CollectivePhase::flat)
       text += " (" + std::string(collective_phase_name(c.phase)) + ")";
     return text;
   };
-  return visit_step(op,
-                    helix::detail::overloaded{
-                        [&](const step::Input&) { return kind; },
-                        [&](const step::Output&) { return kind; },
-                        [&](const step::Gelu&) { return kind; },
-                        [&](const step::SwiGlu&) { return kind; },
-                        [&](const step::QProjection& l) { return linear(l); },
-                        [&](const step::KProjection& l) { return linear(l); },
-                        [&](const step::VProjection& l) { return linear(l); },
-                        [&](const step::OutProjection& l) { return linear(l); },
-                        [&](const step::Fc1& l) { return linear(l); },
-                        [&](const step::GateProjection& l) { return linear(l); },
-                        [&](const step::Fc2& l) { return linear(l); },
-                        [&](const step::LmHead& l) { return linear(l); },
-                        [&](const step::Embedding& l) {
-                          return kind + " rows " + detail::runs_text(l.rows, padded_vocab(model));
-                        },
-                        [&](const step::LastToken&) { return kind; },
-                        [&](const step::ParallelSum&) { return kind + " attention + MLP"; },
-                        [&](const step::KVCache& c) {
-                          return kind + (c.values ? " values" : " keys") + heads(c);
-                        },
-                        [&](const step::KVAppend& c) {
-                          return kind + (c.values ? " values" : " keys") + heads(c);
-                        },
-                        [&](const step::AttentionScores& a) { return kind + heads(a); },
-                        [&](const step::Softmax& a) { return kind + heads(a); },
-                        [&](const step::AttentionContext& a) { return kind + heads(a); },
-                        [&](const step::ResidualAdd& r) {
-                          if (model.parallel_block)
-                            return kind + " x + attention + MLP";
-                          return kind + (r.branch == Sublayer::mlp ? " y + MLP" : " x + attention");
-                        },
-                        [&](const step::Norm& n) {
-                          if (n.slot == final_norm_slot)
-                            return kind + " after the last block";
-                          if (model.parallel_block)
-                            return kind + " before attention and MLP";
-                          return kind + (n.slot == 0 ? " before attention" : " before MLP");
-                        },
-                        [&](const step::AllReduce& c) { return collective(c); },
-                        [&](const step::ReduceScatter& c) { return collective(c); },
-                        [&](const step::AllGather& c) { return collective(c); },
-                        [&](const step::Transfer& t) {
-                          // "transfer stage 0 → 1 hidden[1024:2048]" for a scatter-gather slice.
-                          std::string text = kind + " stage " + std::to_string(op.stage - 1) +
-                                             " → " + std::to_string(op.stage);
-                          if (t.columns != IndexRuns::range(0, model.hidden))
-                            text += " hidden[" + detail::runs_text(t.columns, model.hidden) + "]";
-                          return text;
-                        },
-                    });
+  return visit_step(
+      op, helix::detail::overloaded{
+              [&](const step::Input&) { return kind; },
+              [&](const step::Output&) { return kind; },
+              [&](const step::Gelu&) { return kind; },
+              [&](const step::SwiGlu&) { return kind; },
+              [&](const step::QProjection& l) { return linear(l); },
+              [&](const step::KProjection& l) { return linear(l); },
+              [&](const step::VProjection& l) { return linear(l); },
+              [&](const step::OutProjection& l) { return linear(l); },
+              [&](const step::Fc1& l) { return linear(l); },
+              [&](const step::GateProjection& l) { return linear(l); },
+              [&](const step::Fc2& l) { return linear(l); },
+              [&](const step::LmHead& l) { return linear(l); },
+              [&](const step::Embedding& l) {
+                return kind + " rows " + detail::runs_text(l.rows, padded_vocab(model));
+              },
+              [&](const step::LastToken&) { return kind; },
+              [&](const step::ParallelSum&) { return kind + " attention + MLP"; },
+              [&](const step::KVCache& c) {
+                return kind + (c.values ? " values" : " keys") + heads(c) + shard(c.shard);
+              },
+              [&](const step::KVAppend& c) {
+                return kind + (c.values ? " values" : " keys") + heads(c) + shard(c.shard);
+              },
+              [&](const step::PartialAttention& a) { return kind + heads(a) + shard(a.shard); },
+              [&](const step::LogSumExpMerge& m) {
+                return kind + heads(m) + " of " + std::to_string(m.shards) + " shards";
+              },
+              [&](const step::AttentionScores& a) { return kind + heads(a); },
+              [&](const step::Softmax& a) { return kind + heads(a); },
+              [&](const step::AttentionContext& a) { return kind + heads(a); },
+              [&](const step::ResidualAdd& r) {
+                if (model.parallel_block)
+                  return kind + " x + attention + MLP";
+                return kind + (r.branch == Sublayer::mlp ? " y + MLP" : " x + attention");
+              },
+              [&](const step::Norm& n) {
+                if (n.slot == final_norm_slot)
+                  return kind + " after the last block";
+                if (model.parallel_block)
+                  return kind + " before attention and MLP";
+                return kind + (n.slot == 0 ? " before attention" : " before MLP");
+              },
+              [&](const step::AllReduce& c) { return collective(c); },
+              [&](const step::ReduceScatter& c) { return collective(c); },
+              [&](const step::AllGather& c) { return collective(c); },
+              [&](const step::AllToAll& c) { return collective(c); },
+              [&](const step::Transfer& t) {
+                // "transfer stage 0 → 1 hidden[1024:2048]" for a scatter-gather slice.
+                std::string text = kind + " stage " + std::to_string(op.stage - 1) + " → " +
+                                   std::to_string(op.stage);
+                if (t.columns != IndexRuns::range(0, model.hidden))
+                  text += " hidden[" + detail::runs_text(t.columns, model.hidden) + "]";
+                return text;
+              },
+          });
 }
 
 /// The devices line of one Dag vertex: "GPU 3", a collective's "GPUs 0–3", a transfer's

@@ -69,7 +69,8 @@ inline BlockKey block_key(const Graph& dag, Vertex v) {
     return BlockKey{BlockPart::folded, op.stage, 0};
   const auto part = static_cast<std::int64_t>(sublayer_of(op));
   const BlockKey compute{BlockPart::compute, op.layer, part};
-  // Partial scores are summed inside attention, before softmax: part of the MHA block.
+  // Partial scores are summed inside attention, before softmax, and KV-parallel partials are
+  // exchanged before their merge: part of the MHA block.
   const BlockKey embedding{BlockPart::embedding, 0, 0}, head{BlockPart::head, 0, 0};
   const auto collective = [&](const step::Collective& c) {
     if (c.purpose == CollectivePurpose::embedding)
@@ -78,7 +79,8 @@ inline BlockKey block_key(const Graph& dag, Vertex v) {
       return head;
     if (c.purpose == CollectivePurpose::pipeline_activation)
       return BlockKey{BlockPart::gather, op.stage, 0};
-    return c.purpose == CollectivePurpose::attention_scores
+    return c.purpose == CollectivePurpose::attention_scores ||
+                   c.purpose == CollectivePurpose::attention_partials
                ? compute
                : BlockKey{BlockPart::collective, op.layer, part};
   };
@@ -98,6 +100,7 @@ inline BlockKey block_key(const Graph& dag, Vertex v) {
                             [&](const step::AllReduce& c) { return collective(c); },
                             [&](const step::ReduceScatter& c) { return collective(c); },
                             [&](const step::AllGather& c) { return collective(c); },
+                            [&](const step::AllToAll& c) { return collective(c); },
                             [&](const step::Norm&) { return op.layer < 0 ? head : compute; },
                             [&](const step::Embedding&) { return embedding; },
                             [&](const step::LastToken&) { return head; },
@@ -116,6 +119,8 @@ inline BlockKey block_key(const Graph& dag, Vertex v) {
                             [&](const step::AttentionScores&) { return compute; },
                             [&](const step::Softmax&) { return compute; },
                             [&](const step::AttentionContext&) { return compute; },
+                            [&](const step::PartialAttention&) { return compute; },
+                            [&](const step::LogSumExpMerge&) { return compute; },
                             [&](const step::Gelu&) { return compute; },
                         });
 }
