@@ -1284,3 +1284,69 @@ TEST_CASE("calibration keeps every parameter strictly inside its bounds, even wh
     CHECK_FALSE(p.bounds_reason.empty());
   }
 }
+
+TEST_CASE("an all-to-all runs as NCCL's grouped send/recv: (n - 1)/n of the buffer out, inside a "
+          "node over NVLink, across nodes through the member's share of the NICs") {
+  // One node of 8 H100s, bus bandwidth B = 450 GB/s · 0.75 = 337.5 GB/s. Each member sends 1/8 of
+  // its buffer S to each of its 7 peers at once: 7/8 · S over NVLink. Simple: latency a ring's
+  // base 8.4 µs and one NVLink hop 3.4 µs. LL (only while S/n ≤ 16 KiB per peer): 6.6 + 0.6 µs,
+  // half the bandwidth.
+  const cost::Hardware& hw = cost::hardware::h100_sxm_nvl8;
+  using A = cost::CollectiveAlgorithm;
+  using P = cost::Protocol;
+  const auto all_to_all = cost::CollectiveFunction::all_to_all;
+  const cost::CollectiveSpan node{.ranks = 8, .nodes = 1, .fewest_ranks_per_node = 8};
+  const double bus = 337.5e9, us = 1e-6, big = 1024.0 * 1024, small = 64.0 * 1024;
+  CHECK(cost::estimate_collective(all_to_all, A::p2p, P::simple, node, big, hw).seconds ==
+        doctest::Approx(8.4 * us + 3.4 * us + 7.0 / 8 * big / bus));
+  // 1 MiB is 128 KiB per peer: past LL's 16 KiB.
+  CHECK_FALSE(cost::estimate_collective(all_to_all, A::p2p, P::ll, node, big, hw).available);
+  CHECK(cost::estimate_collective(all_to_all, A::p2p, P::ll, node, small, hw).seconds ==
+        doctest::Approx(6.6 * us + 0.6 * us + 7.0 / 8 * small / (bus / 2)));
+  // Rings, trees and NVLS do not exchange; LL128 is never used for send/recv.
+  for (const A a : {A::ring, A::tree, A::nvls, A::nvls_tree})
+    CHECK_FALSE(cost::estimate_collective(all_to_all, a, P::simple, node, big, hw).available);
+  CHECK_FALSE(cost::estimate_collective(all_to_all, A::p2p, P::ll128, node, small, hw).available);
+  // NCCL's choice: LL for 64 KiB (7.2 + 0.34 µs against Simple's 11.8 + 0.17), Simple for 1 MiB.
+  CHECK(cost::fastest_collective(all_to_all, node, small, hw).protocol == P::ll);
+  CHECK(cost::fastest_collective(all_to_all, node, big, hw).protocol == P::simple);
+  // 16 members on two nodes of 8: 7/16 of S to the node's peers over NVLink, 8/16 to the other
+  // node through the member's 1/8 of its node's 8 NICs (50 GB/s · 0.9 each): the network part
+  // takes longer. Latency: the ring base and one network hop (14 µs, Simple).
+  const cost::CollectiveSpan two{.ranks = 16, .nodes = 2, .fewest_ranks_per_node = 8};
+  const double nic = hw.nic_bandwidth_bytes_per_second * hw.infiniband.efficiency;
+  CHECK(cost::estimate_collective(all_to_all, A::p2p, P::simple, two, big, hw).seconds ==
+        doctest::Approx(8.4 * us + 14 * us + std::max(7.0 / 16 * big / bus, 8.0 / 16 * big / nic)));
+  const auto sent = cost::collective_bytes_by_link(all_to_all, A::p2p, two, big);
+  CHECK(sent[static_cast<std::size_t>(cost::LinkClass::nvlink)] == doctest::Approx(7.0 / 16 * big));
+  CHECK(sent[static_cast<std::size_t>(cost::LinkClass::infiniband)] ==
+        doctest::Approx(8.0 / 16 * big));
+}
+
+TEST_CASE("KV-parallel decode splits the KV cache K ways where tensor parallel past the kv heads "
+          "duplicates it, and pays with replicated Wq") {
+  // llama31_405b (128 heads, 8 kv heads of 128, hidden 16384), 2 layers, batch 2, 8000 cached
+  // tokens, bf16 cache (2 bytes). tp=64: each kv head on 64 / 8 = 8 devices, the whole sequence:
+  // 2 layers · (K and V) · 2 sequences · 8001 tokens · 128 · 2 B = 16,386,048 B per device.
+  // kvp=8,tp=8: device 0 holds kv head 0 over shard 0, [0, 1000): 2 · 2 · 2 · 1000 · 128 · 2 B =
+  // 2,048,000 B (8 times less); the last shard (devices 56–63) also holds the new token:
+  // 2,050,048 B.
+  const Model m = models::llama31_405b.with_layers(2).with_batch(2).with_seq_len(8000);
+  const cost::Hardware& hw = cost::hardware::gb200_nvl72;
+  const cost::MemoryReport tp =
+      cost::memory(build_dag(m, parse_plan("tp=64"), Workload::decode()), hw);
+  const cost::MemoryReport kvp =
+      cost::memory(build_dag(m, parse_plan("kvp=8,tp=8"), Workload::decode()), hw);
+  CHECK(tp.devices[0].kv_cache_bytes == doctest::Approx(16'386'048));
+  CHECK(kvp.devices[0].kv_cache_bytes == doctest::Approx(2'048'000));
+  CHECK(kvp.devices[63].kv_cache_bytes == doctest::Approx(2'050'048));
+  // Wq: tp=64 holds 16384 × (128 / 64 heads · 128) per layer, kvp=8,tp=8 16384 × (128 / 8 · 128)
+  // on every KV shard: 8× as much. Wo, W1, W_gate, W2 are split 64 ways in both.
+  const double wq_tp = 2.0 * 16384 * 2 * 128 * 2, wq_kvp = 2.0 * 16384 * 16 * 128 * 2;
+  CHECK(
+      kvp.devices[0].weight_bytes - tp.devices[0].weight_bytes == doctest::Approx(
+                                                                      wq_kvp - wq_tp +
+                                                                      /* Wk, Wv: kvp=8,tp=8 device 0
+                                     has none (shard 0 does not project the new token); tp=64 holds
+                                     kv head 0 */ -2.0 * 2 * 16384 * 128 * 2));
+}

@@ -777,3 +777,81 @@ TEST_CASE("check() names a transfer that sends another device's slice, or ignore
                                       "sends pipeline activations whole") != std::string::npos);
   }
 }
+
+namespace {
+std::int64_t count_ops(const Dag& dag, OpKind kind, std::int64_t device, std::int64_t layer) {
+  std::int64_t n = 0;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    n += dag[v].kind() == kind && dag[v].device == device && dag[v].layer == layer ? 1 : 0;
+  return n;
+}
+} // namespace
+
+TEST_CASE("KV-parallel decode: each device attends over its KV shard, an all-to-all per attention "
+          "member hands each shard its share of the heads, merged exactly, then tensor parallel") {
+  // llama3_70b (64 heads, 8 kv heads of 128) with kvp=4,tp=2: mesh [kv_seq 4, tensor 2], rank
+  // 2k + j. Attention member j holds heads 32j … 32j + 31 and kv heads 4j … 4j + 3 on every
+  // shard k. Contiguous over 4 shards of 1000 cached tokens: shard k holds [250k, 250(k + 1)),
+  // and the new token (position 1000) joins the last shard, 3.
+  const Model m = models::llama3_70b.with_layers(2).with_batch(4).with_seq_len(1000);
+  const Dag dag = build_dag(m, parse_plan("kvp=4,tp=2"), Workload::decode());
+  CHECK(check(dag).empty());
+  const std::int64_t gpu = 5; // k = 2, j = 1
+  const Vertex cache = find(dag, OpKind::kv_cache, gpu, 1);
+  CHECK(dag[cache].output == Shape{4, 250, 4 * 128});
+  CHECK(step_if<step::KVCache>(dag[cache])->shard == KVShard{2, 4, {}});
+  CHECK(count_ops(dag, OpKind::kv_append, gpu, 1) == 0); // not the new token's shard
+  CHECK(dag[find(dag, OpKind::kv_append, 7, 1)].output == Shape{4, 251, 4 * 128});
+  const Vertex partial = find(dag, OpKind::partial_attention, gpu, 1);
+  CHECK(dag[partial].output == Shape{4, 32, 128 + 1});
+  CHECK(attention_heads_of(dag[partial])->head_begin == 32);
+  // The all-to-all over the 4 shards of member 1: [4, 4 shards, 32 / 4 heads, 129].
+  const Vertex exchange = next_on(dag, partial, gpu);
+  REQUIRE(dag[exchange].kind() == OpKind::all_to_all);
+  CHECK(dag[exchange].output == Shape{4, 4, 8, 129});
+  CHECK(collective_of(dag[exchange])->group == DeviceGroup{1, axis_bit(Role::kv_seq)});
+  // Shard 2's merge takes heads 32 + 2·8 = 48 … 55; the out-projection their Wo rows.
+  const Vertex merge = find(dag, OpKind::log_sum_exp_merge, gpu, 1);
+  CHECK(dag[merge].output == Shape{4, 1, 8 * 128});
+  CHECK(attention_heads_of(dag[merge])->head_begin == 48);
+  const Vertex out = find(dag, OpKind::out_projection, gpu, 1);
+  CHECK(linear_slice_of(dag[out])->rows == IndexRuns{48 * 128, 128, 128, 8});
+  // Placements: partials owe their merge over kv and are head shards over tp; the exchange makes
+  // head shards over both; the out-projection a partial sum over all 8 devices.
+  const Placement S1 = Placement::shard(1), S2 = Placement::shard(2), P = Placement::partial();
+  CHECK(placement_between(dag, partial, exchange) ==
+        placed({{Role::kv_seq, Placement::log_sum_exp_partial()}, {Role::tensor, S1}}));
+  CHECK(placement_between(dag, exchange, merge) ==
+        placed({{Role::kv_seq, S2}, {Role::tensor, S2}}));
+  CHECK(placement_between(dag, out, next_on(dag, out, gpu)) ==
+        placed({{Role::kv_seq, P}, {Role::tensor, P}}));
+  // One all-to-all per attention member and layer, one all-reduce of each sublayer over all 8.
+  std::int64_t exchanges = 0;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    exchanges += dag[v].kind() == OpKind::all_to_all ? 1 : 0;
+  CHECK(exchanges == 2 * 2);
+}
+
+TEST_CASE("interleaved KV chunks go round robin and the new token to its chunk's shard") {
+  // interleaved:16 over 2 shards with 100 cached: chunks 0…6 alternate, shard 0 holds chunks 0,
+  // 2, 4, 6 (16 + 16 + 16 + 4 = 52 tokens), shard 1 chunks 1, 3, 5 (48); position 100 is in
+  // chunk 6, shard 0's.
+  const Model m = models::llama3_70b.with_layers(1).with_batch(2).with_seq_len(100);
+  const Dag dag = build_dag(m, parse_plan("kvp=2,tp=8"),
+                            Workload::decode().with_kv_placement({KVLayout::interleaved, 16}));
+  CHECK(check(dag).empty());
+  CHECK(dag[find(dag, OpKind::kv_cache, 3, 0)].output == Shape{2, 52, 128});
+  CHECK(dag[find(dag, OpKind::kv_cache, 8 + 3, 0)].output == Shape{2, 48, 128});
+  CHECK(dag[find(dag, OpKind::kv_append, 3, 0)].output == Shape{2, 53, 128});
+  CHECK(count_ops(dag, OpKind::kv_append, 8 + 3, 0) == 0);
+}
+
+TEST_CASE("llama31_405b decode with kvp=8,tp=8 over a million cached tokens builds and checks") {
+  const Model m = models::llama31_405b.with_batch(8).with_seq_len(1'000'000);
+  const Dag dag = build_dag(m, parse_plan("kvp=8,tp=8"), Workload::decode());
+  CHECK(check(dag).empty());
+  // 128 heads / 8 = 16 per attention member, 2 per shard after the all-to-all; each shard holds
+  // 125,000 of the cached tokens of its member's kv head (8 kv heads / 8).
+  CHECK(dag[find(dag, OpKind::kv_cache, 0, 0)].output == Shape{8, 125'000, 128});
+  CHECK(dag[find(dag, OpKind::log_sum_exp_merge, 0, 0)].output == Shape{8, 1, 2 * 128});
+}

@@ -677,7 +677,7 @@ TEST_CASE("plan_file_part keeps letters and digits, makes the rest '_', and tell
   std::set<std::string> parts;
   const std::vector<std::string> texts{"tp=8",           "tp=16",          "pp=2,tp=4",
                                        "pp=2,tg=4x4",    "hp=4x4",         "tg=2x4,dp=2",
-                                       "pp=2,split=3/1", "pp=2,split=1/3", "kv=2,tp=4"};
+                                       "pp=2,split=3/1", "pp=2,split=1/3", "kvp=2,tp=4"};
   for (const std::string& text : texts) {
     const std::string part = io::plan_file_part(parse_plan(text));
     CAPTURE(part);

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <initializer_list>
 #include <limits>
 #include <string>
@@ -136,7 +138,7 @@ TEST_CASE("Mesh::rank and Mesh::coordinates invert each other over every axis") 
   CHECK(reordered.rank({.pipeline = 1, .kv_seq = 1, .head_dim = 2}) == 2 * 4 + 1 * 2 + 1);
   for (const Mesh& mesh :
        {five, all, reordered, make_mesh(Optimized::spec), make_mesh(Baseline::spec),
-        make_mesh(parse_plan("pp=2,dp=3,tp=4")), make_mesh(parse_plan("pp=3,dp=2,kv=2,tg=6x2")),
+        make_mesh(parse_plan("pp=2,dp=3,tp=4")), make_mesh(parse_plan("pp=3,dp=2,kvp=2,tg=6x2")),
         make_mesh(parse_plan("tp=1"))}) {
     CAPTURE(mesh.size());
     check_rank_and_coordinates_invert(mesh);
@@ -158,10 +160,75 @@ TEST_CASE("names, keys and text of descriptors and roles come from one row each"
   CHECK(parse_plan("tg=4x2") == Plan<TensorGroups<4, 2>>::spec);
   CHECK(parse_plan("hp=8x2") == Plan<HeadPartitions<8, 2>>::spec);
   CHECK(parse_plan("dp=3") == Plan<DataParallel<3>>::spec);
-  CHECK(parse_plan("kv=2") == Plan<KVParallel<2>>::spec);
+  CHECK(parse_plan("kvp=2") == Plan<KVParallel<2>>::spec);
   CHECK(parse_plan("split=3/0/1") == Plan<LayerSplit<3, 0, 1>>::spec);
   CHECK(to_string(Plan<KVParallel<2>, DataParallel<3>, PipelineStages<2>>::spec) ==
-        "pp=2,dp=3,kv=2");
+        "pp=2,dp=3,kvp=2");
+}
+
+TEST_CASE(
+    "KV shards partition the cached positions and put the new token where the placement says") {
+  // Contiguous over 3 shards of 10 cached tokens: [⌊k·10/3⌋, ⌊(k+1)·10/3⌋) = [0,3), [3,6),
+  // [6,10); the new token (position 10) joins the last shard.
+  const KVPlacement contiguous{};
+  const KVShard c0{0, 3, contiguous}, c1{1, 3, contiguous}, c2{2, 3, contiguous};
+  CHECK(c0.cached(10) == 3);
+  CHECK(c1.cached(10) == 3);
+  CHECK(c2.cached(10) == 4);
+  CHECK(c2.position(0, 10) == 6);
+  CHECK(c2.owner_of_new(10) == 2);
+  CHECK(c2.keys(10) == 5);
+  CHECK(c0.keys(10) == 3);
+  // Interleaved 16-token chunks over 4 shards, 100 cached: chunks 0…6 (the last holds 96–99) go
+  // to shards 0,1,2,3,0,1,2: shard 1 holds 16–31 and 80–95 (32 tokens), shard 2 holds 32–47 and
+  // 96–99 (20), shard 3 holds 48–63 (16); the new token (position 100, chunk 6) joins shard 2.
+  const KVPlacement interleaved{KVLayout::interleaved, 16};
+  const KVShard i1{1, 4, interleaved}, i2{2, 4, interleaved}, i3{3, 4, interleaved};
+  CHECK(i1.cached(100) == 32);
+  CHECK(i2.cached(100) == 20);
+  CHECK(i3.cached(100) == 16);
+  CHECK(i1.position(16, 100) == 80);
+  CHECK(i2.position(17, 100) == 97);
+  CHECK(i2.owns_new(100));
+  CHECK_FALSE(i1.owns_new(100));
+  // Every position is held by exactly one shard, for both placements and several lengths.
+  for (const KVPlacement& placement :
+       {contiguous, interleaved, KVPlacement{KVLayout::interleaved, 3}})
+    for (std::int64_t n : {5, 16, 47, 100, 129}) {
+      std::vector<int> held(static_cast<std::size_t>(n), 0);
+      std::int64_t owners = 0;
+      for (std::int64_t k = 0; k < 4; ++k) {
+        const KVShard shard{k, 4, placement};
+        for (std::int64_t i = 0; i < shard.cached(n); ++i)
+          ++held.at(static_cast<std::size_t>(shard.position(i, n)));
+        owners += shard.owns_new(n) ? 1 : 0;
+      }
+      CAPTURE(n);
+      CHECK(std::ranges::all_of(held, [](int h) { return h == 1; }));
+      CHECK(owners == 1);
+    }
+  CHECK(kv_placement_named("interleaved:16") == interleaved);
+  CHECK(kv_placement_named("contiguous") == contiguous);
+  CHECK_FALSE(kv_placement_named("interleaved:0"));
+  CHECK_FALSE(kv_placement_named("interleaved:"));
+  CHECK_FALSE(kv_placement_named("striped"));
+  CHECK(to_string(interleaved) == "interleaved:16");
+}
+
+TEST_CASE("KVParallel multiplies the tensor degree: attention on TPA devices per KV shard, the MLP "
+          "on all of them") {
+  constexpr PlanSpec helix_decode = Plan<KVParallel<8>, TensorParallel<8>>::spec;
+  static_assert(attention_degree(helix_decode) == 8 && tensor_degree(helix_decode) == 64 &&
+                world_size(helix_decode) == 64);
+  CHECK(parse_plan("kvp=8,tp=8") == helix_decode);
+  CHECK(to_string(helix_decode) == "tp=8,kvp=8");
+  // [kv_seq 8, tensor 8]: the KV shard is the outer coordinate.
+  const Mesh mesh = make_mesh(helix_decode);
+  CHECK(mesh.coordinates(19) == Coordinates{.kv_seq = 2, .tensor = 3});
+  static_assert(is_valid_plan<models::llama3_70b, Plan<KVParallel<8>, TensorParallel<8>>,
+                              Workload::decode()>);
+  static_assert(!is_valid_plan<models::llama3_70b, Plan<KVParallel<8>, TensorParallel<8>>>,
+                "a prefill has no KV cache to shard");
 }
 
 TEST_CASE("layers are dealt evenly with the extra layers on the first stages, or as split") {
@@ -236,7 +303,11 @@ TEST_CASE("every rule holds for a plan that respects it and breaks, with its num
        "layers vs pipeline stages",
        "(layers of a stage in the split: layers = 0, stages = 2)"},
       {seed, "tp=2,hp=2x2", {}, "one tensor scheme", "(schemes given = 2, allowed = 1)"},
-      {seed, "kv=2", {}, "kv parallel supported", "(kv parallel degree = 2, supported = 1)"},
+      {seed,
+       "kvp=2",
+       {},
+       "kv parallel decode only",
+       "(workload prefill: kv parallel degree = 2, allowed in prefill = 1)"},
       {seed, "tp=2", Workload::prefill(0), "degree at least one",
        "(microbatches: degree = 0, minimum = 1)"},
       {seed.with_head_dim(0),
@@ -281,6 +352,25 @@ TEST_CASE("every rule holds for a plan that respects it and breaks, with its num
        {},
        "sizes fit 64-bit",
        "seq_len + 1"},
+      // KV-parallel decode (Helix). TPA = 16 attention devices for 8 kv heads would duplicate
+      // kv heads across devices, which the scheme exists to avoid.
+      {models::llama3_70b, "kvp=2,tp=16", Workload::decode(), "kv heads vs attention degree",
+       "(attention tensor degree = 16, kv heads = 8)"},
+      // 64 heads / 8 = 8 heads per attention device cannot be dealt to 16 KV shards.
+      {models::llama3_70b, "kvp=16,tp=8", Workload::decode(), "heads vs kv parallel",
+       "(heads per device = 8, kv parallel degree = 16)"},
+      // Contiguous blocks need one cached token per shard; interleaved:16 over 4 shards needs the
+      // last shard's first chunk, which starts at position 3·16 = 48: 49 tokens.
+      {models::llama3_70b.with_seq_len(3), "kvp=4,tp=8", Workload::decode(),
+       "kv length vs kv parallel", "cached tokens = 3, tokens the placement needs = 4)"},
+      {models::llama3_70b.with_seq_len(40), "kvp=4,tp=8",
+       Workload::decode().with_kv_placement({KVLayout::interleaved, 16}),
+       "kv length vs kv parallel", "cached tokens = 40, tokens the placement needs = 49)"},
+      {seed, "hp=4x4,kvp=2", Workload::decode(), "kv parallel tensor scheme",
+       "(kv parallel degree = 2, head_dim slices allowed = 1)"},
+      {models::llama3_70b, "kvp=2,tp=8",
+       Workload::decode().with_kv_placement({KVLayout::interleaved, 0}), "degree at least one",
+       "(KV placement chunk: degree = 0, minimum = 1)"},
       // Tensor degree 16·512 = 8192 (per stage); the rule's bound, dp · microbatches · t ·
       // 41 · max(layers, stages) = 1024 · 1 · 8192 · 41 · 2 = 687,865,856 vertices.
       {seed,
@@ -316,6 +406,12 @@ TEST_CASE("every rule holds for a plan that respects it and breaks, with its num
       {seed, "pp=2,split=1/1", {}, "", ""},
       {seed, "tp=16", Workload::decode(), "", ""},
       {seed, "pp=2,hp=16x512", {}, "", ""}, // tensor degree 8192: bound 475,136
+      {models::llama3_70b, "kvp=2,tp=8", Workload::decode(), "", ""},
+      {models::llama3_70b, "kvp=8,tp=8", Workload::decode(), "", ""}, // 8 heads, 1 per shard
+      {models::llama3_70b.with_seq_len(4), "kvp=4,tp=8", Workload::decode(), "", ""},
+      {models::llama3_70b.with_seq_len(49), "kvp=4,tp=8",
+       Workload::decode().with_kv_placement({KVLayout::interleaved, 16}), "", ""},
+      {seed, "tg=2x4,kvp=2", Workload::decode(), "", ""},
   };
   for (const Row& row : accepted) {
     CAPTURE(row.plan);
@@ -359,7 +455,7 @@ TEST_CASE("plan text parses to the same spec as the descriptors, and back") {
         Plan<PipelineStages<2>, TensorParallel<4>, DataParallel<3>>::spec);
   CHECK(parse_plan("pp=2,split=3/1") == Plan<PipelineStages<2>, LayerSplit<3, 1>>::spec);
   for (const char* text :
-       {"pp=2,tg=4x4", "hp=4x4", "tp=8,dp=2", "pp=3,tp=2,split=1/2/3", "tp=4,kv=2"})
+       {"pp=2,tg=4x4", "hp=4x4", "tp=8,dp=2", "pp=3,tp=2,split=1/2/3", "tp=4,kvp=2"})
     CHECK(to_string(parse_plan(text)) == text);
 }
 

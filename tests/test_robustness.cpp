@@ -68,7 +68,7 @@ TEST_CASE("each bad input gets an error naming its field and value, never a cras
       {seed, "pp=2,tg=3x2", {}, {"groups vs stages", "groups = 3"}},
       {seed, "tp=4,tg=2x2", {}, {"one tensor scheme"}},
       {seed, "pp=2,split=3/0", {}, {"layers vs pipeline stages", "layers = 0"}},
-      {seed, "kv=4", {}, {"kv parallel supported", "kv parallel degree = 4"}},
+      {seed, "kvp=4", {}, {"kv parallel decode only", "kv parallel degree = 4"}},
       // model fields
       {seed.with_layers(0), "tp=1", {}, {"model size positive", "layers: value = 0"}},
       {seed.with_hidden(-8), "tp=1", {}, {"model size positive", "hidden: value = -8"}},

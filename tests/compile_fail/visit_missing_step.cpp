@@ -22,7 +22,8 @@ int main() {
             [](const ReduceScatter&) { return 16; }, [](const AllGather&) { return 17; },
             [](const Transfer&) { return 18; }, [](const Embedding&) { return 22; },
             [](const ParallelSum&) { return 23; }, [](const LastToken&) { return 24; },
-            [](const LmHead&) { return 25; },
+            [](const LmHead&) { return 25; }, [](const PartialAttention&) { return 26; },
+            [](const LogSumExpMerge&) { return 27; }, [](const AllToAll&) { return 28; },
 #if HELIX_MISSING == 0
             [](const Output&) { return 19; },
 #endif

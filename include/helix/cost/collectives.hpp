@@ -181,7 +181,7 @@ constexpr CollectiveEstimate estimate_collective(CollectiveFunction function,
   case CollectiveAlgorithm::nvls:
     // Across nodes NVLS needs CollNet (in-network reduction between nodes); without it NCCL runs
     // NVLS tree there.
-    e.available = nvls && one_node && protocol == Protocol::simple;
+    e.available = nvls && one_node && protocol == Protocol::simple && !all_to_all;
     break;
   case CollectiveAlgorithm::nvls_tree:
     e.available = nvls && !one_node && all_reduce && protocol == Protocol::simple;

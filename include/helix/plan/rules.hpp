@@ -330,8 +330,8 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
                 {m.batch, m.seq_len, m.heads, m.head_dim, bits(m.dtype)}},
            Size{"MLP activation bits = batch × seq_len × ffn_hidden × dtype bits",
                 {m.batch, m.seq_len, m.ffn_hidden, bits(m.dtype)}},
-           Size{"attention score bits = batch × heads × seq_len × (seq_len + 1) × dtype bits",
-                {m.batch, m.heads, m.seq_len, m.seq_len + 1, bits(m.dtype)}},
+           Size{"attention score bits = batch × heads × new tokens × (seq_len + 1) × dtype bits",
+                {m.batch, m.heads, new_tokens(m, w), m.seq_len + 1, bits(m.dtype)}},
            Size{"Wq bits = hidden × heads × head_dim × dtype bits",
                 {m.hidden, m.heads, m.head_dim, bits(m.dtype)}},
            Size{"W1 bits = hidden × ffn_hidden × dtype bits",
@@ -345,8 +345,9 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
       return sheet.findings;
     }
   // FLOPs of the whole forward, each term an upper bound and the sum checked: Q/K/V/out
-  // projections ≤ 8·B·S·h·heads·head_dim per layer, scores and context 4·B·heads·S·(S+1)·head_dim,
-  // MLP ≤ 6·B·S·h·ffn (SwiGLU's three matrices; GELU's two make 4), softmax 5·B·heads·S·(S+1),
+  // projections ≤ 8·B·S·h·heads·head_dim per layer, scores and context 4·B·heads·T·(S+1)·head_dim
+  // (T new tokens: S in prefill, 1 in decode), MLP ≤ 6·B·S·h·ffn (SwiGLU's three matrices; GELU's
+  // two make 4), softmax 5·B·heads·T·(S+1),
   // activation ≤ 8·B·S·ffn (GELU; SwiGLU 5), two norms and two residual adds
   // ≤ 12·B·S·h.
   const std::int64_t keys = m.seq_len + 1;
@@ -354,12 +355,13 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
   for (const Size& s : {
            Size{"projection FLOPs = 8 × layers × batch × seq_len × hidden × heads × head_dim",
                 {8, m.layers, m.batch, m.seq_len, m.hidden, m.heads, m.head_dim}},
-           Size{"attention FLOPs = 4 × layers × batch × heads × seq_len × (seq_len + 1) × head_dim",
-                {4, m.layers, m.batch, m.heads, m.seq_len, keys, m.head_dim}},
+           Size{"attention FLOPs = 4 × layers × batch × heads × new tokens × (seq_len + 1) × "
+                "head_dim",
+                {4, m.layers, m.batch, m.heads, new_tokens(m, w), keys, m.head_dim}},
            Size{"MLP FLOPs = 6 × layers × batch × seq_len × hidden × ffn_hidden",
                 {6, m.layers, m.batch, m.seq_len, m.hidden, m.ffn_hidden}},
-           Size{"softmax FLOPs = 5 × layers × batch × heads × seq_len × (seq_len + 1)",
-                {5, m.layers, m.batch, m.heads, m.seq_len, keys}},
+           Size{"softmax FLOPs = 5 × layers × batch × heads × new tokens × (seq_len + 1)",
+                {5, m.layers, m.batch, m.heads, new_tokens(m, w), keys}},
            Size{"GELU FLOPs = 8 × layers × batch × seq_len × ffn_hidden",
                 {8, m.layers, m.batch, m.seq_len, m.ffn_hidden}},
            Size{"norm and residual FLOPs = 12 × layers × batch × seq_len × hidden",
