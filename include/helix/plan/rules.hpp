@@ -38,7 +38,7 @@ namespace helix {
     "kv parallel degree", "head_dim slices allowed")                                               \
   X(kv_heads_vs_attention_degree, "kv heads vs attention degree",                                  \
     "under KVParallel the attention's tensor degree (TPA) must not exceed the kv heads, so no kv " \
-    "head is duplicated across devices (Helix: TPA <= K)",                                         \
+    "head is duplicated across devices (Helix: TPA at most the KV heads)",                                         \
     "attention tensor degree", "kv heads")                                                         \
   X(heads_vs_kv_parallel, "heads vs kv parallel",                                                  \
     "each device's query heads (heads / TPA) must divide by the KV-parallel degree: the "          \
@@ -319,19 +319,21 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
     sheet.fail(sizes_fit_64_bit, m.seq_len, 1, "seq_len + 1");
     return sheet.findings;
   }
+  // Per new token (T = seq_len in prefill, 1 in decode), but for the KV cache.
+  const std::int64_t tokens = new_tokens(m, w);
   for (const Size& s : {
            Size{"world size = pipeline × data × kv × head groups × dimension slices",
                 {p.pipeline_stages, p.data_parallel, p.kv_parallel, head_split(p),
                  head_dim_split(p)}},
            Size{"attention width = heads × head_dim", {m.heads, m.head_dim}},
-           Size{"activation bits = batch × seq_len × hidden × dtype bits",
-                {m.batch, m.seq_len, m.hidden, bits(m.dtype)}},
-           Size{"attention activation bits = batch × seq_len × heads × head_dim × dtype bits",
-                {m.batch, m.seq_len, m.heads, m.head_dim, bits(m.dtype)}},
-           Size{"MLP activation bits = batch × seq_len × ffn_hidden × dtype bits",
-                {m.batch, m.seq_len, m.ffn_hidden, bits(m.dtype)}},
+           Size{"activation bits = batch × new tokens × hidden × dtype bits",
+                {m.batch, tokens, m.hidden, bits(m.dtype)}},
+           Size{"attention activation bits = batch × new tokens × heads × head_dim × dtype bits",
+                {m.batch, tokens, m.heads, m.head_dim, bits(m.dtype)}},
+           Size{"MLP activation bits = batch × new tokens × ffn_hidden × dtype bits",
+                {m.batch, tokens, m.ffn_hidden, bits(m.dtype)}},
            Size{"attention score bits = batch × heads × new tokens × (seq_len + 1) × dtype bits",
-                {m.batch, m.heads, new_tokens(m, w), m.seq_len + 1, bits(m.dtype)}},
+                {m.batch, m.heads, tokens, m.seq_len + 1, bits(m.dtype)}},
            Size{"Wq bits = hidden × heads × head_dim × dtype bits",
                 {m.hidden, m.heads, m.head_dim, bits(m.dtype)}},
            Size{"W1 bits = hidden × ffn_hidden × dtype bits",
@@ -344,28 +346,27 @@ inline constexpr std::int64_t max_dag_vertices = std::int64_t{1} << 24;
       sheet.fail(sizes_fit_64_bit, s.product.culprit_a, s.product.culprit_b, s.name);
       return sheet.findings;
     }
-  // FLOPs of the whole forward, each term an upper bound and the sum checked: Q/K/V/out
-  // projections ≤ 8·B·S·h·heads·head_dim per layer, scores and context 4·B·heads·T·(S+1)·head_dim
-  // (T new tokens: S in prefill, 1 in decode), MLP ≤ 6·B·S·h·ffn (SwiGLU's three matrices; GELU's
-  // two make 4), softmax 5·B·heads·T·(S+1),
-  // activation ≤ 8·B·S·ffn (GELU; SwiGLU 5), two norms and two residual adds
-  // ≤ 12·B·S·h.
+  // FLOPs of the whole forward, each term an upper bound and the sum checked, with T new tokens
+  // per sequence (S in prefill, 1 in decode): Q/K/V/out projections ≤ 8·B·T·h·heads·head_dim per
+  // layer, scores and context 4·B·heads·T·(S+1)·head_dim, MLP ≤ 6·B·T·h·ffn (SwiGLU's three
+  // matrices; GELU's two make 4), softmax 5·B·heads·T·(S+1), activation ≤ 8·B·T·ffn (GELU;
+  // SwiGLU 5), two norms and two residual adds ≤ 12·B·T·h.
   const std::int64_t keys = m.seq_len + 1;
   std::int64_t forward_flops = 0;
   for (const Size& s : {
-           Size{"projection FLOPs = 8 × layers × batch × seq_len × hidden × heads × head_dim",
-                {8, m.layers, m.batch, m.seq_len, m.hidden, m.heads, m.head_dim}},
+           Size{"projection FLOPs = 8 × layers × batch × new tokens × hidden × heads × head_dim",
+                {8, m.layers, m.batch, tokens, m.hidden, m.heads, m.head_dim}},
            Size{"attention FLOPs = 4 × layers × batch × heads × new tokens × (seq_len + 1) × "
                 "head_dim",
-                {4, m.layers, m.batch, m.heads, new_tokens(m, w), keys, m.head_dim}},
-           Size{"MLP FLOPs = 6 × layers × batch × seq_len × hidden × ffn_hidden",
-                {6, m.layers, m.batch, m.seq_len, m.hidden, m.ffn_hidden}},
+                {4, m.layers, m.batch, m.heads, tokens, keys, m.head_dim}},
+           Size{"MLP FLOPs = 6 × layers × batch × new tokens × hidden × ffn_hidden",
+                {6, m.layers, m.batch, tokens, m.hidden, m.ffn_hidden}},
            Size{"softmax FLOPs = 5 × layers × batch × heads × new tokens × (seq_len + 1)",
-                {5, m.layers, m.batch, m.heads, new_tokens(m, w), keys}},
-           Size{"GELU FLOPs = 8 × layers × batch × seq_len × ffn_hidden",
-                {8, m.layers, m.batch, m.seq_len, m.ffn_hidden}},
-           Size{"norm and residual FLOPs = 12 × layers × batch × seq_len × hidden",
-                {12, m.layers, m.batch, m.seq_len, m.hidden}},
+                {5, m.layers, m.batch, m.heads, tokens, keys}},
+           Size{"GELU FLOPs = 8 × layers × batch × new tokens × ffn_hidden",
+                {8, m.layers, m.batch, tokens, m.ffn_hidden}},
+           Size{"norm and residual FLOPs = 12 × layers × batch × new tokens × hidden",
+                {12, m.layers, m.batch, tokens, m.hidden}},
            Size{"LM head FLOPs = 2 × batch × hidden × padded vocab",
                 {2, m.batch, m.hidden, padded_vocab(m)}},
        }) {
