@@ -606,6 +606,7 @@ TEST_CASE("json: a comparison's fields hold the numbers put in, and helix_deploy
                                                {"output_tokens", 1},
                                                {"microbatches", 1},
                                                {"pipeline_send", "scatter_gather"},
+                                               {"kv_placement", "contiguous"},
                                                {"dtype", "bf16"},
                                                {"kv_dtype", "fp8"},
                                                {"attention", "flash"}});

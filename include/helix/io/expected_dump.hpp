@@ -200,7 +200,9 @@ std::string consumer_name(const Graph& dag, const OpNames& names, Edge e) {
 /// input, in the group's order) and of those computed from it on this device ("consumers"), and
 /// by kind: "weight" (a Linear's full weight, rows and columns as runs, and the device's file),
 /// "norm" (its parameter files), "heads" (an attention op's query heads, kv heads and head_dim
-/// slice), "collective" (operation, purpose, phase, algorithm, the group in its order and this
+/// slice), "kv_shard" (KV-parallel decode: the shard's index and count, the placement as
+/// `--kv-placement` spells it, how many cached positions it holds and whether the new token
+/// joins it), "collective" (operation, purpose, phase, algorithm, the group in its order and this
 /// device's place in it), "transfer" (source, destination and the hidden columns it carries).
 template <class Graph = Dag>
 nlohmann::json op_entry(const Graph& dag, const OpNames& names, const TensorPlacement& placement,
@@ -260,6 +262,12 @@ nlohmann::json op_entry(const Graph& dag, const OpNames& names, const TensorPlac
     entry["heads"] = {{"head_begin", a->head_begin},       {"heads", a->heads},
                       {"kv_head_begin", a->kv_head_begin}, {"kv_heads", a->kv_heads},
                       {"dim_begin", a->dim_begin},         {"dims", a->dims}};
+  if (const KVShard* s = kv_shard_of(op); s && s->count > 1)
+    entry["kv_shard"] = {{"index", s->index},
+                         {"count", s->count},
+                         {"placement", to_string(s->placement)},
+                         {"cached_positions", s->cached(info.model.seq_len)},
+                         {"holds_new_token", s->owns_new(info.model.seq_len)}};
   if (const step::Collective* c = collective_of(op)) {
     const std::vector<std::int64_t> group = devices_of(dag, v);
     entry["collective"] = {

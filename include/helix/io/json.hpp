@@ -24,11 +24,13 @@
 
 namespace helix::io {
 
-/// {"phase": "prefill"|"decode", "microbatches": n, "pipeline_send": "scatter_gather"|"full"}
+/// {"phase": "prefill"|"decode", "microbatches": n, "pipeline_send": "scatter_gather"|"full",
+/// "kv_placement": "contiguous"|"interleaved:N" (how KV-parallel decode deals the cache)}
 inline nlohmann::json to_json(const Workload& workload) {
   return {{"phase", std::string(phase_name(workload.phase))},
           {"microbatches", workload.microbatches},
-          {"pipeline_send", std::string(pipeline_send_name(workload.pipeline_send))}};
+          {"pipeline_send", std::string(pipeline_send_name(workload.pipeline_send))},
+          {"kv_placement", to_string(workload.kv_placement)}};
 }
 
 /// What a run costs, in the words of serving benchmarks: {"phase", "batch", "input_tokens" (the
