@@ -266,6 +266,38 @@ TEST_CASE("KV-parallel decode is exact for KVP 2, 4, 8 times TPA 1, 2, 8, both K
     }
 }
 
+TEST_CASE(
+    "KV-parallel decode is exact with the new token on a first or middle shard, shards uneven") {
+  // Shrink's interleaved lengths put the new token in the last shard's chunk; these do not.
+  // interleaved:16, 40 cached, 2 shards: chunks 0, 2 (and the new token's, position 40 in chunk
+  // 2) on shard 0 = 16 + 8 cached; chunk 1 on shard 1 = 16. interleaved:16, 85 cached, 4 shards:
+  // chunk 4 (64–79) on shard 0, the partial chunk 5 (80–84, the new token at 85) on shard 1:
+  // cached 32, 21, 16, 16. contiguous, 19 cached, 4 shards: ⌊19k/4⌋ = 0, 4, 9, 14, 19 gives 4,
+  // 5, 5, 5 and the new token on the last shard.
+  struct Case {
+    const char* plan;
+    helix::KVPlacement placement;
+    std::int64_t cached;
+    std::vector<std::int64_t> per_shard;
+    std::int64_t owner;
+  };
+  for (const Case& c :
+       {Case{"kvp=2,tp=2", {helix::KVLayout::interleaved, 16}, 40, {24, 16}, 0},
+        Case{"kvp=4,tp=2", {helix::KVLayout::interleaved, 16}, 85, {32, 21, 16, 16}, 1},
+        Case{"kvp=4,tp=1", {helix::KVLayout::contiguous, 16}, 19, {4, 5, 5, 5}, 3}}) {
+    CAPTURE(c.plan);
+    CAPTURE(c.cached);
+    const std::int64_t shards = static_cast<std::int64_t>(c.per_shard.size());
+    for (std::int64_t k = 0; k < shards; ++k) {
+      const helix::KVShard shard{k, shards, c.placement};
+      CHECK(shard.cached(c.cached) == c.per_shard[static_cast<std::size_t>(k)]);
+      CHECK(shard.owns_new(c.cached) == (k == c.owner));
+    }
+    const auto [shrunk, decode] = llama_decode(c.plan, c.placement);
+    check_passes(shrunk.with_seq_len(c.cached), c.plan, decode);
+  }
+}
+
 TEST_CASE("KV-parallel decode is exact with pipeline stages, data parallel and tensor groups") {
   for (const helix::KVPlacement& placement : kv_placements)
     for (const char* plan : {"kvp=2,tp=2,pp=2", "kvp=4,tp=2,pp=2", "kvp=2,tp=2,dp=2",
