@@ -16,6 +16,7 @@
 
 #include "command_line.hpp"
 #include "validate_command.hpp"
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -945,8 +946,10 @@ void dump_npy(const Context& c) {
   const helix::Model shrunk = helix::models::shrink(c.model, c.plans, c.workload);
   const auto files = helix::io::write_numerics_npy(folder, shrunk, c.plans, c.workload);
   // The sizes the arrays alone do not tell (heads, kv heads), for whoever reproduces them.
-  helix::io::write_json_file(std::filesystem::path(folder) / "model.json",
-                             helix::io::npy_sizes_json(shrunk, c.workload));
+  // The KV placement too: a KV-parallel plan's shards are recomputed from it.
+  nlohmann::json sizes = helix::io::npy_sizes_json(shrunk, c.workload);
+  sizes["kv_placement"] = helix::to_string(c.workload.kv_placement);
+  helix::io::write_json_file(std::filesystem::path(folder) / "model.json", sizes);
   std::cout << "wrote " << files.size() << " .npy files and model.json to " << folder << '\n';
 }
 

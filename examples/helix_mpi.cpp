@@ -52,6 +52,7 @@ struct Options {
   std::string phase = "prefill";
   std::string microbatches_text = "1";
   std::string pipeline_send = "scatter_gather";
+  std::string kv_placement = "contiguous";
   std::string size = "shrunk";
   std::string batch_text, input_tokens_text;
   std::string collectives = "ring";
@@ -121,6 +122,11 @@ std::optional<int> parse_options(int argc, char** argv, Options& o, bool root) {
                  "1/t of hidden, the next stage all-gathers) or full (each sends the whole "
                  "activation) (default: scatter_gather)")
       ->option_text("HOW");
+  app.add_option("--kv-placement", o.kv_placement,
+                 "how KV-parallel decode (kvp=) deals the KV cache to its shards: contiguous "
+                 "(blocks; new tokens on the last shard) or interleaved:N (N-token chunks round "
+                 "robin, NVIDIA Helix's 16) (default: contiguous)")
+      ->option_text("PLACEMENT");
   app.add_option("--size", o.size,
                  "shrunk (models::shrink: the plans' divisibilities at verification size) or "
                  "full (the model as given, with --batch and --input-tokens) (default: shrunk)")
@@ -217,10 +223,15 @@ Setup read_setup(const Options& o, int world) {
   if (o.pipeline_send != "scatter_gather" && o.pipeline_send != "full")
     throw BadInput("unknown --pipeline-send '" + o.pipeline_send +
                    "'; known: scatter_gather, full");
+  const std::optional<helix::KVPlacement> kv_placement = helix::kv_placement_named(o.kv_placement);
+  if (!kv_placement)
+    throw BadInput("unknown --kv-placement '" + o.kv_placement +
+                   "'; known: contiguous, interleaved:N (N tokens per chunk, 1 to 10^9)");
   s.workload = {o.phase == "decode" ? helix::Phase::decode : helix::Phase::prefill, *microbatches,
                 helix::AttentionKernel::flash,
                 o.pipeline_send == "full" ? helix::PipelineSend::full
-                                          : helix::PipelineSend::scatter_gather};
+                                          : helix::PipelineSend::scatter_gather,
+                *kv_placement};
   s.plan_texts = o.plans.empty() ? std::vector<std::string>{"pp=2,tg=4x4", "hp=4x4"} : o.plans;
   for (const std::string& text : s.plan_texts) {
     try {
@@ -502,7 +513,8 @@ nlohmann::json to_json(const Setup& s, const std::vector<PlanResult>& results) {
           {"workload",
            {{"phase", s.workload.phase == helix::Phase::decode ? "decode" : "prefill"},
             {"microbatches", s.workload.microbatches},
-            {"pipeline_send", std::string(helix::pipeline_send_name(s.workload.pipeline_send))}}},
+            {"pipeline_send", std::string(helix::pipeline_send_name(s.workload.pipeline_send))},
+            {"kv_placement", helix::to_string(s.workload.kv_placement)}}},
           {"collectives", std::string(helix::distributed::collectives_name(s.mpi.collectives))},
           {"scalar", "double"},
           {"plans", plans}};
@@ -528,8 +540,8 @@ int run(int argc, char** argv, MPI_Comm world, int rank, int size) {
               << (m.activation == helix::Activation::swiglu ? " (SwiGLU)" : "") << ", vocab "
               << m.vocab << ", batch " << m.batch << ", seq " << m.seq_len << "; " << o.phase
               << ", " << s.workload.microbatches << " microbatch(es); pipeline sends "
-              << helix::pipeline_send_name(s.workload.pipeline_send) << "; " << size
-              << " ranks; double\n";
+              << helix::pipeline_send_name(s.workload.pipeline_send) << "; KV placement "
+              << helix::to_string(s.workload.kv_placement) << "; " << size << " ranks; double\n";
   }
   std::vector<PlanResult> results;
   bool passed = true;

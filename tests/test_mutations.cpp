@@ -69,6 +69,32 @@ void swap_slices(Lowering& l, OpKind kind, std::int64_t a, std::int64_t b) {
   std::swap(x, y);
 }
 
+/// Appends a copy of op `index` on `device` (its intended placement too) with copies of its input
+/// edges, still reading the original's producers but on `device`; returns the copy's index.
+std::size_t copy_op_to(Lowering& l, std::size_t index, std::int64_t device) {
+  const std::size_t copy = l.ops.size();
+  l.ops.push_back(l.ops[index]);
+  l.ops.back().device = device;
+  l.placements.push_back(l.placements[index]);
+  const std::vector<LoweredEdge> edges = l.edges;
+  for (LoweredEdge e : edges)
+    if (e.target == index) {
+      e.target = copy;
+      e.tensor.device = device;
+      l.edges.push_back(e);
+    }
+  return copy;
+}
+
+/// Points input `port` of op `target` at op `source`, shape and placement as `source` makes them.
+void rewire(Lowering& l, std::size_t target, std::size_t port, std::size_t source) {
+  LoweredEdge& e = in_edge(l, target, port);
+  e.source = source;
+  e.tensor.shape = l.ops[source].output;
+  e.tensor.placement = l.placements[source];
+  l.ops[target].inputs[port] = l.ops[source].output;
+}
+
 std::vector<Mutation> mutations() {
   const Model seed_tp4 = small(models::helix_seed, "tp=4");
   const Model seed_tg = small(models::helix_seed, "pp=2,tg=4x4");
@@ -506,6 +532,80 @@ std::vector<Mutation> mutations() {
                     drop_collectives(l, CollectivePurpose::block_output, CollectivePhase::flat);
                   },
                   {R::placement},
+                  true,
+                  ""});
+  // KV-parallel decode (issue 14) under kvp=2,tp=2, contiguous: GPU i holds KV shard i / 2 of
+  // attention member i % 2's heads; the new token lands on the last shard (GPUs 2 and 3); member
+  // j's all-to-all exchanges the partials of GPUs j (shard 0) and 2 + j (shard 1).
+  const Workload kv_decode = decode.with_kv_placement({KVLayout::contiguous, 16});
+  const Model kv_llama = small(models::llama3_70b, "kvp=2,tp=2", kv_decode);
+  const auto layer0_all_to_all = [](const Lowering& l) {
+    return find_op(l, [](const Op& op) {
+      return op.kind() == OpKind::all_to_all && op.layer == 0 && op.replica == 0 &&
+             op.microbatch == 0;
+    });
+  };
+  list.push_back({"a KV shard merged twice: member 1 of an all-to-all takes shard 0's partials",
+                  kv_llama,
+                  "kvp=2,tp=2",
+                  kv_decode,
+                  [=](Lowering& l) {
+                    // The group built from partials[j] for every shard instead of
+                    // partials[k · members + j]: shard 0's keys twice, shard 1's never.
+                    const std::size_t exchange = layer0_all_to_all(l);
+                    LoweredEdge& member1 = in_edge(l, exchange, 1);
+                    member1.source = find_op(l, OpKind::partial_attention, 0, 0);
+                    member1.tensor.device = 0;
+                  },
+                  // Shard 1's partial attention no longer reaches an output.
+                  {R::kv_shards, R::edge_device, R::connected},
+                  true,
+                  ""});
+  list.push_back({"a wrong log-sum-exp: shard 0 appends the new token too (counted twice)",
+                  kv_llama,
+                  "kvp=2,tp=2",
+                  kv_decode,
+                  [](Lowering& l) {
+                    // The append no longer guarded by owns_new: GPU 0 (shard 0) projects the new
+                    // token's K and V and attends to it, as GPU 2 (shard 1, its owner) does, so
+                    // both partial log-sum-exps hold exp(q·k_new) and the merge counts it twice.
+                    const std::size_t norm = find_op(l, OpKind::norm, 0, 0);
+                    const std::size_t partial = find_op(l, OpKind::partial_attention, 0, 0);
+                    for (const bool values : {false, true}) {
+                      const std::size_t append = find_op(l, [&](const Op& op) {
+                        const step::KVAppend* a = step_if<step::KVAppend>(op);
+                        return a && a->values == values && op.device == 2 && op.layer == 0;
+                      });
+                      const std::size_t projection = copy_op_to(
+                          l, find_op(l, values ? OpKind::v_projection : OpKind::k_projection, 2, 0),
+                          0);
+                      rewire(l, projection, 0, norm);
+                      const std::size_t own = copy_op_to(l, append, 0);
+                      step_if<step::KVAppend>(l.ops[own])->shard.index = 0;
+                      const std::size_t cache = find_op(l, [&](const Op& op) {
+                        const step::KVCache* c = step_if<step::KVCache>(op);
+                        return c && c->values == values && op.device == 0 && op.layer == 0;
+                      });
+                      rewire(l, own, 0, cache);
+                      rewire(l, own, 1, projection);
+                      rewire(l, partial, values ? 2 : 1, own);
+                    }
+                  },
+                  // The append on a shard the placement does not give the token; Wk and Wv
+                  // columns held twice; keys one more than shard 0's step implies.
+                  {R::kv_shards, R::weight_tiling, R::op_shape},
+                  true,
+                  ""});
+  list.push_back({"an all-to-all over the tensor axis instead of the KV shards (kv_seq)",
+                  kv_llama,
+                  "kvp=2,tp=2",
+                  kv_decode,
+                  [=](Lowering& l) {
+                    collective_of(l.ops[layer0_all_to_all(l)])->group.axes = axis_bit(Role::tensor);
+                  },
+                  // Members GPUs 0 and 1, not 0 and 2; partials exchanged that still owe their
+                  // merge along kv_seq; the merges not fed from the exchange of their shards.
+                  {R::collective_group, R::edge_device, R::placement, R::kv_shards},
                   true,
                   ""});
   return list;

@@ -222,6 +222,157 @@ TEST_CASE("decode against the KV cache is exact for every kind of scheme") {
   check_passes(seed_for("pp=2,tp=2", Workload::decode(2)), "pp=2,tp=2", Workload::decode(2));
 }
 
+namespace {
+
+/// The KV placements of issue 14: contiguous blocks, and Helix's 16-token chunks round robin.
+const std::vector<helix::KVPlacement> kv_placements{{helix::KVLayout::contiguous, 16},
+                                                    {helix::KVLayout::interleaved, 16}};
+
+/// Shrunk llama3_70b (grouped-query attention) in decode under `plan` and `placement`; with
+/// `all_kv_heads`, shrunk for tp=8 as well, which keeps all 8 of its kv heads (one per GPU).
+std::pair<Model, Workload> llama_decode(const char* plan, const helix::KVPlacement& placement,
+                                        bool all_kv_heads = false) {
+  const Workload decode = Workload::decode().with_kv_placement(placement);
+  std::vector<PlanSpec> plans{helix::parse_plan(plan)};
+  if (all_kv_heads)
+    plans.push_back(helix::parse_plan("tp=8"));
+  return {helix::models::shrink(helix::models::llama3_70b, plans, decode), decode};
+}
+
+} // namespace
+
+TEST_CASE("KV-parallel decode is exact for KVP 2, 4, 8 times TPA 1, 2, 8, both KV placements") {
+  // Issue 14's grid: the KV cache split along the sequence KVP ways, heads TPA ways (tp=TPA),
+  // each shard's partial attention merged by its log-sum-exp; the merge is exact, so the
+  // sharded decode is the reference decode to rounding (1e-12 in double).
+  for (const helix::KVPlacement& placement : kv_placements)
+    for (const char* plan : {"kvp=2,tp=1", "kvp=2,tp=2", "kvp=2,tp=8", "kvp=4,tp=1", "kvp=4,tp=2",
+                             "kvp=4,tp=8", "kvp=8,tp=1", "kvp=8,tp=2", "kvp=8,tp=8"}) {
+      CAPTURE(helix::to_string(placement));
+      const PlanSpec spec = helix::parse_plan(plan);
+      // Shrunk for the plan alone, a GPU keeps min(2, 8 / TPA) of its kv heads in full size: TPA
+      // times that in all (2, 4, 8 for TPA 1, 2, 8); shrunk with tp=8 too, all 8 kv heads.
+      const std::int64_t tpa = helix::attention_degree(spec);
+      for (const bool all_kv_heads : {false, true}) {
+        CAPTURE(all_kv_heads);
+        const auto [model, decode] = llama_decode(plan, placement, all_kv_heads);
+        CHECK(model.kv_heads == (all_kv_heads ? 8 : tpa * std::min<std::int64_t>(2, 8 / tpa)));
+        CHECK(model.heads > model.kv_heads);
+        // Interleaved 16-token chunks reach the last of K shards only after (K − 1)·16 tokens.
+        if (placement.layout == helix::KVLayout::interleaved)
+          CHECK(model.seq_len > (spec.kv_parallel - 1) * placement.chunk);
+        check_passes(model, plan, decode);
+      }
+    }
+}
+
+TEST_CASE(
+    "KV-parallel decode is exact with the new token on a first or middle shard, shards uneven") {
+  // Shrink's interleaved lengths put the new token in the last shard's chunk; these do not.
+  // interleaved:16, 40 cached, 2 shards: chunks 0, 2 (and the new token's, position 40 in chunk
+  // 2) on shard 0 = 16 + 8 cached; chunk 1 on shard 1 = 16. interleaved:16, 85 cached, 4 shards:
+  // chunk 4 (64–79) on shard 0, the partial chunk 5 (80–84, the new token at 85) on shard 1:
+  // cached 32, 21, 16, 16. contiguous, 19 cached, 4 shards: ⌊19k/4⌋ = 0, 4, 9, 14, 19 gives 4,
+  // 5, 5, 5 and the new token on the last shard.
+  struct Case {
+    const char* plan;
+    helix::KVPlacement placement;
+    std::int64_t cached;
+    std::vector<std::int64_t> per_shard;
+    std::int64_t owner;
+  };
+  for (const Case& c :
+       {Case{"kvp=2,tp=2", {helix::KVLayout::interleaved, 16}, 40, {24, 16}, 0},
+        Case{"kvp=4,tp=2", {helix::KVLayout::interleaved, 16}, 85, {32, 21, 16, 16}, 1},
+        Case{"kvp=4,tp=1", {helix::KVLayout::contiguous, 16}, 19, {4, 5, 5, 5}, 3}}) {
+    CAPTURE(c.plan);
+    CAPTURE(c.cached);
+    const std::int64_t shards = static_cast<std::int64_t>(c.per_shard.size());
+    for (std::int64_t k = 0; k < shards; ++k) {
+      const helix::KVShard shard{k, shards, c.placement};
+      CHECK(shard.cached(c.cached) == c.per_shard[static_cast<std::size_t>(k)]);
+      CHECK(shard.owns_new(c.cached) == (k == c.owner));
+    }
+    const auto [shrunk, decode] = llama_decode(c.plan, c.placement);
+    check_passes(shrunk.with_seq_len(c.cached), c.plan, decode);
+  }
+}
+
+TEST_CASE("KV-parallel decode is exact with pipeline stages, data parallel and tensor groups") {
+  for (const helix::KVPlacement& placement : kv_placements)
+    for (const char* plan : {"kvp=2,tp=2,pp=2", "kvp=4,tp=2,pp=2", "kvp=2,tp=2,dp=2",
+                             "kvp=2,tg=2x2", "kvp=2,tg=2x2,pp=2"}) {
+      CAPTURE(helix::to_string(placement));
+      const auto [model, decode] = llama_decode(plan, placement);
+      check_passes(model, plan, decode);
+    }
+}
+
+TEST_CASE(
+    "the log-sum-exp merge of the KV shards is the reference attention context of its heads") {
+  // Layer 0's context for the new token, derived here: a = RMSNorm(E[id]) · gain; q = a Wq;
+  // keys and values = the layer's cache followed by a Wk, a Wv; per head h (kv head
+  // g = h / (heads / kv_heads)) c_h = softmax(q_h K_gᵀ / sqrt(head_dim)) V_g over all keys.
+  // Every LogSumExpMerge of layer 0 must hold c_h of its heads: the merge adds nothing but
+  // rounding to the softmax over the whole cache.
+  for (const helix::KVPlacement& placement : kv_placements)
+    for (const char* plan : {"kvp=2,tp=2", "kvp=4,tp=1", "kvp=8,tp=8"}) {
+      CAPTURE(plan);
+      CAPTURE(helix::to_string(placement));
+      const auto [model, decode] = llama_decode(plan, placement, true);
+      REQUIRE(model.kv_heads == 8);
+      const auto weights = helix::numerics::make_weights<double>(model);
+      const auto input = helix::numerics::make_input<double>(model, decode, weights);
+      const helix::numerics::LayerWeights<double>& w = weights.layers[0];
+      const std::int64_t b = model.batch, n = model.seq_len, d = model.head_dim;
+      REQUIRE(model.vocab > 0);
+      Matrix<double> a(b, model.hidden);
+      for (std::int64_t s = 0; s < b; ++s) {
+        const auto row = weights.embedding.row(static_cast<Eigen::Index>(input.token_ids(s, 0)));
+        a.row(s) = row.array() /
+                   std::sqrt(row.squaredNorm() / static_cast<double>(model.hidden) +
+                             helix::numerics::norm_epsilon) *
+                   w.norm_gain[0].array();
+      }
+      const Matrix<double> q = a * w.wq, k_new = a * w.wk, v_new = a * w.wv;
+      Matrix<double> context(b, model.heads * d);
+      for (std::int64_t s = 0; s < b; ++s)
+        for (std::int64_t h = 0; h < model.heads; ++h) {
+          const std::int64_t g = h / (model.heads / model.kv_heads);
+          Matrix<double> keys(n + 1, d), values(n + 1, d);
+          keys.topRows(n) = input.cached_keys[0].block(s * n, g * d, n, d);
+          values.topRows(n) = input.cached_values[0].block(s * n, g * d, n, d);
+          keys.row(n) = k_new.block(s, g * d, 1, d);
+          values.row(n) = v_new.block(s, g * d, 1, d);
+          Eigen::RowVectorXd scores = q.block(s, h * d, 1, d) * keys.transpose() / std::sqrt(d);
+          scores = (scores.array() - scores.maxCoeff()).exp().matrix();
+          context.block(s, h * d, 1, d) = scores * values / scores.sum();
+        }
+      const helix::Dag dag = helix::build_dag(model, helix::parse_plan(plan), decode);
+      std::size_t merges = 0;
+      double worst = 0;
+      const auto result = helix::numerics::execute<double>(
+          dag, weights, input, [&](helix::Vertex v, std::int64_t, const Matrix<double>& out) {
+            const helix::Op& op = dag[v];
+            const auto* merge = helix::step_if<helix::step::LogSumExpMerge>(op);
+            if (!merge || op.layer != 0)
+              return;
+            ++merges;
+            const Matrix<double> expected =
+                context.middleCols(merge->head_begin * d, merge->heads * d);
+            REQUIRE(out.rows() == expected.rows());
+            REQUIRE(out.cols() == expected.cols());
+            worst = std::max(worst, (out - expected).cwiseAbs().maxCoeff() /
+                                        context.cwiseAbs().maxCoeff());
+          });
+      // One merge per GPU of the stage: KVP × TPA.
+      const helix::PlanSpec spec = helix::parse_plan(plan);
+      CHECK(merges == static_cast<std::size_t>(helix::tensor_degree(spec)));
+      CHECK(worst <= 1e-14);
+      CHECK_FALSE(result.outputs.empty());
+    }
+}
+
 TEST_CASE("softmax of partial scores per head_dim slice (the seed's material) fails verification") {
   const PlanSpec plan = helix::parse_plan("hp=4x4");
   const Model model = seed_for("hp=4x4");
