@@ -226,13 +226,21 @@ generation(const Model& model, const PlanSpec& plan, const Workload& prefill,
   const std::int64_t first = model.seq_len + 1;
   const std::int64_t last = model.seq_len + output_tokens - 1;
   std::optional<MemoryReport> last_memory;
+  // One decode DAG, built for the first length simulated and reshaped to each further one
+  // (reshape_decode: exactly the DAG build_dag would make for that length, at a fraction of the
+  // cost); built anew for each length when the plan shards the KV cache along the sequence.
+  std::optional<Graph> step;
   const DecodeIntegral integral = integrate_decode(
       first, last,
       [&](std::int64_t kv_length) {
-        const Graph dag = build_dag<Graph>(decode_model(model, kv_length), plan, decode);
+        const Model step_model = decode_model(model, kv_length);
+        if (step && decode_reshapes(plan))
+          reshape_decode(*step, step_model);
+        else
+          step.emplace(build_dag<Graph>(step_model, plan, decode));
         if (kv_length == last)
-          last_memory = memory(dag, hw);
-        return simulate(dag, hw, options).makespan_seconds;
+          last_memory = memory(*step, hw);
+        return simulate(*step, hw, options).makespan_seconds;
       },
       max_points);
   Generation g = make_generation(model.batch, model.seq_len, output_tokens, world_size,
