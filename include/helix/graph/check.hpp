@@ -436,7 +436,11 @@ inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
   std::vector<std::int64_t> row_cuts, col_cuts, held;
   for (std::int64_t replica = 0; replica < replicas; ++replica)
     for (std::int64_t mb = 0; mb < microbatches; ++mb)
-      for (const auto& [layer, weight] : weights) {
+      for (const auto& entry : weights) {
+        // Named copies, not structured bindings: the lambdas below capture them (clang < 16
+        // cannot capture a structured binding).
+        const std::int64_t layer = entry.first;
+        const Weight weight = entry.second;
         if (!uses_weight(m, weight))
           continue;
         const auto what = [&] {
@@ -451,7 +455,8 @@ inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
         }
         const std::span<const LinearSlice> held_by(slices.data() + bucket_begin[b],
                                                    bucket_begin[b + 1] - bucket_begin[b]);
-        const auto [rows, cols] = full_weight_shape(m, weight);
+        const std::array<std::int64_t, 2> full = full_weight_shape(m, weight);
+        const std::int64_t rows = full[0], cols = full[1];
         row_cuts.assign({0, rows});
         col_cuts.assign({0, cols});
         for (const LinearSlice& s : held_by) {
