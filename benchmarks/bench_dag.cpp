@@ -1,6 +1,7 @@
 // DAG scale (issue 13, target 1): lowering, materializing and checking DAGs of about 10^3 to 10^6
 // vertices, beside a bare insertion of the same vertices and edges into the Dag's own Boost type,
-// and the simulation of each. Read the results as ratios within one run; the machine is shared.
+// and the simulation of each; and (target 2) costing a generation beside costing its prefill alone.
+// Read the results as ratios within one run; the machine is shared.
 // Counters: vertices, seconds per million vertices, and the process's peak RSS per vertex.
 #include <helix/helix.hpp>
 
@@ -97,5 +98,41 @@ void simulate(benchmark::State& state) {
   report(state, boost::num_vertices(dag));
 }
 BENCHMARK(simulate)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+
+/// Costing a generation against costing its prefill (issue 13, target 2): `llama31_405b`
+/// `pp=16,tp=8`, a prompt of its 8,192 tokens, 2,048 output tokens. The prefill is what
+/// helix_deploy costs for one plan (build_dag + simulate); the generation adds the decode steps
+/// `generation` simulates (`default_decode_points` KV lengths).
+constexpr const char* generation_plan = "pp=16,tp=8";
+constexpr std::int64_t generation_output_tokens = 2048;
+
+void prefill_costing(benchmark::State& state) {
+  const helix::Model m = helix::models::llama31_405b;
+  const helix::PlanSpec plan = helix::parse_plan(generation_plan);
+  std::size_t vertices = 0;
+  for (auto _ : state) {
+    const helix::Dag dag = helix::build_dag(m, plan, helix::Workload::prefill());
+    vertices = boost::num_vertices(dag);
+    benchmark::DoNotOptimize(
+        helix::cost::simulate(dag, helix::cost::hardware::h100_sxm_nvl8).makespan_seconds);
+  }
+  report(state, vertices);
+}
+BENCHMARK(prefill_costing)->Unit(benchmark::kMillisecond);
+
+void generation_costing(benchmark::State& state) {
+  const helix::Model m = helix::models::llama31_405b;
+  const helix::PlanSpec plan = helix::parse_plan(generation_plan);
+  std::size_t points = 0;
+  for (auto _ : state) {
+    const helix::cost::Generation g = helix::cost::simulate_generation(
+        m, plan, helix::Workload::prefill(), generation_output_tokens,
+        helix::cost::hardware::h100_sxm_nvl8);
+    points = g.decode.points.size();
+    benchmark::DoNotOptimize(g.e2e_seconds);
+  }
+  state.counters["decode_points"] = static_cast<double>(points);
+}
+BENCHMARK(generation_costing)->Unit(benchmark::kMillisecond);
 
 } // namespace

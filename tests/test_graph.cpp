@@ -855,3 +855,49 @@ TEST_CASE("llama31_405b decode with kvp=8,tp=8 over a million cached tokens buil
   CHECK(dag[find(dag, OpKind::kv_cache, 0, 0)].output == Shape{8, 125'000, 128});
   CHECK(dag[find(dag, OpKind::log_sum_exp_merge, 0, 0)].output == Shape{8, 1, 2 * 128});
 }
+
+// reshape_decode is exact only if the sequence length enters a decode DAG through its shapes
+// alone: then reshaping the DAG built for one KV length must give, vertex for vertex and edge for
+// edge, the DAG build_dag makes for another. Checked on plans with GQA, pipeline stages,
+// hierarchical all-reduces, head_dim slices and a vocabulary.
+TEST_CASE("a decode DAG reshaped to another KV length is the DAG built for that length") {
+  const Workload decode = Workload::decode(2);
+  for (const auto& [model, plan] : std::initializer_list<std::pair<Model, const char*>>{
+           {models::llama3_70b.with_layers(2).with_batch(4).with_seq_len(100), "pp=2,tp=4"},
+           {models::helix_seed.with_batch(4).with_seq_len(16), "pp=2,tg=4x4"},
+           {models::helix_seed.with_batch(4).with_seq_len(16), "hp=4x4"},
+           {models::llama31_405b.with_layers(2).with_batch(2).with_seq_len(8), "tp=8"}}) {
+    CAPTURE(plan);
+    const PlanSpec spec = parse_plan(plan);
+    Dag reshaped = build_dag(model, spec, decode);
+    for (const std::int64_t seq_len : {model.seq_len + 1, model.seq_len + 57, model.seq_len}) {
+      const Model longer = model.with_seq_len(seq_len);
+      reshape_decode(reshaped, longer);
+      const Dag built = build_dag(longer, spec, decode);
+      CHECK(reshaped[boost::graph_bundle].model == longer);
+      REQUIRE(boost::num_vertices(reshaped) == boost::num_vertices(built));
+      REQUIRE(boost::num_edges(reshaped) == boost::num_edges(built));
+      std::size_t differing_vertices = 0, differing_edges = 0;
+      for (Vertex v = 0; v < boost::num_vertices(built); ++v)
+        differing_vertices += reshaped[v] == built[v] ? 0 : 1;
+      auto [r, r_end] = boost::edges(reshaped);
+      for (auto [b, b_end] = boost::edges(built); b != b_end; ++b, ++r)
+        differing_edges += boost::source(*r, reshaped) == boost::source(*b, built) &&
+                                   boost::target(*r, reshaped) == boost::target(*b, built) &&
+                                   reshaped[*r] == built[*b]
+                               ? 0
+                               : 1;
+      CHECK(differing_vertices == 0);
+      CHECK(differing_edges == 0);
+      CHECK(check(reshaped).empty());
+    }
+  }
+}
+
+TEST_CASE("reshape_decode refuses a prefill DAG and a model that differs in more than seq_len") {
+  const Model m = models::helix_seed.with_batch(4).with_seq_len(16);
+  Dag prefill = build_dag(m, parse_plan("tp=4"));
+  CHECK_THROWS_AS(reshape_decode(prefill, m.with_seq_len(17)), std::invalid_argument);
+  Dag decode = build_dag(m, parse_plan("tp=4"), Workload::decode());
+  CHECK_THROWS_AS(reshape_decode(decode, m.with_seq_len(17).with_batch(8)), std::invalid_argument);
+}

@@ -230,10 +230,46 @@ constexpr Workload decode_workload(const Workload& prefill) {
   return w;
 }
 
+namespace detail {
+
+/// The decode steps with KV lengths first … last of `model` under `plan`, integrated
+/// (`integrate_decode`), and the memory of the last one. One decode DAG, built for the first
+/// length simulated and reshaped to each further one (reshape_decode: exactly the DAG build_dag
+/// would make for that length, at a fraction of the cost); built anew for each length when the
+/// plan shards the KV cache along the sequence. `known_first`, when given, is the first step's
+/// makespan, simulated by the caller.
+template <class Graph>
+std::pair<DecodeIntegral, std::optional<MemoryReport>>
+decode_steps(const Model& model, const PlanSpec& plan, const Workload& decode, std::int64_t first,
+             std::int64_t last, std::optional<double> known_first, const Hardware& hw,
+             const SimulationOptions& options, std::int64_t max_points) {
+  std::optional<MemoryReport> last_memory;
+  std::optional<Graph> step;
+  const DecodeIntegral integral = integrate_decode(
+      first, last,
+      [&](std::int64_t kv_length) {
+        if (known_first && kv_length == first && kv_length != last)
+          return *known_first;
+        const Model step_model = decode_model(model, kv_length);
+        if (step && decode_reshapes(plan))
+          reshape_decode(*step, step_model);
+        else
+          step.emplace(build_dag<Graph>(step_model, plan, decode));
+        if (kv_length == last)
+          last_memory = memory(*step, hw);
+        return simulate(*step, hw, options).makespan_seconds;
+      },
+      max_points);
+  return {integral, std::move(last_memory)};
+}
+
+} // namespace detail
+
 /// The generation of `output_tokens` per sequence of `model` (batch `model.batch`, prompt of
 /// `model.seq_len` tokens) under `plan`: `ttft_seconds` is the prefill's makespan, already
 /// simulated by the caller (its DAG is the one drawn and checked); the decode steps are built
-/// with build_dag and simulated like any plan (integrate_decode says which and how many).
+/// with build_dag (reshaped where exact) and simulated like any plan (integrate_decode says which
+/// and how many).
 /// @throws PlanError when a decode step's DAG breaks a rule (e.g. sizes past 64 bits).
 template <class Graph = Dag>
 [[nodiscard]] Generation
@@ -243,22 +279,12 @@ generation(const Model& model, const PlanSpec& plan, const Workload& prefill,
   const std::int64_t world_size = make_mesh(plan).size();
   if (output_tokens <= 1)
     return make_generation(model.batch, model.seq_len, 1, world_size, ttft_seconds, 0);
-  const Workload decode = decode_workload(prefill);
-  const std::int64_t first = model.seq_len + 1;
-  const std::int64_t last = model.seq_len + output_tokens - 1;
-  std::optional<MemoryReport> last_memory;
-  const DecodeIntegral integral = integrate_decode(
-      first, last,
-      [&](std::int64_t kv_length) {
-        const Graph dag = build_dag<Graph>(decode_model(model, kv_length), plan, decode);
-        if (kv_length == last)
-          last_memory = memory(dag, hw);
-        return simulate(dag, hw, options).makespan_seconds;
-      },
-      max_points);
+  auto [integral, last_memory] = detail::decode_steps<Graph>(
+      model, plan, decode_workload(prefill), model.seq_len + 1, model.seq_len + output_tokens - 1,
+      std::nullopt, hw, options, max_points);
   Generation g = make_generation(model.batch, model.seq_len, output_tokens, world_size,
                                  ttft_seconds, integral.mean_seconds);
-  g.decode = integral;
+  g.decode = std::move(integral);
   g.last_step_memory = std::move(last_memory);
   return g;
 }
@@ -278,24 +304,12 @@ template <class Graph = Dag>
                                            double first_step_seconds, const Hardware& hw,
                                            const SimulationOptions& options = {},
                                            std::int64_t max_points = default_decode_points) {
-  const std::int64_t world_size = make_mesh(plan).size();
-  const std::int64_t first = model.seq_len + 1;
-  const std::int64_t last = model.seq_len + output_tokens;
-  std::optional<MemoryReport> last_memory;
-  const DecodeIntegral integral = integrate_decode(
-      first, last,
-      [&](std::int64_t kv_length) {
-        if (kv_length == first && kv_length != last)
-          return first_step_seconds;
-        const Graph dag = build_dag<Graph>(decode_model(model, kv_length), plan, workload);
-        if (kv_length == last)
-          last_memory = memory(dag, hw);
-        return simulate(dag, hw, options).makespan_seconds;
-      },
-      max_points);
-  Generation g = make_decode_generation(model.batch, model.seq_len, output_tokens, world_size,
-                                        integral.mean_seconds);
-  g.decode = integral;
+  auto [integral, last_memory] = detail::decode_steps<Graph>(
+      model, plan, workload, model.seq_len + 1, model.seq_len + output_tokens, first_step_seconds,
+      hw, options, max_points);
+  Generation g = make_decode_generation(model.batch, model.seq_len, output_tokens,
+                                        make_mesh(plan).size(), integral.mean_seconds);
+  g.decode = std::move(integral);
   g.last_step_memory = std::move(last_memory);
   return g;
 }

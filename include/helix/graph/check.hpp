@@ -20,7 +20,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -105,6 +106,9 @@ inline void check_acyclic(const Graph& dag, const DiagnosticSink& report) {
     std::vector<Edge>* found;
     void back_edge(Edge e, const Dag&) const { found->push_back(e); }
   };
+  // No edge against index order: no cycle, without a depth-first search of 10^6 vertices.
+  if (index_order_is_topological(dag))
+    return;
   std::vector<Edge> back_edges;
   BackEdgeFinder finder;
   finder.found = &back_edges;
@@ -190,17 +194,20 @@ inline void check_edges(const Graph& dag, const DiagnosticSink& report) {
     const Op& producer = dag[s];
     const Op& consumer = dag[t];
     const Tensor& tensor = dag[e];
-    const std::string where = "edge " + describe_vertex(dag, s) + " → " + describe_vertex(dag, t);
+    // Built only for a message: a 10^6-vertex DAG has more than 10^6 edges.
+    const auto where = [&] {
+      return "edge " + describe_vertex(dag, s) + " → " + describe_vertex(dag, t);
+    };
     switch (edge_shape_problem(producer, consumer, tensor)) {
     case EdgeShapeProblem::none:
       break;
     case EdgeShapeProblem::differs_from_producer:
-      report(CheckRule::edge_shape, where + " carries " + to_string(tensor.shape) +
+      report(CheckRule::edge_shape, where() + " carries " + to_string(tensor.shape) +
                                         " but the producer makes " + to_string(producer.output));
       break;
     case EdgeShapeProblem::differs_from_consumer:
       report(CheckRule::edge_shape,
-             where + " carries " + to_string(tensor.shape) + " into port " +
+             where() + " carries " + to_string(tensor.shape) + " into port " +
                  std::to_string(tensor.port) + ", which expects " +
                  (tensor.port < std::min(consumer.input_count, consumer.inputs.size()) ||
                           is_collective(consumer.kind())
@@ -226,7 +233,7 @@ inline void check_edges(const Graph& dag, const DiagnosticSink& report) {
     }
     if (!producer_side || !consumer_side)
       report(CheckRule::edge_device,
-             where + " lives on GPU " + std::to_string(tensor.device) + ", which the " +
+             where() + " lives on GPU " + std::to_string(tensor.device) + ", which the " +
                  (producer_side ? "consumer does not read" : "producer does not write"));
   }
   // Each compute argument arrives exactly once.
@@ -374,12 +381,11 @@ inline void check_devices(const Graph& dag, const DiagnosticSink& report) {
       report(CheckRule::device_works, "GPU " + std::to_string(d) + " runs no operator");
 }
 
-/// Index ranges [begin, end) covered by `runs`.
-inline std::vector<std::pair<std::int64_t, std::int64_t>> ranges_of(const IndexRuns& runs) {
-  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+/// Calls `f(begin, end)` for each index range [begin, end) covered by `runs`.
+template <class F>
+void for_each_range(const IndexRuns& runs, F&& f) {
   for (std::int64_t i = 0; i < runs.count; ++i)
-    ranges.emplace_back(runs.begin + i * runs.stride, runs.begin + i * runs.stride + runs.size);
-  return ranges;
+    f(runs.begin + i * runs.stride, runs.begin + i * runs.stride + runs.size);
 }
 
 /// Compresses the slices into a grid of row and column breakpoints and counts how often each
@@ -391,11 +397,40 @@ inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
   // Each kv head is held by head_split / kv_heads devices when the split exceeds the kv heads.
   const std::int64_t kv_copies =
       m.kv_heads > 0 && head_split(info.plan) > m.kv_heads ? head_split(info.plan) / m.kv_heads : 1;
-  using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, Weight>; // replica, mb, layer
-  std::map<Key, std::vector<LinearSlice>> slices;
+  // The slices of each (replica, microbatch, layer or -1, weight) the rule visits, bucketed by a
+  // dense index over those ranges (a counting sort): a 10^6-vertex DAG holds about 5·10^5 slices,
+  // and a map or a comparison sort of them costs more than the rule. A slice outside the ranges
+  // is in no visited bucket, as it was in no visited key of a map.
+  const std::int64_t replicas = info.plan.data_parallel, microbatches = info.workload.microbatches;
+  const auto bucket_of = [&](std::int64_t replica, std::int64_t mb, std::int64_t layer,
+                             Weight weight) -> std::int64_t {
+    if (replica < 0 || replica >= replicas || mb < 0 || mb >= microbatches || layer < -1 ||
+        layer >= m.layers)
+      return -1;
+    return ((replica * microbatches + mb) * (m.layers + 1) + layer + 1) *
+               static_cast<std::int64_t>(weight_count) +
+           static_cast<std::int64_t>(weight);
+  };
+  const std::size_t buckets = static_cast<std::size_t>(
+      std::max<std::int64_t>(replicas * microbatches * (m.layers + 1), 0) * weight_count);
+  std::vector<std::size_t> bucket_begin(buckets + 1, 0);
+  std::vector<std::pair<std::int64_t, LinearSlice>> found_slices;
   for (Vertex v = 0; v < boost::num_vertices(dag); ++v)
-    if (const std::optional<WeightSlice> s = weight_slice_of(dag[v]))
-      slices[{dag[v].replica, dag[v].microbatch, dag[v].layer, s->weight}].push_back(s->slice);
+    if (const std::optional<WeightSlice> s = weight_slice_of(dag[v])) {
+      const std::int64_t b = bucket_of(dag[v].replica, dag[v].microbatch, dag[v].layer, s->weight);
+      if (b >= 0) {
+        found_slices.push_back({b, s->slice});
+        ++bucket_begin[static_cast<std::size_t>(b) + 1];
+      }
+    }
+  for (std::size_t b = 0; b < buckets; ++b)
+    bucket_begin[b + 1] += bucket_begin[b];
+  std::vector<LinearSlice> slices(found_slices.size());
+  {
+    std::vector<std::size_t> next(bucket_begin.begin(), bucket_begin.end() - 1);
+    for (const auto& [b, slice] : found_slices)
+      slices[next[static_cast<std::size_t>(b)]++] = slice;
+  }
   // Every block's weights, and once per model (layer -1) the embedding and the LM head.
   std::vector<std::pair<std::int64_t, Weight>> weights;
   for (std::int64_t layer = 0; layer < m.layers; ++layer)
@@ -403,27 +438,39 @@ inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
       weights.emplace_back(layer, weight);
   for (const Weight weight : vocabulary_weights)
     weights.emplace_back(-1, weight);
-  for (std::int64_t replica = 0; replica < info.plan.data_parallel; ++replica)
-    for (std::int64_t mb = 0; mb < info.workload.microbatches; ++mb)
-      for (const auto& [layer, weight] : weights) {
+  std::vector<std::int64_t> row_cuts, col_cuts, held;
+  for (std::int64_t replica = 0; replica < replicas; ++replica)
+    for (std::int64_t mb = 0; mb < microbatches; ++mb)
+      for (const auto& entry : weights) {
+        // Named copies, not structured bindings: the lambdas below capture them (clang < 16
+        // cannot capture a structured binding).
+        const std::int64_t layer = entry.first;
+        const Weight weight = entry.second;
         if (!uses_weight(m, weight))
           continue;
-        const std::string what =
-            std::string(weight_name(weight)) +
-            (layer < 0 ? std::string() : " of layer " + std::to_string(layer)) + " (replica " +
-            std::to_string(replica) + ", microbatch " + std::to_string(mb) + ")";
-        const auto found = slices.find({replica, mb, layer, weight});
-        if (found == slices.end()) {
-          report(CheckRule::weight_tiling, what + " is held by no device");
+        const auto what = [&] {
+          return std::string(weight_name(weight)) +
+                 (layer < 0 ? std::string() : " of layer " + std::to_string(layer)) + " (replica " +
+                 std::to_string(replica) + ", microbatch " + std::to_string(mb) + ")";
+        };
+        const auto b = static_cast<std::size_t>(bucket_of(replica, mb, layer, weight));
+        if (bucket_begin[b] == bucket_begin[b + 1]) {
+          report(CheckRule::weight_tiling, what() + " is held by no device");
           continue;
         }
-        const auto [rows, cols] = full_weight_shape(m, weight);
-        std::vector<std::int64_t> row_cuts{0, rows}, col_cuts{0, cols};
-        for (const LinearSlice& s : found->second) {
-          for (auto [b, e] : ranges_of(s.rows))
+        const std::span<const LinearSlice> held_by(slices.data() + bucket_begin[b],
+                                                   bucket_begin[b + 1] - bucket_begin[b]);
+        const std::array<std::int64_t, 2> full = full_weight_shape(m, weight);
+        const std::int64_t rows = full[0], cols = full[1];
+        row_cuts.assign({0, rows});
+        col_cuts.assign({0, cols});
+        for (const LinearSlice& s : held_by) {
+          for_each_range(s.rows, [&](std::int64_t b, std::int64_t e) {
             row_cuts.insert(row_cuts.end(), {b, e});
-          for (auto [b, e] : ranges_of(s.cols))
+          });
+          for_each_range(s.cols, [&](std::int64_t b, std::int64_t e) {
             col_cuts.insert(col_cuts.end(), {b, e});
+          });
         }
         for (auto* cuts : {&row_cuts, &col_cuts}) {
           std::sort(cuts->begin(), cuts->end());
@@ -434,23 +481,24 @@ inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
                                           cuts.begin());
         };
         const std::size_t nr = row_cuts.size() - 1, nc = col_cuts.size() - 1;
-        std::vector<std::int64_t> held(nr * nc, 0);
+        held.assign(nr * nc, 0);
         bool outside = false;
-        for (const LinearSlice& s : found->second)
-          for (auto [rb, re] : ranges_of(s.rows))
-            for (auto [cb, ce] : ranges_of(s.cols)) {
+        for (const LinearSlice& s : held_by)
+          for_each_range(s.rows, [&](std::int64_t rb, std::int64_t re) {
+            for_each_range(s.cols, [&](std::int64_t cb, std::int64_t ce) {
               outside = outside || rb < 0 || cb < 0 || re > rows || ce > cols;
               for (std::size_t i = index(row_cuts, rb); i < index(row_cuts, re); ++i)
                 for (std::size_t j = index(col_cuts, cb); j < index(col_cuts, ce); ++j)
                   ++held[i * nc + j];
-            }
+            });
+          });
         // Under KVParallel every KV shard projects Q for its heads (Helix's redundant QKV), while
         // only the shard the new token lands on projects its K and V.
         const std::int64_t copies = weight == Weight::wk || weight == Weight::wv ? kv_copies
                                     : weight == Weight::wq ? info.plan.kv_parallel
                                                            : 1;
         if (outside)
-          report(CheckRule::weight_tiling, what + ": a slice reaches outside the full [" +
+          report(CheckRule::weight_tiling, what() + ": a slice reaches outside the full [" +
                                                std::to_string(rows) + ", " + std::to_string(cols) +
                                                "] weight");
         for (std::size_t i = 0; i < nr; ++i)
@@ -458,7 +506,7 @@ inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
             if (row_cuts[i] >= 0 && row_cuts[i + 1] <= rows && col_cuts[j] >= 0 &&
                 col_cuts[j + 1] <= cols && held[i * nc + j] != copies) {
               report(CheckRule::weight_tiling,
-                     what + ": rows [" + std::to_string(row_cuts[i]) + ", " +
+                     what() + ": rows [" + std::to_string(row_cuts[i]) + ", " +
                          std::to_string(row_cuts[i + 1]) + ") × cols [" +
                          std::to_string(col_cuts[j]) + ", " + std::to_string(col_cuts[j + 1]) +
                          ") are held " + std::to_string(held[i * nc + j]) + " times, not " +

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "helix/graph/lowering.hpp"
+#include "helix/graph/op_signature.hpp"
 #include "helix/graph/ops.hpp"
 #include "helix/model/model.hpp"
 #include "helix/plan/check.hpp"
@@ -103,6 +104,54 @@ template <Model M, PlanDescriptor P>
                             SchemeVariant variant = SchemeVariant::exact) {
   check_plan<M, P>();
   return build_dag(M, P::spec, workload, variant);
+}
+
+/// Whether a decode step's DAG for `plan` can be reshaped to another KV length (reshape_decode)
+/// instead of built again: when no mesh axis shards the KV cache along the sequence, whose shards
+/// would depend on its length.
+constexpr bool decode_reshapes(const PlanSpec& plan) {
+  return make_mesh(plan).extent(Role::kv_seq) == 1;
+}
+
+/// Re-derives the shapes of `dag`, a decode step's DAG, for `model`, which differs from the model
+/// it was built for in `seq_len` (the cached KV length) only. Afterwards `dag` equals
+/// `build_dag(model, plan, workload)` vertex for vertex and edge for edge, without lowering again:
+/// what a generation needs to cost thousands of steps from one DAG.
+///
+/// Why this is exact: the sequence length enters a decode lowering through shapes only (the KV
+/// cache [b, seq_len, ·], the append, the scores, softmax and context and the scores' all-reduce);
+/// the ops, their steps, devices, edges and placements are the same for every length (with no
+/// kv_seq axis: decode_reshapes). The lowering stamps every op's inputs from its `signature` and
+/// every tensor with its producer's output, and check() holds a built DAG to both, so deriving
+/// them again for the new model yields what building would. Outputs come first: an element-wise
+/// op's or a collective's signature reads its width from its own output.
+/// @throws std::invalid_argument when `dag` is not a decode step's, `model` differs in more than
+/// seq_len, or the plan shards the KV cache (kv_seq); PlanError when `model` breaks a rule of the
+/// plan, as build_dag would.
+template <class Graph = Dag>
+void reshape_decode(Graph& dag, const Model& model) {
+  DagInfo& info = dag[boost::graph_bundle];
+  if (info.workload.phase != Phase::decode || !decode_reshapes(info.plan) ||
+      !(model.with_seq_len(info.model.seq_len) == info.model))
+    throw std::invalid_argument(
+        "helix: reshape_decode: needs a decode DAG without a kv_seq axis and a model that differs "
+        "from its own (seq_len " +
+        std::to_string(info.model.seq_len) + ") in seq_len only (asked for seq_len " +
+        std::to_string(model.seq_len) + ")");
+  std::vector<std::string> problems = validate(model, info.plan, info.workload);
+  if (!problems.empty())
+    throw PlanError(std::move(problems));
+  info.model = model;
+  const std::size_t n = boost::num_vertices(dag);
+  for (std::size_t v = 0; v < n; ++v)
+    dag[v].output = signature(dag[v], model, info.workload, info.mesh).output;
+  for (std::size_t v = 0; v < n; ++v) {
+    const OpSignature expected = signature(dag[v], model, info.workload, info.mesh);
+    dag[v].inputs = expected.inputs;
+    dag[v].input_count = expected.input_count;
+  }
+  for (auto e : boost::make_iterator_range(boost::edges(dag)))
+    dag[e].shape = dag[boost::source(e, dag)].output;
 }
 
 /// Devices a vertex runs on: its device, a collective's members, a transfer's two ends.

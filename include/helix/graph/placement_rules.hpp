@@ -467,23 +467,29 @@ std::vector<AxisVariation> slice_variation(const Graph& graph, const Mesh& mesh)
   using Vertex = typename boost::graph_traits<Graph>::vertex_descriptor;
   const std::size_t n = num_vertices(graph);
   std::vector<AxisVariation> variation(n);
-  std::vector<std::pair<detail::CounterpartKey, std::size_t>> keyed; // (key, vertex), then device
-  std::vector<std::int64_t> device_of;
+  // (key, device, vertex): the device sits beside the key so that sorting and searching by it
+  // do not reach into the graph's vertex storage, which for 10^6 vertices is mostly cache misses.
+  struct Keyed {
+    detail::CounterpartKey key;
+    std::int64_t device;
+    std::size_t vertex;
+  };
+  std::vector<Keyed> keyed;
   for (Vertex v = 0; v < n; ++v) {
     const Op& op = graph[v];
     if (!is_linear(op.kind()) && !is_attention(op.kind()))
       continue;
     keyed.push_back({{op.microbatch, op.stage, op.layer, static_cast<int>(op.kind()),
                       detail::counterpart_discriminator(op)},
+                     op.device,
                      v});
   }
-  const auto by_key_then_device = [&](const auto& a, const auto& b) {
-    return std::tie(a.first, graph[a.second].device) < std::tie(b.first, graph[b.second].device);
-  };
-  std::sort(keyed.begin(), keyed.end(), by_key_then_device);
+  std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+    return std::tie(a.key, a.device) < std::tie(b.key, b.device);
+  });
   for (std::size_t begin = 0; begin < keyed.size();) {
     std::size_t end = begin;
-    while (end < keyed.size() && keyed[end].first == keyed[begin].first)
+    while (end < keyed.size() && keyed[end].key == keyed[begin].key)
       ++end;
     AxisVariation set{};
     for (std::size_t i = 0; i < mesh.axis_count; ++i) {
@@ -492,17 +498,16 @@ std::vector<AxisVariation> slice_variation(const Graph& graph, const Mesh& mesh)
         continue;
       Variation& v = set[static_cast<std::size_t>(role)];
       for (std::size_t k = begin; k < end; ++k) {
-        const Op& op = graph[keyed[k].second];
-        const std::int64_t peer_device = mesh.with_coordinate(op.device, role, 0);
+        const Op& op = graph[keyed[k].vertex];
+        const std::int64_t peer_device = mesh.with_coordinate(keyed[k].device, role, 0);
         // Counterparts are sorted by device: find the one on peer_device.
-        const auto peer = std::lower_bound(
-            keyed.begin() + static_cast<std::ptrdiff_t>(begin),
-            keyed.begin() + static_cast<std::ptrdiff_t>(end), peer_device,
-            [&](const auto& entry, std::int64_t d) { return graph[entry.second].device < d; });
-        if (peer == keyed.begin() + static_cast<std::ptrdiff_t>(end) ||
-            graph[peer->second].device != peer_device)
+        const auto peer =
+            std::lower_bound(keyed.begin() + static_cast<std::ptrdiff_t>(begin),
+                             keyed.begin() + static_cast<std::ptrdiff_t>(end), peer_device,
+                             [](const Keyed& entry, std::int64_t d) { return entry.device < d; });
+        if (peer == keyed.begin() + static_cast<std::ptrdiff_t>(end) || peer->device != peer_device)
           continue;
-        const Variation d = detail::difference(op, graph[peer->second]);
+        const Variation d = detail::difference(op, graph[peer->vertex]);
         v.rows = v.rows || d.rows;
         v.cols = v.cols || d.cols;
         v.heads = v.heads || d.heads;
@@ -512,10 +517,25 @@ std::vector<AxisVariation> slice_variation(const Graph& graph, const Mesh& mesh)
       }
     }
     for (std::size_t k = begin; k < end; ++k)
-      variation[keyed[k].second] = set;
+      variation[keyed[k].vertex] = set;
     begin = end;
   }
   return variation;
+}
+
+/// Whether every edge of `graph` runs from a lower vertex index to a higher one, so that index
+/// order is a topological order (and the graph is acyclic). The lowering appends each op after
+/// its inputs, so a built DAG is; a hand-made edge against the order makes this false and the
+/// callers fall back to Boost's depth-first search.
+template <class Graph>
+bool index_order_is_topological(const Graph& graph) {
+  using Vertex = typename boost::graph_traits<Graph>::vertex_descriptor;
+  const std::size_t n = num_vertices(graph);
+  for (Vertex v = 0; v < n; ++v)
+    for (auto [e, end] = out_edges(v, graph); e != end; ++e)
+      if (target(*e, graph) <= v)
+        return false;
+  return true;
 }
 
 /// The placement every vertex of `graph` makes, derived from the sources in topological order by
@@ -531,12 +551,16 @@ derive_placements(const Graph& graph, const Mesh& mesh) {
   std::vector<TensorPlacement> made(n);
   std::vector<PlacementProblem<Vertex>> problems;
   const std::vector<AxisVariation> variation = slice_variation(graph, mesh);
-  std::vector<Vertex> reversed;
-  reversed.reserve(n);
-  boost::topological_sort(graph, std::back_inserter(reversed));
+  // Sources first: index order when it is topological, else a topological sort.
+  std::vector<Vertex> order;
+  if (!index_order_is_topological(graph)) {
+    order.reserve(n);
+    boost::topological_sort(graph, std::back_inserter(order));
+    std::reverse(order.begin(), order.end());
+  }
   std::vector<TensorPlacement> inputs;
-  for (auto it = reversed.rbegin(); it != reversed.rend(); ++it) {
-    const Vertex v = *it;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Vertex v = order.empty() ? static_cast<Vertex>(i) : order[i];
     const Op& op = graph[v];
     const bool collective = is_collective(op.kind());
     inputs.assign(collective ? 1 : op.input_count, TensorPlacement{});

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <concepts>
 #include <cstdint>
 #include <filesystem>
@@ -409,8 +410,11 @@ DumpSummary write_expected_dump(const std::filesystem::path& folder, const Dag& 
   const std::vector<TensorPlacement> placements = derive_placements(dag, info.mesh).first;
   std::vector<std::pair<Vertex, nlohmann::json>> entries;
   numerics::stream_expected<Scalar>(dag, weights, input, [&](numerics::ExpectedTensor<Scalar>&& t) {
-    const std::span<const std::int64_t> shape(t.shape.dims.data(), t.shape.rank);
-    put(t.file, t.value.data(), t.value.size(), shape);
+    std::array<std::int64_t, 4> extents{};
+    for (std::size_t i = 0; i < t.shape.rank; ++i)
+      extents[i] = t.shape[i];
+    put(t.file, t.value.data(), t.value.size(),
+        std::span<const std::int64_t>(extents.data(), t.shape.rank));
     ++summary.tensors;
     entries.emplace_back(t.vertex, op_entry(dag, names, placements[t.vertex], t.vertex, t.device));
   });
