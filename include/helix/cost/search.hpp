@@ -284,8 +284,11 @@ inline void check_search_inputs(std::int64_t devices, const Workload& workload,
       candidates.push_back(c);
   const std::vector<std::int64_t> batches =
       options.batch_sizes.empty() ? std::vector<std::int64_t>{model.batch} : options.batch_sizes;
-  const std::size_t batch_count = batches.size();
-  const std::size_t point_count = candidates.size() * batch_count;
+  // Points batch by batch (point = batch index · candidates + candidate index): a batch is costed
+  // whole before the next, so what did not fit at an earlier batch is known, whatever the threads'
+  // timing.
+  const std::size_t candidate_count = candidates.size();
+  const std::size_t point_count = candidate_count * batches.size();
 
   std::vector<detail::SearchOutcome> outcomes(point_count);
   std::mutex mutex; // guards classes, proven, unfit_from and the counters below
@@ -295,27 +298,22 @@ inline void check_search_inputs(std::int64_t devices, const Workload& workload,
   std::size_t built = 0, skipped = 0;
 
   const auto point_model = [&](std::size_t point) {
-    return model.with_batch(batches[point % batch_count]);
+    return model.with_batch(batches[point / candidate_count]);
   };
   const auto point_workload = [&](std::size_t point) {
     Workload w = workload;
-    w.microbatches = candidates[point / batch_count].microbatches;
+    w.microbatches = candidates[point % candidate_count].microbatches;
     return w;
   };
   const auto reject = [&](std::size_t point, std::vector<std::string> reasons) {
     outcomes[point].kind = Kind::rejected;
     outcomes[point].reasons = std::move(reasons);
   };
-  const auto record_unfit = [&](std::size_t point) {
-    const std::lock_guard lock(mutex);
-    std::int64_t& from = unfit_from[point / batch_count];
-    from = std::min(from, batches[point % batch_count]);
-  };
 
   // Joins `point` (whose DAG is `dag`) to the class of an equal DAG at its batch, or opens one.
   // Returns whether the point is an alias of an earlier spelling (and so is not costed).
   const auto deduplicate = [&](std::size_t point, const Dag& dag) {
-    const std::int64_t batch = batches[point % batch_count];
+    const std::int64_t batch = batches[point / candidate_count];
     const std::pair key{batch, detail::dag_fingerprint(dag)};
     std::vector<std::size_t> representatives;
     {
@@ -331,15 +329,15 @@ inline void check_search_inputs(std::int64_t devices, const Workload& workload,
     // A fingerprint is evidence, not proof: each pair of spellings is compared op by op once.
     std::optional<std::size_t> equal;
     for (std::size_t other : representatives) {
-      const std::pair pair{std::min(point, other) / batch_count,
-                           std::max(point, other) / batch_count};
+      const std::pair pair{std::min(point % candidate_count, other % candidate_count),
+                           std::max(point % candidate_count, other % candidate_count)};
       bool same = false;
       {
         const std::lock_guard lock(mutex);
         same = proven.contains(pair);
       }
       if (!same) {
-        const Dag theirs = build_dag(point_model(other), candidates[other / batch_count].plan,
+        const Dag theirs = build_dag(point_model(other), candidates[other % candidate_count].plan,
                                      point_workload(other));
         same = detail::same_dag(dag, theirs);
         const std::lock_guard lock(mutex);
@@ -373,7 +371,7 @@ inline void check_search_inputs(std::int64_t devices, const Workload& workload,
   };
 
   const auto cost_point = [&](std::size_t point) {
-    const Candidate& candidate = candidates[point / batch_count];
+    const Candidate& candidate = candidates[point % candidate_count];
     const Model m = point_model(point);
     const Workload w = point_workload(point);
     std::vector<std::string> reasons;
@@ -393,7 +391,7 @@ inline void check_search_inputs(std::int64_t devices, const Workload& workload,
       return reject(point, std::move(reasons));
     if (options.require_fit) {
       const std::lock_guard lock(mutex);
-      if (m.batch >= unfit_from[point / batch_count]) {
+      if (m.batch >= unfit_from[point % candidate_count]) {
         ++skipped;
         outcomes[point].kind = Kind::rejected;
         outcomes[point].reasons = {std::string(does_not_fit)};
@@ -408,10 +406,8 @@ inline void check_search_inputs(std::int64_t devices, const Workload& workload,
     if (deduplicate(point, dag))
       return;
     const MemoryReport memory_report = memory(dag, hw);
-    if (options.require_fit && !memory_report.fits) {
-      record_unfit(point);
+    if (options.require_fit && !memory_report.fits)
       return reject(point, {std::string(does_not_fit)});
-    }
     const Timeline timeline = simulate(dag, hw, options.simulation);
     PlanSummary summary = summarize(candidate_text(candidate), dag, timeline, memory_report);
     if (workload.phase == Phase::prefill) {
@@ -423,15 +419,13 @@ inline void check_search_inputs(std::int64_t devices, const Workload& workload,
       }
       summary = with_generation(std::move(summary), std::move(g));
     }
-    if (options.require_fit && !summary.fits) { // the last decode step's KV cache
-      record_unfit(point);
+    if (options.require_fit && !summary.fits) // the last decode step's KV cache
       return reject(point, {std::string(does_not_fit)});
-    }
     outcomes[point].summary = std::move(summary);
     outcomes[point].kind = Kind::costed;
   };
 
-  std::atomic<std::size_t> next{0}, done{0};
+  std::atomic<std::size_t> next{0}, end{0}, done{0};
   std::condition_variable changed;
   std::mutex progress_mutex;
   unsigned finished_workers = 0;
@@ -450,7 +444,7 @@ inline void check_search_inputs(std::int64_t devices, const Workload& workload,
         changed.notify_all();
       }
     } finished{progress_mutex, changed, finished_workers};
-    for (std::size_t point = next++; point < point_count; point = next++) {
+    for (std::size_t point = next++; point < end; point = next++) {
       try {
         cost_point(point);
       } catch (const std::exception& e) {
@@ -460,40 +454,53 @@ inline void check_search_inputs(std::int64_t devices, const Workload& workload,
       changed.notify_all();
     }
   };
-  std::vector<std::future<void>> workers;
-  for (unsigned t = 0; t < threads; ++t)
-    workers.push_back(std::async(std::launch::async, work));
   const auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   };
-  {
-    constexpr std::chrono::milliseconds progress_interval{250};
-    auto next_report = std::chrono::steady_clock::now() + progress_interval;
-    std::unique_lock lock(progress_mutex);
-    while (finished_workers < threads) {
-      changed.wait_until(lock, next_report);
-      if (options.progress && finished_workers < threads &&
-          std::chrono::steady_clock::now() >= next_report) {
-        next_report += progress_interval;
-        lock.unlock();
-        options.progress(done.load(), point_count, seconds());
-        lock.lock();
+  constexpr std::chrono::milliseconds progress_interval{250};
+  auto next_report = std::chrono::steady_clock::now() + progress_interval;
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    next = b * candidate_count;
+    end = (b + 1) * candidate_count;
+    finished_workers = 0;
+    std::vector<std::future<void>> workers;
+    for (unsigned t = 0; t < threads; ++t)
+      workers.push_back(std::async(std::launch::async, work));
+    {
+      std::unique_lock lock(progress_mutex);
+      while (finished_workers < threads) {
+        changed.wait_until(lock, next_report);
+        if (std::chrono::steady_clock::now() >= next_report) {
+          next_report += progress_interval;
+          if (options.progress && finished_workers < threads) {
+            lock.unlock();
+            options.progress(done.load(), point_count, seconds());
+            lock.lock();
+          }
+        }
       }
     }
+    for (std::future<void>& w : workers)
+      w.get(); // rethrows what escaped a worker (out of memory)
+    // A class whose representative changed after a later spelling was costed: that one is an
+    // alias. Then what did not fit at this batch is known for the batches after it.
+    for (const auto& [key, list] : classes)
+      if (key.first == batches[b])
+        for (const detail::DagClass& c : list)
+          for (std::size_t member : c.members)
+            if (member != c.representative) {
+              outcomes[member].kind = Kind::alias;
+              outcomes[member].alias_of = c.representative;
+            }
+    for (std::size_t point = b * candidate_count; point < end; ++point)
+      if (outcomes[point].kind == Kind::rejected &&
+          outcomes[point].reasons == std::vector<std::string>{std::string(does_not_fit)}) {
+        std::int64_t& from = unfit_from[point % candidate_count];
+        from = std::min(from, batches[b]);
+      }
   }
-  for (std::future<void>& w : workers)
-    w.get(); // rethrows what escaped a worker (out of memory)
   if (options.progress)
     options.progress(point_count, point_count, seconds());
-
-  // A class whose representative changed after a later spelling was costed: that one is an alias.
-  for (const auto& [key, list] : classes)
-    for (const detail::DagClass& c : list)
-      for (std::size_t member : c.members)
-        if (member != c.representative) {
-          outcomes[member].kind = Kind::alias;
-          outcomes[member].alias_of = c.representative;
-        }
 
   SearchResult result;
   result.world_size = world_size;
@@ -502,10 +509,14 @@ inline void check_search_inputs(std::int64_t devices, const Workload& workload,
   result.dags_built = built;
   result.skipped_by_monotone_memory = skipped;
   std::map<std::size_t, std::size_t> entry_of_point;
-  for (std::size_t point = 0; point < point_count; ++point) {
+  std::vector<std::size_t> plan_order; // by plan, then batch
+  for (std::size_t c = 0; c < candidate_count; ++c)
+    for (std::size_t b = 0; b < batches.size(); ++b)
+      plan_order.push_back(b * candidate_count + c);
+  for (std::size_t point : plan_order) {
     detail::SearchOutcome& o = outcomes[point];
-    const Candidate& candidate = candidates[point / batch_count];
-    const std::int64_t batch = batches[point % batch_count];
+    const Candidate& candidate = candidates[point % candidate_count];
+    const std::int64_t batch = batches[point / candidate_count];
     if (o.kind == Kind::costed) {
       entry_of_point[point] = result.entries.size();
       result.entries.push_back(
@@ -521,14 +532,15 @@ inline void check_search_inputs(std::int64_t devices, const Workload& workload,
       result.rejected.push_back({candidate, batch, std::move(o.reasons)});
     }
   }
-  for (std::size_t point = 0; point < point_count; ++point)
+  for (std::size_t point : plan_order)
     if (outcomes[point].kind == Kind::alias) {
       const std::size_t of = outcomes[point].alias_of;
-      result.aliases.push_back({candidates[point / batch_count], batches[point % batch_count],
-                                candidates[of / batch_count]});
+      result.aliases.push_back({candidates[point % candidate_count],
+                                batches[point / candidate_count],
+                                candidates[of % candidate_count]});
       if (const auto at = entry_of_point.find(of); at != entry_of_point.end())
         result.entries[at->second].aliases.push_back(
-            candidate_text(candidates[point / batch_count]));
+            candidate_text(candidates[point % candidate_count]));
     }
   std::ranges::stable_sort(result.reasons, std::ranges::greater{}, &ReasonCount::points);
   std::vector<PlanSummary> summaries;
