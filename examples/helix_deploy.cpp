@@ -606,9 +606,10 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
     std::cerr << "helix_deploy: --search-memory needs --search or --frontier (see --help)\n";
     return 2;
   }
-  // A search marks the --plan given; on the seed, with none given, the seed's own two.
+  // A search marks the --plan given; on the seed, with none given, the seed's own two (of 16 GPUs).
+  const std::string& searched = o.search.frontier() ? o.search.frontier_text : o.search.search_text;
   if (o.search.requested() && app.count("--plan") == 0 &&
-      (!o.model_file.empty() || o.model_name != "helix_seed"))
+      (!o.model_file.empty() || o.model_name != "helix_seed" || searched != "16"))
     o.plans.clear();
   return std::nullopt;
 }
@@ -1103,7 +1104,7 @@ int main(int argc, char** argv) {
          .fit = options.fit});
   if (options.search.requested())
     if (const std::optional<std::string> problem = helix::examples::search_input_problem(
-            options.search, options.phase, options.output_tokens_text)) {
+            options.search, options.plans, options.phase, options.output_tokens_text)) {
       std::cerr << "helix_deploy: " << *problem << '\n';
       return 2;
     }

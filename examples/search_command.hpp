@@ -345,13 +345,27 @@ inline int run_frontier(const SearchInputs& in, const cost::SearchResult& r,
 /// Checks what --search and --frontier were given with, before anything is read or written: the
 /// reason for exit 2 on one line, or nothing.
 inline std::optional<std::string> search_input_problem(const SearchCommand& s,
+                                                       const std::vector<std::string>& plans,
                                                        const std::string& phase,
                                                        const std::string& output_tokens) {
   using search_command::BadInput;
   try {
     const bool frontier = s.frontier();
-    search_command::world_size_of(frontier ? s.frontier_text : s.search_text,
-                                  frontier ? "--frontier" : "--search");
+    const std::int64_t devices = search_command::world_size_of(
+        frontier ? s.frontier_text : s.search_text, frontier ? "--frontier" : "--search");
+    for (const std::string& text : plans) {
+      PlanSpec plan;
+      try {
+        plan = parse_plan(text);
+      } catch (const PlanTextError& e) {
+        throw BadInput(std::string("--plan: ") + e.what());
+      }
+      if (world_size(plan) != devices)
+        throw BadInput("--plan '" + helix::to_string(plan) + "' has " +
+                       std::to_string(world_size(plan)) + " GPUs and " +
+                       (frontier ? "--frontier " : "--search ") + std::to_string(devices) +
+                       " searches plans of " + std::to_string(devices));
+    }
     if (frontier && phase != "decode" && output_tokens == "1")
       throw BadInput("--frontier needs a decode step (--workload decode) or a generation "
                      "(--output-tokens above 1): a prefill alone gives each user one token");
@@ -384,14 +398,8 @@ inline int run_search_command(const SearchCommand& s, const SearchInputs& in,
     options.require_fit = search_command::require_fit(s, in);
     for (const std::string& b : s.batch_sizes)
       options.batch_sizes.push_back(*parse_count(b)); // checked by search_input_problem
-    for (const PlanSpec& plan : in.plans) {
-      if (world_size(plan) != devices)
-        throw BadInput("--plan '" + helix::to_string(plan) + "' has " +
-                       std::to_string(world_size(plan)) + " GPUs and " +
-                       (frontier ? "--frontier " : "--search ") + std::to_string(devices) +
-                       " searches plans of " + std::to_string(devices));
+    for (const PlanSpec& plan : in.plans) // of `devices` GPUs: search_input_problem said so
       options.include.push_back({plan, in.workload.microbatches});
-    }
     // A line on stderr that rewrites itself, for searches over a second.
     bool progressed = false;
     options.progress = [&](std::size_t done, std::size_t total, double seconds) {

@@ -1399,13 +1399,13 @@ TEST_CASE("a search over batch sizes builds no DAG for a plan at a batch above o
   o.batch_sizes = {2, 4};
   const cost::SearchResult r = cost::search(search_model, Workload::prefill(), tiny, 4, o);
   CHECK(r.entries.empty());
-  // At batch 2 the 11 plans costed above do not fit; at batch 4 those are skipped (their aliases
-  // lower to those DAGs again), and two plans valid only from batch 4 on, dp=4 and pp=2,dp=2 with
-  // 2 microbatches (data parallel × microbatches = 4), are built and do not fit.
-  CHECK(r.skipped_by_monotone_memory == 11);
+  // At batch 2 the 11 plans costed above do not fit, nor their 14 aliases (the same DAGs); at
+  // batch 4 those 25 are skipped, and two plans valid only from batch 4 on, dp=4 and pp=2,dp=2
+  // with 2 microbatches (data parallel × microbatches = 4), are built and do not fit.
+  CHECK(r.skipped_by_monotone_memory == 11 + 14);
   for (const cost::ReasonCount& c : r.reasons)
     if (c.reason == cost::does_not_fit)
-      CHECK(c.points == 11 + 11 + 2);
+      CHECK(c.points == 11 + 25 + 2);
 }
 
 TEST_CASE("a decode search enumerates KV-parallel plans, a prefill search none") {

@@ -492,9 +492,14 @@ inline void check_search_inputs(std::int64_t devices, const Workload& workload,
               outcomes[member].kind = Kind::alias;
               outcomes[member].alias_of = c.representative;
             }
+    // An alias has its representative's DAG, so its memory too.
+    const auto unfit = [&](std::size_t point) {
+      return outcomes[point].kind == Kind::rejected &&
+             outcomes[point].reasons == std::vector<std::string>{std::string(does_not_fit)};
+    };
     for (std::size_t point = b * candidate_count; point < end; ++point)
-      if (outcomes[point].kind == Kind::rejected &&
-          outcomes[point].reasons == std::vector<std::string>{std::string(does_not_fit)}) {
+      if (unfit(point) ||
+          (outcomes[point].kind == Kind::alias && unfit(outcomes[point].alias_of))) {
         std::int64_t& from = unfit_from[point % candidate_count];
         from = std::min(from, batches[b]);
       }
