@@ -277,8 +277,8 @@ inline std::string describe_frontier(const std::vector<cost::FrontierPoint>& poi
   const cost::FrontierPoint& throughput_end = points[frontier.front()];
   const cost::FrontierPoint& interactive_end = points[frontier.back()];
   const auto where = [](const cost::FrontierPoint& p) {
-    return cost::format_si(p.tokens_per_second_per_gpu, "tokens/s/GPU") + " at " +
-           cost::format_si(p.tokens_per_second_per_user, "tokens/s") + " per user (" + p.plan +
+    return io::detail::rate(p.tokens_per_second_per_gpu, "tokens/s/GPU") + " at " +
+           io::detail::rate(p.tokens_per_second_per_user, "tokens/s") + " per user (" + p.plan +
            ", batch " + std::to_string(p.batch) + ")";
   };
   std::map<std::string, std::size_t> families;
@@ -318,8 +318,8 @@ inline int run_frontier(const SearchInputs& in, const cost::SearchResult& r,
     const cost::FrontierPoint& p = points[i];
     std::cout << "| " << p.plan << " | " << p.batch << " | "
               << cost::plan_family_info(p.family).name << " | "
-              << cost::format_si(p.tokens_per_second_per_user, "") << " | "
-              << cost::format_si(p.tokens_per_second_per_gpu, "") << " | "
+              << io::detail::rate(p.tokens_per_second_per_user) << " | "
+              << io::detail::rate(p.tokens_per_second_per_gpu) << " | "
               << cost::format_si(r.entries[p.entry].summary.memory_per_device_max, "B") << " |\n";
   }
   print_rejections(r);
