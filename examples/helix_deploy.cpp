@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 
 #include "command_line.hpp"
+#include "search_command.hpp"
 #include "validate_command.hpp"
 #include <nlohmann/json.hpp>
 
@@ -361,6 +362,8 @@ struct Options {
   std::string calibrate_file;
   std::string hardware_out;
   std::vector<std::string> fit; ///< --fit: empty for every calibrated parameter
+  /// --search, --frontier, --batch-sizes and --search-memory (search_command.hpp).
+  helix::examples::SearchCommand search;
 };
 
 /// Bad input: helix_deploy says what on one line of stderr and exits 2.
@@ -567,6 +570,38 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
     calibrate->excludes(app.get_option(name));
   }
   validate->excludes(hardware);
+  CLI::Option* search =
+      app.add_option("--search", o.search.search_text,
+                     "instead of the given plans: every plan of N GPUs (pipeline stages, data "
+                     "parallel, KV parallel for decode, flat tensor parallel, tensor groups, head "
+                     "partitions; microbatches 1, 2, 4, 8 for pipelines) validated, costed and "
+                     "ranked by --objective; prints the best ten, the rejections per reason and "
+                     "where each --plan ranks, verifies the best three and draws the best as a "
+                     "run with --plan does (README, \"Plan search\") (default: none)")
+          ->option_text("N");
+  CLI::Option* frontier =
+      app.add_option("--frontier", o.search.frontier_text,
+                     "for a decode step or a generation: every (plan, batch) point of N GPUs over "
+                     "--batch-sizes, written to --out as frontier.svg (tokens/s per GPU against "
+                     "tokens/s per user, the Pareto frontier drawn) and frontier.json "
+                     "(default: none)")
+          ->option_text("N")
+          ->excludes(search);
+  app.add_option("--batch-sizes", o.search.batch_sizes,
+                 "with --frontier: the batch sizes each plan is costed at, comma separated "
+                 "(default: none; required by --frontier)")
+      ->option_text("LIST")
+      ->delimiter(',')
+      ->needs(frontier);
+  app.add_option("--search-memory", o.search.memory_text,
+                 "with --search or --frontier: require (drop plans that do not fit in a GPU's "
+                 "memory, counted as a rejection) or ignore (rank them too) (default: require, "
+                 "but ignore for helix_seed, whose batch no plan holds)")
+      ->option_text("HOW");
+  for (CLI::Option* command : {search, frontier})
+    for (const char* name :
+         {"--dump-npy", "--dump-expected", "--json", "--baseline", "--validate", "--calibrate"})
+      command->excludes(app.get_option(name));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -575,6 +610,15 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
     std::cerr << "helix_deploy: " << e.what() << " (see --help)\n";
     return 2;
   }
+  if (!o.search.memory_text.empty() && !o.search.requested()) {
+    std::cerr << "helix_deploy: --search-memory needs --search or --frontier (see --help)\n";
+    return 2;
+  }
+  // A search marks the --plan given; on the seed, with none given, the seed's own two (of 16 GPUs).
+  const std::string& searched = o.search.frontier() ? o.search.frontier_text : o.search.search_text;
+  if (o.search.requested() && app.count("--plan") == 0 &&
+      (!o.model_file.empty() || o.model_name != "helix_seed" || searched != "16"))
+    o.plans.clear();
   return std::nullopt;
 }
 
@@ -1080,9 +1124,36 @@ int main(int argc, char** argv) {
          .overlap = options.overlap,
          .collectives = *helix::cost::collective_model_named(options.collectives_text),
          .fit = options.fit});
+  if (options.search.requested())
+    if (const std::optional<std::string> problem = helix::examples::search_input_problem(
+            options.search, options.plans, options.phase, options.output_tokens_text)) {
+      std::cerr << "helix_deploy: " << *problem << '\n';
+      return 2;
+    }
   const std::optional<Context> context = prepare(options);
   if (!context)
     return 2;
+  if (options.search.requested())
+    return helix::examples::run_search_command(
+        options.search,
+        {context->model_name, context->model, context->workload, context->hardware,
+         context->output_tokens, context->objective, context->plans,
+         helix::cost::SimulationOptions{
+             options.overlap, *helix::cost::collective_model_named(options.collectives_text)},
+         options.out, options.verify, context->views != Views::none},
+        [&](const helix::PlanSpec& plan, std::int64_t microbatches) {
+          Context best = *context; // the best plan alone, as a run with --plan draws it
+          best.plans = {plan};
+          best.workload.microbatches = microbatches;
+          best.baseline = 1;           // a plain cost table: no claims
+          best.options.verify = false; // the search's table verified it
+          try {
+            return run(best) ? 0 : 1;
+          } catch (const std::exception& e) {
+            std::cerr << "helix_deploy: " << e.what() << '\n';
+            return 1;
+          }
+        });
   try {
     return run(*context) ? 0 : 1;
   } catch (const std::exception& e) {

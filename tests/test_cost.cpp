@@ -3,9 +3,12 @@
 #include "helix/cost/calibration.hpp"
 #include "helix/cost/collectives.hpp"
 #include "helix/cost/compare.hpp"
+#include "helix/cost/detail/dag_fingerprint.hpp"
+#include "helix/cost/frontier.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/memory.hpp"
 #include "helix/cost/op_cost.hpp"
+#include "helix/cost/search.hpp"
 #include "helix/cost/simulate.hpp"
 #include "helix/cost/validation.hpp"
 #include "helix/graph.hpp"
@@ -1343,10 +1346,170 @@ TEST_CASE("KV-parallel decode splits the KV cache K ways where tensor parallel p
   // Wq: tp=64 holds 16384 × (128 / 64 heads · 128) per layer, kvp=8,tp=8 16384 × (128 / 8 · 128)
   // on every KV shard: 8× as much. Wo, W1, W_gate, W2 are split 64 ways in both.
   const double wq_tp = 2.0 * 16384 * 2 * 128 * 2, wq_kvp = 2.0 * 16384 * 16 * 128 * 2;
-  CHECK(
-      kvp.devices[0].weight_bytes - tp.devices[0].weight_bytes == doctest::Approx(
-                                                                      wq_kvp - wq_tp +
-                                                                      /* Wk, Wv: kvp=8,tp=8 device 0
-                                     has none (shard 0 does not project the new token); tp=64 holds
-                                     kv head 0 */ -2.0 * 2 * 16384 * 128 * 2));
+  // Wk, Wv: device 0 (shard 0, which does not project the new token) holds none; tp=64 holds
+  // kv head 0's columns of both in both layers.
+  const double wkv_tp = 2.0 * 2 * 16384 * 128 * 2;
+  CHECK(kvp.devices[0].weight_bytes - tp.devices[0].weight_bytes ==
+        doctest::Approx(wq_kvp - wq_tp - wkv_tp));
+}
+
+namespace {
+
+/// 2 layers, hidden 64, 4 heads of 16 (kv heads 4), ffn 256, batch 2, 8 tokens: every
+/// divisibility of a 4-GPU plan holds but pipelines of 4 stages (2 layers) and data parallel ×
+/// microbatches above 2 (batch 2).
+constexpr Model search_model{.layers = 2,
+                             .hidden = 64,
+                             .heads = 4,
+                             .kv_heads = 4,
+                             .head_dim = 16,
+                             .ffn_hidden = 256,
+                             .batch = 2,
+                             .seq_len = 8};
+
+cost::SearchOptions two_microbatch_counts() {
+  cost::SearchOptions o;
+  o.microbatches = {1, 2};
+  o.threads = 2;
+  return o;
+}
+
+} // namespace
+
+TEST_CASE("search over 4 GPUs: points enumerated, rejected per rule, deduplicated and costed, as "
+          "counted by hand") {
+  // (P, D, T) with P·D·T = 4: (1,1,4) (1,2,2) (1,4,1) (2,1,2) (2,2,1) (4,1,1). Spellings of T
+  // GPUs: tp (or none), tg=(P·g)x(T/g) for each g | T, hp=(T/s)xs for each s | T: 7 for T = 4,
+  // 5 for T = 2, 3 for T = 1, so 7 + 5 + 3 + 5 + 3 + 3 = 26 plans; the 8 plans of 2 stages and
+  // the 3 of 4 stages run 1 or 2 microbatches: 15 + 2·8 + 2·3 = 37 points.
+  // Rejected: 4 stages over 2 layers (6 points); dp=4 (3 spellings) and dp=2 with 2 microbatches
+  // (3 spellings of pp=2,dp=2) against a batch of 2 (6 points).
+  // Aliases (one group per stage, groups of one, one head_dim slice are flat tensor parallel):
+  // tp=4 has tg=1x4, tg=4x1, hp=4x1; dp=2,tp=2 has 3; pp=2,tp=2 has 3 per microbatch count (6);
+  // pp=2,dp=2 has tg=2x1, hp=1x1: 14. Costed: 37 − 12 − 14 = 11.
+  const cost::SearchResult r = cost::search(
+      search_model, Workload::prefill(), cost::hardware::h100_sxm_nvl8, 4, two_microbatch_counts());
+  CHECK(r.points == 37);
+  CHECK(r.rejected.size() == 12);
+  CHECK(r.aliases.size() == 14);
+  CHECK(r.entries.size() == 11);
+  std::map<std::string, std::int64_t> reasons;
+  for (const cost::ReasonCount& c : r.reasons)
+    reasons[c.reason] = c.points;
+  CHECK(reasons ==
+        std::map<std::string, std::int64_t>{{"layers vs pipeline stages", 6},
+                                            {"batch vs data parallel and microbatches", 6}});
+  std::set<std::string> costed;
+  for (const cost::SearchEntry& e : r.entries)
+    costed.insert(cost::candidate_text(e.candidate));
+  CHECK(costed == std::set<std::string>{"tp=4", "tg=2x2", "hp=2x2", "hp=1x4", "tp=2,dp=2",
+                                        "hp=1x2,dp=2", "pp=2,tp=2", "pp=2,tp=2 (2 microbatches)",
+                                        "pp=2,hp=1x2", "pp=2,hp=1x2 (2 microbatches)",
+                                        "pp=2,dp=2"});
+  // Nothing KV-parallel in a prefill search.
+  for (const cost::RejectedPoint& p : r.rejected)
+    CHECK(p.candidate.plan.kv_parallel == 1);
+}
+
+TEST_CASE("search deduplicates a spelling whose DAG is op for op another's, and costs them alike") {
+  const cost::SearchResult r = cost::search(
+      search_model, Workload::prefill(), cost::hardware::h100_sxm_nvl8, 4, two_microbatch_counts());
+  const auto tp4 = cost::find_entry(r, {parse_plan("tp=4"), 1}, 2);
+  REQUIRE(tp4);
+  for (const char* alias : {"tg=1x4", "tg=4x1", "hp=4x1"}) {
+    CAPTURE(alias);
+    CHECK(cost::find_entry(r, {parse_plan(alias), 1}, 2) == tp4);
+    const Dag theirs = build_dag(search_model, parse_plan(alias), Workload::prefill());
+    const Dag ours = build_dag(search_model, parse_plan("tp=4"), Workload::prefill());
+    CHECK(cost::detail::same_dag(ours, theirs));
+    CHECK(cost::detail::dag_fingerprint(ours) == cost::detail::dag_fingerprint(theirs));
+    // The same program costs the same, whatever its axes are called.
+    CHECK(cost::simulate(theirs, cost::hardware::h100_sxm_nvl8).makespan_seconds ==
+          cost::simulate(ours, cost::hardware::h100_sxm_nvl8).makespan_seconds);
+  }
+  // hp=1x4 splits head_dim (partial scores all-reduced): another DAG, costed on its own.
+  CHECK(cost::find_entry(r, {parse_plan("hp=1x4"), 1}, 2) != tp4);
+  CHECK_FALSE(
+      cost::detail::same_dag(build_dag(search_model, parse_plan("tp=4"), Workload::prefill()),
+                             build_dag(search_model, parse_plan("hp=1x4"), Workload::prefill())));
+}
+
+TEST_CASE("search ranks by tokens per second per GPU = batch · tokens / (makespan · GPUs) of each "
+          "plan's own simulation, best first, ties in enumeration order") {
+  const cost::SearchResult r = cost::search(
+      search_model, Workload::prefill(), cost::hardware::h100_sxm_nvl8, 4, two_microbatch_counts());
+  std::vector<double> rates;
+  for (std::size_t place = 0; place < r.ranking.size(); ++place) {
+    const cost::SearchEntry& e = r.entries[r.ranking[place]];
+    Workload w = Workload::prefill(e.candidate.microbatches);
+    const Dag dag = build_dag(search_model, e.candidate.plan, w);
+    const double makespan = cost::simulate(dag, cost::hardware::h100_sxm_nvl8).makespan_seconds;
+    const double rate =
+        static_cast<double>(search_model.batch * search_model.seq_len) / (makespan * 4);
+    CAPTURE(cost::candidate_text(e.candidate));
+    CHECK(e.summary.tokens_per_second_per_gpu == doctest::Approx(rate).epsilon(1e-12));
+    rates.push_back(rate);
+    if (place > 0 && rates[place] == rates[place - 1])
+      CHECK(r.ranking[place] > r.ranking[place - 1]);
+  }
+  CHECK(std::is_sorted(rates.rbegin(), rates.rend()));
+  CHECK(cost::rank_of(r, r.ranking.front()) == 1);
+}
+
+TEST_CASE("a search over batch sizes builds no DAG for a plan at a batch above one it did not fit "
+          "at, memory growing with the batch") {
+  cost::Hardware tiny = cost::hardware::h100_sxm_nvl8;
+  tiny.memory_capacity_bytes = 1; // nothing fits
+  cost::SearchOptions o = two_microbatch_counts();
+  o.batch_sizes = {2, 4};
+  const cost::SearchResult r = cost::search(search_model, Workload::prefill(), tiny, 4, o);
+  CHECK(r.entries.empty());
+  // At batch 2 the 11 plans costed above do not fit, nor their 14 aliases (the same DAGs); at
+  // batch 4 those 25 are skipped, and two plans valid only from batch 4 on, dp=4 and pp=2,dp=2
+  // with 2 microbatches (data parallel × microbatches = 4), are built and do not fit.
+  CHECK(r.skipped_by_monotone_memory == 11 + 14);
+  for (const cost::ReasonCount& c : r.reasons)
+    if (c.reason == cost::does_not_fit)
+      CHECK(c.points == 11 + 25 + 2);
+}
+
+TEST_CASE("a decode search enumerates KV-parallel plans, a prefill search none") {
+  cost::SearchOptions o = two_microbatch_counts();
+  const cost::SearchResult r =
+      cost::search(search_model, Workload::decode(), cost::hardware::h100_sxm_nvl8, 4, o);
+  // K = 2 (T = 2 or 1 beside it) and K = 4: (P, D, K, T) with K > 1 over 4 GPUs are (1,1,2,2),
+  // (1,1,4,1), (1,2,2,1), (2,1,2,1): 5 + 3 + 3 + 3·2 microbatch counts = 17 points.
+  std::size_t kv_points = 0;
+  for (const cost::RejectedPoint& p : r.rejected)
+    kv_points += p.candidate.plan.kv_parallel > 1 ? 1 : 0;
+  for (const cost::SearchEntry& e : r.entries)
+    kv_points += e.candidate.plan.kv_parallel > 1 ? 1 : 0;
+  for (const cost::AliasPoint& a : r.aliases)
+    kv_points += a.candidate.plan.kv_parallel > 1 ? 1 : 0;
+  CHECK(kv_points == 17);
+}
+
+TEST_CASE("the Pareto frontier keeps the points no other beats on both rates, by interactivity "
+          "ascending") {
+  // (tokens/s per user, tokens/s per GPU): B (2, 8) is beaten by C (2, 9), E (1, 5) by A (1, 10),
+  // G repeats D (the first is kept).
+  std::vector<cost::FrontierPoint> points;
+  for (auto [x, y] : std::vector<std::pair<double, double>>{
+           {1, 10}, {2, 8}, {2, 9}, {3, 3}, {1, 5}, {4, 1}, {3, 3}}) {
+    cost::FrontierPoint p;
+    p.tokens_per_second_per_user = x;
+    p.tokens_per_second_per_gpu = y;
+    points.push_back(p);
+  }
+  CHECK(cost::pareto_frontier(points) == std::vector<std::size_t>{0, 2, 3, 5});
+}
+
+TEST_CASE("a decode step's user receives one token per step, a generation's N over its e2e") {
+  const Dag dag = build_dag(search_model, parse_plan("tp=2"), Workload::decode());
+  const cost::PlanSummary step = cost::summarize("tp=2", dag, cost::hardware::h100_sxm_nvl8);
+  CHECK(cost::tokens_per_second_per_user(step) == doctest::Approx(1 / step.makespan_seconds));
+  cost::PlanSummary generation = step;
+  generation.generation = cost::make_generation(2, 8, 5, 2, 0.5, 0.1);
+  // e2e = 0.5 + 4 · 0.1 = 0.9 s for 5 tokens.
+  CHECK(cost::tokens_per_second_per_user(generation) == doctest::Approx(5 / 0.9));
 }

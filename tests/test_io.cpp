@@ -4,12 +4,16 @@
 // refused).
 #include "helix/cost/calibration.hpp"
 #include "helix/cost/compare.hpp"
+#include "helix/cost/frontier.hpp"
 #include "helix/cost/hardware.hpp"
+#include "helix/cost/search.hpp"
 #include "helix/cost/validation.hpp"
 #include "helix/graph.hpp"
 #include "helix/io.hpp"
 #include "helix/io/compare_dump.hpp"
 #include "helix/io/expected_dump.hpp"
+#include "helix/io/frontier_json.hpp"
+#include "helix/io/frontier_svg.hpp"
 #include "helix/io/hardware_json.hpp"
 #include "helix/io/json.hpp"
 #include "helix/io/markdown.hpp"
@@ -32,6 +36,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace helix;
@@ -1426,4 +1431,126 @@ TEST_CASE("calibrated parameters: each one's name is the key of its field in a h
         original.at(nlohmann::json::json_pointer(pointer));
     CHECK(restored == original);
   }
+}
+
+namespace {
+
+/// Six points of three families; the frontier, by hand: (1, 40), (4, 30), (16, 8), (64, 2);
+/// (4, 10) and (16, 2) are beaten by (4, 30) and (16, 8).
+std::vector<cost::FrontierPoint> six_points() {
+  std::vector<cost::FrontierPoint> points;
+  const std::vector<std::tuple<const char*, cost::PlanFamily, double, double>> rows{
+      {"tp=8", cost::PlanFamily::tensor_only, 64, 2},
+      {"pp=2,tp=4", cost::PlanFamily::pipeline_tensor, 16, 8},
+      {"tp=4,dp=2", cost::PlanFamily::data_parallel, 4, 30},
+      {"pp=2,tp=4 (4 microbatches)", cost::PlanFamily::pipeline_tensor, 4, 10},
+      {"tp=8 & <friends>", cost::PlanFamily::tensor_only, 16, 2},
+      {"pp=8", cost::PlanFamily::pipeline_tensor, 1, 40}};
+  for (const auto& [plan, family, x, y] : rows) {
+    cost::FrontierPoint p;
+    p.entry = points.size();
+    p.plan = plan;
+    p.batch = 4;
+    p.family = family;
+    p.tokens_per_second_per_user = x;
+    p.tokens_per_second_per_gpu = y;
+    points.push_back(p);
+  }
+  for (std::size_t i : cost::pareto_frontier(points))
+    points[i].on_frontier = true;
+  return points;
+}
+
+/// Occurrences of `what` in `text`.
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("the frontier SVG has a circle and a hover title per point, a legend row per family, "
+          "and a frontier line going down and right") {
+  const std::vector<cost::FrontierPoint> points = six_points();
+  const std::string svg = io::frontier_svg(points, "test & frontier");
+  CHECK(count_of(svg, "<circle class=\"point\"") == points.size());
+  CHECK(count_of(svg, "<title>") == points.size());
+  for (const cost::PlanFamilyInfo& f : cost::plan_families)
+    CHECK(svg.find(std::string(f.name) + " (") != std::string::npos);
+  CHECK(svg.find("PP×TP (3)") != std::string::npos);
+  CHECK(svg.find("Pareto frontier (4)") != std::string::npos);
+  CHECK(svg.find("tokens/s per user") != std::string::npos);
+  CHECK(svg.find("tokens/s per GPU") != std::string::npos);
+  // Text is escaped: a plan name with & and < cannot break the document.
+  CHECK(svg.find("tp=8 &amp; &lt;friends&gt;") != std::string::npos);
+  CHECK(svg.find("test &amp; frontier") != std::string::npos);
+  // The polyline's vertices: x (interactivity) increasing, y on screen increasing (throughput
+  // falling), one per frontier point.
+  const std::size_t at = svg.find("points=\"", svg.find("class=\"frontier\""));
+  REQUIRE(at != std::string::npos);
+  std::istringstream vertices(svg.substr(at + 8, svg.find('"', at + 8) - at - 8));
+  std::vector<std::pair<double, double>> xy;
+  double x = 0, y = 0;
+  char comma = 0;
+  while (vertices >> x >> comma >> y)
+    xy.emplace_back(x, y);
+  REQUIRE(xy.size() == 4);
+  for (std::size_t i = 1; i < xy.size(); ++i) {
+    CHECK(xy[i].first > xy[i - 1].first);
+    CHECK(xy[i].second > xy[i - 1].second);
+  }
+}
+
+TEST_CASE("an empty frontier SVG still has its axes and says why it is empty") {
+  const std::string svg = io::frontier_svg({}, "nothing");
+  CHECK(svg.find("no plan was costed") != std::string::npos);
+  CHECK(svg.find("</svg>") != std::string::npos);
+}
+
+TEST_CASE("frontier.json lists every costed point with both rates, the frontier by index, and "
+          "the rejections") {
+  const Model model{.layers = 2,
+                    .hidden = 64,
+                    .heads = 4,
+                    .kv_heads = 4,
+                    .head_dim = 16,
+                    .ffn_hidden = 256,
+                    .batch = 2,
+                    .seq_len = 8};
+  cost::SearchOptions o;
+  o.batch_sizes = {1, 2};
+  o.microbatches = {1, 2};
+  const cost::SearchResult r =
+      cost::search(model, Workload::decode(), cost::hardware::h100_sxm_nvl8, 4, o);
+  const nlohmann::json j = io::frontier_json("tiny", model, Workload::decode(), 1,
+                                             cost::hardware::h100_sxm_nvl8, r, o.batch_sizes);
+  REQUIRE(j["points"].size() == r.entries.size());
+  CHECK(j["points_enumerated"] == r.points);
+  std::int64_t rejected = 0;
+  for (const nlohmann::json& reason : j["rejected"])
+    rejected += reason["points"].get<std::int64_t>();
+  CHECK(rejected >= static_cast<std::int64_t>(r.rejected.size()));
+  std::set<std::size_t> on;
+  for (std::size_t i = 0; i < j["points"].size(); ++i) {
+    const nlohmann::json& p = j["points"][i];
+    // A decode step gives each sequence one token: per user 1 / step, per GPU batch / step / 4.
+    const double step = p["step_s"].get<double>();
+    CHECK(p["tokens_per_s_per_user"].get<double>() == doctest::Approx(1 / step));
+    CHECK(p["tokens_per_s_per_gpu"].get<double>() ==
+          doctest::Approx(p["batch"].get<double>() / step / 4));
+    if (p["on_frontier"].get<bool>())
+      on.insert(i);
+  }
+  std::set<std::size_t> listed;
+  double last_user = 0;
+  for (const nlohmann::json& i : j["frontier"]) {
+    listed.insert(i.get<std::size_t>());
+    const double user = j["points"][i.get<std::size_t>()]["tokens_per_s_per_user"];
+    CHECK(user > last_user);
+    last_user = user;
+  }
+  CHECK(on == listed);
+  CHECK_FALSE(listed.empty());
 }

@@ -45,6 +45,57 @@ inline std::string rate(double per_second, std::string_view unit = "") {
 
 } // namespace detail
 
+/// The comparison table's column names, "plan | GPUs | ... | tokens/s/GPU", without the outer
+/// bars: the step's columns, or with `generation` a generation's (TTFT, TPOT, e2e). Shared by
+/// every table of plans (the comparison, the search's ranking).
+inline std::string comparison_header(bool generation) {
+  return std::string("plan | GPUs | all-reduces (logical) | collective phases | sent/GPU NVLink "
+                     "| sent/GPU InfiniBand | comm time/GPU | FLOPs/GPU (max) | FLOPs total "
+                     "| memory/GPU (max) | weights | KV cache | activations | fits | ") +
+         (generation ? "TTFT | TPOT | e2e | bubble | tokens/s | tokens/s/GPU"
+                     : "makespan | bubble | tokens/s | tokens/s/GPU");
+}
+
+/// The markdown alignment row of comparison_header's columns, without the outer bars.
+inline std::string comparison_alignment(bool generation) {
+  return std::string("---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|") +
+         (generation ? "--:|--:|--:|--:|--:|--:" : "--:|--:|--:|--:");
+}
+
+/// One plan's cells under comparison_header, without the outer bars.
+inline std::string comparison_cells(const cost::PlanSummary& s, bool generation) {
+  using cost::format_si;
+  using cost::LinkClass;
+  char bubble[16];
+  std::snprintf(bubble, sizeof bubble, "%.1f%%", s.bubble_fraction * 100.0);
+  std::ostringstream out;
+  out << s.name << " | " << s.world_size << " | " << s.allreduce_logical << " | "
+      << s.collective_phases << " | "
+      << format_si(s.bytes_by_link[static_cast<std::size_t>(LinkClass::nvlink)], "B") << " | "
+      << format_si(s.bytes_by_link[static_cast<std::size_t>(LinkClass::infiniband)], "B") << " | "
+      << format_si(s.communication_seconds_per_device, "s") << " | "
+      << format_si(static_cast<double>(s.flops_per_device_max), "FLOP") << " | "
+      << format_si(static_cast<double>(s.flops_total), "FLOP") << " | "
+      << format_si(s.memory_per_device_max, "B") << " | "
+      << format_si(s.fullest_device.weight_bytes, "B") << " | "
+      << format_si(s.fullest_device.kv_cache_bytes, "B") << " | "
+      << format_si(s.fullest_device.activation_bytes, "B") << " | " << (s.fits ? "yes" : "no")
+      << " | ";
+  if (generation) {
+    const bool decodes = cost::generates(s);
+    const cost::Generation* g = decodes ? &*s.generation : nullptr;
+    out << detail::seconds_or_dash(decodes && g->prefill, decodes ? g->ttft_seconds : 0) << " | "
+        << detail::seconds_or_dash(decodes, decodes ? g->tpot_seconds : 0) << " | "
+        << detail::seconds_or_dash(decodes, decodes ? g->e2e_seconds : 0) << " | " << bubble
+        << " | " << (decodes ? detail::rate(g->output_tokens_per_second) : "—") << " | "
+        << (decodes ? detail::rate(g->output_tokens_per_second_per_gpu) : "—");
+  } else {
+    out << format_si(s.makespan_seconds, "s") << " | " << bubble << " | "
+        << detail::rate(s.tokens_per_second) << " | " << detail::rate(s.tokens_per_second_per_gpu);
+  }
+  return out.str();
+}
+
 /// The comparison: a heading (hardware, overlap, and the baseline of the claims or, with no
 /// claims, the objective the rows are ranked by; for a generation its sizes), a markdown table
 /// with a row per plan (in the given order when claims are judged, else best first), then one line
@@ -56,7 +107,6 @@ inline std::string rate(double per_second, std::string_view unit = "") {
 /// e2e, the prefill's bubble and output tokens per second (and per GPU).
 inline void write_markdown(std::ostream& out, const cost::Comparison& c) {
   using cost::format_si;
-  using cost::LinkClass;
   const bool claims = c.baseline < c.plans.size();
   const bool generation = std::ranges::any_of(c.plans, cost::generates);
   out << "Cost on " << c.hardware << (c.overlap_communication ? " (communication overlapped)" : "")
@@ -85,47 +135,14 @@ inline void write_markdown(std::ostream& out, const cost::Comparison& c) {
              "bubble are the first decode step's; memory is the fuller of the first and the last "
              "decode step.\n\n";
   }
-  out << "| plan | GPUs | all-reduces (logical) | collective phases | sent/GPU NVLink "
-         "| sent/GPU InfiniBand | comm time/GPU | FLOPs/GPU (max) | FLOPs total "
-         "| memory/GPU (max) | weights | KV cache | activations | fits | "
-      << (generation ? "TTFT | TPOT | e2e | bubble | tokens/s | tokens/s/GPU |\n"
-                     : "makespan | bubble | tokens/s | tokens/s/GPU |\n")
-      << "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|"
-      << (generation ? "--:|--:|--:|--:|--:|--:|\n" : "--:|--:|--:|--:|\n");
+  out << "| " << comparison_header(generation) << " |\n|" << comparison_alignment(generation)
+      << "|\n";
   std::vector<std::size_t> rows(c.plans.size());
   std::iota(rows.begin(), rows.end(), std::size_t{0});
   if (!claims && c.ranking.size() == c.plans.size())
     rows = c.ranking;
-  for (std::size_t row : rows) {
-    const cost::PlanSummary& s = c.plans[row];
-    char bubble[16];
-    std::snprintf(bubble, sizeof bubble, "%.1f%%", s.bubble_fraction * 100.0);
-    out << "| " << s.name << " | " << s.world_size << " | " << s.allreduce_logical << " | "
-        << s.collective_phases << " | "
-        << format_si(s.bytes_by_link[static_cast<std::size_t>(LinkClass::nvlink)], "B") << " | "
-        << format_si(s.bytes_by_link[static_cast<std::size_t>(LinkClass::infiniband)], "B") << " | "
-        << format_si(s.communication_seconds_per_device, "s") << " | "
-        << format_si(static_cast<double>(s.flops_per_device_max), "FLOP") << " | "
-        << format_si(static_cast<double>(s.flops_total), "FLOP") << " | "
-        << format_si(s.memory_per_device_max, "B") << " | "
-        << format_si(s.fullest_device.weight_bytes, "B") << " | "
-        << format_si(s.fullest_device.kv_cache_bytes, "B") << " | "
-        << format_si(s.fullest_device.activation_bytes, "B") << " | " << (s.fits ? "yes" : "no")
-        << " | ";
-    if (generation) {
-      const bool decodes = cost::generates(s);
-      const cost::Generation* g = decodes ? &*s.generation : nullptr;
-      out << detail::seconds_or_dash(decodes && g->prefill, decodes ? g->ttft_seconds : 0) << " | "
-          << detail::seconds_or_dash(decodes, decodes ? g->tpot_seconds : 0) << " | "
-          << detail::seconds_or_dash(decodes, decodes ? g->e2e_seconds : 0) << " | " << bubble
-          << " | " << (decodes ? detail::rate(g->output_tokens_per_second) : "—") << " | "
-          << (decodes ? detail::rate(g->output_tokens_per_second_per_gpu) : "—") << " |\n";
-    } else {
-      out << format_si(s.makespan_seconds, "s") << " | " << bubble << " | "
-          << detail::rate(s.tokens_per_second) << " | " << detail::rate(s.tokens_per_second_per_gpu)
-          << " |\n";
-    }
-  }
+  for (std::size_t row : rows)
+    out << "| " << comparison_cells(c.plans[row], generation) << " |\n";
   if (generation) { // the same numbers, one readable line per plan
     out << '\n';
     for (std::size_t row : rows) {
