@@ -196,8 +196,8 @@ set(cases
   "--search|16|--plan|tp=3"        "--plan 'tp=3' has 3 GPUs"
   "--search-memory|ignore"         "--search-memory needs --search or --frontier"
   "--search|16|--search-memory|maybe" "unknown --search-memory 'maybe'"
-  "--search|16|--json|r.json"      "--search excludes --json"
-  "--frontier|16|--dump-npy|npy"   "--frontier excludes --dump-npy"
+  "--search|16|--json|r.json"      "--json excludes --search"
+  "--frontier|16|--dump-npy|npy"   "--dump-npy excludes --frontier"
   # Last: its "]" would make CMake join the elements after it when splitting the list.
   "--hardware-file|${inputs}/bad_efficiency.json" "key 'compute_efficiency' must be a number in (0, 1], got number 1.5"
 )

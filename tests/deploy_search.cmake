@@ -19,7 +19,7 @@ if(MODE STREQUAL "search")
   foreach(what "## Plan search: helix_seed on 16 GPUs" "| rank | plan | GPUs |" "| verified |"
                "| 1 | " "| 10 | " "◀ --plan pp=2,tg=4x4" "◀ --plan hp=4x4" "- pp=2,tg=4x4 ranks "
                "- hp=4x4 ranks " "Rejected (points per reason" "layers vs pipeline stages: "
-               "Same DAG, costed once" "tg=1x16, hp=16x1 = tp=16" "- best: " "numerics yes ("
+               "Same DAG, costed once" " = dp=16" "- best: " "numerics yes ("
                "## The best plan, as a run with --plan")
     expect("${out}" "${what}")
   endforeach()
@@ -44,12 +44,14 @@ elseif(MODE STREQUAL "frontier")
   endif()
   foreach(what "## Throughput–interactivity frontier: llama3_8b on 8 GPUs"
                "| plan | batch | family | tokens/s per user | tokens/s per GPU |"
-               "kv parallel supported: " "note: the frontier runs from " "wrote ")
+               "note: the frontier runs from " "wrote ")
     expect("${out}" "${what}")
   endforeach()
   # Every costed point is in both files: as a circle with its title, and in the JSON.
   file(READ "${WORK}/frontier.svg" svg)
   file(READ "${WORK}/frontier.json" json)
+  # KV-parallel plans are enumerated for decode and costed beside the others.
+  expect("${json}" "\"kvp_tp\"")
   string(REGEX MATCHALL "<circle class=\"point\"" circles "${svg}")
   list(LENGTH circles n_svg)
   string(JSON n_json LENGTH "${json}" points)
