@@ -38,7 +38,7 @@ namespace helix {
     "kv parallel degree", "head_dim slices allowed")                                               \
   X(kv_heads_vs_attention_degree, "kv heads vs attention degree",                                  \
     "under KVParallel the attention's tensor degree (TPA) must not exceed the kv heads, so no kv " \
-    "head is duplicated across devices (Helix: TPA at most the KV heads)",                                         \
+    "head is duplicated across devices (Helix: TPA at most the KV heads)",                         \
     "attention tensor degree", "kv heads")                                                         \
   X(heads_vs_kv_parallel, "heads vs kv parallel",                                                  \
     "each device's query heads (heads / TPA) must divide by the KV-parallel degree: the "          \
