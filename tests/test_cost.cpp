@@ -16,6 +16,7 @@
 #include "helix/io/timeline_svg.hpp"
 #include "helix/model.hpp"
 #include "helix/plan.hpp"
+#include "support/search_fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -1355,17 +1356,7 @@ TEST_CASE("KV-parallel decode splits the KV cache K ways where tensor parallel p
 
 namespace {
 
-/// 2 layers, hidden 64, 4 heads of 16 (kv heads 4), ffn 256, batch 2, 8 tokens: every
-/// divisibility of a 4-GPU plan holds but pipelines of 4 stages (2 layers) and data parallel ×
-/// microbatches above 2 (batch 2).
-constexpr Model search_model{.layers = 2,
-                             .hidden = 64,
-                             .heads = 4,
-                             .kv_heads = 4,
-                             .head_dim = 16,
-                             .ffn_hidden = 256,
-                             .batch = 2,
-                             .seq_len = 8};
+using testing::search_model;
 
 cost::SearchOptions two_microbatch_counts() {
   cost::SearchOptions o;

@@ -778,15 +778,6 @@ TEST_CASE("check() names a transfer that sends another device's slice, or ignore
   }
 }
 
-namespace {
-std::int64_t count_ops(const Dag& dag, OpKind kind, std::int64_t device, std::int64_t layer) {
-  std::int64_t n = 0;
-  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
-    n += dag[v].kind() == kind && dag[v].device == device && dag[v].layer == layer ? 1 : 0;
-  return n;
-}
-} // namespace
-
 TEST_CASE("KV-parallel decode: each device attends over its KV shard, an all-to-all per attention "
           "member hands each shard its share of the heads, merged exactly, then tensor parallel") {
   // llama3_70b (64 heads, 8 kv heads of 128) with kvp=4,tp=2: mesh [kv_seq 4, tensor 2], rank
@@ -800,7 +791,9 @@ TEST_CASE("KV-parallel decode: each device attends over its KV shard, an all-to-
   const Vertex cache = find(dag, OpKind::kv_cache, gpu, 1);
   CHECK(dag[cache].output == Shape{4, 250, 4 * 128});
   CHECK(step_if<step::KVCache>(dag[cache])->shard == KVShard{2, 4, {}});
-  CHECK(count_ops(dag, OpKind::kv_append, gpu, 1) == 0); // not the new token's shard
+  CHECK(count(dag, [&](const Op& op) {
+          return op.kind() == OpKind::kv_append && op.device == gpu && op.layer == 1;
+        }) == 0); // not the new token's shard
   CHECK(dag[find(dag, OpKind::kv_append, 7, 1)].output == Shape{4, 251, 4 * 128});
   const Vertex partial = find(dag, OpKind::partial_attention, gpu, 1);
   CHECK(dag[partial].output == Shape{4, 32, 128 + 1});
@@ -843,7 +836,9 @@ TEST_CASE("interleaved KV chunks go round robin and the new token to its chunk's
   CHECK(dag[find(dag, OpKind::kv_cache, 3, 0)].output == Shape{2, 52, 128});
   CHECK(dag[find(dag, OpKind::kv_cache, 8 + 3, 0)].output == Shape{2, 48, 128});
   CHECK(dag[find(dag, OpKind::kv_append, 3, 0)].output == Shape{2, 53, 128});
-  CHECK(count_ops(dag, OpKind::kv_append, 8 + 3, 0) == 0);
+  CHECK(count(dag, [](const Op& op) {
+          return op.kind() == OpKind::kv_append && op.device == 8 + 3 && op.layer == 0;
+        }) == 0);
 }
 
 TEST_CASE("llama31_405b decode with kvp=8,tp=8 over a million cached tokens builds and checks") {

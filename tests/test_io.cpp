@@ -23,6 +23,8 @@
 #include "helix/numerics/report.hpp"
 #include "helix/plan.hpp"
 
+#include "support/search_fixtures.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -1511,14 +1513,7 @@ TEST_CASE("an empty frontier SVG still has its axes and says why it is empty") {
 
 TEST_CASE("frontier.json lists every costed point with both rates, the frontier by index, and "
           "the rejections") {
-  const Model model{.layers = 2,
-                    .hidden = 64,
-                    .heads = 4,
-                    .kv_heads = 4,
-                    .head_dim = 16,
-                    .ffn_hidden = 256,
-                    .batch = 2,
-                    .seq_len = 8};
+  const Model model = testing::search_model;
   cost::SearchOptions o;
   o.batch_sizes = {1, 2};
   o.microbatches = {1, 2};

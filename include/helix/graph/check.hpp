@@ -683,7 +683,10 @@ inline void check_kv_shards(const Graph& dag, const DiagnosticSink& report) {
   const std::int64_t n_cached = info.model.seq_len;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     const Op& op = dag[v];
-    if (const KVShard* shard = kv_shard_of(op); shard && info.plan.kv_parallel > 1) {
+    // A plan without KV shards holds every cache whole: only its all-to-alls (none, unless
+    // corrupted) are checked, and the per-vertex shard lookup is skipped on this hot path.
+    const KVShard* shard = info.plan.kv_parallel > 1 ? kv_shard_of(op) : nullptr;
+    if (shard) {
       const std::int64_t coordinate = mesh.coordinate(op.device, Role::kv_seq);
       if (shard->index != coordinate || shard->count != info.plan.kv_parallel ||
           !(shard->placement == info.workload.kv_placement))
