@@ -16,6 +16,7 @@
 #include "helix/io/timeline_svg.hpp"
 #include "helix/model.hpp"
 #include "helix/plan.hpp"
+#include "support/scratch_folder.hpp"
 #include "support/search_fixtures.hpp"
 
 #include <doctest/doctest.h>
@@ -855,8 +856,7 @@ TEST_CASE("the timeline SVG has a row per device, a bar per timed vertex, and is
   CHECK(svg.find("GPU 15</text>") != std::string::npos);
   CHECK(svg.find(">reduce_scatter</text>") != std::string::npos); // legend
   CHECK(svg.find(">transfer</text>") != std::string::npos);
-  const auto dir = std::filesystem::temp_directory_path() / "helix_test_cost";
-  std::filesystem::create_directories(dir);
+  const auto dir = testing::scratch_folder("helix_test_cost");
   const auto path = dir / "timeline.svg";
   io::write_timeline_svg(path, dag, timeline, "pp=2,tg=4x4");
   std::ifstream in(path);

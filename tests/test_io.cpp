@@ -23,6 +23,7 @@
 #include "helix/numerics/report.hpp"
 #include "helix/plan.hpp"
 
+#include "support/scratch_folder.hpp"
 #include "support/search_fixtures.hpp"
 
 #include <doctest/doctest.h>
@@ -80,12 +81,9 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-/// A fresh, empty folder under the system's temporary folder.
+/// A fresh, empty folder of this process under the system's temporary folder.
 std::filesystem::path fresh_folder(const std::string& name) {
-  const std::filesystem::path folder = std::filesystem::temp_directory_path() / name;
-  std::filesystem::remove_all(folder);
-  std::filesystem::create_directories(folder);
-  return folder;
+  return helix::testing::scratch_folder(name);
 }
 
 std::string read(const std::filesystem::path& path) {

@@ -15,6 +15,8 @@
 #include <helix/numerics/verify.hpp>
 #include <helix/numerics/weights.hpp>
 
+#include "support/scratch_folder.hpp"
+
 #include <doctest/doctest.h>
 
 #include <stdexcept>
@@ -683,9 +685,7 @@ TEST_CASE("the numerics report names the plan, both precisions and the verdict")
 }
 
 TEST_CASE("write_npy writes NumPy format 1.0, little endian, C order, and reads back") {
-  const std::filesystem::path folder =
-      std::filesystem::temp_directory_path() / "helix_test_numerics_npy";
-  std::filesystem::create_directories(folder);
+  const std::filesystem::path folder = helix::testing::scratch_folder("helix_test_numerics_npy");
   const std::vector<double> values{0.5, -1.25, 3.0, 1e-300, 7.0, 8.0};
   helix::io::write_npy<double>(folder / "a.npy", values, {2, 3});
   std::ifstream in(folder / "a.npy", std::ios::binary);
@@ -720,9 +720,7 @@ TEST_CASE("write_npy writes NumPy format 1.0, little endian, C order, and reads 
 }
 
 TEST_CASE("the numerics dump holds input, every weight, the reference and each plan's output") {
-  const std::filesystem::path folder =
-      std::filesystem::temp_directory_path() / "helix_test_numerics_dump";
-  std::filesystem::create_directories(folder);
+  const std::filesystem::path folder = helix::testing::scratch_folder("helix_test_numerics_dump");
   const PlanSpec plans[] = {helix::parse_plan("hp=4x4"), helix::parse_plan("pp=2,tg=4x4")};
   const Model model = helix::models::shrink(helix::models::helix_seed, plans);
   const auto written = helix::io::write_numerics_npy(folder, model, plans);

@@ -155,14 +155,16 @@ template <class Graph = Dag>
 
 /// The predicted value of `m.metric` on `hw`.
 /// @pre m.output_tokens ≥ 2 when the metric is tpot_s (one token has no decode step).
-[[nodiscard]] inline double predict(const Measurement& m, const Hardware& hw,
-                                    const SimulationOptions& options = {}) {
-  return metric_value(predict_generation(m, hw, options), m.metric);
+template <class Graph = Dag>
+[[nodiscard]] double predict(const Measurement& m, const Hardware& hw,
+                             const SimulationOptions& options = {}) {
+  return metric_value(predict_generation<Graph>(m, hw, options), m.metric);
 }
 
 /// The predicted value of `m.metric` on the hardware it was measured on.
-[[nodiscard]] inline double predict(const Measurement& m, const SimulationOptions& options = {}) {
-  return predict(m, m.hardware, options);
+template <class Graph = Dag>
+[[nodiscard]] double predict(const Measurement& m, const SimulationOptions& options = {}) {
+  return predict<Graph>(m, m.hardware, options);
 }
 
 /// predicted / measured − 1: +0.1 predicts 10% more than was measured (a time 10% too slow, a
@@ -210,11 +212,12 @@ inline ValidationReport make_validation_report(std::vector<ValidationRow> rows) 
 
 /// Each measurement predicted on its own hardware, against its value.
 /// @throws std::invalid_argument when `measurements` is empty.
-inline ValidationReport validation_report(const std::vector<Measurement>& measurements,
-                                          const SimulationOptions& options = {}) {
+template <class Graph = Dag>
+ValidationReport validation_report(const std::vector<Measurement>& measurements,
+                                   const SimulationOptions& options = {}) {
   std::vector<ValidationRow> rows;
   for (const Measurement& m : measurements) {
-    const double predicted = predict(m, options);
+    const double predicted = predict<Graph>(m, options);
     rows.push_back({m, predicted, m.value, relative_error(predicted, m.value)});
   }
   return make_validation_report(std::move(rows));

@@ -6,7 +6,7 @@
 
 #include "helix/numerics/weights.hpp"
 
-#include <Eigen/Dense>
+#include <Eigen/Core>
 
 #include <algorithm>
 #include <concepts>
