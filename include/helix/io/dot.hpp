@@ -10,6 +10,7 @@
 
 #include <boost/graph/adjacency_list.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -113,9 +114,58 @@ inline std::string edge_attributes(const ViewEdge& edge) {
 }
 
 template <class Graph = ViewGraph>
-inline void write_node(std::ostream& out, const Graph& graph, ViewVertex v,
-                       std::string_view indent) {
-  out << indent << 'n' << v << " [" << node_attributes(graph[v]) << "];\n";
+inline void write_node(std::ostream& out, const Graph& graph, ViewVertex v, std::string_view indent,
+                       std::string_view extra_attributes = {}) {
+  out << indent << 'n' << v << " [" << node_attributes(graph[v]) << extra_attributes << "];\n";
+}
+
+/// The name shared by a device cluster's row anchor and the nodes it points at (DOT `group`).
+inline std::string device_group(std::int64_t stage, std::int64_t device) {
+  return "stage_" + std::to_string(stage) + "_gpu_" + std::to_string(device);
+}
+
+/// The nodes of one device cluster its row anchor points at: those with no tensor coming in (the
+/// top of the device's drawing), or the first node when every one has a producer.
+template <class Graph = ViewGraph>
+inline std::vector<ViewVertex> anchored_nodes(const Graph& graph,
+                                              const std::vector<ViewVertex>& nodes) {
+  std::vector<ViewVertex> sources;
+  for (ViewVertex v : nodes)
+    if (boost::in_degree(v, graph) == 0)
+      sources.push_back(v);
+  if (sources.empty() && !nodes.empty())
+    sources.push_back(nodes.front());
+  return sources;
+}
+
+/// Keeps a stage's device clusters left to right in rank order. Graphviz orders clusters by
+/// crossing minimization alone: it drops same-rank edges between two clusters and `ordering=out`
+/// edges into one, so neither can order them. What it keeps is an order among plain nodes of the
+/// stage cluster: a row of invisible anchors chained left to right by same-rank edges, one per
+/// device, each with an invisible edge down to the top of its device's cluster. Those edges join
+/// nodes of one `group`, which dot counts as 1,000 ordinary edges when they cross, so every other
+/// order of the clusters costs more crossings than any it could save.
+template <class Graph = ViewGraph>
+inline void write_device_order(std::ostream& out, const Graph& graph, std::int64_t stage,
+                               const std::map<std::int64_t, std::vector<ViewVertex>>& devices) {
+  std::vector<std::int64_t> placed;
+  for (const auto& [device, nodes] : devices)
+    if (device >= 0)
+      placed.push_back(device);
+  if (placed.size() < 2)
+    return;
+  out << "    {rank=same;";
+  for (std::int64_t device : placed)
+    out << ' ' << device_group(stage, device)
+        << "_anchor [shape=point, style=invis, width=0, height=0, label=\"\", group=\""
+        << device_group(stage, device) << "\"];";
+  out << " }\n    ";
+  for (std::size_t i = 0; i < placed.size(); ++i)
+    out << (i == 0 ? "" : " -> ") << device_group(stage, placed[i]) << "_anchor";
+  out << " [style=invis];\n";
+  for (std::int64_t device : placed)
+    for (ViewVertex v : anchored_nodes(graph, devices.at(device)))
+      out << "    " << device_group(stage, device) << "_anchor -> n" << v << " [style=invis];\n";
 }
 
 } // namespace detail
@@ -146,6 +196,9 @@ inline void write_dot(std::ostream& out, const ViewType& view) {
     out << "  subgraph cluster_stage_" << stage << " {\n"
         << "    label=\"stage " << stage
         << "\"; style=\"rounded\"; color=\"#7f7f7f\"; fontsize=14;\n";
+    // Anchors order the device clusters when there are two or more (write_device_order).
+    const bool anchored_devices =
+        std::ranges::count_if(devices, [](const auto& entry) { return entry.first >= 0; }) > 1;
     for (const auto& [device, nodes] : devices) {
       if (device < 0) {
         for (ViewVertex v : nodes)
@@ -155,10 +208,16 @@ inline void write_dot(std::ostream& out, const ViewType& view) {
       out << "    subgraph cluster_stage_" << stage << "_gpu_" << device << " {\n"
           << "      label=\"GPU " << device
           << "\"; style=\"rounded,filled\"; fillcolor=\"#f7f7f7\"; color=\"#bbbbbb\";\n";
+      const std::vector<ViewVertex> anchored = detail::anchored_nodes(graph, nodes);
+      const std::string group = ", group=\"" + detail::device_group(stage, device) + "\"";
       for (ViewVertex v : nodes)
-        detail::write_node(out, graph, v, "      ");
+        detail::write_node(out, graph, v, "      ",
+                           anchored_devices && std::ranges::find(anchored, v) != anchored.end()
+                               ? std::string_view(group)
+                               : std::string_view());
       out << "    }\n";
     }
+    detail::write_device_order(out, graph, stage, devices);
     out << "  }\n";
   }
   for (auto e : boost::make_iterator_range(boost::edges(graph))) {
