@@ -466,6 +466,49 @@ std::map<std::int64_t, std::map<std::int64_t, double>> device_cluster_x(const st
 
 } // namespace
 
+TEST_CASE("render_svgs draws several DOT files with one dot process, each SVG to its own file") {
+  const std::optional<std::filesystem::path> dot = io::find_graphviz_dot();
+  if (!dot) {
+    MESSAGE("skipped: Graphviz 'dot' is not on PATH");
+    return;
+  }
+  const std::filesystem::path folder = fresh_folder("helix_test_io_render_svgs");
+  const Dag dag = optimized();
+  const std::vector<View> views{model_view(dag), attention_view(dag, 0), communication_view(dag)};
+  std::vector<io::SvgRendering> renderings;
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    const std::filesystem::path file = folder / ("view_" + std::to_string(i) + ".dot");
+    io::write_dot_file(file, views[i]);
+    renderings.push_back({file, folder / ("view_" + std::to_string(i) + ".svg")});
+  }
+  io::render_svgs(*dot, renderings);
+  // Words of each view's title, which Graphviz writes into the SVG as the graph's label.
+  const std::vector<std::string> titles{"complete model", "layer 0 MHA", "communication patterns"};
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    CAPTURE(views[i].title);
+    REQUIRE(contains(views[i].title, titles[i]));
+    const std::string svg = read(renderings[i].svg_file);
+    // One whole document per file, and the one of its own view.
+    CHECK(svg.rfind("<?xml", 0) == 0);
+    CHECK(svg.find("</svg>") == svg.size() - std::string_view("</svg>\n").size());
+    CHECK(contains(svg, titles[i]));
+  }
+  // A file dot cannot read: the error names the files and no SVG is written for any of them.
+  std::ofstream(folder / "broken.dot") << "digraph {";
+  const std::vector<io::SvgRendering> broken{{folder / "broken.dot", folder / "broken.svg"},
+                                             {renderings[0].dot_file, folder / "other.svg"}};
+  try {
+    io::render_svgs(*dot, broken);
+    FAIL("expected an error");
+  } catch (const std::runtime_error& e) {
+    CHECK(contains(e.what(), (folder / "broken.dot").string()));
+  }
+  CHECK(!std::filesystem::exists(folder / "broken.svg"));
+  CHECK(!std::filesystem::exists(folder / "other.svg"));
+  CHECK(files_in(folder) == 7); // three DOT, three SVG, broken.dot: no temporary left
+  std::filesystem::remove_all(folder);
+}
+
 TEST_CASE("Graphviz draws each stage's device clusters left to right in rank order") {
   const std::optional<std::filesystem::path> dot = io::find_graphviz_dot();
   if (!dot) {

@@ -1,6 +1,6 @@
 // Graphviz DOT for the views of view/: clusters per stage and per device inside it,
 // one fixed colour per op kind, collectives and transfers in shapes of their own. Also finds
-// Graphviz `dot` on PATH and renders a DOT file to SVG, both written atomically.
+// Graphviz `dot` on PATH and renders DOT files to SVG (several in one process), written atomically.
 #pragma once
 
 #include "helix/graph/steps.hpp"
@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -279,28 +281,68 @@ inline std::string shell_word(const std::string& text) {
 
 } // namespace detail
 
+/// A DOT file and the SVG it is drawn to.
+struct SvgRendering {
+  std::filesystem::path dot_file;
+  std::filesystem::path svg_file;
+};
+
+/// Renders each DOT file of `renderings` to its SVG with one Graphviz process: `dot -Tsvg a.dot
+/// b.dot …` lays the files out one after another and writes their SVG documents in that order,
+/// each ending with `</svg>` (text inside is escaped, so the tag ends only a document). One process
+/// for several files saves its start (measured: 11 ms of CPU each, against 10 to 50 ms to lay out
+/// one of helix_deploy's views). Each SVG is written atomically: whole or not at all.
+/// @throws std::runtime_error naming the DOT files when `dot` fails (exit status not 0) or writes
+/// another number of documents than it was given files.
+inline void render_svgs(const std::filesystem::path& dot_program,
+                        const std::vector<SvgRendering>& renderings) {
+  if (renderings.empty())
+    return;
+  std::string files;
+  std::string names;
+  for (const SvgRendering& r : renderings) {
+    files += " " + detail::shell_word(r.dot_file.string());
+    names += (names.empty() ? "'" : ", '") + r.dot_file.string() + "'";
+  }
+  const std::filesystem::path temporary = io::detail::temporary_beside(renderings.front().svg_file);
+  // To standard output: with `-o`, dot 2.43 writes the first graph there and the rest to stdout.
+  const std::string command = detail::shell_word(dot_program.string()) + " -Tsvg" + files + " > " +
+                              detail::shell_word(temporary.string());
+  const int status = std::system(command.c_str());
+  std::string documents;
+  if (status == 0) {
+    std::ifstream in(temporary, std::ios::binary);
+    documents.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::error_code ignored;
+  std::filesystem::remove(temporary, ignored);
+  if (status != 0)
+    throw std::runtime_error("helix: Graphviz dot could not render " + names + " (status " +
+                             std::to_string(status) + ")");
+  constexpr std::string_view end_of_document = "</svg>\n";
+  std::vector<std::string_view> svgs;
+  for (std::size_t begin = 0; begin < documents.size();) {
+    const std::size_t end = documents.find(end_of_document, begin);
+    if (end == std::string::npos)
+      break;
+    svgs.push_back(std::string_view(documents).substr(begin, end + end_of_document.size() - begin));
+    begin = end + end_of_document.size();
+  }
+  if (svgs.size() != renderings.size())
+    throw std::runtime_error("helix: Graphviz dot wrote " + std::to_string(svgs.size()) +
+                             " SVG documents for the " + std::to_string(renderings.size()) +
+                             " files " + names);
+  for (std::size_t i = 0; i < renderings.size(); ++i)
+    write_file_atomically(renderings[i].svg_file, svgs[i]);
+}
+
 /// Renders the DOT file `dot_file` to `svg_file` with Graphviz (`dot -Tsvg`), atomically: the
 /// SVG appears whole or not at all.
 /// @throws std::runtime_error naming the file when `dot` fails (exit status not 0).
 inline void render_svg(const std::filesystem::path& dot_program,
                        const std::filesystem::path& dot_file,
                        const std::filesystem::path& svg_file) {
-  const std::filesystem::path temporary = io::detail::temporary_beside(svg_file);
-  const std::string command = detail::shell_word(dot_program.string()) + " -Tsvg -o " +
-                              detail::shell_word(temporary.string()) + " " +
-                              detail::shell_word(dot_file.string());
-  const int status = std::system(command.c_str());
-  std::error_code error;
-  if (status != 0) {
-    std::filesystem::remove(temporary, error);
-    throw std::runtime_error("helix: Graphviz dot could not render '" + dot_file.string() +
-                             "' (status " + std::to_string(status) + ")");
-  }
-  std::filesystem::rename(temporary, svg_file, error);
-  if (error) {
-    std::filesystem::remove(temporary, error);
-    throw std::runtime_error("helix: cannot write '" + svg_file.string() + "': " + error.message());
-  }
+  render_svgs(dot_program, {{dot_file, svg_file}});
 }
 
 } // namespace helix::io
