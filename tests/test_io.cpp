@@ -493,7 +493,8 @@ TEST_CASE("render_svgs draws several DOT files with one dot process, each SVG to
     CHECK(svg.find("</svg>") == svg.size() - std::string_view("</svg>\n").size());
     CHECK(contains(svg, titles[i]));
   }
-  // A file dot cannot read: the error names the files and no SVG is written for any of them.
+  // A file dot cannot read beside one it can: the one process fails, each file is tried alone,
+  // the good one is drawn and the error names the bad one, which gets no SVG.
   std::ofstream(folder / "broken.dot") << "digraph {";
   const std::vector<io::SvgRendering> broken{{folder / "broken.dot", folder / "broken.svg"},
                                              {renderings[0].dot_file, folder / "other.svg"}};
@@ -502,10 +503,11 @@ TEST_CASE("render_svgs draws several DOT files with one dot process, each SVG to
     FAIL("expected an error");
   } catch (const std::runtime_error& e) {
     CHECK(contains(e.what(), (folder / "broken.dot").string()));
+    CHECK(!contains(e.what(), renderings[0].dot_file.string()));
   }
   CHECK(!std::filesystem::exists(folder / "broken.svg"));
-  CHECK(!std::filesystem::exists(folder / "other.svg"));
-  CHECK(files_in(folder) == 7); // three DOT, three SVG, broken.dot: no temporary left
+  CHECK(read(folder / "other.svg") == read(renderings[0].svg_file));
+  CHECK(files_in(folder) == 8); // 3 DOT, 3 SVG, broken.dot, other.svg: no temporary left
   std::filesystem::remove_all(folder);
 }
 
@@ -517,11 +519,15 @@ TEST_CASE("Graphviz draws each stage's device clusters left to right in rank ord
   }
   const std::filesystem::path folder = fresh_folder("helix_test_io_device_order");
   // The seed's plans, flat tensor parallel, data parallel (replica 0 drawn), and a KV-parallel
-  // decode whose all-to-alls pull the clusters out of order hardest.
+  // decode whose all-to-alls pull the clusters out of order hardest (the seed's 16-GPU one, without
+  // the anchors, stopped dot with "trouble in init_rank").
   const std::vector<Dag> dags{
-      optimized(), baseline(), build_dag(models::helix_seed, parse_plan("tp=8")),
+      optimized(),
+      baseline(),
+      build_dag(models::helix_seed, parse_plan("tp=8")),
       build_dag(models::helix_seed, parse_plan("dp=2,tp=4")),
-      build_dag(models::llama3_8b, parse_plan("kvp=4,tp=2"), Workload::decode())};
+      build_dag(models::llama3_8b, parse_plan("kvp=4,tp=2"), Workload::decode()),
+      build_dag(models::helix_seed, parse_plan("kvp=4,tp=4"), Workload::decode())};
   for (const Dag& dag : dags) {
     const std::int64_t last_layer = dag[boost::graph_bundle].model.layers - 1;
     for (const View& view : {attention_view(dag, 0), mlp_view(dag, 0),

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <map>
 #include <optional>
@@ -287,38 +288,40 @@ struct SvgRendering {
   std::filesystem::path svg_file;
 };
 
-/// Renders each DOT file of `renderings` to its SVG with one Graphviz process: `dot -Tsvg a.dot
-/// b.dot …` lays the files out one after another and writes their SVG documents in that order,
-/// each ending with `</svg>` (text inside is escaped, so the tag ends only a document). One process
-/// for several files saves its start (measured: 11 ms of CPU each, against 10 to 50 ms to lay out
-/// one of helix_deploy's views). Each SVG is written atomically: whole or not at all.
-/// @throws std::runtime_error naming the DOT files when `dot` fails (exit status not 0) or writes
-/// another number of documents than it was given files.
-inline void render_svgs(const std::filesystem::path& dot_program,
-                        const std::vector<SvgRendering>& renderings) {
-  if (renderings.empty())
-    return;
-  std::string files;
-  std::string names;
-  for (const SvgRendering& r : renderings) {
-    files += " " + detail::shell_word(r.dot_file.string());
-    names += (names.empty() ? "'" : ", '") + r.dot_file.string() + "'";
-  }
-  const std::filesystem::path temporary = io::detail::temporary_beside(renderings.front().svg_file);
-  // To standard output: with `-o`, dot 2.43 writes the first graph there and the rest to stdout.
-  const std::string command = detail::shell_word(dot_program.string()) + " -Tsvg" + files + " > " +
-                              detail::shell_word(temporary.string());
-  const int status = std::system(command.c_str());
-  std::string documents;
-  if (status == 0) {
-    std::ifstream in(temporary, std::ios::binary);
-    documents.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+namespace detail {
+
+/// The contents of `file` (empty when it cannot be read), the file then removed.
+inline std::string take_file(const std::filesystem::path& file) {
+  std::string text;
+  {
+    std::ifstream in(file, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   std::error_code ignored;
-  std::filesystem::remove(temporary, ignored);
+  std::filesystem::remove(file, ignored);
+  return text;
+}
+
+/// Runs one `dot -Tsvg a.dot b.dot …` and writes each SVG document it prints, in order, to its
+/// file atomically; dot's messages go to `messages` when given, else to standard error. What went
+/// wrong, or nothing when every SVG was written.
+inline std::optional<std::string>
+render_in_one_process(const std::filesystem::path& dot_program,
+                      const std::vector<SvgRendering>& renderings,
+                      const std::optional<std::filesystem::path>& messages) {
+  std::string files;
+  for (const SvgRendering& r : renderings)
+    files += " " + shell_word(r.dot_file.string());
+  const std::filesystem::path output = io::detail::temporary_beside(renderings.front().svg_file);
+  // To standard output: with `-o`, dot 2.43 writes the first graph there and the rest to stdout.
+  const std::string command = shell_word(dot_program.string()) + " -Tsvg" + files + " > " +
+                              shell_word(output.string()) +
+                              (messages ? " 2> " + shell_word(messages->string()) : "");
+  const int status = std::system(command.c_str());
+  const std::string documents = take_file(output);
   if (status != 0)
-    throw std::runtime_error("helix: Graphviz dot could not render " + names + " (status " +
-                             std::to_string(status) + ")");
+    return "status " + std::to_string(status);
+  // Each document ends with this tag, which text inside a document cannot hold (it is escaped).
   constexpr std::string_view end_of_document = "</svg>\n";
   std::vector<std::string_view> svgs;
   for (std::size_t begin = 0; begin < documents.size();) {
@@ -329,11 +332,42 @@ inline void render_svgs(const std::filesystem::path& dot_program,
     begin = end + end_of_document.size();
   }
   if (svgs.size() != renderings.size())
-    throw std::runtime_error("helix: Graphviz dot wrote " + std::to_string(svgs.size()) +
-                             " SVG documents for the " + std::to_string(renderings.size()) +
-                             " files " + names);
+    return std::to_string(svgs.size()) + " SVG documents for " + std::to_string(renderings.size()) +
+           " files";
   for (std::size_t i = 0; i < renderings.size(); ++i)
     write_file_atomically(renderings[i].svg_file, svgs[i]);
+  return std::nullopt;
+}
+
+} // namespace detail
+
+/// Renders each DOT file of `renderings` to its SVG, atomically (whole or not at all), with one
+/// Graphviz process for them all: `dot -Tsvg a.dot b.dot …` lays the files out one after another
+/// and prints their SVG documents in order. A process start costs 11 ms of CPU, as much as laying
+/// out a small view. Graphviz 2.43 can crash on the next graph of a process after one whose spline
+/// routing failed, so when the one process fails, each file is rendered again in a process of its
+/// own (the one process's messages are then dropped; on success they go to standard error).
+/// @throws std::runtime_error naming each DOT file `dot` cannot render alone, once every other
+/// file is drawn.
+inline void render_svgs(const std::filesystem::path& dot_program,
+                        const std::vector<SvgRendering>& renderings) {
+  if (renderings.size() > 1) {
+    const std::filesystem::path messages =
+        io::detail::temporary_beside(renderings.front().svg_file);
+    const bool rendered = !detail::render_in_one_process(dot_program, renderings, messages);
+    const std::string text = detail::take_file(messages);
+    if (rendered) {
+      std::cerr << text;
+      return;
+    }
+  }
+  std::string failures;
+  for (const SvgRendering& r : renderings)
+    if (const std::optional<std::string> problem =
+            detail::render_in_one_process(dot_program, {r}, std::nullopt))
+      failures += (failures.empty() ? "'" : ", '") + r.dot_file.string() + "' (" + *problem + ")";
+  if (!failures.empty())
+    throw std::runtime_error("helix: Graphviz dot could not render " + failures);
 }
 
 /// Renders the DOT file `dot_file` to `svg_file` with Graphviz (`dot -Tsvg`), atomically: the
