@@ -157,7 +157,8 @@ inline void write_device_order(std::ostream& out, const Graph& graph, std::int64
       placed.push_back(device);
   if (placed.size() < 2)
     return;
-  out << "    {rank=same;";
+  out << "    // Invisible anchors keep the GPU clusters left to right in rank order.\n"
+      << "    {rank=same;";
   for (std::int64_t device : placed)
     out << ' ' << device_group(stage, device)
         << "_anchor [shape=point, style=invis, width=0, height=0, label=\"\", group=\""
