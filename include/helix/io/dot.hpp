@@ -146,8 +146,9 @@ inline std::vector<ViewVertex> anchored_nodes(const Graph& graph,
 /// edges into one, so neither can order them. What it keeps is an order among plain nodes of the
 /// stage cluster: a row of invisible anchors chained left to right by same-rank edges, one per
 /// device, each with an invisible edge down to the top of its device's cluster. Those edges join
-/// nodes of one `group`, which dot counts as 1,000 ordinary edges when they cross, so every other
-/// order of the clusters costs more crossings than any it could save.
+/// nodes of one `group`, which dot counts as 1,000 ordinary edges when they cross (Graphviz
+/// dotinit.c: an edge within a group gets crossing penalty CL_CROSS = 1000 and 100 times its
+/// weight), so every other order of the clusters costs more crossings than any it could save.
 template <class Graph = ViewGraph>
 inline void write_device_order(std::ostream& out, const Graph& graph, std::int64_t stage,
                                const std::map<std::int64_t, std::vector<ViewVertex>>& devices) {
