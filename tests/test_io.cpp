@@ -34,10 +34,12 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <tuple>
 #include <vector>
 
@@ -80,9 +82,13 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-/// A fresh, empty folder under the system's temporary folder.
+/// A fresh, empty folder under the system's temporary folder, its name ending in a number drawn
+/// once per process: `ctest -j` runs several test cases of this program at once (and other
+/// checkouts run theirs), so a folder named after the test alone would be another's to delete.
 std::filesystem::path fresh_folder(const std::string& name) {
-  const std::filesystem::path folder = std::filesystem::temp_directory_path() / name;
+  static const std::string process = std::to_string(std::random_device{}());
+  const std::filesystem::path folder =
+      std::filesystem::temp_directory_path() / (name + "_" + process);
   std::filesystem::remove_all(folder);
   std::filesystem::create_directories(folder);
   return folder;
@@ -1193,15 +1199,23 @@ namespace {
 
 /// A dump of tp=2 on shrunk helix_seed, written once for the tests below (they only read it).
 const std::filesystem::path& seed_tp2_dump() {
-  static const std::filesystem::path folder = [] {
+  // Removed when the program ends: its name is the process's own (fresh_folder).
+  struct Dump {
+    std::filesystem::path folder;
+    ~Dump() {
+      std::error_code ignored;
+      std::filesystem::remove_all(folder, ignored);
+    }
+  };
+  static const Dump dump{[] {
     const std::filesystem::path f = fresh_folder("helix_test_expected_dump");
     const helix::PlanSpec plan = helix::parse_plan("tp=2");
     const helix::Dag dag =
         helix::build_dag(helix::models::shrink(helix::models::helix_seed, plan), plan);
     helix::io::write_expected_dump(f, dag, "helix_seed");
     return f;
-  }();
-  return folder;
+  }()};
+  return dump.folder;
 }
 
 /// Copies the dump's tensors named in `names` (all of them when empty) into a fresh folder.
