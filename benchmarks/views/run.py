@@ -8,8 +8,9 @@ round three runs back to back so that a change in the machine's load hits them a
     warm     again into the same folder (every view unchanged: nothing drawn)
     no dot   PATH=/nonexistent into a fresh folder (DOT files only)
 The medians are printed with the ratios, the CPU time (user + system, dot's included) of the cold
-runs, and the floors under the cold run: the CPU time of `dot -Tsvg` on the 12 DOT files in one
-process over the cores, and the cold run's whole CPU time over the cores.
+runs, and the floors under the cold run: the CPU time of `dot -Tsvg` on the 12 DOT files, one
+process each and all in one process, over the cores, and the cold run's whole CPU time over the
+cores.
 
 Order: helix_deploy (with dot) for the seed defaults and PLANS; in each view SVG it wrote, the x of
 each `cluster_stage_S_gpu_D` outline; a stage whose clusters are not left to right in ascending
@@ -85,6 +86,10 @@ def main():
         plain.append(timed(["--out", str(work / "plain")], no_dot)[0])
     dots = sorted(str(p) for p in (work / "cold").glob("*.dot"))
     cpu = children_cpu()
+    for dot in dots:
+        subprocess.run(["dot", "-Tsvg", dot], stdout=subprocess.DEVNULL, check=True)
+    separate_cpu = children_cpu() - cpu
+    cpu = children_cpu()
     subprocess.run(["dot", "-Tsvg", *dots], stdout=subprocess.DEVNULL, check=True)
     dot_cpu = children_cpu() - cpu
     cores = os.cpu_count() or 1
@@ -93,6 +98,8 @@ def main():
     print(f"load average {os.getloadavg()[0]:.1f}, {cores} cores, {rounds} rounds, medians:")
     print(f"  cold {c:.2f} s (CPU {statistics.median(cold_cpu):.2f} s), warm {w:.2f} s, "
           f"no dot {n:.2f} s: cold / no dot {c / n:.1f}x, warm / no dot {w / n:.1f}x")
+    print(f"  dot -Tsvg on the {len(dots)} DOT files one process each: {separate_cpu:.2f} s CPU, "
+          f"over {cores} cores {separate_cpu / cores:.2f} s = {separate_cpu / cores / n:.1f}x no dot")
     print(f"  dot -Tsvg on the {len(dots)} DOT files in one process: {dot_cpu:.2f} s CPU, over "
           f"{cores} cores {dot_cpu / cores:.2f} s = {dot_cpu / cores / n:.1f}x no dot; the cold "
           f"run's CPU over {cores} cores {floor:.2f} s = {floor / n:.1f}x no dot")
