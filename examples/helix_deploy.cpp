@@ -25,6 +25,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <iostream>
 #include <iterator>
@@ -106,8 +107,8 @@ struct Written {
   std::size_t replaced = 0; ///< files that were already there (an earlier run's), now replaced
   /// Views whose DOT text equals the file already there, whose SVG is there too: left as they are.
   std::size_t unchanged = 0;
-  /// DOT files written whose SVG is still to render (render_pending does it, in parallel).
-  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> pending;
+  /// DOT files written whose SVG is still to render (start_rendering draws them, in parallel).
+  std::vector<helix::io::SvgRendering> pending;
 };
 
 /// The contents of `file`, or nothing when it cannot be read.
@@ -118,20 +119,47 @@ std::optional<std::string> file_text(const std::filesystem::path& file) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-/// Renders the pending SVGs with as many `dot` processes at once as the machine has cores: each
-/// is single-threaded and the views are independent, so the rendering time divides by the cores.
-void render_pending(const std::filesystem::path& dot_program, Written& written) {
-  const std::size_t workers = std::max(1u, std::thread::hardware_concurrency());
-  for (std::size_t begin = 0; begin < written.pending.size(); begin += workers) {
-    std::vector<std::future<void>> running;
-    for (std::size_t i = begin; i < std::min(begin + workers, written.pending.size()); ++i)
-      running.push_back(std::async(std::launch::async, [&dot_program, &job = written.pending[i]] {
-        helix::io::render_svg(dot_program, job.first, job.second);
-      }));
-    for (std::future<void>& r : running)
-      r.get(); // rethrows a failed render's error
+/// SVGs being drawn by `dot` processes while the run goes on (numerics, cost): the layouts are
+/// most of a run's time with views, and the rest of the run does not need them.
+struct Rendering {
+  std::vector<std::future<void>> batches;
+  /// Waits for every batch to finish; rethrows the first failure.
+  void wait() {
+    for (std::future<void>& batch : batches)
+      batch.get();
+    batches.clear();
   }
-  written.pending.clear();
+};
+
+/// Starts drawing `pending` with one `dot` process per core (each is single-threaded), each
+/// rendering a batch of files (io::render_svgs: a process start costs as much as a small layout).
+/// The files go largest first to the batch with the fewest bytes of DOT so far: a layout's time
+/// grows with its file.
+Rendering start_rendering(const std::filesystem::path& dot_program,
+                          std::vector<helix::io::SvgRendering> pending) {
+  const auto bytes = [](const helix::io::SvgRendering& r) {
+    std::error_code error;
+    const std::uintmax_t size = std::filesystem::file_size(r.dot_file, error);
+    return error ? std::uintmax_t{0} : size;
+  };
+  std::ranges::sort(pending, std::greater<>{}, bytes);
+  const std::size_t workers =
+      std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), pending.size());
+  std::vector<std::vector<helix::io::SvgRendering>> batches(workers);
+  std::vector<std::uintmax_t> load(workers, 0);
+  for (helix::io::SvgRendering& r : pending) {
+    const std::size_t lightest =
+        static_cast<std::size_t>(std::ranges::min_element(load) - load.begin());
+    load[lightest] += bytes(r);
+    batches[lightest].push_back(std::move(r));
+  }
+  Rendering rendering;
+  for (std::vector<helix::io::SvgRendering>& batch : batches)
+    rendering.batches.push_back(
+        std::async(std::launch::async, [dot_program, batch = std::move(batch)] {
+          helix::io::render_svgs(dot_program, batch);
+        }));
+  return rendering;
 }
 
 /// Past this many nodes plus edges, dot's layout takes minutes (measured: a 96-layer
@@ -171,7 +199,7 @@ void write_view(const std::filesystem::path& folder, const std::string& name,
               << "); run dot -Tsvg on it if you need one\n";
   } else if (rendered) {
     written.replaced += std::filesystem::exists(svg, error) ? 1 : 0;
-    written.pending.emplace_back(file, svg);
+    written.pending.push_back({file, svg});
     ++written.svg;
   }
 }
@@ -927,10 +955,18 @@ struct BuiltPlan {
   bool checks_ok = false;
 };
 
-/// Step 5: per plan, the DAG built, its views written, its summary and checks printed.
-std::vector<BuiltPlan> build_and_draw(const Context& c) {
+/// The plans built and the SVGs of their views being drawn.
+struct BuiltPlans {
+  std::vector<BuiltPlan> plans;
+  Rendering rendering;
+};
+
+/// Step 5: per plan, the DAG built, its views written, its summary and checks printed; the SVGs
+/// of every plan's views then drawn in the background (wait on `rendering` before exiting).
+BuiltPlans build_and_draw(const Context& c) {
   const std::filesystem::path folder = c.options.out;
   std::vector<BuiltPlan> built;
+  std::vector<helix::io::SvgRendering> pending;
   for (const helix::PlanSpec& plan : c.plans) {
     helix::Dag dag = helix::build_dag(c.model, plan, c.workload);
     const FileNames names = file_names(c.model, plan);
@@ -950,13 +986,14 @@ std::vector<BuiltPlan> build_and_draw(const Context& c) {
                  helix::communication_view(dag, c.model.layers > 8 ? detailed_layers(c.model)
                                                                    : std::vector<std::int64_t>{}),
                  c.dot_program, written);
-    if (c.dot_program)
-      render_pending(*c.dot_program, written);
+    std::ranges::move(written.pending, std::back_inserter(pending));
     const bool sound = print_summary(names.prefix, dag, c.model_name, written, folder, c.views);
     built.push_back(
         {names.prefix, names.prefix + " (" + helix::to_string(plan) + ")", std::move(dag), sound});
   }
-  return built;
+  if (!c.dot_program || pending.empty())
+    return {std::move(built), {}};
+  return {std::move(built), start_rendering(*c.dot_program, std::move(pending))};
 }
 
 /// What verification found: per plan its exact lowering; whether every verdict, with the
@@ -1087,7 +1124,8 @@ void write_json_report(const Context& c, const helix::cost::Comparison& comparis
 
 /// Steps 5 to 10. Whether every check passed and every numerics verdict was the expected one.
 bool run(const Context& c) {
-  const std::vector<BuiltPlan> built = build_and_draw(c);
+  BuiltPlans drawn = build_and_draw(c);
+  const std::vector<BuiltPlan>& built = drawn.plans;
   bool all_sound = std::ranges::all_of(built, &BuiltPlan::checks_ok);
   std::vector<helix::numerics::PlanNumerics> numerics;
   if (c.options.verify) {
@@ -1104,6 +1142,7 @@ bool run(const Context& c) {
     write_timelines(c, built, costed.timelines);
   if (!c.options.json_file.empty())
     write_json_report(c, costed.comparison, built, numerics);
+  drawn.rendering.wait();
   return all_sound;
 }
 

@@ -35,10 +35,12 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <tuple>
 #include <vector>
 
@@ -346,6 +348,31 @@ TEST_CASE("DOT output clusters per stage and per device, and colours by op kind"
   CHECK(colours.size() == op_kind_count);
 }
 
+TEST_CASE("DOT output chains each stage's device clusters left to right in rank order") {
+  // Stage 1 of pp=2,tg=4x4 holds GPUs 8 to 15 (the second half of the mesh's 16 ranks): one
+  // invisible anchor per GPU, chained in rank order, each pointing at the top of its cluster.
+  const View view = attention_view(optimized(), 1);
+  const std::string text = io::dot_text(view);
+  std::string chain = "stage_1_gpu_8_anchor";
+  for (int device = 9; device <= 15; ++device)
+    chain += " -> stage_1_gpu_" + std::to_string(device) + "_anchor";
+  CHECK(contains(text, chain + " [style=invis];"));
+  // Each anchor points at its device's nodes with no tensor coming in, which share its group.
+  for (ViewVertex v : boost::make_iterator_range(boost::vertices(view.graph))) {
+    const ViewNode& node = view.graph[v];
+    if (node.device < 0 || boost::in_degree(v, view.graph) > 0)
+      continue;
+    const std::string group = "stage_1_gpu_" + std::to_string(node.device);
+    CAPTURE(group);
+    CHECK(contains(text, group + "_anchor -> n" + std::to_string(v) + " [style=invis];"));
+    CHECK(contains(text, "group=\"" + group + "\"];"));
+  }
+  // A stage with one device has nothing to order.
+  const std::string single =
+      io::dot_text(attention_view(build_dag(models::helix_seed, parse_plan("pp=2")), 0));
+  CHECK(!contains(single, "_anchor"));
+}
+
 TEST_CASE("DOT strings escape quotes, backslashes and line breaks") {
   CHECK(io::dot_escape(R"(say "hi")") == R"(say \"hi\")");
   CHECK(io::dot_escape(R"(a\b)") == R"(a\\b)");
@@ -408,6 +435,127 @@ TEST_CASE("Graphviz accepts every DOT file of both seed plans") {
       const std::string command =
           "'" + dot->string() + "' -Tsvg -o /dev/null '" + file.string() + "'";
       CHECK(std::system(command.c_str()) == 0);
+    }
+  }
+  std::filesystem::remove_all(folder);
+}
+
+namespace {
+
+/// The left edge (SVG x) of each device cluster Graphviz drew, by stage and device: the first x
+/// of the outline that follows each `<title>cluster_stage_S_gpu_D</title>`.
+std::map<std::int64_t, std::map<std::int64_t, double>> device_cluster_x(const std::string& svg) {
+  std::map<std::int64_t, std::map<std::int64_t, double>> x;
+  const std::string title = "<title>cluster_stage_";
+  for (std::size_t at = svg.find(title); at != std::string::npos; at = svg.find(title, at + 1)) {
+    const std::size_t stage_begin = at + title.size();
+    const std::size_t gpu = svg.find("_gpu_", stage_begin);
+    const std::size_t end = svg.find("</title>", stage_begin);
+    if (gpu == std::string::npos || gpu > end)
+      continue; // a stage cluster
+    // A rounded cluster is a path (d="M x,y ..."), a square one a polygon (points="x,y ...").
+    const std::size_t path = svg.find(" d=\"M", end);
+    const std::size_t polygon = svg.find(" points=\"", end);
+    const std::size_t first = std::min(path == std::string::npos ? path : path + 5,
+                                       polygon == std::string::npos ? polygon : polygon + 9);
+    x[std::stoll(svg.substr(stage_begin, gpu - stage_begin))][std::stoll(svg.substr(gpu + 5))] =
+        std::stod(svg.substr(first));
+  }
+  return x;
+}
+
+} // namespace
+
+TEST_CASE("render_svgs draws several DOT files with one dot process, each SVG to its own file") {
+  const std::optional<std::filesystem::path> dot = io::find_graphviz_dot();
+  if (!dot) {
+    MESSAGE("skipped: Graphviz 'dot' is not on PATH");
+    return;
+  }
+  const std::filesystem::path folder = fresh_folder("helix_test_io_render_svgs");
+  const Dag dag = optimized();
+  const std::vector<View> views{model_view(dag), attention_view(dag, 0), communication_view(dag)};
+  std::vector<io::SvgRendering> renderings;
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    const std::filesystem::path file = folder / ("view_" + std::to_string(i) + ".dot");
+    io::write_dot_file(file, views[i]);
+    renderings.push_back({file, folder / ("view_" + std::to_string(i) + ".svg")});
+  }
+  io::render_svgs(*dot, renderings);
+  // Words of each view's title, which Graphviz writes into the SVG as the graph's label.
+  const std::vector<std::string> titles{"complete model", "layer 0 MHA", "communication patterns"};
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    CAPTURE(views[i].title);
+    REQUIRE(contains(views[i].title, titles[i]));
+    const std::string svg = read(renderings[i].svg_file);
+    // One whole document per file, and the one of its own view.
+    CHECK(svg.rfind("<?xml", 0) == 0);
+    CHECK(svg.find("</svg>") == svg.size() - std::string_view("</svg>\n").size());
+    CHECK(contains(svg, titles[i]));
+  }
+  // A file dot cannot read beside one it can: the one process fails, each file is tried alone,
+  // the good one is drawn and the error names the bad one, which gets no SVG.
+  std::ofstream(folder / "broken.dot") << "digraph {";
+  const std::vector<io::SvgRendering> broken{{folder / "broken.dot", folder / "broken.svg"},
+                                             {renderings[0].dot_file, folder / "other.svg"}};
+  try {
+    io::render_svgs(*dot, broken);
+    FAIL("expected an error");
+  } catch (const std::runtime_error& e) {
+    CHECK(contains(e.what(), (folder / "broken.dot").string()));
+    CHECK(!contains(e.what(), renderings[0].dot_file.string()));
+  }
+  CHECK(!std::filesystem::exists(folder / "broken.svg"));
+  CHECK(read(folder / "other.svg") == read(renderings[0].svg_file));
+  CHECK(files_in(folder) == 8); // 3 DOT, 3 SVG, broken.dot, other.svg: no temporary left
+  std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("Graphviz draws each stage's device clusters left to right in rank order") {
+  const std::optional<std::filesystem::path> dot = io::find_graphviz_dot();
+  if (!dot) {
+    MESSAGE("skipped: Graphviz 'dot' is not on PATH");
+    return;
+  }
+  const std::filesystem::path folder = fresh_folder("helix_test_io_device_order");
+  // The seed's plans, flat tensor parallel, data parallel (replica 0 drawn), and a KV-parallel
+  // decode whose all-to-alls pull the clusters out of order hardest (the seed's 16-GPU one, without
+  // the anchors, stopped dot with "trouble in init_rank").
+  const std::vector<Dag> dags{
+      optimized(),
+      baseline(),
+      build_dag(models::helix_seed, parse_plan("tp=8")),
+      build_dag(models::helix_seed, parse_plan("dp=2,tp=4")),
+      build_dag(models::llama3_8b, parse_plan("kvp=4,tp=2"), Workload::decode()),
+      build_dag(models::helix_seed, parse_plan("kvp=4,tp=4"), Workload::decode())};
+  for (const Dag& dag : dags) {
+    const std::int64_t last_layer = dag[boost::graph_bundle].model.layers - 1;
+    for (const View& view : {attention_view(dag, 0), mlp_view(dag, 0),
+                             attention_view(dag, last_layer), mlp_view(dag, last_layer)}) {
+      CAPTURE(view.title);
+      const std::filesystem::path file = folder / "view.dot";
+      const std::filesystem::path svg = folder / "view.svg";
+      io::write_dot_file(file, view);
+      io::render_svg(*dot, file, svg);
+      const auto x = device_cluster_x(read(svg));
+      // Every device cluster the DOT has is drawn, in ascending rank order within its stage.
+      std::size_t drawn = 0;
+      for (const auto& [stage, devices] : x) {
+        CAPTURE(stage);
+        drawn += devices.size();
+        double left = -1e300;
+        for (const auto& [device, device_x] : devices) {
+          CAPTURE(device);
+          CHECK(device_x > left);
+          left = device_x;
+        }
+      }
+      std::set<std::pair<std::int64_t, std::int64_t>> clusters;
+      for (ViewVertex v : boost::make_iterator_range(boost::vertices(view.graph)))
+        if (view.graph[v].device >= 0)
+          clusters.insert({view.graph[v].stage, view.graph[v].device});
+      CHECK(drawn == clusters.size());
+      CHECK(clusters.size() >= 2);
     }
   }
   std::filesystem::remove_all(folder);
@@ -1045,6 +1193,7 @@ namespace {
 
 /// A dump of tp=2 on shrunk helix_seed, written once for the tests below (they only read it).
 const std::filesystem::path& seed_tp2_dump() {
+  // Removed when the program ends, as every fresh_folder is (testing::scratch_folder).
   static const std::filesystem::path folder = [] {
     const std::filesystem::path f = fresh_folder("helix_test_expected_dump");
     const helix::PlanSpec plan = helix::parse_plan("tp=2");

@@ -1,6 +1,6 @@
 // Graphviz DOT for the views of view/: clusters per stage and per device inside it,
 // one fixed colour per op kind, collectives and transfers in shapes of their own. Also finds
-// Graphviz `dot` on PATH and renders a DOT file to SVG, both written atomically.
+// Graphviz `dot` on PATH and renders DOT files to SVG (several in one process), written atomically.
 #pragma once
 
 #include "helix/graph/steps.hpp"
@@ -10,11 +10,15 @@
 
 #include <boost/graph/adjacency_list.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -113,9 +117,60 @@ inline std::string edge_attributes(const ViewEdge& edge) {
 }
 
 template <class Graph = ViewGraph>
-inline void write_node(std::ostream& out, const Graph& graph, ViewVertex v,
-                       std::string_view indent) {
-  out << indent << 'n' << v << " [" << node_attributes(graph[v]) << "];\n";
+inline void write_node(std::ostream& out, const Graph& graph, ViewVertex v, std::string_view indent,
+                       std::string_view extra_attributes = {}) {
+  out << indent << 'n' << v << " [" << node_attributes(graph[v]) << extra_attributes << "];\n";
+}
+
+/// The name shared by a device cluster's row anchor and the nodes it points at (DOT `group`).
+inline std::string device_group(std::int64_t stage, std::int64_t device) {
+  return "stage_" + std::to_string(stage) + "_gpu_" + std::to_string(device);
+}
+
+/// The nodes of one device cluster its row anchor points at: those with no tensor coming in (the
+/// top of the device's drawing), or the first node when every one has a producer.
+template <class Graph = ViewGraph>
+inline std::vector<ViewVertex> anchored_nodes(const Graph& graph,
+                                              const std::vector<ViewVertex>& nodes) {
+  std::vector<ViewVertex> sources;
+  for (ViewVertex v : nodes)
+    if (boost::in_degree(v, graph) == 0)
+      sources.push_back(v);
+  if (sources.empty() && !nodes.empty())
+    sources.push_back(nodes.front());
+  return sources;
+}
+
+/// Keeps a stage's device clusters left to right in rank order. Graphviz orders clusters by
+/// crossing minimization alone: it drops same-rank edges between two clusters and `ordering=out`
+/// edges into one, so neither can order them. What it keeps is an order among plain nodes of the
+/// stage cluster: a row of invisible anchors chained left to right by same-rank edges, one per
+/// device, each with an invisible edge down to the top of its device's cluster. Those edges join
+/// nodes of one `group`, which dot counts as 1,000 ordinary edges when they cross (Graphviz
+/// dotinit.c: an edge within a group gets crossing penalty CL_CROSS = 1000 and 100 times its
+/// weight), so every other order of the clusters costs more crossings than any it could save.
+template <class Graph = ViewGraph>
+inline void write_device_order(std::ostream& out, const Graph& graph, std::int64_t stage,
+                               const std::map<std::int64_t, std::vector<ViewVertex>>& devices) {
+  std::vector<std::int64_t> placed;
+  for (const auto& [device, nodes] : devices)
+    if (device >= 0)
+      placed.push_back(device);
+  if (placed.size() < 2)
+    return;
+  out << "    // Invisible anchors keep the GPU clusters left to right in rank order.\n"
+      << "    {rank=same;";
+  for (std::int64_t device : placed)
+    out << ' ' << device_group(stage, device)
+        << "_anchor [shape=point, style=invis, width=0, height=0, label=\"\", group=\""
+        << device_group(stage, device) << "\"];";
+  out << " }\n    ";
+  for (std::size_t i = 0; i < placed.size(); ++i)
+    out << (i == 0 ? "" : " -> ") << device_group(stage, placed[i]) << "_anchor";
+  out << " [style=invis];\n";
+  for (std::int64_t device : placed)
+    for (ViewVertex v : anchored_nodes(graph, devices.at(device)))
+      out << "    " << device_group(stage, device) << "_anchor -> n" << v << " [style=invis];\n";
 }
 
 } // namespace detail
@@ -146,6 +201,9 @@ inline void write_dot(std::ostream& out, const ViewType& view) {
     out << "  subgraph cluster_stage_" << stage << " {\n"
         << "    label=\"stage " << stage
         << "\"; style=\"rounded\"; color=\"#7f7f7f\"; fontsize=14;\n";
+    // Anchors order the device clusters when there are two or more (write_device_order).
+    const bool anchored_devices =
+        std::ranges::count_if(devices, [](const auto& entry) { return entry.first >= 0; }) > 1;
     for (const auto& [device, nodes] : devices) {
       if (device < 0) {
         for (ViewVertex v : nodes)
@@ -155,10 +213,16 @@ inline void write_dot(std::ostream& out, const ViewType& view) {
       out << "    subgraph cluster_stage_" << stage << "_gpu_" << device << " {\n"
           << "      label=\"GPU " << device
           << "\"; style=\"rounded,filled\"; fillcolor=\"#f7f7f7\"; color=\"#bbbbbb\";\n";
+      const std::vector<ViewVertex> anchored = detail::anchored_nodes(graph, nodes);
+      const std::string group = ", group=\"" + detail::device_group(stage, device) + "\"";
       for (ViewVertex v : nodes)
-        detail::write_node(out, graph, v, "      ");
+        detail::write_node(out, graph, v, "      ",
+                           anchored_devices && std::ranges::find(anchored, v) != anchored.end()
+                               ? std::string_view(group)
+                               : std::string_view());
       out << "    }\n";
     }
+    detail::write_device_order(out, graph, stage, devices);
     out << "  }\n";
   }
   for (auto e : boost::make_iterator_range(boost::edges(graph))) {
@@ -220,28 +284,101 @@ inline std::string shell_word(const std::string& text) {
 
 } // namespace detail
 
+/// A DOT file and the SVG it is drawn to.
+struct SvgRendering {
+  std::filesystem::path dot_file;
+  std::filesystem::path svg_file;
+};
+
+namespace detail {
+
+/// The contents of `file` (empty when it cannot be read), the file then removed.
+inline std::string take_file(const std::filesystem::path& file) {
+  std::string text;
+  {
+    std::ifstream in(file, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::error_code ignored;
+  std::filesystem::remove(file, ignored);
+  return text;
+}
+
+/// Runs one `dot -Tsvg a.dot b.dot …` and writes each SVG document it prints, in order, to its
+/// file atomically; dot's messages go to `messages` when given, else to standard error. What went
+/// wrong, or nothing when every SVG was written.
+inline std::optional<std::string>
+render_in_one_process(const std::filesystem::path& dot_program,
+                      const std::vector<SvgRendering>& renderings,
+                      const std::optional<std::filesystem::path>& messages) {
+  std::string files;
+  for (const SvgRendering& r : renderings)
+    files += " " + shell_word(r.dot_file.string());
+  const std::filesystem::path output = io::detail::temporary_beside(renderings.front().svg_file);
+  // To standard output: with `-o`, dot 2.43 writes the first graph there and the rest to stdout.
+  const std::string command = shell_word(dot_program.string()) + " -Tsvg" + files + " > " +
+                              shell_word(output.string()) +
+                              (messages ? " 2> " + shell_word(messages->string()) : "");
+  const int status = std::system(command.c_str());
+  const std::string documents = take_file(output);
+  if (status != 0)
+    return "status " + std::to_string(status);
+  // Each document ends with this tag, which text inside a document cannot hold (it is escaped).
+  constexpr std::string_view end_of_document = "</svg>\n";
+  std::vector<std::string_view> svgs;
+  for (std::size_t begin = 0; begin < documents.size();) {
+    const std::size_t end = documents.find(end_of_document, begin);
+    if (end == std::string::npos)
+      break;
+    svgs.push_back(std::string_view(documents).substr(begin, end + end_of_document.size() - begin));
+    begin = end + end_of_document.size();
+  }
+  if (svgs.size() != renderings.size())
+    return std::to_string(svgs.size()) + " SVG documents for " + std::to_string(renderings.size()) +
+           " files";
+  for (std::size_t i = 0; i < renderings.size(); ++i)
+    write_file_atomically(renderings[i].svg_file, svgs[i]);
+  return std::nullopt;
+}
+
+} // namespace detail
+
+/// Renders each DOT file of `renderings` to its SVG, atomically (whole or not at all), with one
+/// Graphviz process for them all: `dot -Tsvg a.dot b.dot …` lays the files out one after another
+/// and prints their SVG documents in order. A process start costs 11 ms of CPU, as much as laying
+/// out a small view. Graphviz 2.43 can crash on the next graph of a process after one whose spline
+/// routing failed, so when the one process fails, each file is rendered again in a process of its
+/// own (the one process's messages are then dropped; on success they go to standard error).
+/// @throws std::runtime_error naming each DOT file `dot` cannot render alone, once every other
+/// file is drawn.
+inline void render_svgs(const std::filesystem::path& dot_program,
+                        const std::vector<SvgRendering>& renderings) {
+  if (renderings.size() > 1) {
+    const std::filesystem::path messages =
+        io::detail::temporary_beside(renderings.front().svg_file);
+    const bool rendered = !detail::render_in_one_process(dot_program, renderings, messages);
+    const std::string text = detail::take_file(messages);
+    if (rendered) {
+      std::cerr << text;
+      return;
+    }
+  }
+  std::string failures;
+  for (const SvgRendering& r : renderings)
+    if (const std::optional<std::string> problem =
+            detail::render_in_one_process(dot_program, {r}, std::nullopt))
+      failures += (failures.empty() ? "'" : ", '") + r.dot_file.string() + "' (" + *problem + ")";
+  if (!failures.empty())
+    throw std::runtime_error("helix: Graphviz dot could not render " + failures);
+}
+
 /// Renders the DOT file `dot_file` to `svg_file` with Graphviz (`dot -Tsvg`), atomically: the
 /// SVG appears whole or not at all.
 /// @throws std::runtime_error naming the file when `dot` fails (exit status not 0).
 inline void render_svg(const std::filesystem::path& dot_program,
                        const std::filesystem::path& dot_file,
                        const std::filesystem::path& svg_file) {
-  const std::filesystem::path temporary = io::detail::temporary_beside(svg_file);
-  const std::string command = detail::shell_word(dot_program.string()) + " -Tsvg -o " +
-                              detail::shell_word(temporary.string()) + " " +
-                              detail::shell_word(dot_file.string());
-  const int status = std::system(command.c_str());
-  std::error_code error;
-  if (status != 0) {
-    std::filesystem::remove(temporary, error);
-    throw std::runtime_error("helix: Graphviz dot could not render '" + dot_file.string() +
-                             "' (status " + std::to_string(status) + ")");
-  }
-  std::filesystem::rename(temporary, svg_file, error);
-  if (error) {
-    std::filesystem::remove(temporary, error);
-    throw std::runtime_error("helix: cannot write '" + svg_file.string() + "': " + error.message());
-  }
+  render_svgs(dot_program, {{dot_file, svg_file}});
 }
 
 } // namespace helix::io
