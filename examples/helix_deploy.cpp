@@ -224,7 +224,8 @@ CommunicationCounts count_communication(const helix::Dag& dag) {
       continue;
     ++counts.kinds[op.kind()];
     if (const helix::step::Transfer* t = helix::transfer_of(op))
-      counts.sliced_transfers += t->columns.total() < dag[boost::graph_bundle].model.hidden ? 1 : 0;
+      counts.sliced_transfers +=
+          t->columns.total() < boost::get_property(dag, boost::graph_bundle).model.hidden ? 1 : 0;
     if (const helix::step::Collective* c = helix::collective_of(op)) {
       if (c->purpose == helix::CollectivePurpose::pipeline_activation)
         ++counts.pipeline_gathers;
@@ -243,7 +244,7 @@ CommunicationCounts count_communication(const helix::Dag& dag) {
 
 /// The collectives by kind, the transfers, and the logical all-reduces with their phases.
 void print_communication(const helix::Dag& dag) {
-  const helix::DagInfo& info = dag[boost::graph_bundle];
+  const helix::DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   CommunicationCounts counts = count_communication(dag);
   std::size_t collectives = 0;
   std::cout << "  collectives:";
@@ -299,7 +300,7 @@ bool print_checks(const helix::Dag& dag) {
 /// the checks passed.
 bool print_summary(const std::string& name, const helix::Dag& dag, std::string_view model_name,
                    const Written& written, const std::filesystem::path& folder, Views views) {
-  const helix::DagInfo& info = dag[boost::graph_bundle];
+  const helix::DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   std::cout << name << ": " << model_name << ", plan " << helix::to_string(info.plan) << ", "
             << helix::phase_name(info.workload.phase) << ", " << info.workload.microbatches
             << " microbatch" << (info.workload.microbatches == 1 ? "" : "es") << '\n';

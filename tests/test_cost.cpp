@@ -91,7 +91,8 @@ double matmul_flops(const Dag& dag) {
   double total = 0;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
     if (is_matmul(dag[v].kind()))
-      total += static_cast<double>(cost::work(dag[v], dag[boost::graph_bundle]).flops);
+      total += static_cast<double>(
+          cost::work(dag[v], boost::get_property(dag, boost::graph_bundle)).flops);
   return total;
 }
 
@@ -140,7 +141,8 @@ TEST_CASE("a pure pipeline of m microbatches over p equal stages takes (m + p �
     double stage_flops = 0;
     for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
       if (dag[v].stage == 0 && dag[v].microbatch == 0)
-        stage_flops += static_cast<double>(cost::work(dag[v], dag[boost::graph_bundle]).flops);
+        stage_flops += static_cast<double>(
+            cost::work(dag[v], boost::get_property(dag, boost::graph_bundle)).flops);
     const double t_stage = stage_flops / compute_only.peak_flops(model.dtype);
     const cost::Timeline timeline = cost::simulate(dag, compute_only);
     CHECK(timeline.makespan_seconds == doctest::Approx(static_cast<double>(m + p - 1) * t_stage));
@@ -163,7 +165,8 @@ TEST_CASE(
   double stage_flops = 0;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
     if (dag[v].stage == 0 && dag[v].microbatch == 0)
-      stage_flops += static_cast<double>(cost::work(dag[v], dag[boost::graph_bundle]).flops);
+      stage_flops += static_cast<double>(
+          cost::work(dag[v], boost::get_property(dag, boost::graph_bundle)).flops);
   cost::Hardware hw = compute_only;
   const double t = stage_flops / hw.peak_flops(model.dtype);
   const double size = 1.0 * 128 * 12288 * 2; // one microbatch's [1, s, h] in FP16
@@ -426,7 +429,7 @@ TEST_CASE("NCCL across two H100 nodes: every NIC of a node carries the ring, tre
       group = &c->group;
   REQUIRE(group != nullptr);
   const cost::CollectiveSpan two_nodes =
-      cost::collective_span(hw, tp16[boost::graph_bundle].mesh, *group);
+      cost::collective_span(hw, boost::get_property(tp16, boost::graph_bundle).mesh, *group);
   CHECK(two_nodes == cost::CollectiveSpan{.ranks = 16, .nodes = 2, .fewest_ranks_per_node = 8});
   CHECK(cost::inter_node_bus_bandwidth(hw, two_nodes) == doctest::Approx(360e9));
   const auto time = [&](cost::CollectiveAlgorithm a, cost::Protocol p, double bytes,
@@ -553,7 +556,7 @@ const Model small_attention_model{.layers = 1,
 cost::Work work_of(const Dag& dag, OpKind kind) {
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
     if (dag[v].kind() == kind)
-      return cost::work(dag[v], dag[boost::graph_bundle]);
+      return cost::work(dag[v], boost::get_property(dag, boost::graph_bundle));
   FAIL("no op of kind " << op_kind_name(kind));
   return {};
 }
@@ -825,7 +828,7 @@ TEST_CASE("a scatter-gather send carries full / t bytes, and its all-gather (t -
   for (const PipelineSend send : {PipelineSend::scatter_gather, PipelineSend::full}) {
     CAPTURE(pipeline_send_name(send));
     const Dag dag = build_dag(m, parse_plan("pp=2,tp=4"), Workload{}.with_pipeline_send(send));
-    const DagInfo& info = dag[boost::graph_bundle];
+    const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
     std::size_t transfers = 0, gathers = 0;
     for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
       const cost::Work w = cost::work(dag[v], info);
@@ -884,7 +887,7 @@ TEST_CASE("the LM head costs 2·b·h·V/t FLOPs per GPU on the last position, th
   const double padded = 50432;
   int heads = 0, lookups = 0;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
-    const cost::Work w = cost::work(dag[v], dag[boost::graph_bundle]);
+    const cost::Work w = cost::work(dag[v], boost::get_property(dag, boost::graph_bundle));
     if (dag[v].kind() == OpKind::lm_head) {
       ++heads;
       CHECK(static_cast<double>(w.flops) == 2.0 * 2 * 4096 * (padded / 4));

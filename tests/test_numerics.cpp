@@ -471,8 +471,10 @@ TEST_CASE("ops replicated on several devices run once and give every device the 
   const auto run = [](const helix::Dag& dag, const auto& weights, const auto& input, bool once,
                       std::size_t& kernels) {
     const helix::numerics::FullWeights<double> full(weights);
-    const helix::numerics::FullInput<double> batch(dag[boost::graph_bundle].model, input);
-    helix::numerics::InProcessRing<double> rings(dag[boost::graph_bundle].mesh);
+    const helix::numerics::FullInput<double> batch(
+        boost::get_property(dag, boost::graph_bundle).model, input);
+    helix::numerics::InProcessRing<double> rings(
+        boost::get_property(dag, boost::graph_bundle).mesh);
     helix::numerics::RunOptions options;
     options.compute_replicas_once = once;
     helix::numerics::DagRunner<double, helix::numerics::FullWeights<double>,
@@ -779,7 +781,8 @@ TEST_CASE("the DAG run from each device's own slices and sequences gives the exe
     const auto everywhere = [](std::int64_t) { return true; };
     const helix::numerics::LocalWeights<double> local(dag, everywhere);
     const helix::numerics::LocalInput<double> sequences(dag, everywhere);
-    helix::numerics::InProcessRing<double> rings(dag[boost::graph_bundle].mesh);
+    helix::numerics::InProcessRing<double> rings(
+        boost::get_property(dag, boost::graph_bundle).mesh);
     const auto got = helix::numerics::run_dag<double>(dag, local, sequences, rings);
     const helix::numerics::OutputComparison c =
         helix::numerics::compare_outputs(got.outputs, expected.outputs);

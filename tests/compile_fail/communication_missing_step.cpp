@@ -52,7 +52,8 @@ int main() {
   const helix::numerics::Weights<double> weights;
   const helix::numerics::Input<double> input;
   const helix::numerics::FullWeights<double> full(weights);
-  const helix::numerics::FullInput<double> batch(dag[boost::graph_bundle].model, input);
+  const helix::numerics::FullInput<double> batch(
+      boost::get_property(dag, boost::graph_bundle).model, input);
   Backend backend;
   return static_cast<int>(
       helix::numerics::run_dag<double>(dag, full, batch, backend).outputs.size());

@@ -197,7 +197,7 @@ inline std::string format_count(double value) {
 template <class Graph = Dag>
 inline PlanSummary summarize(std::string name, const Graph& dag, const Timeline& timeline,
                              const MemoryReport& memory) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   PlanSummary s;
   s.name = std::move(name);
   s.world_size = info.mesh.size();

@@ -68,7 +68,7 @@ inline double peak_activation_bytes(const Graph& dag, std::int64_t device,
   const std::size_t slots = sequence.size();
   for (std::size_t i = 0; i < slots; ++i)
     position[sequence[i]] = static_cast<std::int64_t>(i);
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   std::vector<double> delta(slots + 1, 0.0);
   auto live = [&](std::int64_t from, std::int64_t to, double bytes) {
     delta[static_cast<std::size_t>(from)] += bytes;
@@ -122,7 +122,7 @@ inline double peak_activation_bytes(const Graph& dag, std::int64_t device,
 /// Framework workspaces, allocator fragmentation and communication buffers are not counted.
 template <class Graph = Dag>
 inline MemoryReport memory(const Graph& dag, const Hardware& hw) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   const DataType dtype = info.model.dtype;
   MemoryReport report;
   report.capacity_bytes = hw.memory_capacity_bytes;

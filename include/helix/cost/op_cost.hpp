@@ -133,7 +133,7 @@ constexpr OpCost op_cost(const Op& op, const DagInfo& info, const Hardware& hw,
 template <class Graph = Dag>
 inline OpCost op_cost(const Graph& dag, Vertex v, const Hardware& hw,
                       CollectiveModel model = CollectiveModel::nccl) {
-  return op_cost(dag[v], dag[boost::graph_bundle], hw, model);
+  return op_cost(dag[v], boost::get_property(dag, boost::graph_bundle), hw, model);
 }
 
 } // namespace helix::cost

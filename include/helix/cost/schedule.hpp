@@ -68,7 +68,7 @@ template <class Graph = Dag>
 inline std::vector<std::vector<Vertex>> device_sequences(const Graph& dag,
                                                          const std::vector<Vertex>& order) {
   std::vector<std::vector<Vertex>> sequences(
-      static_cast<std::size_t>(dag[boost::graph_bundle].mesh.size()));
+      static_cast<std::size_t>(boost::get_property(dag, boost::graph_bundle).mesh.size()));
   for (Vertex v : order)
     for (std::int64_t d : devices_of(dag, v))
       sequences[static_cast<std::size_t>(d)].push_back(v);

@@ -90,7 +90,7 @@ struct Timeline {
 template <class Graph = Dag>
 [[nodiscard]] inline Timeline simulate(const Graph& dag, const Hardware& hw,
                                        const SimulationOptions& options = {}) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   const std::size_t device_count = static_cast<std::size_t>(info.mesh.size());
   const std::size_t n = boost::num_vertices(dag);
   Timeline timeline;

@@ -130,7 +130,7 @@ inline void wait_all(std::vector<MPI_Request>& requests, double timeout_seconds,
 class GroupCommunicators {
 public:
   GroupCommunicators(const Dag& dag, const std::vector<Vertex>& order, MPI_Comm world)
-      : mesh_(dag[boost::graph_bundle].mesh) {
+      : mesh_(boost::get_property(dag, boost::graph_bundle).mesh) {
     int rank = 0;
     detail::check_mpi(MPI_Comm_rank(world, &rank), "MPI_Comm_rank");
     for (const Vertex v : order) {
@@ -178,8 +178,8 @@ class MpiCommunication {
 public:
   MpiCommunication(const Dag& dag, const std::vector<Vertex>& order, MPI_Comm world,
                    MpiOptions options = {})
-      : dag_(dag), mesh_(dag[boost::graph_bundle].mesh), world_(world), options_(options),
-        communicators_(dag, order, world) {
+      : dag_(dag), mesh_(boost::get_property(dag, boost::graph_bundle).mesh), world_(world),
+        options_(options), communicators_(dag, order, world) {
     int rank = 0, flag = 0;
     detail::check_mpi(MPI_Comm_rank(world, &rank), "MPI_Comm_rank");
     rank_ = rank;

@@ -72,7 +72,7 @@ RankRun<Scalar> run_rank(const Dag& dag, MPI_Comm world, const MpiOptions& optio
   int rank = 0, size = 0;
   detail::check_mpi(MPI_Comm_rank(world, &rank), "MPI_Comm_rank");
   detail::check_mpi(MPI_Comm_size(world, &size), "MPI_Comm_size");
-  const Mesh& mesh = dag[boost::graph_bundle].mesh;
+  const Mesh& mesh = boost::get_property(dag, boost::graph_bundle).mesh;
   if (size != mesh.size())
     throw DistributedError("helix: mpi: the plan's world size is " + std::to_string(mesh.size()) +
                            " devices, but " + std::to_string(size) + " ranks run it");

@@ -16,6 +16,7 @@
 #include <boost/graph/breadth_first_search.hpp>
 #include <boost/graph/depth_first_search.hpp>
 #include <boost/graph/reverse_graph.hpp>
+#include <boost/range/iterator_range.hpp>
 
 #include <algorithm>
 #include <array>
@@ -161,7 +162,7 @@ inline void check_connected(const Graph& dag, const DiagnosticSink& report) {
 
 template <class Graph = Dag>
 inline void check_op_shapes(const Graph& dag, const DiagnosticSink& report) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     const Op& op = dag[v];
     const OpSignature expected = signature(op, info.model, info.workload, info.mesh);
@@ -188,7 +189,7 @@ inline void check_op_shapes(const Graph& dag, const DiagnosticSink& report) {
 
 template <class Graph = Dag>
 inline void check_edges(const Graph& dag, const DiagnosticSink& report) {
-  const Mesh& mesh = dag[boost::graph_bundle].mesh;
+  const Mesh& mesh = boost::get_property(dag, boost::graph_bundle).mesh;
   for (Edge e : boost::make_iterator_range(boost::edges(dag))) {
     const Vertex s = boost::source(e, dag), t = boost::target(e, dag);
     const Op& producer = dag[s];
@@ -293,7 +294,7 @@ inline std::string prescribed_all_reduce_text(const PlanSpec& plan) {
 
 template <class Graph = Dag>
 inline void check_collectives(const Graph& dag, const DiagnosticSink& report) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   const Mesh& mesh = info.mesh;
   for (Vertex v = 0; v < boost::num_vertices(dag); ++v) {
     const Op& op = dag[v];
@@ -363,7 +364,7 @@ inline void check_collectives(const Graph& dag, const DiagnosticSink& report) {
 
 template <class Graph = Dag>
 inline void check_devices(const Graph& dag, const DiagnosticSink& report) {
-  const Mesh& mesh = dag[boost::graph_bundle].mesh;
+  const Mesh& mesh = boost::get_property(dag, boost::graph_bundle).mesh;
   std::vector<char> works(static_cast<std::size_t>(mesh.size()), 0);
   for (Vertex v = 0; v < boost::num_vertices(dag); ++v) {
     const Op& op = dag[v];
@@ -392,7 +393,7 @@ void for_each_range(const IndexRuns& runs, F&& f) {
 /// cell is held; every cell of the full weight must be held `copies` times.
 template <class Graph = Dag>
 inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   const Model& m = info.model;
   // Each kv head is held by head_split / kv_heads devices when the split exceeds the kv heads.
   const std::int64_t kv_copies =
@@ -522,7 +523,7 @@ inline void check_tiling(const Graph& dag, const DiagnosticSink& report) {
 /// @pre the graph is acyclic (check() skips this rule otherwise).
 template <class Graph = Dag>
 inline void check_placements(const Graph& dag, const DiagnosticSink& report) {
-  const Mesh& mesh = dag[boost::graph_bundle].mesh;
+  const Mesh& mesh = boost::get_property(dag, boost::graph_bundle).mesh;
   const auto [made, problems] = derive_placements(dag, mesh);
   for (const PlacementProblem<Vertex>& p : problems)
     report(CheckRule::placement, describe_vertex(dag, p.vertex) + ": " + p.what);
@@ -569,7 +570,7 @@ constexpr bool same_kv(const AttentionHeads& a, const AttentionHeads& b) {
 /// cache in decode) its kv heads, each with its head_dim slice.
 template <class Graph = Dag>
 void check_slices_agree(const Graph& dag, const DiagnosticSink& report) {
-  const std::int64_t d = dag[boost::graph_bundle].model.head_dim;
+  const std::int64_t d = boost::get_property(dag, boost::graph_bundle).model.head_dim;
   const auto mismatch = [&](Vertex consumer, Vertex producer, const std::string& what,
                             const IndexRuns& have, const IndexRuns& want) {
     report(CheckRule::step_data, describe_vertex(dag, consumer) + " reads " + what + " " +
@@ -629,7 +630,7 @@ void check_slices_agree(const Graph& dag, const DiagnosticSink& report) {
 /// activations or the other way round.
 template <class Graph = Dag>
 inline void check_step_data(const Graph& dag, const DiagnosticSink& report) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   const Model& m = info.model;
   const std::int64_t group = m.kv_heads > 0 ? m.heads / m.kv_heads : 0;
   const bool scatters =
@@ -678,7 +679,7 @@ inline void check_step_data(const Graph& dag, const DiagnosticSink& report) {
 /// the new token is appended on the shard the placement gives it and nowhere else.
 template <class Graph = Dag>
 inline void check_kv_shards(const Graph& dag, const DiagnosticSink& report) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   const Mesh& mesh = info.mesh;
   const std::int64_t n_cached = info.model.seq_len;
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
@@ -787,7 +788,7 @@ template <class Graph = Dag>
 [[nodiscard]] inline std::vector<Diagnostic> check(const Graph& dag, const Model& model,
                                                    const PlanSpec& plan) {
   std::vector<Diagnostic> out;
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   if (!(info.model == model) || !(info.plan == plan)) {
     out.push_back({CheckRule::built_from,
                    "helix: check: built from: the graph was built for plan '" +

@@ -1,6 +1,7 @@
-// The Dag: a Boost.Graph adjacency_list whose vertices are operators and whose edges are tensors,
-// materialized from the lowering. build_dag is the front door, checked at compile time
-// (template form) or at run time (value form, throws PlanError with every broken rule).
+// The Dag: a Boost.Graph compressed_sparse_row_graph whose vertices are operators and whose edges
+// are tensors, materialized from the lowering (immutable once built: a test that needs a broken
+// Dag breaks the Lowering and materializes it). build_dag is the front door, checked at compile
+// time (template form) or at run time (value form, throws PlanError with every broken rule).
 // Functions over a Dag here and in check, view, cost and io are templates whose graph type
 // defaults to Dag: a translation unit that includes them but calls none instantiates none of
 // Boost's algorithms (benchmarks/README.md, "Compile time").
@@ -17,9 +18,13 @@
 #include "helix/plan/spec.hpp"
 #include "helix/plan/validate.hpp"
 
-#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/compressed_sparse_row_graph.hpp>
+#include <boost/iterator/counting_iterator.hpp>
+#include <boost/iterator/transform_iterator.hpp>
+#include <boost/range/iterator_range.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -36,8 +41,12 @@ struct DagInfo {
   SchemeVariant variant = SchemeVariant::exact;
 };
 
-using Dag =
-    boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Op, Tensor, DagInfo>;
+/// Compressed sparse rows with 32-bit vertex and edge indices: per vertex its Op and two row
+/// starts, per edge its Tensor, its target and the in-edge index, and no allocation per vertex
+/// or edge (an adjacency_list spent 192 B per vertex on its own structure; benchmarks/README.md,
+/// "DAG scale"). Out-edges keep the lowering's order; in-edges run by source vertex.
+using Dag = boost::compressed_sparse_row_graph<boost::bidirectionalS, Op, Tensor, DagInfo,
+                                               std::uint32_t, std::uint32_t>;
 using Vertex = boost::graph_traits<Dag>::vertex_descriptor;
 using Edge = boost::graph_traits<Dag>::edge_descriptor;
 
@@ -58,18 +67,63 @@ private:
   }
 };
 
-/// The Boost graph of a lowering; vertex i is `lowering.ops[i]`, each tensor with the placement
-/// the lowering intends for it. A lowering that breaks a placement rule still materializes;
-/// check() derives the placements again and names the op.
+/// The Boost graph of a lowering, which it consumes; vertex i is `lowering.ops[i]`, each tensor
+/// with the placement the lowering intends for it. A lowering that breaks a placement rule still
+/// materializes; check() derives the placements again and names the op.
+/// @throws std::length_error when the lowering has 2^32 − 1 or more ops or edges (32-bit indices).
+///
+/// The Op vector is taken whole and the edges are freed as soon as they are in the graph, so the
+/// process never holds two copies of either: compressed_sparse_row_graph's constructors
+/// value-initialize every vertex bundle before one could be moved in, which at 10^6 vertices would
+/// add 216 MB to the peak. This fills the structure through its public members instead, with the
+/// same Boost calls its constructor makes (forward rows by a stable histogram sort of the edges,
+/// then backward rows of edge indices).
+template <class Graph = Dag>
+[[nodiscard]] Graph materialize(Lowering&& lowering) {
+  using Index = std::uint32_t;
+  constexpr std::size_t limit = std::numeric_limits<Index>::max();
+  if (lowering.ops.size() >= limit || lowering.edges.size() >= limit)
+    throw std::length_error("helix: materialize: " + std::to_string(lowering.ops.size()) +
+                            " ops and " + std::to_string(lowering.edges.size()) +
+                            " edges; a Dag holds fewer than 2^32 - 1 of each");
+  const auto vertices = static_cast<Index>(lowering.ops.size());
+  Graph dag;
+  boost::get_property(dag, boost::graph_bundle) =
+      DagInfo{lowering.model, lowering.plan, lowering.workload, lowering.mesh, lowering.variant};
+  {
+    const auto ends = [](const LoweredEdge& e) {
+      return std::pair<Index, Index>(static_cast<Index>(e.source), static_cast<Index>(e.target));
+    };
+    const auto tensor = [](const LoweredEdge& e) -> const Tensor& { return e.tensor; };
+    const std::vector<LoweredEdge>& edges = lowering.edges;
+    dag.m_forward.assign_unsorted_multi_pass_edges(
+        boost::make_transform_iterator(edges.begin(), ends),
+        boost::make_transform_iterator(edges.end(), ends),
+        boost::make_transform_iterator(edges.begin(), tensor), vertices,
+        boost::typed_identity_property_map<Index>(), boost::keep_all());
+  }
+  std::vector<LoweredEdge>().swap(lowering.edges);
+  std::vector<TensorPlacement>().swap(lowering.placements);
+  {
+    // Each forward edge k, as (target, source), with k as its property: the in-edge rows.
+    const std::vector<Index>& rows = dag.m_forward.m_rowstart;
+    const std::vector<Index>& targets = dag.m_forward.m_column;
+    std::vector<std::pair<Index, Index>> reversed(targets.size());
+    for (Index source = 0; source < vertices; ++source)
+      for (Index k = rows[source]; k < rows[source + 1]; ++k)
+        reversed[k] = {targets[k], source};
+    dag.m_backward.assign_unsorted_multi_pass_edges(
+        reversed.begin(), reversed.end(), boost::counting_iterator<Index>(0), vertices,
+        boost::typed_identity_property_map<Index>(), boost::keep_all());
+  }
+  dag.vertex_properties().m_vertex_properties = std::move(lowering.ops);
+  return dag;
+}
+
+/// The same from a lowering that stays (a copy of it is consumed).
 template <class Graph = Dag>
 [[nodiscard]] Graph materialize(const Lowering& lowering) {
-  Graph dag(lowering.ops.size(), DagInfo{lowering.model, lowering.plan, lowering.workload,
-                                         lowering.mesh, lowering.variant});
-  for (std::size_t i = 0; i < lowering.ops.size(); ++i)
-    dag[i] = lowering.ops[i];
-  for (const LoweredEdge& e : lowering.edges)
-    boost::add_edge(e.source, e.target, e.tensor, dag);
-  return dag;
+  return materialize<Graph>(Lowering(lowering));
 }
 
 /// Builds the operator DAG of `model` partitioned by `plan` for `workload`.
@@ -130,7 +184,7 @@ constexpr bool decode_reshapes(const PlanSpec& plan) {
 /// plan, as build_dag would.
 template <class Graph = Dag>
 void reshape_decode(Graph& dag, const Model& model) {
-  DagInfo& info = dag[boost::graph_bundle];
+  DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   if (info.workload.phase != Phase::decode || !decode_reshapes(info.plan) ||
       !(model.with_seq_len(info.model.seq_len) == info.model))
     throw std::invalid_argument(
@@ -159,7 +213,7 @@ template <class Graph = Dag>
 inline std::vector<std::int64_t> devices_of(const Graph& dag, Vertex v) {
   const Op& op = dag[v];
   if (const step::Collective* c = collective_of(op)) {
-    const Mesh& mesh = dag[boost::graph_bundle].mesh;
+    const Mesh& mesh = boost::get_property(dag, boost::graph_bundle).mesh;
     std::vector<std::int64_t> members;
     for (std::int64_t i = 0; i < group_size(mesh, c->group); ++i)
       members.push_back(group_member(mesh, c->group, i));

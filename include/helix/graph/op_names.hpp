@@ -69,7 +69,7 @@ class OpNames {
 public:
   template <class Graph = Dag>
   explicit OpNames(const Graph& dag) {
-    const DagInfo& info = dag[boost::graph_bundle];
+    const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
     layer_digits_ = digits(info.model.layers - 1, 2);
     device_digits_ = digits(info.mesh.size() - 1, 2);
     microbatch_digits_ =

@@ -208,7 +208,7 @@ std::string consumer_name(const Graph& dag, const OpNames& names, Edge e) {
 template <class Graph = Dag>
 nlohmann::json op_entry(const Graph& dag, const OpNames& names, const TensorPlacement& placement,
                         Vertex v, std::int64_t device) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   const Op& op = dag[v];
   nlohmann::json producers = nlohmann::json::array(), consumers = nlohmann::json::array();
   // A collective's inputs arrive by member; list them in the group's order.
@@ -299,7 +299,7 @@ void check_dump_size(const Graph& dag, std::int64_t max_bytes) {
   const std::int64_t bytes = size.bytes(8);
   if (bytes <= max_bytes)
     return;
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   throw std::invalid_argument(
       "the expected tensors of plan " + to_string(info.plan) + " would take " +
       cost::format_si(static_cast<double>(bytes), "B") + " (" + std::to_string(size.tensors) +
@@ -332,7 +332,7 @@ DumpSummary write_expected_dump(const std::filesystem::path& folder, const Dag& 
                                 std::string_view model_name,
                                 std::uint64_t seed = numerics::default_seed) {
   static_assert(std::same_as<Scalar, double>, "helix: expected dump: written in float64");
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   const Model& model = info.model;
   const OpNames names(dag);
   std::error_code error;

@@ -77,7 +77,7 @@ inline double tick_step(double span, int ticks) {
 template <class Graph = Dag>
 inline std::string timeline_svg(const Graph& dag, const cost::Timeline& timeline,
                                 std::string_view title = "") {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   const std::int64_t devices = info.mesh.size();
   constexpr double left = 70, right = 20, top = 40, row = 18, gap = 4, plot_width = 1200;
   const double rows_height = static_cast<double>(devices) * (row + gap);

@@ -224,7 +224,7 @@ class DagRunner {
 public:
   DagRunner(const Dag& dag, const W& weights, const I& input, C& communication,
             RunOptions options = {}, TensorObserver<Scalar> observer = {})
-      : dag_(dag), info_(dag[boost::graph_bundle]), model_(info_.model),
+      : dag_(dag), info_(boost::get_property(dag, boost::graph_bundle)), model_(info_.model),
         kernels_(model_, weights, input), communication_(communication), options_(options),
         store_(boost::num_vertices(dag)), pending_reads_(store_.size(), 0),
         observer_(std::move(observer)) {}
@@ -709,7 +709,7 @@ template <std::floating_point Scalar, WeightSource<Scalar> W, InputSource<Scalar
 template <std::floating_point Scalar>
 [[nodiscard]] Execution<Scalar> execute(const Dag& dag, const Weights<Scalar>& weights,
                                         const Input<Scalar>& input) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   detail::require_matching(info.model, info.workload, weights, input);
   const FullWeights<Scalar> full(weights);
   const FullInput<Scalar> batch(info.model, input);
@@ -722,7 +722,7 @@ template <std::floating_point Scalar>
 [[nodiscard]] Execution<Scalar> execute(const Dag& dag, const Weights<Scalar>& weights,
                                         const Input<Scalar>& input,
                                         TensorObserver<Scalar> observer) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   detail::require_matching(info.model, info.workload, weights, input);
   const FullWeights<Scalar> full(weights);
   const FullInput<Scalar> batch(info.model, input);

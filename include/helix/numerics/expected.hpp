@@ -161,7 +161,7 @@ struct WeightHolding {
 /// @throws std::logic_error when two ops of one device read different slices under one name.
 template <class Graph = Dag>
 std::vector<WeightHolding> weight_holdings(const Graph& dag) {
-  const Model& model = dag[boost::graph_bundle].model;
+  const Model& model = boost::get_property(dag, boost::graph_bundle).model;
   const OpNames names(dag);
   std::vector<WeightHolding> out;
   std::map<std::pair<std::int64_t, std::string>, std::size_t> seen;
@@ -274,7 +274,7 @@ struct ExpectedSize {
 
 template <class Graph = Dag>
 ExpectedSize expected_size(const Graph& dag) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   const Model& model = info.model;
   ExpectedSize size;
   for (Vertex v = 0; v < boost::num_vertices(dag); ++v) {

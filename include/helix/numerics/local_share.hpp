@@ -34,7 +34,7 @@ public:
   /// The weights of every compute vertex of `dag` whose device `is_local` says this process holds.
   template <class IsLocal>
   LocalWeights(const Dag& dag, IsLocal&& is_local, std::uint64_t seed = default_seed) {
-    const Model& model = dag[boost::graph_bundle].model;
+    const Model& model = boost::get_property(dag, boost::graph_bundle).model;
     for (auto [v, end] = boost::vertices(dag); v != end; ++v) {
       const Op& op = dag[*v];
       if (is_communication(op.kind()) || !is_local(op.device))
@@ -125,8 +125,8 @@ class LocalInput {
 public:
   template <class IsLocal>
   LocalInput(const Dag& dag, IsLocal&& is_local, std::uint64_t seed = default_seed)
-      : model_(dag[boost::graph_bundle].model), seed_(seed),
-        prefill_(dag[boost::graph_bundle].workload.phase == Phase::prefill) {
+      : model_(boost::get_property(dag, boost::graph_bundle).model), seed_(seed),
+        prefill_(boost::get_property(dag, boost::graph_bundle).workload.phase == Phase::prefill) {
     std::set<std::int64_t> sequences;
     std::int64_t layers = 0;
     for (auto [v, end] = boost::vertices(dag); v != end; ++v) {

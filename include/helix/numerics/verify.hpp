@@ -147,7 +147,7 @@ inline constexpr std::int64_t max_verify_tensor_elements = std::int64_t{1} << 27
 /// `max_verify_tensor_elements`; std::logic_error naming the vertex when the graph cannot run.
 template <std::floating_point Scalar>
 [[nodiscard]] NumericsReport verify(const Dag& dag, std::uint64_t seed = default_seed) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   const Model& model = info.model;
   const Workload& workload = info.workload;
   NumericsReport report;

@@ -34,11 +34,11 @@ inline View communication_view(const Graph& dag, const std::vector<std::int64_t>
     scope += layers.size() > 1 ? "s " : " ";
     for (std::size_t i = 0; i < layers.size(); ++i)
       scope += (i ? ", " : "") + std::to_string(layers[i]);
-    scope += " of " + std::to_string(dag[boost::graph_bundle].model.layers);
+    scope += " of " + std::to_string(boost::get_property(dag, boost::graph_bundle).model.layers);
   }
   view.title = detail::view_title(dag, scope);
   ViewGraph& g = view.graph;
-  const Mesh& mesh = dag[boost::graph_bundle].mesh;
+  const Mesh& mesh = boost::get_property(dag, boost::graph_bundle).mesh;
   std::map<std::int64_t, ViewVertex> devices;
   for (std::int64_t rank = 0; rank < mesh.size(); ++rank) {
     if (mesh.coordinate(rank, Role::data) != 0)

@@ -39,7 +39,7 @@ inline std::string model_name(const Model& model) {
 
 template <class Graph = Dag>
 inline std::string view_title(const Graph& dag, std::string_view what) {
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   return model_name(info.model) + ", plan " + to_string(info.plan) + ", " +
          std::string(phase_name(info.workload.phase)) + ": " + std::string(what) +
          " (data-parallel replica 0, microbatch 0)";
@@ -112,7 +112,7 @@ inline std::string devices_text(std::vector<std::int64_t> devices) {
 template <class Graph = Dag>
 inline std::string vertex_name(const Graph& dag, Vertex v) {
   const Op& op = dag[v];
-  const Model& model = dag[boost::graph_bundle].model;
+  const Model& model = boost::get_property(dag, boost::graph_bundle).model;
   const std::string kind(op_kind_name(op.kind()));
   const auto heads = [&](const AttentionHeads& a) {
     std::string text =
@@ -217,7 +217,8 @@ inline std::string vertex_devices(const Graph& dag, Vertex v) {
 template <class Graph = Dag>
 inline std::string tensor_text(const Graph& dag, Edge e) {
   const Tensor& t = dag[e];
-  const std::string placement = placement_text(t.placement, dag[boost::graph_bundle].mesh);
+  const std::string placement =
+      placement_text(t.placement, boost::get_property(dag, boost::graph_bundle).mesh);
   return to_string(t.shape) + (placement == "R" ? "" : " " + placement);
 }
 

@@ -64,7 +64,7 @@ using BlockKey = std::tuple<BlockPart, std::int64_t, std::int64_t>;
 template <class Graph = Dag>
 inline BlockKey block_key(const Graph& dag, Vertex v) {
   const Op& op = dag[v];
-  const DagInfo& info = dag[boost::graph_bundle];
+  const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   if (folded_layer(info.model, info.plan, op.stage, op.layer))
     return BlockKey{BlockPart::folded, op.stage, 0};
   const auto part = static_cast<std::int64_t>(sublayer_of(op));
@@ -173,7 +173,8 @@ inline ViewNode block_node(const Graph& dag, const BlockKey& key,
   std::vector<std::int64_t> devices = devices_of_all(dag, vertices);
   switch (part) {
   case BlockPart::input:
-    node.lines = {(dag[boost::graph_bundle].model.vocab > 0 ? "input token ids" : "input x") +
+    node.lines = {(boost::get_property(dag, boost::graph_bundle).model.vocab > 0 ? "input token ids"
+                                                                                 : "input x") +
                       count,
                   shapes, devices_text(devices)};
     node.stage = -1;
@@ -212,7 +213,7 @@ inline ViewNode block_node(const Graph& dag, const BlockKey& key,
                       std::to_string(a),
                   shapes, devices_text(sources) + " → " + devices_text(destinations)};
     // A scatter-gather send: each carries a slice of hidden, the receivers gather them.
-    const std::int64_t hidden = dag[boost::graph_bundle].model.hidden;
+    const std::int64_t hidden = boost::get_property(dag, boost::graph_bundle).model.hidden;
     if (const step::Transfer* t = transfer_of(first); t && t->columns.total() != hidden)
       node.lines.insert(node.lines.begin() + 1,
                         "each 1/" +
@@ -230,9 +231,10 @@ inline ViewNode block_node(const Graph& dag, const BlockKey& key,
     break;
   case BlockPart::residual:
     node.lines = {layer + "residual add" + count +
-                      (dag[boost::graph_bundle].model.parallel_block ? " (x + MHA + MLP)"
-                       : static_cast<Sublayer>(b) == Sublayer::mlp   ? " (y + MLP)"
-                                                                     : " (x + MHA)"),
+                      (boost::get_property(dag, boost::graph_bundle).model.parallel_block
+                           ? " (x + MHA + MLP)"
+                       : static_cast<Sublayer>(b) == Sublayer::mlp ? " (y + MLP)"
+                                                                   : " (x + MHA)"),
                   shapes, devices_text(devices)};
     break;
   case BlockPart::collective: {

@@ -63,8 +63,8 @@ inline bool same_tensor(const Tensor& x, const Mesh& a, const Tensor& y, const M
 /// where `tp=4` has a tensor axis, and both lower to one flat 4-GPU all-reduce per block.
 template <class Graph = Dag>
 bool same_dag(const Graph& a, const Graph& b) {
-  const DagInfo& ia = a[boost::graph_bundle];
-  const DagInfo& ib = b[boost::graph_bundle];
+  const DagInfo& ia = boost::get_property(a, boost::graph_bundle);
+  const DagInfo& ib = boost::get_property(b, boost::graph_bundle);
   if (!(ia.model == ib.model) || !(ia.workload == ib.workload) || ia.variant != ib.variant ||
       ia.mesh.axis_count != ib.mesh.axis_count ||
       boost::num_vertices(a) != boost::num_vertices(b) ||
