@@ -9,17 +9,19 @@ Usage, from anywhere, after `cmake -DHELIX_BUILD_BENCHMARKS=ON` and a build:
 Areas (in this order): dag (helix_bench_dag: build, bare insertion, check, simulate, peak RSS),
 generation (helix_bench_dag: generation costing against prefill costing), executor
 (helix_bench_numerics: sharded against reference, reference against a bare GEMM; also the
---native-build's when given), views (helix_deploy with and without `dot`, fresh and rerun; the
-whole-model view's height), compile (benchmarks/compile_time/run.py).
+--native-build's when given), views (benchmarks/views/run.py: helix_deploy with and without `dot`,
+fresh and rerun, and the device clusters' order in every view; the whole-model view's height),
+compile (benchmarks/compile_time/run.py).
 
 Every target is a ratio of two figures taken in the same run, or an absolute bound with a wide
 margin: the machine is shared. Times are the benchmark thread's CPU time (Google Benchmark's
 cpu_time), which waiting for a core does not inflate; the views are wall time (they run `dot`
-processes on both cores), the minimum of --view-runs runs. A target that does not hold is
+processes on both cores), the median of --view-runs rounds. A target that does not hold is
 printed as "no"; the program still exits 0, since a report is its purpose. It exits 1 when a
 benchmark fails to run. With --smoke the sizes are too small to judge, and "holds" says "smoke".
 """
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
@@ -29,7 +31,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 here = pathlib.Path(__file__).resolve().parent
 root = here.parent
@@ -153,19 +154,6 @@ def executor_area(table, args):
                           f"{ratio:.2f} ({r['reference_s']:.2f} s)", "≤ 1.15", ratio <= 1.15)
 
 
-def timed(command, env=None, runs=1):
-    """The least wall time of `runs` runs of `command` (each must succeed)."""
-    best = None
-    for _ in range(runs):
-        start = time.perf_counter()
-        run = subprocess.run(command, capture_output=True, text=True, env=env)
-        elapsed = time.perf_counter() - start
-        if run.returncode != 0:
-            sys.exit(f"run_all: {' '.join(map(str, command))} failed:\n{run.stderr}")
-        best = elapsed if best is None else min(best, elapsed)
-    return best
-
-
 def svg_height_points(path):
     match = re.search(r'<svg[^>]*\bheight="([0-9.]+)pt"', path.read_text())
     if not match:
@@ -184,33 +172,38 @@ def llama31_405b_file(folder, layers):
 
 
 def views_area(table, args):
-    """Issue 13 target 4: the seed defaults' views with SVGs against the same run without `dot`,
-    and a 126-layer whole-model view against a 4-layer one."""
+    """Issue 13 target 4: the seed defaults' views with SVGs against the same run without `dot`
+    (benchmarks/views/run.py, which also reads every device cluster's place from the SVGs), and
+    a 126-layer whole-model view against a 4-layer one."""
     deploy = binary(args.build, "examples/helix_deploy")
     if shutil.which("dot") is None:
         sys.exit("run_all: views: `dot` (Graphviz) is not on PATH")
-    no_dot = dict(os.environ, PATH="/nonexistent")
-    runs = 1 if args.smoke else args.view_runs
+    spec = importlib.util.spec_from_file_location("views_run", here / "views" / "run.py")
+    views = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(views)
+    views.deploy = str(deploy)
+    views.rounds = 1 if args.smoke else args.view_runs
+    found = views.main()
+    cold, warm, without = found["cold"], found["warm"], found["no_dot"]
+    table.add("views", "seed defaults with SVGs, fresh folder / without `dot` (medians)",
+              f"{cold:.2f} / {without:.2f} s = {cold / without:.1f}× (CPU floor "
+              f"{found['floor'] / without:.1f}×)", "≤ 1.5×", cold / without <= 1.5)
+    table.add("views", "seed defaults with SVGs, rerun into the same folder / without `dot`",
+              f"{warm:.2f} / {without:.2f} s = {warm / without:.1f}×", "≤ 1.5×",
+              warm / without <= 1.5)
+    table.add("views", "view SVGs with device clusters whose stages run in rank order",
+              f"{found['clustered']} views, {len(found['wrong'])} stages or runs wrong",
+              "none wrong", not found["wrong"])
     with tempfile.TemporaryDirectory(prefix="helix_views_") as scratch:
         scratch = pathlib.Path(scratch)
-        fresh, without, rerun = [], [], []
-        for i in range(runs):
-            folder = scratch / f"fresh{i}"
-            fresh.append(timed([deploy, "--out", folder]))
-            rerun.append(timed([deploy, "--out", folder]))
-            without.append(timed([deploy, "--out", scratch / f"nodot{i}"], env=no_dot))
-        fresh, without, rerun = min(fresh), min(without), min(rerun)
-        table.add("views", "seed defaults with SVGs, fresh folder / without `dot`",
-                  f"{fresh:.2f} / {without:.2f} s = {fresh / without:.1f}×", "≤ 1.5×",
-                  fresh / without <= 1.5)
-        table.add("views", "seed defaults with SVGs, rerun into the same folder / without `dot`",
-                  f"{rerun:.2f} / {without:.2f} s = {rerun / without:.1f}×", "≤ 1.5×",
-                  rerun / without <= 1.5)
         heights = {}
         for layers in (4, 126):
             folder = scratch / f"model{layers}"
-            timed([deploy, "--model-file", llama31_405b_file(scratch, layers), "--plan", "tp=8",
-                   "--views", "summary", "--no-verify", "--out", folder])
+            run = subprocess.run([deploy, "--model-file", llama31_405b_file(scratch, layers),
+                                  "--plan", "tp=8", "--views", "summary", "--no-verify", "--out",
+                                  folder], capture_output=True, text=True)
+            if run.returncode != 0:
+                sys.exit(f"run_all: views: helix_deploy failed:\n{run.stderr}")
             svg = next(folder.glob("*complete*model*.svg"), None)
             if svg is None:
                 sys.exit(f"run_all: views: no whole-model SVG in {folder}")
@@ -260,8 +253,8 @@ def main():
     parser.add_argument("--min-time", type=float, default=2.0,
                         help="Google Benchmark's min time for the costing and executor rows "
                         "(default 2 s)")
-    parser.add_argument("--view-runs", type=int, default=3, help="runs of each views command, "
-                        "the fastest kept (default 3)")
+    parser.add_argument("--view-runs", type=int, default=5, help="rounds of the views' runs, the "
+                        "median kept (default 5)")
     parser.add_argument("--compile-rounds", type=int, default=3,
                         help="ROUNDS for compile_time/run.py (default 3)")
     parser.add_argument("--markdown", help="also write the table to this file")

@@ -529,7 +529,7 @@ TEST_CASE("Graphviz draws each stage's device clusters left to right in rank ord
       build_dag(models::llama3_8b, parse_plan("kvp=4,tp=2"), Workload::decode()),
       build_dag(models::helix_seed, parse_plan("kvp=4,tp=4"), Workload::decode())};
   for (const Dag& dag : dags) {
-    const std::int64_t last_layer = dag[boost::graph_bundle].model.layers - 1;
+    const std::int64_t last_layer = boost::get_property(dag, boost::graph_bundle).model.layers - 1;
     for (const View& view : {attention_view(dag, 0), mlp_view(dag, 0),
                              attention_view(dag, last_layer), mlp_view(dag, last_layer)}) {
       CAPTURE(view.title);

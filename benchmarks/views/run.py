@@ -73,6 +73,8 @@ def cluster_order(svg):
 
 
 def main():
+    """Measures and prints; returns the medians (seconds), the floor and the order's findings for
+    benchmarks/run_all.py."""
     work = pathlib.Path(tempfile.mkdtemp(prefix="helix_views_"))
     no_dot = dict(os.environ, PATH="/nonexistent")
     cold, cold_cpu, warm, plain = [], [], [], []
@@ -123,6 +125,9 @@ def main():
     for line in wrong:
         print("    " + line)
     shutil.rmtree(work)
+    return {"cold": c, "warm": w, "no_dot": n, "floor": floor, "views": views,
+            "clustered": clustered, "wrong": wrong}
 
 
-main()
+if __name__ == "__main__":
+    main()
