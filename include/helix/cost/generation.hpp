@@ -4,13 +4,18 @@
 // exactly over the KV lengths the steps attend to.
 #pragma once
 
+#include "helix/cost/detail/cost_classes.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/memory.hpp"
+#include "helix/cost/op_cost.hpp"
 #include "helix/cost/simulate.hpp"
 #include "helix/graph/dag.hpp"
+#include "helix/graph/op_signature.hpp"
+#include "helix/graph/ops.hpp"
 #include "helix/model/model.hpp"
 #include "helix/plan/mesh.hpp"
 #include "helix/plan/spec.hpp"
+#include "helix/plan/validate.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -232,32 +237,85 @@ constexpr Workload decode_workload(const Workload& prefill) {
 
 namespace detail {
 
+/// `op` with the input and output shapes it has in a DAG of `model`, as reshape_decode derives
+/// them: the output first (an element-wise op's or a collective's signature reads its width from
+/// its own output), then the inputs from the signature with that output.
+constexpr Op reshaped(const Op& op, const Model& model, const Workload& workload,
+                      const Mesh& mesh) {
+  Op r = op;
+  r.output = signature(r, model, workload, mesh).output;
+  const OpSignature expected = signature(r, model, workload, mesh);
+  r.inputs = expected.inputs;
+  r.input_count = expected.input_count;
+  return r;
+}
+
 /// The decode steps with KV lengths first … last of `model` under `plan`, integrated
-/// (`integrate_decode`), and the memory of the last one. One decode DAG, built for the first
-/// length simulated and reshaped to each further one (reshape_decode: exactly the DAG build_dag
-/// would make for that length, at a fraction of the cost); built anew for each length when the
-/// plan shards the KV cache along the sequence. `known_first`, when given, is the first step's
-/// makespan, simulated by the caller.
+/// (`integrate_decode`), and the memory of the last one. `known_first`, when given, is the first
+/// step's makespan, simulated by the caller.
+///
+/// One decode DAG, built for the last KV length (whose memory is reported), times every length:
+/// the sequence length enters a decode DAG through its shapes only (reshape_decode), so the
+/// schedule, each op's producers and devices are those of every length, and an op's duration is
+/// its cost with the shapes reshape_decode would give it. Ops that cost alike (cost_classes) are
+/// reshaped and costed once per length, and the schedule runs again with those durations: the
+/// makespan simulate gives the DAG build_dag makes for that length, to the bit (tests/test_cost.cpp
+/// compares the two for several plans). Plans that shard the KV cache along the sequence
+/// (decode_reshapes false) build and simulate each length.
 template <class Graph>
 std::pair<DecodeIntegral, std::optional<MemoryReport>>
 decode_steps(const Model& model, const PlanSpec& plan, const Workload& decode, std::int64_t first,
              std::int64_t last, std::optional<double> known_first, const Hardware& hw,
              const SimulationOptions& options, std::int64_t max_points) {
-  std::optional<MemoryReport> last_memory;
-  std::optional<Graph> step;
+  const auto known = [&](std::int64_t kv_length) {
+    return known_first && kv_length == first && kv_length != last;
+  };
+  if (!decode_reshapes(plan)) {
+    std::optional<MemoryReport> last_memory;
+    const DecodeIntegral integral = integrate_decode(
+        first, last,
+        [&](std::int64_t kv_length) {
+          if (known(kv_length))
+            return *known_first;
+          const Graph step = build_dag<Graph>(decode_model(model, kv_length), plan, decode);
+          if (kv_length == last)
+            last_memory = memory(step, hw);
+          return simulate(step, hw, options).makespan_seconds;
+        },
+        max_points);
+    return {integral, std::move(last_memory)};
+  }
+  const Graph step = build_dag<Graph>(decode_model(model, last), plan, decode);
+  std::optional<MemoryReport> last_memory = memory(step, hw);
+  const DagInfo& info = step[boost::graph_bundle];
+  const CostClasses classes = cost_classes(step);
+  const ScheduleStructure structure = schedule_structure(step, options);
+  std::vector<double> class_seconds(classes.representative.size());
+  std::vector<double> end(boost::num_vertices(step), 0.0);
   const DecodeIntegral integral = integrate_decode(
       first, last,
       [&](std::int64_t kv_length) {
-        if (known_first && kv_length == first && kv_length != last)
+        if (known(kv_length))
           return *known_first;
-        const Model step_model = decode_model(model, kv_length);
-        if (step && decode_reshapes(plan))
-          reshape_decode(*step, step_model);
-        else
-          step.emplace(build_dag<Graph>(step_model, plan, decode));
-        if (kv_length == last)
-          last_memory = memory(*step, hw);
-        return simulate(*step, hw, options).makespan_seconds;
+        DagInfo step_info = info;
+        step_info.model = decode_model(model, kv_length);
+        // What build_dag checks for this length (reshape_decode too).
+        if (kv_length != last) {
+          std::vector<std::string> problems = validate(step_info.model, plan, decode);
+          if (!problems.empty())
+            throw PlanError(std::move(problems));
+        }
+        for (std::size_t c = 0; c < classes.representative.size(); ++c) {
+          const Op& op = step[classes.representative[c]];
+          class_seconds[c] =
+              op_cost(kv_length == last ? op : reshaped(op, step_info.model, decode, info.mesh),
+                      step_info, hw, options.collectives)
+                  .seconds;
+        }
+        const double span = run_schedule(
+            structure, [&](Vertex v) { return class_seconds[classes.of_vertex[v]]; }, end,
+            [](std::size_t, Vertex, double, double) {});
+        return span + hw.step_overhead_seconds;
       },
       max_points);
   return {integral, std::move(last_memory)};

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "helix/cost/collectives.hpp"
+#include "helix/cost/detail/cost_classes.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/op_cost.hpp"
 #include "helix/cost/schedule.hpp"
@@ -83,6 +84,82 @@ struct Timeline {
   SimulationOptions options{};
 };
 
+namespace detail {
+
+/// What a simulation reads of a Dag besides its ops' durations: the schedule order and, for each
+/// vertex in it, its producers, the devices it occupies and the stream it runs on there. Built
+/// once, it times the same DAG under other durations: a decode step at each KV length
+/// (generation.hpp), whose ops, edges and devices are the same for every length.
+struct ScheduleStructure {
+  std::size_t device_count = 0;
+  std::vector<Vertex> order;
+  /// Position i of `order` has producers [producer_begin[i], producer_begin[i + 1]) of
+  /// `producers`, and devices likewise (a transfer's sender first).
+  std::vector<std::size_t> producer_begin;
+  std::vector<Vertex> producers;
+  std::vector<std::size_t> device_begin;
+  std::vector<std::int64_t> devices;
+  /// By position: 0 compute, 1 collectives, 2 transfers (all 0 without overlap).
+  std::vector<std::uint8_t> stream;
+};
+
+template <class Graph = Dag>
+ScheduleStructure schedule_structure(const Graph& dag, const SimulationOptions& options) {
+  ScheduleStructure s;
+  s.device_count = static_cast<std::size_t>(dag[boost::graph_bundle].mesh.size());
+  s.order = schedule_order(dag);
+  const std::size_t n = s.order.size();
+  s.producer_begin.reserve(n + 1);
+  s.device_begin.reserve(n + 1);
+  s.producers.reserve(boost::num_edges(dag));
+  s.devices.reserve(n);
+  s.stream.reserve(n);
+  for (Vertex v : s.order) {
+    s.producer_begin.push_back(s.producers.size());
+    for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag)))
+      s.producers.push_back(boost::source(e, dag));
+    s.device_begin.push_back(s.devices.size());
+    const std::vector<std::int64_t> devices = devices_of(dag, v);
+    s.devices.insert(s.devices.end(), devices.begin(), devices.end());
+    const OpKind kind = dag[v].kind();
+    s.stream.push_back(!options.overlap_communication || !is_communication(kind) ? 0
+                       : kind == OpKind::transfer                                ? 2
+                                                                                 : 1);
+  }
+  s.producer_begin.push_back(s.producers.size());
+  s.device_begin.push_back(s.devices.size());
+  return s;
+}
+
+/// Runs the list schedule: each vertex starts when its producers are done and each of its
+/// devices' stream is free, and holds those streams for `seconds(v)`. Calls
+/// `on_vertex(position, v, start, end)` for each vertex in order; `end` (by vertex id, sized to the
+/// DAG) receives every vertex's end. Returns the span of the schedule.
+template <class Seconds, class OnVertex>
+double run_schedule(const ScheduleStructure& s, Seconds&& seconds, std::vector<double>& end,
+                    OnVertex&& on_vertex) {
+  std::vector<std::array<double, 3>> free(s.device_count, std::array<double, 3>{});
+  double span = 0;
+  for (std::size_t i = 0; i < s.order.size(); ++i) {
+    const Vertex v = s.order[i];
+    double start = 0;
+    for (std::size_t p = s.producer_begin[i]; p < s.producer_begin[i + 1]; ++p)
+      start = std::max(start, end[s.producers[p]]);
+    const std::size_t stream = s.stream[i];
+    for (std::size_t d = s.device_begin[i]; d < s.device_begin[i + 1]; ++d)
+      start = std::max(start, free[static_cast<std::size_t>(s.devices[d])][stream]);
+    const double finish = start + seconds(v);
+    end[v] = finish;
+    for (std::size_t d = s.device_begin[i]; d < s.device_begin[i + 1]; ++d)
+      free[static_cast<std::size_t>(s.devices[d])][stream] = finish;
+    span = std::max(span, finish);
+    on_vertex(i, v, start, finish);
+  }
+  return span;
+}
+
+} // namespace detail
+
 /// Simulates `dag` on `hw`.
 ///
 /// Example: `simulate(build_dag(models::helix_seed, parse_plan("hp=4x4")),
@@ -98,50 +175,52 @@ template <class Graph = Dag>
   timeline.vertices.resize(n);
   timeline.costs.resize(n);
   timeline.devices.resize(device_count);
-  // When each device's streams are next free: compute, collectives, transfers. Without overlap
-  // everything runs on the first.
-  std::vector<std::array<double, 3>> free(device_count, std::array<double, 3>{});
   std::vector<std::vector<std::pair<double, double>>> intervals(device_count);
   std::vector<bool> seen(device_count, false);
 
-  for (Vertex v : schedule_order(dag)) {
-    const Op& op = dag[v];
-    const OpCost cost = op_cost(op, info, hw, options.collectives);
-    timeline.costs[v] = cost;
-    double start = 0;
-    for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag)))
-      start = std::max(start, timeline.vertices[boost::source(e, dag)].end_seconds);
-    const std::vector<std::int64_t> devices = devices_of(dag, v);
-    const std::size_t stream = !options.overlap_communication || !cost.communication ? 0
-                               : op.kind() == OpKind::transfer                       ? 2
-                                                                                     : 1;
-    for (std::int64_t d : devices)
-      start = std::max(start, free[static_cast<std::size_t>(d)][stream]);
-    const double end = start + cost.seconds;
-    timeline.vertices[v] = {start, end};
-    for (std::size_t i = 0; i < devices.size(); ++i) {
-      const std::size_t dd = static_cast<std::size_t>(devices[i]);
-      free[dd][stream] = end;
-      DeviceUsage& usage = timeline.devices[dd];
-      if (cost.communication) {
-        usage.communication_seconds += cost.seconds;
-        const bool sends = transfer_of(op) == nullptr || i == 0;
-        if (sends)
-          for (std::size_t l = 0; l < link_class_count; ++l)
-            usage.bytes_sent[l] += cost.bytes_by_link[l];
-      } else {
-        usage.compute_seconds += cost.seconds;
-        usage.flops += work(op, info).flops;
-      }
-      if (!seen[dd] || start < usage.first_start_seconds)
-        usage.first_start_seconds = start;
-      usage.last_end_seconds = std::max(usage.last_end_seconds, end);
-      seen[dd] = true;
-      if (cost.seconds > 0)
-        intervals[dd].emplace_back(start, end);
-    }
-    timeline.makespan_seconds = std::max(timeline.makespan_seconds, end);
+  // One op_cost and one work per class of ops that cost the same (detail/cost_classes.hpp).
+  const detail::CostClasses classes = detail::cost_classes(dag);
+  std::vector<OpCost> class_costs;
+  std::vector<std::int64_t> class_flops;
+  class_costs.reserve(classes.representative.size());
+  class_flops.reserve(classes.representative.size());
+  for (Vertex v : classes.representative) {
+    class_costs.push_back(op_cost(dag[v], info, hw, options.collectives));
+    class_flops.push_back(work(dag[v], info).flops);
   }
+  for (Vertex v = 0; v < n; ++v)
+    timeline.costs[v] = class_costs[classes.of_vertex[v]];
+
+  const detail::ScheduleStructure structure = detail::schedule_structure(dag, options);
+  std::vector<double> end(n, 0.0);
+  timeline.makespan_seconds = detail::run_schedule(
+      structure, [&](Vertex v) { return timeline.costs[v].seconds; }, end,
+      [&](std::size_t position, Vertex v, double start, double finish) {
+        const OpCost& cost = timeline.costs[v];
+        timeline.vertices[v] = {start, finish};
+        const bool transfer = transfer_of(dag[v]) != nullptr;
+        for (std::size_t d = structure.device_begin[position];
+             d < structure.device_begin[position + 1]; ++d) {
+          const std::size_t dd = static_cast<std::size_t>(structure.devices[d]);
+          DeviceUsage& usage = timeline.devices[dd];
+          if (cost.communication) {
+            usage.communication_seconds += cost.seconds;
+            const bool sends = !transfer || d == structure.device_begin[position];
+            if (sends)
+              for (std::size_t l = 0; l < link_class_count; ++l)
+                usage.bytes_sent[l] += cost.bytes_by_link[l];
+          } else {
+            usage.compute_seconds += cost.seconds;
+            usage.flops += class_flops[classes.of_vertex[v]];
+          }
+          if (!seen[dd] || start < usage.first_start_seconds)
+            usage.first_start_seconds = start;
+          usage.last_end_seconds = std::max(usage.last_end_seconds, finish);
+          seen[dd] = true;
+          if (cost.seconds > 0)
+            intervals[dd].emplace_back(start, finish);
+        }
+      });
 
   const double makespan = timeline.makespan_seconds;
   double bubble = 0, busy = 0;
