@@ -286,10 +286,10 @@ decode_steps(const Model& model, const PlanSpec& plan, const Workload& decode, s
     return {integral, std::move(last_memory)};
   }
   const Graph step = build_dag<Graph>(decode_model(model, last), plan, decode);
-  std::optional<MemoryReport> last_memory = memory(step, hw);
   const DagInfo& info = step[boost::graph_bundle];
   const CostClasses classes = cost_classes(step);
   const ScheduleStructure structure = schedule_structure(step, options);
+  std::optional<MemoryReport> last_memory = memory(step, hw, device_sequences(structure));
   std::vector<double> class_seconds(classes.representative.size());
   std::vector<double> end(boost::num_vertices(step), 0.0);
   const DecodeIntegral integral = integrate_decode(

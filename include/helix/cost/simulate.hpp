@@ -131,6 +131,16 @@ ScheduleStructure schedule_structure(const Graph& dag, const SimulationOptions& 
   return s;
 }
 
+/// For each device, the vertices it takes part in, in schedule order: `device_sequences` of the
+/// structure's DAG and order, read from the structure.
+inline std::vector<std::vector<Vertex>> device_sequences(const ScheduleStructure& s) {
+  std::vector<std::vector<Vertex>> sequences(s.device_count);
+  for (std::size_t i = 0; i < s.order.size(); ++i)
+    for (std::size_t d = s.device_begin[i]; d < s.device_begin[i + 1]; ++d)
+      sequences[static_cast<std::size_t>(s.devices[d])].push_back(s.order[i]);
+  return sequences;
+}
+
 /// Runs the list schedule: each vertex starts when its producers are done and each of its
 /// devices' stream is free, and holds those streams for `seconds(v)`. Calls
 /// `on_vertex(position, v, start, end)` for each vertex in order; `end` (by vertex id, sized to the
