@@ -119,9 +119,15 @@ ScheduleStructure schedule_structure(const Graph& dag, const SimulationOptions& 
     for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag)))
       s.producers.push_back(boost::source(e, dag));
     s.device_begin.push_back(s.devices.size());
-    const std::vector<std::int64_t> devices = devices_of(dag, v);
-    s.devices.insert(s.devices.end(), devices.begin(), devices.end());
-    const OpKind kind = dag[v].kind();
+    const Op& op = dag[v];
+    const OpKind kind = op.kind();
+    // devices_of, without its vector for the compute ops (most of them), which run on their device.
+    if (is_communication(kind)) {
+      const std::vector<std::int64_t> devices = devices_of(dag, v);
+      s.devices.insert(s.devices.end(), devices.begin(), devices.end());
+    } else {
+      s.devices.push_back(op.device);
+    }
     s.stream.push_back(!options.overlap_communication || !is_communication(kind) ? 0
                        : kind == OpKind::transfer                                ? 2
                                                                                  : 1);

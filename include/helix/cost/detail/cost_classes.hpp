@@ -12,7 +12,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <unordered_map>
 #include <vector>
 
 namespace helix::cost::detail {
@@ -32,35 +31,45 @@ constexpr Op cost_key(const Op& op) {
   return key;
 }
 
-/// A hash of a cost key: its kind and shapes, and the step data that most often tells ops of one
-/// layer apart (a Linear's slice, a collective's group, an attention op's heads, a transfer's
-/// ends). Equal keys hash equal; a collision costs only a comparison.
-inline std::size_t cost_key_hash(const Op& key) {
-  std::size_t seed = key.step.index();
+/// A hash of what `cost_key` keeps of `op`: its kind and shapes, and the step data that most often
+/// tells ops of one layer apart (a Linear's slice, a collective's group, an attention op's heads, a
+/// transfer's ends). Equal keys hash equal; a collision costs only a comparison.
+inline std::size_t cost_key_hash(const Op& op) {
+  std::size_t seed = op.step.index();
   const auto shape = [&seed](const Shape& s) {
     for (std::size_t i = 0; i < s.rank; ++i)
       boost::hash_combine(seed, s.dims[i]);
     boost::hash_combine(seed, s.rank);
   };
-  shape(key.output);
-  for (std::size_t i = 0; i < key.input_count && i < key.inputs.size(); ++i)
-    shape(key.inputs[i]);
-  if (const LinearSlice* l = linear_slice_of(key))
+  shape(op.output);
+  for (std::size_t i = 0; i < op.input_count && i < op.inputs.size(); ++i)
+    shape(op.inputs[i]);
+  if (const LinearSlice* l = linear_slice_of(op))
     for (std::int64_t field : {l->rows.begin, l->rows.stride, l->cols.begin, l->cols.stride})
       boost::hash_combine(seed, field);
-  if (const step::Collective* c = collective_of(key)) {
+  if (const step::Collective* c = collective_of(op)) {
     boost::hash_combine(seed, c->group.anchor);
     boost::hash_combine(seed, c->group.axes);
   }
-  if (const AttentionHeads* a = attention_heads_of(key)) {
+  if (const AttentionHeads* a = attention_heads_of(op)) {
     boost::hash_combine(seed, a->head_begin);
     boost::hash_combine(seed, a->dim_begin);
   }
-  if (const step::Transfer* t = transfer_of(key)) {
+  if (const step::Transfer* t = transfer_of(op)) {
     boost::hash_combine(seed, t->source);
     boost::hash_combine(seed, t->destination);
   }
   return seed;
+}
+
+/// cost_key(a) == cost_key(b), copying only a collective's step (the one part with a field to
+/// drop).
+constexpr bool same_cost_key(const Op& a, const Op& b) {
+  if (!(a.output == b.output && a.input_count == b.input_count && a.inputs == b.inputs))
+    return false;
+  if (collective_of(a) == nullptr)
+    return a.step == b.step;
+  return cost_key(a).step == cost_key(b).step;
 }
 
 /// Every vertex's class (vertices with equal cost keys share one) and a vertex of each class.
@@ -77,22 +86,38 @@ CostClasses cost_classes(const Graph& dag) {
   constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
   CostClasses classes;
   classes.of_vertex.resize(n);
-  std::vector<Op> keys;
-  // Classes whose keys hash alike, chained: the first by hash, each to the next.
-  std::unordered_map<std::size_t, std::uint32_t> first_with_hash;
-  std::vector<std::uint32_t> next_with_hash;
+  std::vector<std::size_t> class_hash;
+  // Open addressing with linear probing over the classes (a few hundred for a whole model), at
+  // most half full: slot → class, or none.
+  std::vector<std::uint32_t> table(256, none);
+  const auto place = [&table](std::size_t hash, std::uint32_t c) {
+    const std::size_t mask = table.size() - 1;
+    std::size_t slot = hash & mask;
+    while (table[slot] != none)
+      slot = (slot + 1) & mask;
+    table[slot] = c;
+  };
   for (Vertex v = 0; v < n; ++v) {
-    const Op key = cost_key(dag[v]);
-    const auto at = first_with_hash.try_emplace(cost_key_hash(key), none).first;
-    std::uint32_t c = at->second;
-    while (c != none && !(keys[c] == key))
-      c = next_with_hash[c];
+    const Op& op = dag[v];
+    const std::size_t hash = cost_key_hash(op);
+    const std::size_t mask = table.size() - 1;
+    std::size_t slot = hash & mask;
+    std::uint32_t c = table[slot];
+    while (c != none &&
+           !(class_hash[c] == hash && same_cost_key(dag[classes.representative[c]], op))) {
+      slot = (slot + 1) & mask;
+      c = table[slot];
+    }
     if (c == none) {
-      c = static_cast<std::uint32_t>(keys.size());
-      keys.push_back(key);
+      c = static_cast<std::uint32_t>(classes.representative.size());
       classes.representative.push_back(v);
-      next_with_hash.push_back(at->second);
-      at->second = c;
+      class_hash.push_back(hash);
+      table[slot] = c;
+      if (2 * class_hash.size() > table.size()) {
+        table.assign(2 * table.size(), none);
+        for (std::uint32_t k = 0; k < class_hash.size(); ++k)
+          place(class_hash[k], k);
+      }
     }
     classes.of_vertex[v] = c;
   }
