@@ -313,8 +313,9 @@ decode_steps(const Model& model, const PlanSpec& plan, const Workload& decode, s
                   .seconds;
         }
         const double span = run_schedule(
-            structure, [&](Vertex v) { return class_seconds[classes.of_vertex[v]]; }, end,
-            [](std::size_t, Vertex, double, double) {});
+            structure, [&](Vertex v) { return class_seconds[classes.of_vertex[v]]; },
+            [&](Vertex u) { return end[u]; },
+            [&](std::size_t, Vertex v, double, double finish) { end[v] = finish; });
         return span + hw.step_overhead_seconds;
       },
       max_points);

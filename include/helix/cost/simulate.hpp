@@ -17,6 +17,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -92,48 +95,57 @@ namespace detail {
 /// (generation.hpp), whose ops, edges and devices are the same for every length.
 struct ScheduleStructure {
   std::size_t device_count = 0;
-  std::vector<Vertex> order;
+  /// Vertex ids in schedule order; 32 bits each (a DAG of 4 · 10^9 vertices is refused), so the
+  /// structure of a 10^6-vertex DAG stays near 20 bytes per vertex.
+  std::vector<std::uint32_t> order;
   /// Position i of `order` has producers [producer_begin[i], producer_begin[i + 1]) of
   /// `producers`, and devices likewise (a transfer's sender first).
-  std::vector<std::size_t> producer_begin;
-  std::vector<Vertex> producers;
-  std::vector<std::size_t> device_begin;
-  std::vector<std::int64_t> devices;
+  std::vector<std::uint32_t> producer_begin;
+  std::vector<std::uint32_t> producers;
+  std::vector<std::uint32_t> device_begin;
+  std::vector<std::uint32_t> devices;
   /// By position: 0 compute, 1 collectives, 2 transfers (all 0 without overlap).
   std::vector<std::uint8_t> stream;
 };
 
 template <class Graph = Dag>
 ScheduleStructure schedule_structure(const Graph& dag, const SimulationOptions& options) {
+  const std::size_t n = boost::num_vertices(dag);
+  constexpr std::size_t most = std::numeric_limits<std::uint32_t>::max();
+  if (n >= most || boost::num_edges(dag) >= most)
+    throw std::length_error("helix::cost::schedule_structure: a Dag of " + std::to_string(n) +
+                            " vertices and " + std::to_string(boost::num_edges(dag)) +
+                            " edges does not fit 32-bit indices");
+  const auto index = [](auto i) { return static_cast<std::uint32_t>(i); };
   ScheduleStructure s;
   s.device_count = static_cast<std::size_t>(dag[boost::graph_bundle].mesh.size());
-  s.order = schedule_order(dag);
-  const std::size_t n = s.order.size();
+  s.order.reserve(n);
   s.producer_begin.reserve(n + 1);
   s.device_begin.reserve(n + 1);
   s.producers.reserve(boost::num_edges(dag));
   s.devices.reserve(n);
   s.stream.reserve(n);
-  for (Vertex v : s.order) {
-    s.producer_begin.push_back(s.producers.size());
+  for (Vertex v : schedule_order(dag)) {
+    s.order.push_back(index(v));
+    s.producer_begin.push_back(index(s.producers.size()));
     for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag)))
-      s.producers.push_back(boost::source(e, dag));
-    s.device_begin.push_back(s.devices.size());
+      s.producers.push_back(index(boost::source(e, dag)));
+    s.device_begin.push_back(index(s.devices.size()));
     const Op& op = dag[v];
     const OpKind kind = op.kind();
     // devices_of, without its vector for the compute ops (most of them), which run on their device.
     if (is_communication(kind)) {
-      const std::vector<std::int64_t> devices = devices_of(dag, v);
-      s.devices.insert(s.devices.end(), devices.begin(), devices.end());
+      for (std::int64_t d : devices_of(dag, v))
+        s.devices.push_back(index(d));
     } else {
-      s.devices.push_back(op.device);
+      s.devices.push_back(index(op.device));
     }
     s.stream.push_back(!options.overlap_communication || !is_communication(kind) ? 0
                        : kind == OpKind::transfer                                ? 2
                                                                                  : 1);
   }
-  s.producer_begin.push_back(s.producers.size());
-  s.device_begin.push_back(s.devices.size());
+  s.producer_begin.push_back(index(s.producers.size()));
+  s.device_begin.push_back(index(s.devices.size()));
   return s;
 }
 
@@ -143,31 +155,30 @@ inline std::vector<std::vector<Vertex>> device_sequences(const ScheduleStructure
   std::vector<std::vector<Vertex>> sequences(s.device_count);
   for (std::size_t i = 0; i < s.order.size(); ++i)
     for (std::size_t d = s.device_begin[i]; d < s.device_begin[i + 1]; ++d)
-      sequences[static_cast<std::size_t>(s.devices[d])].push_back(s.order[i]);
+      sequences[s.devices[d]].push_back(Vertex{s.order[i]});
   return sequences;
 }
 
-/// Runs the list schedule: each vertex starts when its producers are done and each of its
-/// devices' stream is free, and holds those streams for `seconds(v)`. Calls
-/// `on_vertex(position, v, start, end)` for each vertex in order; `end` (by vertex id, sized to the
-/// DAG) receives every vertex's end. Returns the span of the schedule.
-template <class Seconds, class OnVertex>
-double run_schedule(const ScheduleStructure& s, Seconds&& seconds, std::vector<double>& end,
+/// Runs the list schedule: each vertex starts when its producers have ended (`end_of(u)`, which
+/// `on_vertex` keeps) and each of its devices' stream is free, and holds those streams for
+/// `seconds(v)`. Calls `on_vertex(position, v, start, end)` for each vertex in order. Returns the
+/// span of the schedule.
+template <class Seconds, class EndOf, class OnVertex>
+double run_schedule(const ScheduleStructure& s, Seconds&& seconds, EndOf&& end_of,
                     OnVertex&& on_vertex) {
   std::vector<std::array<double, 3>> free(s.device_count, std::array<double, 3>{});
   double span = 0;
   for (std::size_t i = 0; i < s.order.size(); ++i) {
-    const Vertex v = s.order[i];
+    const Vertex v{s.order[i]};
     double start = 0;
     for (std::size_t p = s.producer_begin[i]; p < s.producer_begin[i + 1]; ++p)
-      start = std::max(start, end[s.producers[p]]);
+      start = std::max(start, end_of(Vertex{s.producers[p]}));
     const std::size_t stream = s.stream[i];
     for (std::size_t d = s.device_begin[i]; d < s.device_begin[i + 1]; ++d)
-      start = std::max(start, free[static_cast<std::size_t>(s.devices[d])][stream]);
+      start = std::max(start, free[s.devices[d]][stream]);
     const double finish = start + seconds(v);
-    end[v] = finish;
     for (std::size_t d = s.device_begin[i]; d < s.device_begin[i + 1]; ++d)
-      free[static_cast<std::size_t>(s.devices[d])][stream] = finish;
+      free[s.devices[d]][stream] = finish;
     span = std::max(span, finish);
     on_vertex(i, v, start, finish);
   }
@@ -208,16 +219,16 @@ template <class Graph = Dag>
     timeline.costs[v] = class_costs[classes.of_vertex[v]];
 
   const detail::ScheduleStructure structure = detail::schedule_structure(dag, options);
-  std::vector<double> end(n, 0.0);
   timeline.makespan_seconds = detail::run_schedule(
-      structure, [&](Vertex v) { return timeline.costs[v].seconds; }, end,
+      structure, [&](Vertex v) { return timeline.costs[v].seconds; },
+      [&](Vertex u) { return timeline.vertices[u].end_seconds; },
       [&](std::size_t position, Vertex v, double start, double finish) {
         const OpCost& cost = timeline.costs[v];
         timeline.vertices[v] = {start, finish};
         const bool transfer = transfer_of(dag[v]) != nullptr;
         for (std::size_t d = structure.device_begin[position];
              d < structure.device_begin[position + 1]; ++d) {
-          const std::size_t dd = static_cast<std::size_t>(structure.devices[d]);
+          const std::size_t dd = structure.devices[d];
           DeviceUsage& usage = timeline.devices[dd];
           if (cost.communication) {
             usage.communication_seconds += cost.seconds;
