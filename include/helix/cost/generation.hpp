@@ -60,7 +60,8 @@ struct DecodeIntegral {
 inline constexpr double affine_tolerance = 1e-9;
 
 /// Decode steps simulated at most for one generation unless told otherwise: the first, last and
-/// middle KV lengths, then two bisections (2 + 4 midpoints). Each is a DAG built and simulated.
+/// middle KV lengths, then two bisections (2 + 4 midpoints). Each is a schedule run with re-costed
+/// op classes (decode_steps), or a DAG built and simulated under KVParallel.
 inline constexpr std::int64_t default_decode_points = 9;
 
 /// The mean of `step_seconds(k)` over the whole numbers k = first … last, simulating few of them.
@@ -327,8 +328,8 @@ decode_steps(const Model& model, const PlanSpec& plan, const Workload& decode, s
 /// The generation of `output_tokens` per sequence of `model` (batch `model.batch`, prompt of
 /// `model.seq_len` tokens) under `plan`: `ttft_seconds` is the prefill's makespan, already
 /// simulated by the caller (its DAG is the one drawn and checked); the decode steps are built
-/// with build_dag (reshaped where exact) and simulated like any plan (integrate_decode says which
-/// and how many).
+/// with build_dag and simulated like any plan, one DAG re-costed per KV length where that is exact
+/// (decode_steps; integrate_decode says which lengths and how many).
 /// @throws PlanError when a decode step's DAG breaks a rule (e.g. sizes past 64 bits).
 template <class Graph = Dag>
 [[nodiscard]] Generation
