@@ -3,8 +3,10 @@
 #include "helix/cost/calibration.hpp"
 #include "helix/cost/collectives.hpp"
 #include "helix/cost/compare.hpp"
+#include "helix/cost/detail/cost_classes.hpp"
 #include "helix/cost/detail/dag_fingerprint.hpp"
 #include "helix/cost/frontier.hpp"
+#include "helix/cost/generation.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/memory.hpp"
 #include "helix/cost/op_cost.hpp"
@@ -1024,6 +1026,127 @@ TEST_CASE("a generation is TTFT = the prefill's makespan, TPOT = the mean of eve
   CHECK(one.output_tokens_per_second == doctest::Approx(4 / ttft));
   CHECK(one.decode.points.empty());
   CHECK_FALSE(one.last_step_memory);
+}
+
+namespace {
+
+/// The list schedule as simulate.hpp states it, op by op with nothing shared: each vertex in
+/// schedule order starts when its producers have ended and each of its devices is free on the
+/// vertex's stream, and runs for its own op_cost. Ends by vertex id, and the makespan.
+std::pair<std::vector<double>, double> unshared_schedule(const Dag& dag, const cost::Hardware& hw,
+                                                         const cost::SimulationOptions& options) {
+  std::vector<double> end(boost::num_vertices(dag), 0.0);
+  std::map<std::pair<std::int64_t, int>, double> free; // (device, stream) → when free
+  double makespan = 0;
+  for (Vertex v : cost::schedule_order(dag)) {
+    const cost::OpCost c = cost::op_cost(dag, v, hw, options.collectives);
+    const int stream = !options.overlap_communication || !c.communication ? 0
+                       : dag[v].kind() == OpKind::transfer                ? 2
+                                                                          : 1;
+    double start = 0;
+    for (Edge e : boost::make_iterator_range(boost::in_edges(v, dag)))
+      start = std::max(start, end[boost::source(e, dag)]);
+    for (std::int64_t d : devices_of(dag, v))
+      start = std::max(start, free[{d, stream}]);
+    end[v] = start + c.seconds;
+    for (std::int64_t d : devices_of(dag, v))
+      free[{d, stream}] = end[v];
+    makespan = std::max(makespan, end[v]);
+  }
+  return {end, makespan + hw.step_overhead_seconds};
+}
+
+struct CostedPlan {
+  const char* plan;
+  Workload workload;
+  cost::SimulationOptions options;
+};
+
+/// Prefill and decode plans of every axis (pipeline with microbatches, data, tensor groups, head
+/// partitions, KV-parallel decode), with overlap and the ring model, on 2-layer GPT-3 (96 heads).
+const std::vector<CostedPlan> costed_plans = {
+    {"tp=2", Workload::prefill(), {}},
+    {"pp=2,tp=8", Workload::prefill(2), {}},
+    {"pp=2,tp=8", Workload::prefill(2), {.overlap_communication = true}},
+    {"dp=2,tg=2x2", Workload::prefill(2), {.collectives = cost::CollectiveModel::ring}},
+    {"hp=4x2", Workload::prefill(), {}},
+    {"pp=2,tp=4", Workload::decode(2), {.overlap_communication = true}},
+    {"kvp=2,tp=4", Workload::decode(), {}},
+};
+
+} // namespace
+
+TEST_CASE("simulate costs one op per class of ops that differ only in where they run, and its "
+          "timeline is the one costing every op gives") {
+  // cost_key drops what op_cost and work never read (device, layer, stage, replica, microbatch,
+  // sequences, a collective's running number), so a vertex's cost is its class's. Held here
+  // vertex by vertex against op_cost of the vertex itself, each device's FLOPs against the sum of
+  // work over its compute ops, and every end time against the schedule run with unshared costs.
+  const Model model = models::gpt3_175b.with_layers(2).with_batch(4).with_seq_len(64);
+  const cost::Hardware& hw = cost::hardware::h100_sxm_nvl8;
+  for (const CostedPlan& p : costed_plans) {
+    CAPTURE(p.plan);
+    const Dag dag = build_dag(model, parse_plan(p.plan), p.workload);
+    const cost::Timeline t = cost::simulate(dag, hw, p.options);
+    std::vector<std::int64_t> flops(t.devices.size(), 0);
+    std::size_t mismatches = 0;
+    for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
+      mismatches += t.costs[v] == cost::op_cost(dag, v, hw, p.options.collectives) ? 0 : 1;
+      if (!is_communication(dag[v].kind()))
+        flops[static_cast<std::size_t>(dag[v].device)] +=
+            cost::work(dag[v], boost::get_property(dag, boost::graph_bundle)).flops;
+    }
+    CHECK(mismatches == 0);
+    for (std::size_t d = 0; d < flops.size(); ++d)
+      CHECK(t.devices[d].flops == flops[d]);
+    const auto [end, makespan] = unshared_schedule(dag, hw, p.options);
+    CHECK(t.makespan_seconds == makespan);
+    std::size_t late = 0;
+    for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+      late += t.vertices[v].end_seconds == end[v] ? 0 : 1;
+    CHECK(late == 0);
+    // The classes are few: 2 layers of one device's ops on every device are one class per op and
+    // tensor slice, so fewer than half the vertices.
+    CHECK(cost::detail::cost_classes(dag).representative.size() * 2 < boost::num_vertices(dag));
+  }
+}
+
+TEST_CASE("a generation times each decode step it simulates as simulate times the DAG build_dag "
+          "makes for that KV length, and reports that DAG's memory for the last step") {
+  // generation() builds one decode DAG, for the last length, and times the other lengths by
+  // re-costing its op classes with reshaped shapes; building each length gives the same numbers
+  // to the bit.
+  const Model model = models::gpt3_175b.with_layers(2).with_batch(4).with_seq_len(64);
+  const cost::Hardware& hw = cost::hardware::h100_sxm_nvl8;
+  for (const CostedPlan& p : costed_plans) {
+    CAPTURE(p.plan);
+    const PlanSpec plan = parse_plan(p.plan);
+    const Workload prefill = p.workload.phase == Phase::prefill
+                                 ? p.workload
+                                 : Workload::prefill(p.workload.microbatches);
+    // 40 output tokens: decode steps at KV lengths 65 … 103; under kvp= bisected further.
+    const cost::Generation g = cost::generation(model, plan, prefill, 40, 1.0, hw, p.options);
+    REQUIRE(g.decode.points.size() >= 3);
+    for (const cost::DecodePoint& point : g.decode.points) {
+      CAPTURE(point.kv_length);
+      const Dag step = build_dag(cost::decode_model(model, point.kv_length), plan,
+                                 cost::decode_workload(prefill));
+      CHECK(point.seconds == cost::simulate(step, hw, p.options).makespan_seconds);
+    }
+    REQUIRE(g.last_step_memory);
+    const cost::MemoryReport last = cost::memory(
+        build_dag(cost::decode_model(model, 103), plan, cost::decode_workload(prefill)), hw);
+    CHECK(g.last_step_memory->max_total_bytes == last.max_total_bytes);
+    for (std::size_t d = 0; d < last.devices.size(); ++d)
+      CHECK(g.last_step_memory->devices[d].total_bytes == last.devices[d].total_bytes);
+  }
+  // A decode-only generation whose first step the caller simulated takes that one as given.
+  const PlanSpec plan = parse_plan("pp=2,tp=4");
+  const cost::Generation d =
+      cost::decode_generation(model, plan, Workload::decode(2), 40, 123.0, hw);
+  CHECK(d.decode.points.front().seconds == 123.0);
+  const Dag last = build_dag(cost::decode_model(model, 104), plan, Workload::decode(2));
+  CHECK(d.decode.points.back().seconds == cost::simulate(last, hw).makespan_seconds);
 }
 
 TEST_CASE("a decode step that turns compute-bound past a KV length is kinked: generation bisects, "

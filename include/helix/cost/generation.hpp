@@ -4,13 +4,18 @@
 // exactly over the KV lengths the steps attend to.
 #pragma once
 
+#include "helix/cost/detail/cost_classes.hpp"
 #include "helix/cost/hardware.hpp"
 #include "helix/cost/memory.hpp"
+#include "helix/cost/op_cost.hpp"
 #include "helix/cost/simulate.hpp"
 #include "helix/graph/dag.hpp"
+#include "helix/graph/op_signature.hpp"
+#include "helix/graph/ops.hpp"
 #include "helix/model/model.hpp"
 #include "helix/plan/mesh.hpp"
 #include "helix/plan/spec.hpp"
+#include "helix/plan/validate.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -55,7 +60,8 @@ struct DecodeIntegral {
 inline constexpr double affine_tolerance = 1e-9;
 
 /// Decode steps simulated at most for one generation unless told otherwise: the first, last and
-/// middle KV lengths, then two bisections (2 + 4 midpoints). Each is a DAG built and simulated.
+/// middle KV lengths, then two bisections (2 + 4 midpoints). Each is a schedule run with re-costed
+/// op classes (decode_steps), or a DAG built and simulated under KVParallel.
 inline constexpr std::int64_t default_decode_points = 9;
 
 /// The mean of `step_seconds(k)` over the whole numbers k = first … last, simulating few of them.
@@ -232,32 +238,86 @@ constexpr Workload decode_workload(const Workload& prefill) {
 
 namespace detail {
 
+/// `op` with the input and output shapes it has in a DAG of `model`, as reshape_decode derives
+/// them: the output first (an element-wise op's or a collective's signature reads its width from
+/// its own output), then the inputs from the signature with that output.
+constexpr Op reshaped(const Op& op, const Model& model, const Workload& workload,
+                      const Mesh& mesh) {
+  Op r = op;
+  r.output = signature(r, model, workload, mesh).output;
+  const OpSignature expected = signature(r, model, workload, mesh);
+  r.inputs = expected.inputs;
+  r.input_count = expected.input_count;
+  return r;
+}
+
 /// The decode steps with KV lengths first … last of `model` under `plan`, integrated
-/// (`integrate_decode`), and the memory of the last one. One decode DAG, built for the first
-/// length simulated and reshaped to each further one (reshape_decode: exactly the DAG build_dag
-/// would make for that length, at a fraction of the cost); built anew for each length when the
-/// plan shards the KV cache along the sequence. `known_first`, when given, is the first step's
-/// makespan, simulated by the caller.
+/// (`integrate_decode`), and the memory of the last one. `known_first`, when given, is the first
+/// step's makespan, simulated by the caller.
+///
+/// One decode DAG, built for the last KV length (whose memory is reported), times every length:
+/// the sequence length enters a decode DAG through its shapes only (reshape_decode), so the
+/// schedule, each op's producers and devices are those of every length, and an op's duration is
+/// its cost with the shapes reshape_decode would give it. Ops that cost alike (cost_classes) are
+/// reshaped and costed once per length, and the schedule runs again with those durations: the
+/// makespan simulate gives the DAG build_dag makes for that length, to the bit (tests/test_cost.cpp
+/// compares the two for several plans). Plans that shard the KV cache along the sequence
+/// (decode_reshapes false) build and simulate each length.
 template <class Graph>
 std::pair<DecodeIntegral, std::optional<MemoryReport>>
 decode_steps(const Model& model, const PlanSpec& plan, const Workload& decode, std::int64_t first,
              std::int64_t last, std::optional<double> known_first, const Hardware& hw,
              const SimulationOptions& options, std::int64_t max_points) {
-  std::optional<MemoryReport> last_memory;
-  std::optional<Graph> step;
+  const auto known = [&](std::int64_t kv_length) {
+    return known_first && kv_length == first && kv_length != last;
+  };
+  if (!decode_reshapes(plan)) {
+    std::optional<MemoryReport> last_memory;
+    const DecodeIntegral integral = integrate_decode(
+        first, last,
+        [&](std::int64_t kv_length) {
+          if (known(kv_length))
+            return *known_first;
+          const Graph step = build_dag<Graph>(decode_model(model, kv_length), plan, decode);
+          if (kv_length == last)
+            last_memory = memory(step, hw);
+          return simulate(step, hw, options).makespan_seconds;
+        },
+        max_points);
+    return {integral, std::move(last_memory)};
+  }
+  const Graph step = build_dag<Graph>(decode_model(model, last), plan, decode);
+  const DagInfo& info = boost::get_property(step, boost::graph_bundle);
+  const CostClasses classes = cost_classes(step);
+  const ScheduleStructure structure = schedule_structure(step, options);
+  std::optional<MemoryReport> last_memory = memory(step, hw, device_sequences(structure));
+  std::vector<double> class_seconds(classes.representative.size());
+  std::vector<double> end(boost::num_vertices(step), 0.0);
   const DecodeIntegral integral = integrate_decode(
       first, last,
       [&](std::int64_t kv_length) {
-        if (known_first && kv_length == first && kv_length != last)
+        if (known(kv_length))
           return *known_first;
-        const Model step_model = decode_model(model, kv_length);
-        if (step && decode_reshapes(plan))
-          reshape_decode(*step, step_model);
-        else
-          step.emplace(build_dag<Graph>(step_model, plan, decode));
-        if (kv_length == last)
-          last_memory = memory(*step, hw);
-        return simulate(*step, hw, options).makespan_seconds;
+        DagInfo step_info = info;
+        step_info.model = decode_model(model, kv_length);
+        // What build_dag checks for this length (reshape_decode too).
+        if (kv_length != last) {
+          std::vector<std::string> problems = validate(step_info.model, plan, decode);
+          if (!problems.empty())
+            throw PlanError(std::move(problems));
+        }
+        for (std::size_t c = 0; c < classes.representative.size(); ++c) {
+          const Op& op = step[classes.representative[c]];
+          class_seconds[c] =
+              op_cost(kv_length == last ? op : reshaped(op, step_info.model, decode, info.mesh),
+                      step_info, hw, options.collectives)
+                  .seconds;
+        }
+        const double span = run_schedule(
+            structure, [&](Vertex v) { return class_seconds[classes.of_vertex[v]]; },
+            [&](Vertex u) { return end[u]; },
+            [&](std::size_t, Vertex v, double, double finish) { end[v] = finish; });
+        return span + hw.step_overhead_seconds;
       },
       max_points);
   return {integral, std::move(last_memory)};
@@ -268,8 +328,8 @@ decode_steps(const Model& model, const PlanSpec& plan, const Workload& decode, s
 /// The generation of `output_tokens` per sequence of `model` (batch `model.batch`, prompt of
 /// `model.seq_len` tokens) under `plan`: `ttft_seconds` is the prefill's makespan, already
 /// simulated by the caller (its DAG is the one drawn and checked); the decode steps are built
-/// with build_dag (reshaped where exact) and simulated like any plan (integrate_decode says which
-/// and how many).
+/// with build_dag and simulated like any plan, one DAG re-costed per KV length where that is exact
+/// (decode_steps; integrate_decode says which lengths and how many).
 /// @throws PlanError when a decode step's DAG breaks a rule (e.g. sizes past 64 bits).
 template <class Graph = Dag>
 [[nodiscard]] Generation
@@ -323,8 +383,9 @@ template <class Graph = Dag>
                                              const Hardware& hw,
                                              const SimulationOptions& options = {},
                                              std::int64_t max_points = default_decode_points) {
-  const Graph dag = build_dag<Graph>(model, plan, prefill);
-  const double ttft_seconds = simulate(dag, hw, options).makespan_seconds;
+  // The prefill's DAG is freed before the decode step's is built: its memory serves that one.
+  const double ttft_seconds =
+      simulate(build_dag<Graph>(model, plan, prefill), hw, options).makespan_seconds;
   return generation<Graph>(model, plan, prefill, output_tokens, ttft_seconds, hw, options,
                            max_points);
 }

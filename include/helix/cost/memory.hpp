@@ -13,7 +13,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <tuple>
 #include <vector>
 
@@ -112,16 +111,11 @@ inline double peak_activation_bytes(const Graph& dag, std::int64_t device,
 
 } // namespace detail
 
-/// Memory per device of `dag` against the HBM of `hw`.
-///
-/// Activations are estimated by liveness over the list schedule (schedule.hpp), forward only:
-/// every tensor on an edge is materialized, freed after its last consumer on the device, and
-/// nothing is recomputed — except, with `AttentionKernel::flash`, the [b, heads, T, K] scores and
-/// probabilities of a fused attention kernel, which stay on chip (`kept_on_chip`). With
-/// `materialized` they are in memory, prefill scores [b, heads, s, s].
-/// Framework workspaces, allocator fragmentation and communication buffers are not counted.
+/// Memory per device of `dag` against the HBM of `hw`, each device running `sequences[device]` in
+/// order (device_sequences over the list schedule, which `memory(dag, hw)` derives).
 template <class Graph = Dag>
-inline MemoryReport memory(const Graph& dag, const Hardware& hw) {
+inline MemoryReport memory(const Graph& dag, const Hardware& hw,
+                           const std::vector<std::vector<Vertex>>& sequences) {
   const DagInfo& info = boost::get_property(dag, boost::graph_bundle);
   const DataType dtype = info.model.dtype;
   MemoryReport report;
@@ -130,8 +124,24 @@ inline MemoryReport memory(const Graph& dag, const Hardware& hw) {
   for (std::size_t d = 0; d < report.devices.size(); ++d)
     report.devices[d].device = static_cast<std::int64_t>(d);
 
-  // (device, layer, weight or norm slot): a weight used by several microbatches is held once.
-  std::set<std::tuple<std::int64_t, std::int64_t, int>> held;
+  // Whether (device, layer, weight or norm slot) is counted: a weight used by several
+  // microbatches is held once. Layers run from -1 (outside every block) to the highest an op has.
+  std::int64_t highest_layer = -1;
+  for (Vertex v : boost::make_iterator_range(boost::vertices(dag)))
+    highest_layer = std::max(highest_layer, dag[v].layer);
+  constexpr std::size_t slots = weight_count + final_norm_slot + 1;
+  const std::size_t layers = static_cast<std::size_t>(highest_layer + 2);
+  std::vector<char> held(report.devices.size() * layers * slots, 0);
+  const auto first_hold = [&](std::int64_t device, std::int64_t layer, std::size_t slot) {
+    char& h =
+        held[(static_cast<std::size_t>(device) * layers + static_cast<std::size_t>(layer + 1)) *
+                 slots +
+             slot];
+    if (h != 0)
+      return false;
+    h = 1;
+    return true;
+  };
   const std::int64_t norm_weights = norm_parameters(info.model);
   for (Vertex v : boost::make_iterator_range(boost::vertices(dag))) {
     const Op& op = dag[v];
@@ -147,12 +157,12 @@ inline MemoryReport memory(const Graph& dag, const Hardware& hw) {
       for (std::int64_t k = 0; k < (every_shard ? info.plan.kv_parallel : 1); ++k) {
         const std::int64_t device =
             every_shard ? info.mesh.with_coordinate(op.device, Role::kv_seq, k) : op.device;
-        if (held.emplace(device, op.layer, static_cast<int>(s->weight)).second)
+        if (first_hold(device, op.layer, static_cast<std::size_t>(s->weight)))
           report.devices[static_cast<std::size_t>(device)].weight_bytes += exact_bytes_of(
               static_cast<double>(s->slice.rows.total() * s->slice.cols.total()), dtype);
       }
     } else if (const step::Norm* n = step_if<step::Norm>(op)) {
-      if (held.emplace(op.device, op.layer, static_cast<int>(weight_count + n->slot)).second)
+      if (first_hold(op.device, op.layer, weight_count + static_cast<std::size_t>(n->slot)))
         m.weight_bytes += exact_bytes_of(static_cast<double>(norm_weights), dtype);
     }
     // Decode: the cached keys and values (a KV-parallel shard's share of them) plus the new
@@ -168,7 +178,6 @@ inline MemoryReport memory(const Graph& dag, const Hardware& hw) {
     m.kv_cache_bytes += exact_bytes_of(static_cast<double>(cached), info.model.kv_dtype);
   }
 
-  const std::vector<std::vector<Vertex>> sequences = device_sequences(dag, schedule_order(dag));
   std::vector<std::int64_t> position(boost::num_vertices(dag), -1);
   for (DeviceMemory& m : report.devices) {
     m.activation_bytes = detail::peak_activation_bytes(
@@ -182,6 +191,19 @@ inline MemoryReport memory(const Graph& dag, const Hardware& hw) {
     }
   }
   return report;
+}
+
+/// Memory per device of `dag` against the HBM of `hw`.
+///
+/// Activations are estimated by liveness over the list schedule (schedule.hpp), forward only:
+/// every tensor on an edge is materialized, freed after its last consumer on the device, and
+/// nothing is recomputed — except, with `AttentionKernel::flash`, the [b, heads, T, K] scores and
+/// probabilities of a fused attention kernel, which stay on chip (`kept_on_chip`). With
+/// `materialized` they are in memory, prefill scores [b, heads, s, s].
+/// Framework workspaces, allocator fragmentation and communication buffers are not counted.
+template <class Graph = Dag>
+inline MemoryReport memory(const Graph& dag, const Hardware& hw) {
+  return memory(dag, hw, device_sequences(dag, schedule_order(dag)));
 }
 
 } // namespace helix::cost

@@ -40,6 +40,7 @@ struct OpCost {
   CollectiveAlgorithm algorithm = CollectiveAlgorithm::ring;
   Protocol protocol = Protocol::simple;
   double latency_seconds = 0;
+  friend constexpr bool operator==(const OpCost&, const OpCost&) = default;
 };
 
 /// The fraction of `compute_efficiency` a `rows` × `cols` matmul keeps on `hw`: its output is cut
