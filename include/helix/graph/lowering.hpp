@@ -84,6 +84,7 @@ private:
     const auto count = static_cast<std::size_t>(blocks);
     out_.ops.reserve(out_.ops.size() * count);
     out_.edges.reserve(out_.edges.size() * count);
+    out_.placements.reserve(out_.placements.size() * count);
   }
 
   Lowering& out_;
