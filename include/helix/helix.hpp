@@ -1,7 +1,7 @@
 // Umbrella header: the whole library. Include the area headers (helix/plan.hpp, helix/graph.hpp,
 // ...) instead where compile time matters; numerics pulls in Eigen.
-// Including it costs about 4.4 s of g++ -O2 (1.29× a TU of only Eigen/Dense and Boost.Graph's
-// adjacency_list; benchmarks/README.md).
+// Including it costs about 1.4× the g++ -O2 CPU time of a TU of only Eigen/Dense and Boost.Graph's
+// adjacency_list (benchmarks/README.md, "Compile time").
 #pragma once
 
 #include "helix/cost.hpp"

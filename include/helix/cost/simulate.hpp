@@ -118,7 +118,8 @@ ScheduleStructure schedule_structure(const Graph& dag, const SimulationOptions& 
                             " edges does not fit 32-bit indices");
   const auto index = [](auto i) { return static_cast<std::uint32_t>(i); };
   ScheduleStructure s;
-  s.device_count = static_cast<std::size_t>(boost::get_property(dag, boost::graph_bundle).mesh.size());
+  s.device_count =
+      static_cast<std::size_t>(boost::get_property(dag, boost::graph_bundle).mesh.size());
   s.order.reserve(n);
   s.producer_begin.reserve(n + 1);
   s.device_begin.reserve(n + 1);

@@ -9,9 +9,10 @@
 
 #include <boost/container_hash/hash.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
+#include <unordered_map>
 #include <vector>
 
 namespace helix::cost::detail {
@@ -83,42 +84,23 @@ struct CostClasses {
 template <class Graph = Dag>
 CostClasses cost_classes(const Graph& dag) {
   const std::size_t n = boost::num_vertices(dag);
-  constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
   CostClasses classes;
   classes.of_vertex.resize(n);
-  std::vector<std::size_t> class_hash;
-  // Open addressing with linear probing over the classes (a few hundred for a whole model), at
-  // most half full: slot → class, or none.
-  std::vector<std::uint32_t> table(256, none);
-  const auto place = [&table](std::size_t hash, std::uint32_t c) {
-    const std::size_t mask = table.size() - 1;
-    std::size_t slot = hash & mask;
-    while (table[slot] != none)
-      slot = (slot + 1) & mask;
-    table[slot] = c;
-  };
+  // By hash, the classes whose key hashes so (a few hundred classes for a whole model).
+  std::unordered_map<std::size_t, std::vector<std::uint32_t>> by_hash;
   for (Vertex v = 0; v < n; ++v) {
     const Op& op = dag[v];
-    const std::size_t hash = cost_key_hash(op);
-    const std::size_t mask = table.size() - 1;
-    std::size_t slot = hash & mask;
-    std::uint32_t c = table[slot];
-    while (c != none &&
-           !(class_hash[c] == hash && same_cost_key(dag[classes.representative[c]], op))) {
-      slot = (slot + 1) & mask;
-      c = table[slot];
+    std::vector<std::uint32_t>& candidates = by_hash[cost_key_hash(op)];
+    const auto found = std::ranges::find_if(candidates, [&](std::uint32_t c) {
+      return same_cost_key(dag[classes.representative[c]], op);
+    });
+    if (found != candidates.end()) {
+      classes.of_vertex[v] = *found;
+      continue;
     }
-    if (c == none) {
-      c = static_cast<std::uint32_t>(classes.representative.size());
-      classes.representative.push_back(v);
-      class_hash.push_back(hash);
-      table[slot] = c;
-      if (2 * class_hash.size() > table.size()) {
-        table.assign(2 * table.size(), none);
-        for (std::uint32_t k = 0; k < class_hash.size(); ++k)
-          place(class_hash[k], k);
-      }
-    }
+    const auto c = static_cast<std::uint32_t>(classes.representative.size());
+    classes.representative.push_back(v);
+    candidates.push_back(c);
     classes.of_vertex[v] = c;
   }
   return classes;
