@@ -10,7 +10,6 @@
 #include "helix/cost/op_cost.hpp"
 #include "helix/cost/simulate.hpp"
 #include "helix/graph/dag.hpp"
-#include "helix/graph/op_signature.hpp"
 #include "helix/graph/ops.hpp"
 #include "helix/model/model.hpp"
 #include "helix/plan/mesh.hpp"
@@ -238,19 +237,6 @@ constexpr Workload decode_workload(const Workload& prefill) {
 
 namespace detail {
 
-/// `op` with the input and output shapes it has in a DAG of `model`, as reshape_decode derives
-/// them: the output first (an element-wise op's or a collective's signature reads its width from
-/// its own output), then the inputs from the signature with that output.
-constexpr Op reshaped(const Op& op, const Model& model, const Workload& workload,
-                      const Mesh& mesh) {
-  Op r = op;
-  r.output = signature(r, model, workload, mesh).output;
-  const OpSignature expected = signature(r, model, workload, mesh);
-  r.inputs = expected.inputs;
-  r.input_count = expected.input_count;
-  return r;
-}
-
 /// The decode steps with KV lengths first … last of `model` under `plan`, integrated
 /// (`integrate_decode`), and the memory of the last one. `known_first`, when given, is the first
 /// step's makespan, simulated by the caller.
@@ -258,11 +244,11 @@ constexpr Op reshaped(const Op& op, const Model& model, const Workload& workload
 /// One decode DAG, built for the last KV length (whose memory is reported), times every length:
 /// the sequence length enters a decode DAG through its shapes only (reshape_decode), so the
 /// schedule, each op's producers and devices are those of every length, and an op's duration is
-/// its cost with the shapes reshape_decode would give it. Ops that cost alike (cost_classes) are
-/// reshaped and costed once per length, and the schedule runs again with those durations: the
-/// makespan simulate gives the DAG build_dag makes for that length, to the bit (tests/test_cost.cpp
-/// compares the two for several plans). Plans that shard the KV cache along the sequence
-/// (decode_reshapes false) build and simulate each length.
+/// its cost with the shapes reshape_decode would give it (reshaped_op). Ops that cost alike
+/// (cost_classes) are reshaped and costed once per length, and the schedule runs again with those
+/// durations: the makespan simulate gives the DAG build_dag makes for that length, to the bit
+/// (tests/test_cost.cpp compares the two for several plans). Plans that shard the KV cache along
+/// the sequence (decode_reshapes false) build and simulate each length.
 template <class Graph>
 std::pair<DecodeIntegral, std::optional<MemoryReport>>
 decode_steps(const Model& model, const PlanSpec& plan, const Workload& decode, std::int64_t first,
@@ -309,7 +295,7 @@ decode_steps(const Model& model, const PlanSpec& plan, const Workload& decode, s
         for (std::size_t c = 0; c < classes.representative.size(); ++c) {
           const Op& op = step[classes.representative[c]];
           class_seconds[c] =
-              op_cost(kv_length == last ? op : reshaped(op, step_info.model, decode, info.mesh),
+              op_cost(kv_length == last ? op : reshaped_op(op, step_info.model, decode, info.mesh),
                       step_info, hw, options.collectives)
                   .seconds;
         }

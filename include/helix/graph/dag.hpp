@@ -167,6 +167,19 @@ constexpr bool decode_reshapes(const PlanSpec& plan) {
   return make_mesh(plan).extent(Role::kv_seq) == 1;
 }
 
+/// `op` with the input and output shapes it has in a DAG of `model` (the lowering stamps both
+/// from `signature`): the output first, because an element-wise op's or a collective's signature
+/// reads its width from its own output, then the inputs from the signature with that output.
+constexpr Op reshaped_op(const Op& op, const Model& model, const Workload& workload,
+                         const Mesh& mesh) {
+  Op reshaped = op;
+  reshaped.output = signature(reshaped, model, workload, mesh).output;
+  const OpSignature expected = signature(reshaped, model, workload, mesh);
+  reshaped.inputs = expected.inputs;
+  reshaped.input_count = expected.input_count;
+  return reshaped;
+}
+
 /// Re-derives the shapes of `dag`, a decode step's DAG, for `model`, which differs from the model
 /// it was built for in `seq_len` (the cached KV length) only. Afterwards `dag` equals
 /// `build_dag(model, plan, workload)` vertex for vertex and edge for edge, without lowering again:
@@ -198,12 +211,7 @@ void reshape_decode(Graph& dag, const Model& model) {
   info.model = model;
   const std::size_t n = boost::num_vertices(dag);
   for (std::size_t v = 0; v < n; ++v)
-    dag[v].output = signature(dag[v], model, info.workload, info.mesh).output;
-  for (std::size_t v = 0; v < n; ++v) {
-    const OpSignature expected = signature(dag[v], model, info.workload, info.mesh);
-    dag[v].inputs = expected.inputs;
-    dag[v].input_count = expected.input_count;
-  }
+    dag[v] = reshaped_op(dag[v], model, info.workload, info.mesh);
   for (auto e : boost::make_iterator_range(boost::edges(dag)))
     dag[e].shape = dag[boost::source(e, dag)].output;
 }
